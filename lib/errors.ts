@@ -1,0 +1,156 @@
+/**
+ * The errors corral throws. Every one is a {@linkcode CorralError}, so a
+ * single `instanceof` check catches them all; the subclasses carry the
+ * context a user needs to act (VM name, command, QMP error class).
+ *
+ * @module
+ */
+
+import { prefix } from "./_text.ts";
+
+/** Options shared by every corral error. */
+export interface CorralErrorOptions {
+  /** The lower-level error that caused this one. */
+  cause?: unknown;
+  /** The VM the error concerns, when there is one. */
+  vm?: string;
+}
+
+/**
+ * The root of every error corral throws.
+ *
+ * @example Catch anything corral throws
+ * ```ts
+ * import { CorralError, TimeoutError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new TimeoutError("no reply", { vm: "web1", timeout: 5 });
+ * assert.ok(error instanceof CorralError);
+ * assert.equal(error.vm, "web1");
+ * ```
+ */
+export class CorralError extends Error {
+  /** The VM the error concerns, or `undefined`. */
+  readonly vm: string | undefined;
+
+  /** Make an error; `options.cause` is kept as the standard `cause`. */
+  constructor(message: string, options: CorralErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.vm = options.vm;
+  }
+}
+
+/** Options of {@linkcode QmpError}. */
+export interface QmpErrorOptions extends CorralErrorOptions {
+  /** The command QEMU refused. */
+  command: string;
+  /** The arguments the command was sent with. */
+  arguments?: Record<string, unknown> | undefined;
+}
+
+/**
+ * QEMU answered a command with an error. Keeps QEMU's error class (for
+ * example `CommandNotFound`, `GenericError`, `DeviceNotFound`) and its text.
+ *
+ * @example
+ * ```ts
+ * import { QmpError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new QmpError("CommandNotFound", "The command x has not been found", {
+ *   vm: "a",
+ *   command: "x",
+ * });
+ * assert.equal(error.qmpClass, "CommandNotFound");
+ * assert.match(error.message, /vm 'a': x failed: CommandNotFound: The command x/);
+ * ```
+ */
+export class QmpError extends CorralError {
+  /** QEMU's error class, e.g. `GenericError`. */
+  readonly qmpClass: string;
+  /** QEMU's human-readable description. */
+  readonly desc: string;
+  /** The command QEMU refused. */
+  readonly command: string;
+  /** The arguments the command was sent with. */
+  readonly arguments: Record<string, unknown> | undefined;
+
+  /** Make an error from QEMU's `class` and `desc`. */
+  constructor(qmpClass: string, desc: string, options: QmpErrorOptions) {
+    super(`${prefix(options.vm)}${options.command} failed: ${qmpClass}: ${desc}`, options);
+    this.qmpClass = qmpClass;
+    this.desc = desc;
+    this.command = options.command;
+    this.arguments = options.arguments;
+  }
+}
+
+/**
+ * The peer broke the QMP protocol: bytes that are not JSON, a message over
+ * the size limit, a missing or malformed greeting, a reply nobody asked for.
+ * The connection is closed when this happens.
+ */
+export class ProtocolError extends CorralError {}
+
+/**
+ * QEMU accepted the connection but never sent its greeting. QEMU serves one
+ * client per monitor and leaves a second one waiting silently, so the
+ * likely cause is another client attached to the same monitor.
+ */
+export class MonitorBusyError extends ProtocolError {}
+
+/**
+ * The connection could not be made: no socket file, a socket file left by a
+ * QEMU that has exited, a refused TCP port, a bad address.
+ */
+export class ConnectError extends CorralError {
+  /** The address that was dialled, e.g. `unix:/run/a.qmp`. */
+  readonly address: string;
+
+  /** Make an error for `address`. */
+  constructor(message: string, options: CorralErrorOptions & { address: string }) {
+    super(message, options);
+    this.address = options.address;
+  }
+}
+
+/**
+ * The connection to QEMU is closed, or closed while the call was waiting:
+ * QEMU exited or was killed, the socket was cut, or the client closed it.
+ * Every pending command and waiter of that VM rejects with this at once.
+ */
+export class ConnectionClosedError extends CorralError {}
+
+/** Options of {@linkcode TimeoutError}. */
+export interface TimeoutErrorOptions extends CorralErrorOptions {
+  /** The deadline that passed, in milliseconds. */
+  timeout: number;
+  /** The command that was waited for, when the wait was for a reply. */
+  command?: string;
+}
+
+/**
+ * A deadline passed. When the wait was for a command's reply, the command
+ * was already sent and may still be running in QEMU: a timeout does not
+ * cancel it.
+ */
+export class TimeoutError extends CorralError {
+  /** The deadline that passed, in milliseconds. */
+  readonly timeout: number;
+  /** The command whose reply did not come in time, if any. */
+  readonly command: string | undefined;
+
+  /** Make an error for a deadline of `options.timeout` ms. */
+  constructor(message: string, options: TimeoutErrorOptions) {
+    super(message, options);
+    this.timeout = options.timeout;
+    this.command = options.command;
+  }
+}
+
+/**
+ * Events a wait or an iterator needed were dropped from the bounded event
+ * journal before they could be read. Raise `journalSize`, or read faster.
+ */
+export class EventsLostError extends CorralError {}

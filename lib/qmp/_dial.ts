@@ -1,0 +1,38 @@
+import { ConnectError } from "../errors.ts";
+import { prefix } from "../_text.ts";
+import { formatAddress, type QmpAddress } from "./address.ts";
+
+/** Open a stream connection to `address`, with errors that say what to do. */
+export async function dial(address: QmpAddress, vm?: string): Promise<Deno.Conn> {
+  try {
+    return address.transport === "unix"
+      ? await Deno.connect({ transport: "unix", path: address.path })
+      : await Deno.connect({ hostname: address.hostname, port: address.port });
+  } catch (cause) {
+    throw new ConnectError(`${prefix(vm)}${explain(address, cause)}`, {
+      cause,
+      vm,
+      address: formatAddress(address),
+    });
+  }
+}
+
+function explain(address: QmpAddress, cause: unknown): string {
+  const text = formatAddress(address);
+  if (address.transport === "unix") {
+    if (cause instanceof Deno.errors.NotFound) {
+      return `no socket at ${address.path}: start QEMU with -qmp ${text},server=on,wait=off`;
+    }
+    if (cause instanceof Deno.errors.ConnectionRefused) {
+      return `${address.path} exists but nothing listens on it: the QEMU that made it has exited ` +
+        `(a stale socket); relaunch QEMU or remove the file`;
+    }
+  } else if (cause instanceof Deno.errors.ConnectionRefused) {
+    return `nothing listens on ${text}: is QEMU running with -qmp ${text},server=on,wait=off?`;
+  }
+  if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) {
+    return `not allowed to connect to ${text}: run Deno with --allow-net ` +
+      `(unix sockets also need --allow-read --allow-write)`;
+  }
+  return `cannot connect to ${text}: ${cause instanceof Error ? cause.message : String(cause)}`;
+}

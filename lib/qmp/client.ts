@@ -1,0 +1,492 @@
+/**
+ * The QMP protocol client: greeting, capability negotiation, commands routed
+ * by id with a deadline each, and events into a bounded journal.
+ *
+ * Layers, bottom up: {@linkcode parseAddress} and a socket (transport),
+ * {@linkcode LineStream} (framing), {@linkcode QmpClient} (protocol), and
+ * `Vm` (the high-level face most users want).
+ *
+ * @module
+ */
+
+import {
+  ConnectionClosedError,
+  CorralError,
+  MonitorBusyError,
+  ProtocolError,
+  QmpError,
+  TimeoutError,
+} from "../errors.ts";
+import { formatMs, prefix } from "../_text.ts";
+import { parseAddress, type QmpAddress } from "./address.ts";
+import { dial } from "./_dial.ts";
+import { DEFAULT_MAX_MESSAGE_BYTES, LineStream } from "./framing.ts";
+import { DEFAULT_TIMEOUT, EventJournal, type QmpTimestamp } from "./journal.ts";
+
+/** QEMU's greeting: its version and the capabilities it offers. */
+export interface QmpGreeting {
+  version: {
+    qemu: { major: number; minor: number; micro: number };
+    package: string;
+  };
+  capabilities: string[];
+}
+
+/** Where a connection is in its life. */
+export type QmpState = "connecting" | "running" | "closing" | "closed";
+
+/** Options of {@linkcode QmpClient.connect}. */
+export interface QmpConnectOptions {
+  /** The VM's name, used in every message and error. Default: the address. */
+  name?: string;
+  /**
+   * Deadline for connecting, the greeting and negotiation, in milliseconds.
+   * Default 10,000.
+   */
+  timeout?: number;
+  /** Default deadline of each command, in milliseconds. Default 30,000. */
+  commandTimeout?: number;
+  /** The largest message accepted, in bytes. Default 16 MiB. */
+  maxMessageBytes?: number;
+  /** How many events the journal keeps. Default 1024. */
+  journalSize?: number;
+  /** Abandons connecting. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode QmpClient.prototype.execute}. */
+export interface ExecuteOptions {
+  /** Deadline for the reply in milliseconds. Default: the client's `commandTimeout`. */
+  timeout?: number;
+  /** Abandons the wait for the reply (the command may still run in QEMU). */
+  signal?: AbortSignal;
+  /**
+   * Send as `exec-oob`, answered out of band even while in-band commands
+   * queue. QEMU 7.2 allows it for `migrate-recover`, `migrate-pause`,
+   * `yank` and `query-yank`. Default `false`.
+   */
+  oob?: boolean;
+}
+
+/** The default deadline for connecting and negotiating, in milliseconds. */
+export const DEFAULT_CONNECT_TIMEOUT = 10_000;
+
+interface Pending {
+  command: string;
+  arguments: Record<string, unknown> | undefined;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * A QMP connection. Most users want `Vm`, built on this; use the client
+ * directly for raw protocol work.
+ *
+ * @example
+ * ```ts
+ * import { QmpClient } from "./client.ts";
+ * import { spawnQemu } from "../../tests/_qemu.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await using qemu = await spawnQemu();
+ * await using client = await QmpClient.connect(qemu.address, { name: "demo" });
+ * assert.equal(client.greeting.version.qemu.major, 7);
+ * assert.deepEqual(await client.execute("query-status"), {
+ *   status: "running",
+ *   singlestep: false,
+ *   running: true,
+ * });
+ * ```
+ */
+export class QmpClient {
+  #conn: Deno.Conn;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #name: string;
+  #commandTimeout: number;
+  #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #state: QmpState = "connecting";
+  #journal: EventJournal;
+  #greeting: QmpGreeting | undefined;
+  #onGreeting = Promise.withResolvers<QmpGreeting>();
+  #closeError: ConnectionClosedError | undefined;
+  #reading: Promise<void>;
+  #reader: ReadableStreamDefaultReader<string>;
+  #oob = false;
+
+  private constructor(conn: Deno.Conn, name: string, options: QmpConnectOptions) {
+    this.#conn = conn;
+    this.#name = name;
+    this.#commandTimeout = options.commandTimeout ?? DEFAULT_TIMEOUT;
+    this.#journal = new EventJournal({
+      vm: name,
+      capacity: options.journalSize,
+      timeout: this.#commandTimeout,
+    });
+    this.#writer = conn.writable.getWriter();
+    this.#reader = conn.readable
+      .pipeThrough(new LineStream(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES))
+      .getReader();
+    // Rejections surface through the greeting, pending commands and waiters.
+    this.#onGreeting.promise.catch(() => {});
+    this.#reading = this.#readLoop();
+  }
+
+  /**
+   * Connect to QEMU at `address` (`unix:/path` or `tcp:host:port`), read its
+   * greeting and negotiate capabilities (enabling `oob` when offered).
+   *
+   * @throws {ConnectError} When nothing listens at the address.
+   * @throws {MonitorBusyError} When QEMU sends no greeting before the
+   *   deadline, as it does while another client holds the monitor.
+   * @throws {ProtocolError} When the peer does not speak QMP.
+   * @throws {ConnectionClosedError} When QEMU closes the connection first.
+   */
+  static async connect(
+    address: string | QmpAddress,
+    options: QmpConnectOptions = {},
+  ): Promise<QmpClient> {
+    const parsed = typeof address === "string" ? parseAddress(address) : address;
+    const name = options.name ?? (typeof address === "string" ? address : JSON.stringify(address));
+    const timeout = options.timeout ?? DEFAULT_CONNECT_TIMEOUT;
+    const signal = options.signal;
+    signal?.throwIfAborted();
+    let client: QmpClient | undefined;
+    const deadline = Promise.withResolvers<never>();
+    const timer = setTimeout(() => deadline.reject(undefined), timeout);
+    const onAbort = () => deadline.reject(signal?.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const conn = await Promise.race([dial(parsed, options.name), deadline.promise]);
+      client = new QmpClient(conn, name, options);
+      await Promise.race([client.#negotiate(), deadline.promise]);
+      return client;
+    } catch (error) {
+      const reason = error ?? (client && client.#noGreetingError(timeout)) ??
+        new TimeoutError(`${prefix(name)}could not connect within ${formatMs(timeout)}`, {
+          vm: name,
+          timeout,
+        });
+      if (client) await client.#shutdown(reason, true);
+      throw reason;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** The VM's name as used in messages. */
+  get name(): string {
+    return this.#name;
+  }
+
+  /** QEMU's greeting. */
+  get greeting(): QmpGreeting {
+    return this.#greeting!;
+  }
+
+  /** Whether out-of-band execution was negotiated. */
+  get oob(): boolean {
+    return this.#oob;
+  }
+
+  /** Where the connection is in its life. */
+  get state(): QmpState {
+    return this.#state;
+  }
+
+  /** Every event received, numbered; waits and iterators read from it. */
+  get journal(): EventJournal {
+    return this.#journal;
+  }
+
+  /** Resolves when the connection has ended, for whatever reason. */
+  get done(): Promise<void> {
+    return this.#reading;
+  }
+
+  /**
+   * Send a command and resolve to its `return` value, whatever it is (`""`,
+   * `{}`, `0` and `false` included).
+   *
+   * @throws {QmpError} When QEMU answers with an error.
+   * @throws {TimeoutError} When no reply comes before the deadline; the
+   *   command may still be running in QEMU.
+   * @throws {ConnectionClosedError} When the connection is or becomes closed.
+   */
+  execute(
+    command: string,
+    args?: Record<string, unknown>,
+    options: ExecuteOptions = {},
+  ): Promise<unknown> {
+    if (this.#state !== "running" && !(this.#state === "connecting" && command === NEGOTIATE)) {
+      return Promise.reject(this.#closedError(`cannot send ${command}`));
+    }
+    if (options.oob && !this.#oob) {
+      return Promise.reject(
+        new CorralError(
+          `${
+            prefix(this.#name)
+          }cannot send ${command} out of band: QEMU did not offer the oob capability`,
+          { vm: this.#name },
+        ),
+      );
+    }
+    const id = this.#nextId++;
+    const message = args === undefined
+      ? { [options.oob ? "exec-oob" : "execute"]: command, id }
+      : { [options.oob ? "exec-oob" : "execute"]: command, arguments: args, id };
+    const reply = this.#track(id, command, args, options);
+    this.#writer.write(encoder.encode(JSON.stringify(message))).catch((cause) =>
+      this.#shutdown(cause)
+    );
+    return reply;
+  }
+
+  /**
+   * Close the connection. Pending commands and waits reject with
+   * {@linkcode ConnectionClosedError}; event iterators end.
+   */
+  async close(): Promise<void> {
+    await this.#shutdown(undefined, true);
+  }
+
+  /** Same as {@linkcode QmpClient.prototype.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #track(
+    id: number,
+    command: string,
+    args: Record<string, unknown> | undefined,
+    options: ExecuteOptions,
+  ): Promise<unknown> {
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    const timeout = options.timeout ?? this.#commandTimeout;
+    const signal = options.signal;
+    const settle = (finish: () => void) => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      this.#pending.delete(id);
+      finish();
+    };
+    const onAbort = () => settle(() => reject(signal?.reason));
+    const timer = setTimeout(() =>
+      settle(() =>
+        reject(
+          new TimeoutError(
+            `${prefix(this.#name)}no reply to ${command} within ${formatMs(timeout)}; ` +
+              `the command may still be running in QEMU`,
+            { vm: this.#name, timeout, command },
+          ),
+        )
+      ), timeout);
+    this.#pending.set(id, {
+      command,
+      arguments: args,
+      resolve: (value) => settle(() => resolve(value)),
+      reject: (error) => settle(() => reject(error)),
+    });
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+    return promise;
+  }
+
+  async #negotiate(): Promise<void> {
+    const greeting = await this.#onGreeting.promise;
+    this.#greeting = greeting;
+    const offersOob = greeting.capabilities.includes("oob");
+    await this.execute(NEGOTIATE, offersOob ? { enable: ["oob"] } : undefined);
+    this.#oob = offersOob;
+    this.#state = "running";
+  }
+
+  async #readLoop(): Promise<void> {
+    let cause: unknown;
+    try {
+      while (true) {
+        const { value: line, done } = await this.#reader.read();
+        if (done) break;
+        this.#dispatch(line);
+      }
+    } catch (error) {
+      cause = error;
+    }
+    await this.#shutdown(cause);
+  }
+
+  #dispatch(line: string): void {
+    let message: unknown;
+    try {
+      message = JSON.parse(line);
+    } catch (cause) {
+      throw new ProtocolError(
+        `${prefix(this.#name)}QEMU sent bytes that are not JSON: ${excerpt(line)}`,
+        {
+          vm: this.#name,
+          cause,
+        },
+      );
+    }
+    if (!isObject(message)) throw this.#unexpected(line);
+    if ("event" in message) this.#onEvent(message, line);
+    else if ("return" in message || "error" in message) this.#onReply(message, line);
+    else if ("QMP" in message && this.#greeting === undefined) {
+      this.#onGreetingMessage(message, line);
+    } else throw this.#unexpected(line);
+  }
+
+  #onEvent(message: Record<string, unknown>, line: string): void {
+    const { event, data, timestamp } = message;
+    if (
+      typeof event !== "string" || !isTimestamp(timestamp) ||
+      (data !== undefined && !isObject(data))
+    ) {
+      throw this.#unexpected(line);
+    }
+    this.#journal.append(data === undefined ? { event, timestamp } : { event, data, timestamp });
+  }
+
+  #onReply(message: Record<string, unknown>, line: string): void {
+    const id = message.id;
+    if (typeof id !== "number") {
+      throw new ProtocolError(
+        `${prefix(this.#name)}QEMU sent a reply without an id: ${excerpt(line)}`,
+        {
+          vm: this.#name,
+        },
+      );
+    }
+    const pending = this.#pending.get(id);
+    // A reply after its deadline or abort finds nobody waiting: drop it.
+    if (!pending) {
+      if (id < this.#nextId) return;
+      throw new ProtocolError(
+        `${prefix(this.#name)}QEMU replied to id ${id}, which was never sent`,
+        {
+          vm: this.#name,
+        },
+      );
+    }
+    if ("return" in message) {
+      pending.resolve(message.return);
+      return;
+    }
+    const error = isObject(message.error) ? message.error : {};
+    pending.reject(
+      new QmpError(String(error.class ?? "GenericError"), String(error.desc ?? excerpt(line)), {
+        vm: this.#name,
+        command: pending.command,
+        arguments: pending.arguments,
+      }),
+    );
+  }
+
+  #onGreetingMessage(message: Record<string, unknown>, line: string): void {
+    const qmp = message.QMP;
+    if (!isObject(qmp) || !isObject(qmp.version) || !Array.isArray(qmp.capabilities)) {
+      throw new ProtocolError(
+        `${prefix(this.#name)}QEMU sent a malformed greeting: ${excerpt(line)}`,
+        {
+          vm: this.#name,
+        },
+      );
+    }
+    this.#onGreeting.resolve(qmp as unknown as QmpGreeting);
+  }
+
+  /** End the connection once: fail everything pending, close the socket. */
+  async #shutdown(cause: unknown, byClient = false): Promise<void> {
+    if (this.#state === "closing" || this.#state === "closed") {
+      if (byClient) await this.#reading.catch(() => {});
+      return;
+    }
+    const greeted = this.#greeting !== undefined;
+    this.#state = "closing";
+    const error = this.#closeError = cause instanceof ConnectionClosedError
+      ? cause
+      : new ConnectionClosedError(
+        `${prefix(this.#name)}${describeClose(cause, byClient)}` +
+          (this.#pending.size > 0
+            ? `; ${this.#pending.size} command(s) were waiting for a reply`
+            : ""),
+        { vm: this.#name, cause },
+      );
+    this.#onGreeting.reject(
+      greeted || cause instanceof ProtocolError ? cause ?? error : new ConnectionClosedError(
+        `${prefix(this.#name)}QEMU closed the connection before its greeting` +
+          (cause ? `: ${errorText(cause)}` : ""),
+        { vm: this.#name, cause },
+      ),
+    );
+    for (const pending of this.#pending.values()) pending.reject(error);
+    this.#journal.close(error, byClient);
+    await this.#reader.cancel().catch(() => {});
+    await this.#writer.close().catch(() => {});
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the stream cancel.
+    }
+    this.#state = "closed";
+    if (byClient) await this.#reading.catch(() => {});
+  }
+
+  #noGreetingError(timeout: number): CorralError | undefined {
+    if (this.#greeting !== undefined) return undefined;
+    return new MonitorBusyError(
+      `${prefix(this.#name)}connected, but QEMU sent no greeting within ${formatMs(timeout)}: ` +
+        `another client is probably attached to this monitor (QEMU serves one client at a time ` +
+        `and leaves the others waiting); close it, or add a second -qmp monitor`,
+      { vm: this.#name },
+    );
+  }
+
+  #closedError(what: string): ConnectionClosedError {
+    return new ConnectionClosedError(
+      `${prefix(this.#name)}${what}: the connection is ${this.#state}` +
+        (this.#closeError ? ` (${this.#closeError.message})` : ""),
+      { vm: this.#name, cause: this.#closeError },
+    );
+  }
+
+  #unexpected(line: string): ProtocolError {
+    return new ProtocolError(
+      `${prefix(this.#name)}QEMU sent an unexpected message: ${excerpt(line)}`,
+      {
+        vm: this.#name,
+      },
+    );
+  }
+}
+
+const NEGOTIATE = "qmp_capabilities";
+
+function describeClose(cause: unknown, byClient: boolean): string {
+  if (byClient && cause === undefined) return "the connection was closed by the client";
+  if (cause === undefined) {
+    return "QEMU closed the QMP connection (it exited, or closed the socket)";
+  }
+  return `the QMP connection broke: ${errorText(cause)}`;
+}
+
+function errorText(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+function excerpt(line: string): string {
+  const text = line.length > 120 ? `${line.slice(0, 120)}… (${line.length} bytes)` : line;
+  return JSON.stringify(text);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isTimestamp(value: unknown): value is QmpTimestamp {
+  return isObject(value) && typeof value.seconds === "number" &&
+    typeof value.microseconds === "number";
+}
