@@ -1,21 +1,23 @@
 /**
  * corral drives many QEMU virtual machines through the QEMU Machine Protocol
- * (QMP): a typed, race-free protocol core, VMs whose actions finish when
- * their effect is seen, and event waits that never miss an early event.
+ * (QMP): a race-free protocol core, VMs whose actions finish when their
+ * effect is seen, event waits that never miss an early event, a serial
+ * console, a built-in guest that really panics, and fleets of VMs.
  *
- * @example Pause and resume a VM
+ * @example Crash a VM and bring it back
  * ```ts
- * import { Vm } from "./mod.ts";
- * import { spawnQemu } from "./tests/_qemu.ts";
+ * import { Lab } from "./mod.ts";
  * import assert from "node:assert/strict";
  *
- * await using qemu = await spawnQemu();
- * await using vm = await Vm.connect(qemu.address, { name: "a" });
- * const stopped = vm.waitFor("STOP");
- * await vm.execute("stop");
- * assert.equal((await stopped).event, "STOP");
- * await vm.resume();
- * assert.equal((await vm.status()).status, "running");
+ * await using lab = await Lab.launch([{ name: "db1" }, { name: "web1" }]);
+ * await lab.all().run((vm) => vm.console.waitFor("READY"));
+ * const db = lab.vm("db1");
+ * await db.injectNmi();
+ * const panic = await db.waitFor("GUEST_PANICKED");
+ * assert.deepEqual(panic.data, { action: "pause" });
+ * await db.reset();
+ * await db.console.waitFor("READY");
+ * assert.equal((await lab.vm("web1").status()).status, "running");
  * ```
  *
  * @module
@@ -28,3 +30,16 @@ export * from "./lib/qmp/match.ts";
 export * from "./lib/qmp/journal.ts";
 export * from "./lib/qmp/client.ts";
 export * from "./lib/vm/vm.ts";
+export * from "./lib/vm/console.ts";
+export {
+  launch,
+  type LaunchOptions,
+  type LaunchSpec,
+  type PanicPolicy,
+  qemuArgs,
+  validateSpec,
+} from "./lib/vm/launch.ts";
+export { handleExitSignals, killAllLaunched } from "./lib/vm/exit_cleanup.ts";
+export * from "./lib/vm/select.ts";
+export * from "./lib/vm/fleet.ts";
+export * from "./lib/vm/lab.ts";

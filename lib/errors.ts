@@ -154,3 +154,42 @@ export class TimeoutError extends CorralError {
  * journal before they could be read. Raise `journalSize`, or read faster.
  */
 export class EventsLostError extends CorralError {}
+
+/** Options of {@linkcode LaunchError}. */
+export interface LaunchErrorOptions extends CorralErrorOptions {
+  /** QEMU's exit code, when it exited while starting. */
+  exitCode?: number | undefined;
+  /** The last lines QEMU wrote to stderr. */
+  stderr?: string[] | undefined;
+}
+
+/**
+ * A VM could not be launched: QEMU is missing, exited while starting (the
+ * message ends with the last lines of its stderr), or the spec is invalid.
+ */
+export class LaunchError extends CorralError {
+  /** QEMU's exit code, when it exited while starting. */
+  readonly exitCode: number | undefined;
+  /** The last lines QEMU wrote to stderr. */
+  readonly stderr: string[];
+
+  /** Make an error; the stderr lines are appended to the message. */
+  constructor(message: string, options: LaunchErrorOptions) {
+    const tail = options.stderr?.length ? `\nQEMU said:\n  ${options.stderr.join("\n  ")}` : "";
+    super(message + tail, options);
+    this.exitCode = options.exitCode;
+    this.stderr = options.stderr ?? [];
+  }
+}
+
+/** The serial console printed a line that a wait's `failOn` names. */
+export class ConsoleError extends CorralError {
+  /** The console line that matched `failOn`. */
+  readonly line: string;
+
+  /** Make an error for the offending `line`. */
+  constructor(message: string, options: CorralErrorOptions & { line: string }) {
+    super(message, options);
+    this.line = options.line;
+  }
+}

@@ -25,7 +25,7 @@ Deno.test("README: the QMP example runs as written and prints the paused status"
   await Deno.writeTextFile(file, script);
   try {
     const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-read", "--allow-write", "--allow-net", file],
+      args: ["run", "--allow-read", "--allow-write", "--allow-net", "--allow-env", file],
       cwd: root,
       stdout: "piped",
       stderr: "piped",
@@ -34,6 +34,28 @@ Deno.test("README: the QMP example runs as written and prints the paused status"
     assert.equal(code, 0, new TextDecoder().decode(stderr));
     assert.match(out, /status: "paused"/);
     assert.match(out, /running: false/);
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("README: the lab example crashes and recovers db1 and prints the web tier", async () => {
+  const blocks = await readmeBlocks();
+  const example = blocks.find((block) => block.includes("Lab.launch")) ?? "";
+  assert.ok(example.includes("db.injectNmi()"), "the README's lab example");
+  const file = `${root}.readme-example-lab-${Date.now()}.ts`;
+  await Deno.writeTextFile(file, example);
+  try {
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", file],
+      cwd: root,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const out = new TextDecoder().decode(stdout);
+    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    assert.match(out, /GUEST_PANICKED \(pause\), back in [\d.]+ ms/);
+    assert.match(out, /web1 running\nweb2 running/);
   } finally {
     await Deno.remove(file);
   }

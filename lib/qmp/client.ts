@@ -45,11 +45,16 @@ export interface QmpConnectOptions {
    */
   timeout?: number;
   /** Default deadline of each command, in milliseconds. Default 30,000. */
-  commandTimeout?: number;
+  commandTimeout?: number | undefined;
   /** The largest message accepted, in bytes. Default 16 MiB. */
   maxMessageBytes?: number;
   /** How many events the journal keeps. Default 1024. */
   journalSize?: number;
+  /**
+   * Record events into this journal (reopened) instead of a new one, so that
+   * cursors stay valid across connections to the same VM.
+   */
+  journal?: EventJournal | undefined;
   /** Abandons connecting. */
   signal?: AbortSignal;
 }
@@ -84,14 +89,13 @@ const encoder = new TextEncoder();
  * A QMP connection. Most users want `Vm`, built on this; use the client
  * directly for raw protocol work.
  *
- * @example
+ * @example Speak QMP directly to a VM's monitor
  * ```ts
- * import { QmpClient } from "./client.ts";
- * import { spawnQemu } from "../../tests/_qemu.ts";
+ * import { launch } from "../../mod.ts";
  * import assert from "node:assert/strict";
  *
- * await using qemu = await spawnQemu();
- * await using client = await QmpClient.connect(qemu.address, { name: "demo" });
+ * await using vm = await launch({ name: "raw", guest: "none" });
+ * const client = vm.client; // the QmpClient under the Vm
  * assert.equal(client.greeting.version.qemu.major, 7);
  * assert.deepEqual(await client.execute("query-status"), {
  *   status: "running",
@@ -120,11 +124,12 @@ export class QmpClient {
     this.#conn = conn;
     this.#name = name;
     this.#commandTimeout = options.commandTimeout ?? DEFAULT_TIMEOUT;
-    this.#journal = new EventJournal({
+    this.#journal = options.journal ?? new EventJournal({
       vm: name,
       capacity: options.journalSize,
       timeout: this.#commandTimeout,
     });
+    this.#journal.reopen();
     this.#writer = conn.writable.getWriter();
     this.#reader = conn.readable
       .pipeThrough(new LineStream(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES))

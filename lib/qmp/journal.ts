@@ -6,8 +6,7 @@
  * @module
  */
 
-import { CorralError, EventsLostError, TimeoutError } from "../errors.ts";
-import { formatMs, prefix } from "../_text.ts";
+import { Journal } from "../_journal.ts";
 import { subsetMatch } from "./match.ts";
 
 /** QEMU's timestamp of an event: seconds and microseconds since the epoch. */
@@ -75,12 +74,6 @@ export interface EventJournalOptions {
   timeout?: number;
 }
 
-interface Waiter {
-  accepts(event: QmpEvent): boolean;
-  resolve(event: QmpEvent): void;
-  reject(error: unknown): void;
-}
-
 /** The default number of events a journal keeps. */
 export const DEFAULT_JOURNAL_CAPACITY = 1024;
 /** The default deadline of a wait, in milliseconds. */
@@ -102,50 +95,36 @@ export const DEFAULT_TIMEOUT = 30_000;
  * ```
  */
 export class EventJournal {
-  #ring: (QmpEvent | undefined)[];
-  #last = 0;
-  #waiters = new Set<Waiter>();
-  #wake = Promise.withResolvers<void>();
-  #closed: { error: unknown; quiet: boolean } | undefined;
-  #vm: string | undefined;
-  #timeout: number;
+  #journal: Journal<QmpEvent>;
 
   /** Make an empty journal. */
   constructor(options: EventJournalOptions = {}) {
-    const capacity = options.capacity ?? DEFAULT_JOURNAL_CAPACITY;
-    if (!Number.isInteger(capacity) || capacity < 1) {
-      throw new RangeError(`journal capacity must be a positive integer, not ${capacity}`);
-    }
-    this.#ring = new Array(capacity);
-    this.#vm = options.vm;
-    this.#timeout = options.timeout ?? DEFAULT_TIMEOUT;
+    this.#journal = new Journal({
+      capacity: options.capacity ?? DEFAULT_JOURNAL_CAPACITY,
+      vm: options.vm,
+      timeout: options.timeout ?? DEFAULT_TIMEOUT,
+      kind: "events",
+    });
   }
 
   /** The sequence number of the newest event; 0 before the first. */
   get cursor(): number {
-    return this.#last;
+    return this.#journal.cursor;
   }
 
   /** The sequence number of the oldest event still kept. */
   get oldest(): number {
-    return Math.max(1, this.#last - this.#ring.length + 1);
+    return this.#journal.oldest;
   }
 
   /** Whether the journal was closed: no more events will come. */
   get closed(): boolean {
-    return this.#closed !== undefined;
+    return this.#journal.closed;
   }
 
   /** Record an event and hand it to the waits it satisfies. */
   append(message: Omit<QmpEvent, "seq">): QmpEvent {
-    if (this.#closed) throw new CorralError("the event journal is closed", { vm: this.#vm });
-    const event = { ...message, seq: ++this.#last };
-    this.#ring[event.seq % this.#ring.length] = event;
-    for (const waiter of this.#waiters) {
-      if (waiter.accepts(event)) waiter.resolve(event);
-    }
-    this.#wakeIterators();
-    return event;
+    return this.#journal.append(message);
   }
 
   /**
@@ -155,21 +134,17 @@ export class EventJournal {
    * first close.
    */
   close(error: unknown, quiet = false): void {
-    if (this.#closed) return;
-    this.#closed = { error, quiet };
-    for (const waiter of this.#waiters) waiter.reject(error);
-    this.#wakeIterators();
+    this.#journal.close(error, quiet);
+  }
+
+  /** Accept events again after a close: a new connection to the same VM. */
+  reopen(): void {
+    this.#journal.reopen();
   }
 
   /** The kept events after `since` that pass `filter`, oldest first. */
   history(filter: EventFilter = {}, since = 0): QmpEvent[] {
-    const accepts = compile(filter);
-    const out: QmpEvent[] = [];
-    for (let seq = Math.max(since + 1, this.oldest); seq <= this.#last; seq++) {
-      const event = this.#at(seq);
-      if (accepts(event)) out.push(event);
-    }
-    return out;
+    return this.#journal.history(compile(filter), since);
   }
 
   /**
@@ -181,17 +156,7 @@ export class EventJournal {
    * @throws The journal's close error when it closes first.
    */
   waitFor(filter: EventFilter, options: JournalWaitOptions = {}): Promise<QmpEvent> {
-    const since = options.since ?? this.#last;
-    try {
-      this.#checkKept(since);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const accepts = compile(filter);
-    const [early] = this.history(filter, since);
-    if (early) return Promise.resolve(early);
-    if (this.#closed) return Promise.reject(this.#closed.error);
-    return this.#wait(accepts, filter, options);
+    return this.#journal.waitFor(compile(filter), describe(filter), options);
   }
 
   /**
@@ -200,84 +165,11 @@ export class EventJournal {
    * @throws {EventsLostError} When the reader falls more than the journal's
    *   capacity behind.
    */
-  async *events(
+  events(
     filter: EventFilter = {},
     options: JournalIterateOptions = {},
   ): AsyncGenerator<QmpEvent, void, undefined> {
-    const accepts = compile(filter);
-    let cursor = options.since ?? this.#last;
-    const signal = options.signal;
-    while (true) {
-      signal?.throwIfAborted();
-      this.#checkKept(cursor);
-      for (; cursor < this.#last;) {
-        const event = this.#at(++cursor);
-        if (accepts(event)) yield event;
-        this.#checkKept(cursor);
-      }
-      if (this.#closed) {
-        if (this.#closed.quiet) return;
-        throw this.#closed.error;
-      }
-      await abortable(this.#wake.promise, signal);
-    }
-  }
-
-  #wait(
-    accepts: (event: QmpEvent) => boolean,
-    filter: EventFilter,
-    options: JournalWaitOptions,
-  ): Promise<QmpEvent> {
-    const timeout = options.timeout ?? this.#timeout;
-    const { promise, resolve, reject } = Promise.withResolvers<QmpEvent>();
-    const signal = options.signal;
-    const onAbort = () => settle(() => reject(signal?.reason));
-    const timer = setTimeout(() =>
-      settle(() =>
-        reject(
-          new TimeoutError(
-            `${prefix(this.#vm)}no ${describe(filter)} within ${formatMs(timeout)}`,
-            { vm: this.#vm, timeout },
-          ),
-        )
-      ), timeout);
-    const waiter: Waiter = {
-      accepts,
-      resolve: (event) => settle(() => resolve(event)),
-      reject: (error) => settle(() => reject(error)),
-    };
-    const settle = (finish: () => void) => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-      this.#waiters.delete(waiter);
-      finish();
-    };
-    if (signal?.aborted) {
-      onAbort();
-      return promise;
-    }
-    signal?.addEventListener("abort", onAbort, { once: true });
-    this.#waiters.add(waiter);
-    return promise;
-  }
-
-  #at(seq: number): QmpEvent {
-    return this.#ring[seq % this.#ring.length]!;
-  }
-
-  #checkKept(since: number): void {
-    if (since + 1 < this.oldest) {
-      throw new EventsLostError(
-        `${prefix(this.#vm)}events ${since + 1} to ${this.oldest - 1} were dropped from the ` +
-          `journal, which keeps the last ${this.#ring.length}: raise journalSize or read sooner`,
-        { vm: this.#vm },
-      );
-    }
-  }
-
-  #wakeIterators(): void {
-    this.#wake.resolve();
-    this.#wake = Promise.withResolvers<void>();
+    return this.#journal.entries(compile(filter), options);
   }
 }
 
@@ -305,16 +197,4 @@ function describe(filter: EventFilter): string {
   return typeof match === "function"
     ? `${names} accepted by the predicate`
     : `${names} matching ${JSON.stringify(match)}`;
-}
-
-function abortable(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) return promise;
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    });
-  });
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { TimeoutError } from "../errors.ts";
+import { ConnectionClosedError, CorralError, TimeoutError } from "../errors.ts";
 import { formatMs, prefix } from "../_text.ts";
 import type { QmpAddress } from "../qmp/address.ts";
 import {
@@ -16,6 +16,8 @@ import {
   type QmpGreeting,
 } from "../qmp/client.ts";
 import { DEFAULT_TIMEOUT, type EventMatch, type QmpEvent } from "../qmp/journal.ts";
+import type { Console } from "./console.ts";
+import type { Machine, PanicPolicy } from "./launch.ts";
 
 /** A VM's run state as `query-status` reports it. */
 export type RunState =
@@ -45,6 +47,37 @@ export interface StatusInfo {
 
 /** Options of {@linkcode Vm.connect}. */
 export interface VmConnectOptions extends QmpConnectOptions {}
+
+/** How a VM is doing, as {@linkcode Vm.prototype.liveness} tells. */
+export type Liveness = "healthy" | "wedged" | "dead";
+
+/** Options of {@linkcode Vm.prototype.shutdown}. */
+export interface ShutdownOptions {
+  /**
+   * How long the guest may take to power down after the ACPI power button,
+   * in ms; 0 skips it. Default 5,000. Then `quit`, SIGTERM and SIGKILL
+   * follow, a second apart at most.
+   */
+  grace?: number;
+}
+
+/** QEMU's reactions to guest and host events (QMP `set-action`). */
+export interface PanicActions {
+  panic?: PanicPolicy | "pause" | "shutdown" | "exit-failure" | "none";
+  reboot?: "reset" | "shutdown";
+  shutdown?: "poweroff" | "pause";
+  watchdog?: "reset" | "shutdown" | "poweroff" | "pause" | "debug" | "none" | "inject-nmi";
+}
+
+/** What a Vm is built from; {@linkcode Vm.connect} and `launch` make it. */
+export interface VmParts {
+  /** Default command deadline, in ms. Default 30,000. */
+  commandTimeout?: number | undefined;
+  /** The launched QEMU this Vm owns, if corral launched it. */
+  machine?: Machine | undefined;
+  /** Its serial console, if it has one. */
+  console?: Console | undefined;
+}
 
 /** Options of an action such as {@linkcode Vm.prototype.pause}. */
 export interface ActionOptions {
@@ -104,12 +137,10 @@ export interface EventsOptions {
  *
  * @example
  * ```ts
- * import { Vm } from "./vm.ts";
- * import { spawnQemu } from "../../tests/_qemu.ts";
+ * import { launch } from "../../mod.ts";
  * import assert from "node:assert/strict";
  *
- * await using qemu = await spawnQemu();
- * await using vm = await Vm.connect(qemu.address, { name: "a" });
+ * await using vm = await launch({ name: "a", guest: "none" });
  * await vm.pause();
  * assert.equal((await vm.status()).status, "paused");
  * await vm.resume();
@@ -120,12 +151,16 @@ export class Vm {
   #client: QmpClient;
   #commandMark = 0;
   #timeout: number;
+  #machine: Machine | undefined;
+  #console: Console | undefined;
 
-  /** Wrap a connected client. Most users call {@linkcode Vm.connect}. */
-  constructor(client: QmpClient, options: { commandTimeout?: number } = {}) {
+  /** Wrap a connected client. Most users call {@linkcode Vm.connect} or `launch`. */
+  constructor(client: QmpClient, parts: VmParts = {}) {
     this.#client = client;
     this.#commandMark = client.journal.cursor;
-    this.#timeout = options.commandTimeout ?? DEFAULT_TIMEOUT;
+    this.#timeout = parts.commandTimeout ?? DEFAULT_TIMEOUT;
+    this.#machine = parts.machine;
+    this.#useConsole(parts.console);
   }
 
   /**
@@ -158,6 +193,42 @@ export class Vm {
     return this.#client.state === "running";
   }
 
+  /** Whether corral launched this VM (and so owns its QEMU process). */
+  get launched(): boolean {
+    return this.#machine !== undefined;
+  }
+
+  /** The QEMU process id of a launched VM. */
+  get pid(): number | undefined {
+    return this.#machine?.process?.pid;
+  }
+
+  /** The exit status of a launched VM's QEMU once it has exited. */
+  get exitStatus(): Deno.CommandStatus | undefined {
+    return this.#machine?.process?.exit;
+  }
+
+  /** The directory that holds a launched VM's sockets and `console.log`. */
+  get dir(): string | undefined {
+    return this.#machine?.dir;
+  }
+
+  /**
+   * The serial console.
+   *
+   * @throws {CorralError} The VM has none (attached, or launched with guest `none`).
+   */
+  get console(): Console {
+    if (!this.#console) {
+      throw new CorralError(
+        `${prefix(this.name)}has no serial console: ` +
+          (this.#machine ? "it was launched with guest 'none'" : "corral did not launch it"),
+        { vm: this.name },
+      );
+    }
+    return this.#console;
+  }
+
   /**
    * Send any QMP command and resolve to its return value.
    *
@@ -170,7 +241,7 @@ export class Vm {
     args?: Record<string, unknown>,
     options?: ExecuteOptions,
   ): Promise<unknown> {
-    if (!command.startsWith("query-")) this.#commandMark = this.#client.journal.cursor;
+    if (!command.startsWith("query-")) this.#markAction();
     return this.#client.execute(command, args, options);
   }
 
@@ -206,7 +277,7 @@ export class Vm {
    */
   async reset(options: ActionOptions = {}): Promise<void> {
     const deadline = this.#deadline(options);
-    const since = this.#commandMark = this.mark();
+    const since = this.#markAction();
     await this.#client.execute("system_reset", undefined, deadline.next());
     await this.waitFor("RESET", { since, ...deadline.next() });
     if ((await this.status(deadline.next())).status === "prelaunch") {
@@ -217,7 +288,7 @@ export class Vm {
   /** Ask the guest to power down (ACPI); resolves once POWERDOWN is seen. */
   async powerdown(options: ActionOptions = {}): Promise<void> {
     const deadline = this.#deadline(options);
-    const since = this.#commandMark = this.mark();
+    const since = this.#markAction();
     await this.#client.execute("system_powerdown", undefined, deadline.next());
     await this.waitFor("POWERDOWN", { since, ...deadline.next() });
   }
@@ -227,11 +298,116 @@ export class Vm {
     await this.execute("inject-nmi", undefined, options);
   }
 
-  /** Make QEMU exit (`quit`); resolves once the connection has closed. */
+  /** Change what QEMU does on a guest panic, reboot, shutdown or watchdog (`set-action`). */
+  async setPanicAction(
+    actions: PanicPolicy | PanicActions,
+    options?: ExecuteOptions,
+  ): Promise<void> {
+    const args = typeof actions === "string" ? { panic: actions } : { ...actions };
+    await this.execute("set-action", args, options);
+  }
+
+  /**
+   * Make QEMU exit (`quit`); resolves once the connection has closed and,
+   * for a launched VM, the process has exited.
+   */
   async quit(options: ActionOptions = {}): Promise<void> {
     const deadline = this.#deadline(options);
     await this.execute("quit", undefined, deadline.next());
     await deadline.race(this.#client.done, "the connection to close after quit");
+    const process = this.#machine?.process;
+    if (process) await deadline.race(process.status, "QEMU to exit after quit");
+  }
+
+  /**
+   * Tell whether the VM is `dead` (its process exited, or its connection
+   * closed), `wedged` (connected but not answering: an out-of-band
+   * `query-yank`, which does not queue behind other commands, got no reply
+   * in time) or `healthy`.
+   */
+  async liveness(options: { timeout?: number } = {}): Promise<Liveness> {
+    if (!this.connected || this.exitStatus !== undefined) return "dead";
+    const timeout = options.timeout ?? 1000;
+    try {
+      if (this.#client.oob) {
+        await this.#client.execute("query-yank", undefined, { oob: true, timeout });
+      } else await this.#client.execute("query-status", undefined, { timeout });
+      return "healthy";
+    } catch (error) {
+      if (error instanceof TimeoutError) return "wedged";
+      if (error instanceof ConnectionClosedError) return "dead";
+      throw error;
+    }
+  }
+
+  /**
+   * Stop a launched VM for good, politely first: the ACPI power button and
+   * `grace` ms for the guest to power off, then `quit`, then SIGTERM, then
+   * SIGKILL. Resolves once QEMU has exited; the VM can be relaunched.
+   * For an attached VM it only closes the connection.
+   */
+  async shutdown(options: ShutdownOptions = {}): Promise<Deno.CommandStatus | undefined> {
+    const process = this.#machine?.process;
+    if (!process) {
+      await this.close();
+      return undefined;
+    }
+    const grace = options.grace ?? 5000;
+    if (!process.exit && this.connected && grace > 0) {
+      await this.#client.execute("system_powerdown", undefined, { timeout: 1000 }).catch(() => {});
+      await process.exited(grace);
+    }
+    if (!process.exit && this.connected) {
+      await this.#client.execute("quit", undefined, { timeout: 1000 }).catch(() => {});
+      await process.exited(1000);
+    }
+    const status = await process.terminate(1000);
+    await this.#closeConnections();
+    return status;
+  }
+
+  /**
+   * Wait for a launched VM's QEMU to exit on its own (after a guest
+   * poweroff, or a panic with policy `shutdown`) and resolve to its status.
+   *
+   * @throws {TimeoutError} It did not exit in time; it keeps running.
+   */
+  async waitExit(options: ActionOptions = {}): Promise<Deno.CommandStatus> {
+    const process = this.#requireMachine("wait for the exit of").process!;
+    await this.#deadline(options).race(process.status, "QEMU exiting");
+    return await process.status;
+  }
+
+  /** Kill a launched VM's QEMU with SIGKILL, like pulling the power cord. */
+  async kill(): Promise<Deno.CommandStatus> {
+    const process = this.#requireMachine("kill").process!;
+    process.signal("SIGKILL");
+    const status = await process.status;
+    await this.#client.done;
+    return status;
+  }
+
+  /**
+   * Start a launched VM's QEMU again from the same spec, after it exited
+   * (killed, shut down, or powered off). The event journal and its cursors
+   * carry over; a new console connection replaces the old one.
+   */
+  async relaunch(): Promise<void> {
+    const machine = this.#requireMachine("relaunch");
+    if (machine.process && !machine.process.exit) {
+      throw new CorralError(
+        `${
+          prefix(this.name)
+        }cannot relaunch: QEMU (pid ${machine.process.pid}) is still running; ` +
+          `shutdown() or kill() it first`,
+        { vm: this.name },
+      );
+    }
+    await this.#closeConnections();
+    this.#markAction();
+    const { client, console } = await machine.start(this.#client.journal);
+    this.#client = client;
+    this.#useConsole(console);
   }
 
   /**
@@ -280,14 +456,43 @@ export class Vm {
     return this.#client.journal.history({ names: event }, since);
   }
 
-  /** Close the QMP connection; QEMU keeps running. */
+  /** Close the QMP connection (and console); QEMU keeps running. */
   async close(): Promise<void> {
-    await this.#client.close();
+    await this.#closeConnections();
   }
 
-  /** Same as {@linkcode Vm.prototype.close}, for `await using`. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
+  /**
+   * For `await using`: a launched VM is stopped at once (no grace) and its
+   * files removed; an attached one is only disconnected.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.#machine) return await this.close();
+    await this.shutdown({ grace: 0 });
+    await this.#machine.removeDir();
+  }
+
+  #useConsole(console: Console | undefined): void {
+    this.#console = console;
+    if (console) console.onSend = () => this.#markAction();
+  }
+
+  #markAction(): number {
+    this.#console?.markAction();
+    return this.#commandMark = this.mark();
+  }
+
+  async #closeConnections(): Promise<void> {
+    await this.#client.close();
+    await this.#console?.close();
+  }
+
+  #requireMachine(what: string): Machine {
+    if (!this.#machine) {
+      throw new CorralError(`${prefix(this.name)}cannot ${what}: corral did not launch this VM`, {
+        vm: this.name,
+      });
+    }
+    return this.#machine;
   }
 
   async #toggle(
@@ -297,7 +502,7 @@ export class Vm {
     options: ActionOptions,
   ): Promise<void> {
     const deadline = this.#deadline(options);
-    const since = this.#commandMark = this.mark();
+    const since = this.#markAction();
     await this.#client.execute(command, undefined, deadline.next());
     if (this.history(event, since).length > 0) return;
     // QEMU sends no event when the VM already was in the wanted state.

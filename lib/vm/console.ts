@@ -1,0 +1,242 @@
+/**
+ * The serial console of a launched VM: lines as they come, waits for a
+ * pattern with a deadline (and patterns that fail the wait at once), input.
+ *
+ * @module
+ */
+
+import { ConnectionClosedError, ConsoleError } from "../errors.ts";
+import { Journal } from "../_journal.ts";
+import { prefix } from "../_text.ts";
+import { DEFAULT_TIMEOUT } from "../qmp/journal.ts";
+
+/** One line the guest printed, without its line ending. */
+export interface ConsoleLine {
+  /** The text of the line. */
+  text: string;
+  /** When it was read, in milliseconds since the epoch. */
+  time: number;
+  /** The console's sequence number: 1 for the first line. */
+  seq: number;
+}
+
+/** A string (found anywhere in a line) or a regular expression. */
+export type LinePattern = string | RegExp;
+
+/** Options of {@linkcode Console.prototype.waitFor}. */
+export interface ConsoleWaitOptions {
+  /** Deadline in milliseconds. Default 30,000. */
+  timeout?: number;
+  /** Lines that fail the wait at once, e.g. `/panic|Oops/`. */
+  failOn?: LinePattern | readonly LinePattern[];
+  /**
+   * Only lines after this cursor count. Default: the cursor at the latest
+   * action on the VM (a command that changes state, or input sent here), so
+   * a line printed in answer still counts when it came before the wait.
+   */
+  since?: number;
+  /** Abandons the wait. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode Console.prototype.exec}. */
+export interface ConsoleExecOptions extends Omit<ConsoleWaitOptions, "since"> {
+  /** The line that ends the exchange. Default: the guest's echo of the input line. */
+  expect?: LinePattern;
+}
+
+/** The default number of console lines kept. */
+export const DEFAULT_CONSOLE_LINES = 2000;
+
+const encoder = new TextEncoder();
+
+/**
+ * A serial console over a unix socket (QEMU's `-chardev socket`). It reads
+ * all the time, so a chatty guest never blocks on a full buffer.
+ *
+ * @example
+ * ```ts
+ * import { launch } from "../../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await using vm = await launch({ name: "echo" });
+ * await vm.console.waitFor("READY");
+ * const reply = await vm.console.exec("hello", { expect: /unknown command/ });
+ * assert.match(reply.text, /try panic/);
+ * ```
+ */
+export class Console {
+  #conn: Deno.Conn;
+  #vm: string;
+  #journal: Journal<ConsoleLine>;
+  #partial = "";
+  #reading: Promise<void>;
+  #mark = 0;
+  #closedByUs = false;
+
+  /**
+   * Runs whenever input is sent; the owning VM uses it to move its action
+   * mark, so that its event waits also start after the input.
+   */
+  onSend: () => void = () => {};
+
+  private constructor(conn: Deno.Conn, vm: string) {
+    this.#conn = conn;
+    this.#vm = vm;
+    this.#journal = new Journal<ConsoleLine>({
+      capacity: DEFAULT_CONSOLE_LINES,
+      vm,
+      timeout: DEFAULT_TIMEOUT,
+      kind: "console lines",
+      context: () => this.#lastLineContext(),
+    });
+    this.#reading = this.#read();
+  }
+
+  /** Open the console at the unix socket `path` of the VM named `vm`. */
+  static async connect(path: string, vm: string): Promise<Console> {
+    const conn = await Deno.connect({ transport: "unix", path });
+    return new Console(conn, vm);
+  }
+
+  /** The newest complete line, if any. */
+  get lastLine(): string | undefined {
+    return this.#journal.newest?.text;
+  }
+
+  /** The cursor now: the sequence number of the newest line. */
+  cursor(): number {
+    return this.#journal.cursor;
+  }
+
+  /** Make later default waits count only lines from now on. */
+  markAction(): void {
+    this.#mark = this.#journal.cursor;
+  }
+
+  /** The kept lines after `since` (default 0: all kept). */
+  history(since = 0): ConsoleLine[] {
+    return this.#journal.history(() => true, since);
+  }
+
+  /** Lines as they arrive, after `since` (default: the latest action). */
+  lines(
+    options: { since?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<ConsoleLine, void, undefined> {
+    return this.#journal.entries(() => true, {
+      since: options.since ?? this.#mark,
+      signal: options.signal,
+    });
+  }
+
+  /**
+   * The first line that matches `pattern`.
+   *
+   * @throws {ConsoleError} A line matched `failOn` first.
+   * @throws {TimeoutError} No match before the deadline; the message shows the last line.
+   * @throws {ConnectionClosedError} The console closed (QEMU exited) first.
+   */
+  async waitFor(pattern: LinePattern, options: ConsoleWaitOptions = {}): Promise<ConsoleLine> {
+    const failOn = [options.failOn ?? []].flat();
+    const line = await this.#journal.waitFor(
+      (line) => matches(line.text, pattern) || failOn.some((bad) => matches(line.text, bad)),
+      `console line matching ${show(pattern)}`,
+      { since: options.since ?? this.#mark, timeout: options.timeout, signal: options.signal },
+    );
+    const bad = failOn.find((bad) => matches(line.text, bad));
+    if (bad !== undefined && !matches(line.text, pattern)) {
+      throw new ConsoleError(
+        `${prefix(this.#vm)}the console printed ${JSON.stringify(line.text)}, which matches ` +
+          `failOn ${show(bad)}, while waiting for ${show(pattern)}`,
+        { vm: this.#vm, line: line.text },
+      );
+    }
+    return line;
+  }
+
+  /** Send text to the guest as it is (add `\r` to end a line). */
+  async send(text: string): Promise<void> {
+    this.markAction();
+    this.onSend();
+    const bytes = encoder.encode(text);
+    for (let written = 0; written < bytes.length;) {
+      written += await this.#conn.write(bytes.subarray(written));
+    }
+  }
+
+  /**
+   * Send `line` and a carriage return, then wait for the line that matches
+   * `expect` (default: the guest's echo of `line`).
+   */
+  async exec(line: string, options: ConsoleExecOptions = {}): Promise<ConsoleLine> {
+    await this.send(`${line}\r`);
+    return await this.waitFor(options.expect ?? line, options);
+  }
+
+  /** Close the console connection (the guest keeps running). */
+  async close(): Promise<void> {
+    if (!this.#closedByUs) {
+      this.#closedByUs = true;
+      try {
+        this.#conn.close();
+      } catch {
+        // Already closed by QEMU.
+      }
+    }
+    await this.#reading;
+  }
+
+  async #read(): Promise<void> {
+    const decoder = new TextDecoder();
+    const buffer = new Uint8Array(16 * 1024);
+    let cause: unknown;
+    try {
+      while (true) {
+        const n = await this.#conn.read(buffer);
+        if (n === null) break;
+        this.#take(decoder.decode(buffer.subarray(0, n), { stream: true }));
+      }
+    } catch (error) {
+      if (!this.#closedByUs) cause = error;
+    }
+    if (this.#partial !== "") this.#take("\n");
+    const quiet = this.#closedByUs;
+    this.#journal.close(
+      new ConnectionClosedError(
+        quiet
+          ? `${prefix(this.#vm)}the console was closed by the client`
+          : `${prefix(this.#vm)}the serial console closed (QEMU exited)${this.#lastLineContext()}`,
+        { vm: this.#vm, cause },
+      ),
+      quiet,
+    );
+    if (!this.#closedByUs) {
+      this.#closedByUs = true;
+      this.#conn.close();
+    }
+  }
+
+  #take(text: string): void {
+    const parts = (this.#partial + text).split("\n");
+    this.#partial = parts.pop()!;
+    const time = Date.now();
+    for (const part of parts) this.#journal.append({ text: part.replace(/\r+$/, ""), time });
+  }
+
+  #lastLineContext(): string {
+    const last = this.lastLine;
+    return last === undefined
+      ? "; the console printed nothing"
+      : `; last console line: ${JSON.stringify(last)}`;
+  }
+}
+
+function matches(text: string, pattern: LinePattern): boolean {
+  if (typeof pattern === "string") return text.includes(pattern);
+  pattern.lastIndex = 0;
+  return pattern.test(text);
+}
+
+function show(pattern: LinePattern): string {
+  return typeof pattern === "string" ? JSON.stringify(pattern) : String(pattern);
+}

@@ -1,0 +1,350 @@
+/**
+ * Launching QEMU: a spec becomes a command line, a private runtime
+ * directory, a process that never outlives its parent, and a connected
+ * {@linkcode Vm} with its serial console.
+ *
+ * @module
+ */
+
+import { ConnectError, LaunchError, TimeoutError } from "../errors.ts";
+import { formatMs } from "../_text.ts";
+import { QmpClient } from "../qmp/client.ts";
+import type { EventJournal } from "../qmp/journal.ts";
+import { Console } from "./console.ts";
+import { TINY_IMAGE } from "./guest/_tiny_image.ts";
+import { makeVmDir } from "./_runtime_dir.ts";
+import { QemuProcess } from "./_process.ts";
+import { Vm } from "./vm.ts";
+
+/** What QEMU does when the guest panics (QEMU's `-action panic=…`). */
+export type PanicPolicy = "pause" | "shutdown" | "exit-failure" | "none";
+
+/** What to launch. */
+export interface LaunchSpec {
+  /** The VM's name: letters, digits, `-`, `_` and `.`. */
+  name: string;
+  /**
+   * `builtin:tiny` (default: corral's 512-byte guest that prints READY and
+   * panics on NMI), `none` (no guest: `-machine none`, QMP only), or the
+   * path of a disk image, opened with `snapshot=on` so it is never written.
+   */
+  guest?: string;
+  /** Guest memory: a number of MiB or QEMU's syntax (`32M`, `1G`). Default 16 MiB for builtin:tiny, else QEMU's. */
+  memory?: number | string;
+  /** Number of virtual CPUs. Default 1. */
+  cpus?: number;
+  /** QEMU machine type. Default `pc` (`none` for guest `none`). */
+  machine?: string;
+  /** The QEMU binary. Default `$CORRAL_QEMU` or `qemu-system-x86_64`. */
+  qemu?: string;
+  /** Extra QEMU arguments, appended as they are. */
+  args?: readonly string[];
+  /** What QEMU does on a guest panic. Default `pause`. */
+  panic?: PanicPolicy;
+}
+
+/** Options of {@linkcode launch}. */
+export interface LaunchOptions {
+  /** Deadline for start-up: QEMU listening and QMP negotiated, in ms. Default 30,000. */
+  timeout?: number;
+  /** Default command deadline of the VM, in ms. Default 30,000. */
+  commandTimeout?: number;
+  /** Leave the VM paused before its first instruction (QEMU `-S`). Default `false`. */
+  paused?: boolean;
+  /** Abandons the launch (QEMU is killed). */
+  signal?: AbortSignal;
+}
+
+const PANIC_POLICIES: readonly PanicPolicy[] = ["pause", "shutdown", "exit-failure", "none"];
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/**
+ * Launch a VM from `spec` and resolve once QMP is negotiated and, for a
+ * guest, the serial console is attached (so no output is lost) and the
+ * guest runs.
+ *
+ * @throws {LaunchError} The spec is invalid, QEMU is missing, or QEMU exited
+ *   while starting (the message ends with its own words).
+ *
+ * @example Crash and recover the built-in guest
+ * ```ts
+ * import { launch } from "../../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await using vm = await launch({ name: "drill" });
+ * await vm.console.waitFor("READY");
+ * await vm.injectNmi();
+ * const panic = await vm.waitFor("GUEST_PANICKED");
+ * assert.deepEqual(panic.data, { action: "pause" });
+ * await vm.reset();
+ * await vm.console.waitFor("READY");
+ * ```
+ */
+export async function launch(spec: LaunchSpec, options: LaunchOptions = {}): Promise<Vm> {
+  const machine = await Machine.create(spec, options);
+  const { client, console } = await machine.start(undefined);
+  return new Vm(client, { commandTimeout: options.commandTimeout, machine, console });
+}
+
+/**
+ * The QEMU arguments for `spec`, with the VM's files in `dir`.
+ *
+ * @example
+ * ```ts
+ * import { qemuArgs } from "./launch.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const args = qemuArgs({ name: "a", guest: "none" }, "/run/a");
+ * assert.deepEqual(args.slice(0, 4), ["-name", "a,process=a", "-machine", "none"]);
+ * ```
+ */
+export function qemuArgs(spec: LaunchSpec, dir: string, paused = true): string[] {
+  const guest = spec.guest ?? "builtin:tiny";
+  const none = guest === "none";
+  const args = ["-name", `${spec.name},process=${spec.name}`];
+  args.push("-machine", spec.machine ?? (none ? "none" : "pc"), "-nodefaults", "-display", "none");
+  args.push("-qmp", `unix:${escape(`${dir}/qmp.sock`)},server=on,wait=off`);
+  if (paused) args.push("-S");
+  if (!none) {
+    const memory = spec.memory ?? (guest === "builtin:tiny" ? 16 : undefined);
+    if (memory !== undefined) args.push("-m", typeof memory === "number" ? `${memory}M` : memory);
+    if (spec.cpus !== undefined) args.push("-smp", String(spec.cpus));
+    args.push(...guestDrive(guest, dir));
+    args.push(
+      "-chardev",
+      `socket,id=ser0,path=${escape(`${dir}/serial.sock`)},server=on,wait=off,` +
+        `logfile=${escape(`${dir}/console.log`)},logappend=on`,
+      "-serial",
+      "chardev:ser0",
+    );
+    args.push("-device", "pvpanic", "-action", `panic=${spec.panic ?? "pause"}`);
+  }
+  args.push(...(spec.args ?? []));
+  return args;
+}
+
+/** Check a spec; every problem is reported at once. */
+export function validateSpec(spec: LaunchSpec): string[] {
+  const problems: string[] = [];
+  if (typeof spec.name !== "string" || !NAME.test(spec.name)) {
+    problems.push(
+      `name ${
+        JSON.stringify(spec.name)
+      } must be 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit`,
+    );
+  }
+  if (spec.panic !== undefined && !PANIC_POLICIES.includes(spec.panic)) {
+    problems.push(
+      `panic must be one of ${PANIC_POLICIES.join(", ")}, not ${JSON.stringify(spec.panic)}`,
+    );
+  }
+  if (spec.cpus !== undefined && (!Number.isInteger(spec.cpus) || spec.cpus < 1)) {
+    problems.push(`cpus must be a positive integer, not ${JSON.stringify(spec.cpus)}`);
+  }
+  if (
+    spec.memory !== undefined &&
+    !(typeof spec.memory === "number" ? spec.memory > 0 : /^\d+[KMGT]?$/i.test(spec.memory))
+  ) {
+    problems.push(
+      `memory must be a number of MiB or like 32M or 1G, not ${JSON.stringify(spec.memory)}`,
+    );
+  }
+  return problems;
+}
+
+function guestDrive(guest: string, dir: string): string[] {
+  if (guest === "builtin:tiny") {
+    return ["-drive", `file=${escape(`${dir}/tiny.img`)},format=raw,if=floppy,readonly=on`];
+  }
+  if (guest.startsWith("builtin:")) {
+    throw new LaunchError(
+      `unknown built-in guest ${guest}: the built-in guest is builtin:tiny`,
+      {},
+    );
+  }
+  const format = /\.qcow2$/i.test(guest)
+    ? "qcow2"
+    : /\.(img|raw)$/i.test(guest)
+    ? "raw"
+    : undefined;
+  return [
+    "-drive",
+    `file=${escape(guest)},${format ? `format=${format},` : ""}if=ide,snapshot=on`,
+  ];
+}
+
+function exitedWhileStarting(name: string, process: QemuProcess): LaunchError {
+  const code = process.exit?.code;
+  return new LaunchError(`vm '${name}': QEMU exited with code ${code} while starting`, {
+    vm: name,
+    exitCode: code,
+    stderr: process.stderr,
+  });
+}
+
+/** QEMU option values double their commas. */
+function escape(value: string): string {
+  return value.replaceAll(",", ",,");
+}
+
+/** One launched QEMU: its spec, its directory, its current process. */
+export class Machine {
+  readonly spec: LaunchSpec;
+  readonly dir: string;
+  #options: LaunchOptions;
+  #process: QemuProcess | undefined;
+
+  private constructor(spec: LaunchSpec, dir: string, options: LaunchOptions) {
+    this.spec = spec;
+    this.dir = dir;
+    this.#options = options;
+  }
+
+  /** Validate `spec` and make the VM's private directory. */
+  static async create(spec: LaunchSpec, options: LaunchOptions): Promise<Machine> {
+    const problems = validateSpec(spec);
+    if (problems.length > 0) {
+      throw new LaunchError(
+        `invalid launch spec for ${JSON.stringify(spec.name)}: ${problems.join("; ")}`,
+        {
+          vm: typeof spec.name === "string" ? spec.name : undefined,
+        },
+      );
+    }
+    const dir = await makeVmDir(spec.name);
+    if ((spec.guest ?? "builtin:tiny") === "builtin:tiny") {
+      await Deno.writeFile(`${dir}/tiny.img`, TINY_IMAGE, { mode: 0o600 });
+    } else if (spec.guest !== "none") {
+      await Deno.stat(spec.guest!).catch(async (cause) => {
+        await Deno.remove(dir, { recursive: true });
+        throw new LaunchError(`vm '${spec.name}': cannot read the guest image ${spec.guest}`, {
+          vm: spec.name,
+          cause,
+        });
+      });
+    }
+    return new Machine(spec, dir, options);
+  }
+
+  /** Whether the VM has a serial console (every guest but `none`). */
+  get hasConsole(): boolean {
+    return this.spec.guest !== "none";
+  }
+
+  /** The current QEMU process. */
+  get process(): QemuProcess | undefined {
+    return this.#process;
+  }
+
+  /**
+   * Start QEMU (again), connect QMP into `journal` and the console, and let
+   * the guest run unless launched paused.
+   */
+  async start(
+    journal: EventJournal | undefined,
+  ): Promise<{ client: QmpClient; console: Console | undefined }> {
+    const name = this.spec.name;
+    const binary = this.spec.qemu ?? Deno.env.get("CORRAL_QEMU") ?? "qemu-system-x86_64";
+    await this.#removeSockets();
+    const process = this.#process = QemuProcess.spawn(
+      binary,
+      qemuArgs(this.spec, this.dir),
+      name,
+      () => this.#removeDirNow(),
+    );
+    const timeout = this.#options.timeout ?? 30_000;
+    const deadline = performance.now() + timeout;
+    let client: QmpClient | undefined;
+    let console: Console | undefined;
+    try {
+      client = await this.#untilListening(
+        process,
+        deadline,
+        timeout,
+        (left) =>
+          QmpClient.connect(`unix:${this.dir}/qmp.sock`, {
+            name,
+            timeout: left,
+            commandTimeout: this.#options.commandTimeout,
+            journal,
+            signal: this.#options.signal,
+          }),
+      );
+      if (this.hasConsole) {
+        console = await this.#untilListening(
+          process,
+          deadline,
+          timeout,
+          () => Console.connect(`${this.dir}/serial.sock`, name),
+        );
+      }
+      if (!this.#options.paused) await client.execute("cont");
+      return { client, console };
+    } catch (error) {
+      await client?.close();
+      await console?.close();
+      if (error instanceof LaunchError) {
+        await process.terminate(1000);
+        throw error;
+      }
+      // A startup error can come after QEMU listened: report its exit, not the broken connection.
+      if (await process.exited(2000)) throw exitedWhileStarting(name, process);
+      await process.terminate(1000);
+      throw new LaunchError(`vm '${name}': QEMU did not start: ${(error as Error).message}`, {
+        vm: name,
+        cause: error,
+        exitCode: process.exit?.code,
+        stderr: process.stderr,
+      });
+    }
+  }
+
+  /** Remove the VM's directory. */
+  async removeDir(): Promise<void> {
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+
+  async #untilListening<T>(
+    process: QemuProcess,
+    deadline: number,
+    timeout: number,
+    connect: (left: number) => Promise<T>,
+  ): Promise<T> {
+    // The socket file appears before QEMU listens: retry while QEMU lives.
+    for (let delay = 2;; delay = Math.min(delay * 2, 50)) {
+      this.#options.signal?.throwIfAborted();
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        throw new TimeoutError(
+          `vm '${this.spec.name}': QEMU did not start listening within ${formatMs(timeout)}`,
+          { vm: this.spec.name, timeout },
+        );
+      }
+      try {
+        return await connect(left);
+      } catch (error) {
+        const retry = error instanceof ConnectError ||
+          error instanceof Deno.errors.NotFound || error instanceof Deno.errors.ConnectionRefused;
+        if (!retry) throw error;
+      }
+      if (await process.exited(delay)) {
+        await process.status;
+        throw exitedWhileStarting(this.spec.name, process);
+      }
+    }
+  }
+
+  async #removeSockets(): Promise<void> {
+    for (const file of ["qmp.sock", "serial.sock"]) {
+      await Deno.remove(`${this.dir}/${file}`).catch(() => {});
+    }
+  }
+
+  #removeDirNow(): void {
+    try {
+      Deno.removeSync(this.dir, { recursive: true });
+    } catch {
+      // Best effort while the program exits.
+    }
+  }
+}

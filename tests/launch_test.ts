@@ -1,0 +1,277 @@
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import {
+  ConnectionClosedError,
+  ConsoleError,
+  CorralError,
+  Lab,
+  launch,
+  LaunchError,
+  qemuArgs,
+  TimeoutError,
+} from "../mod.ts";
+import { rejectsWith, within } from "./_assert.ts";
+import { spawnQemu } from "./_qemu.ts";
+
+/** Whether `pid` is a live process (a zombie counts as gone); asks ps, as /proc needs --allow-all. */
+async function alive(pid: number): Promise<boolean> {
+  const { success, stdout } = await new Deno.Command("ps", {
+    args: ["-o", "stat=", "-p", String(pid)],
+    stdout: "piped",
+  }).output();
+  return success && !new TextDecoder().decode(stdout).trim().startsWith("Z");
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("launch: QEMU's own message when it refuses to start", async () => {
+  const error = await rejectsWith(
+    launch({ name: "bad", args: ["-device", "no-such-device"] }),
+    LaunchError,
+    /vm 'bad': QEMU exited with code 1 while starting\nQEMU said:\n.*no-such-device/,
+  );
+  assert.equal(error.exitCode, 1);
+  assert.ok(error.stderr.some((line) => line.includes("no-such-device")));
+});
+
+Deno.test("launch: an invalid spec or a missing binary fails before anything starts", async () => {
+  await rejectsWith(
+    launch({ name: "has space", panic: "explode" as "pause", cpus: 0 }),
+    LaunchError,
+    /name "has space" must be .*; panic must be one of pause, shutdown, exit-failure, none, not "explode"; cpus must be/,
+  );
+  await rejectsWith(
+    launch({ name: "nobin", qemu: "/nonexistent/qemu" }),
+    LaunchError,
+    /\/nonexistent\/qemu was not found: install QEMU/,
+  );
+});
+
+Deno.test("launch: the command line keeps images read-only and sockets private", async () => {
+  const args = qemuArgs({ name: "a", guest: "/img/disk,1.qcow2", panic: "shutdown" }, "/run/x");
+  assert.ok(args.includes("file=/img/disk,,1.qcow2,format=qcow2,if=ide,snapshot=on"));
+  assert.ok(args.includes("panic=shutdown"));
+  assert.ok(args.includes("unix:/run/x/qmp.sock,server=on,wait=off"));
+  await using vm = await launch({ name: "private", guest: "none" });
+  assert.equal((await Deno.stat(vm.dir!)).mode! & 0o777, 0o700);
+  assert.equal((await Deno.stat(`${vm.dir}/..`)).mode! & 0o077, 0);
+});
+
+Deno.test("launch: 20 VMs boot to READY, and none is left afterwards", async () => {
+  let leftovers: { pid: number; dir: string }[] = [];
+  {
+    await using lab = await Lab.launch(
+      Array.from({ length: 20 }, (_, i) => ({ name: `lab${i + 1}`, groups: ["lab"] })),
+    );
+    const ready = await lab.select("lab").run((vm) => vm.console.waitFor("READY"));
+    assert.ok(ready.ok, JSON.stringify(ready.failed));
+    assert.equal(ready.results.length, 20);
+    leftovers = lab.names.map((name) => ({ pid: lab.vm(name).pid!, dir: lab.vm(name).dir! }));
+    for (const { pid, dir } of leftovers) {
+      assert.ok(await alive(pid), `QEMU ${pid} should run`);
+      assert.ok(exists(`${dir}/qmp.sock`), `${dir}/qmp.sock should exist`);
+    }
+  }
+  for (const { pid, dir } of leftovers) {
+    assert.ok(!await alive(pid), `QEMU ${pid} is still running`);
+    assert.ok(!exists(dir), `${dir} is still there`);
+  }
+});
+
+Deno.test("crash drill: NMI → GUEST_PANICKED → reset → READY, neighbours untouched", async () => {
+  await using lab = await Lab.launch([{ name: "victim" }, { name: "n1" }, { name: "n2" }]);
+  await lab.all().run((vm) => vm.console.waitFor("READY")).then((r) => r.orThrow());
+  const victim = lab.vm("victim");
+  await victim.injectNmi();
+  const panic = await victim.waitFor("GUEST_PANICKED");
+  assert.deepEqual(panic.data, { action: "pause" });
+  assert.equal((await victim.status()).status, "guest-panicked");
+  await victim.console.waitFor("PANIC: NMI");
+  await victim.reset();
+  await victim.console.waitFor("READY");
+  assert.equal((await victim.status()).status, "running");
+  const neighbours = await lab.select("n*").status();
+  assert.deepEqual([...neighbours.values.values()].map((s) => s.status), ["running", "running"]);
+  for (const name of ["n1", "n2"]) assert.deepEqual(lab.vm(name).history("GUEST_PANICKED"), []);
+});
+
+Deno.test("crash drill: a panic typed on the console, and crash-loaded", async () => {
+  await using vm = await launch({ name: "typed" });
+  await vm.console.waitFor("READY");
+  await vm.console.send("crash\r");
+  assert.deepEqual((await vm.waitFor("GUEST_CRASHLOADED")).data, { action: "run" });
+  await vm.console.exec("panic");
+  assert.deepEqual((await vm.waitFor("GUEST_PANICKED")).data, { action: "pause" });
+});
+
+for (const [panic, code] of [["shutdown", 0], ["exit-failure", 1]] as const) {
+  Deno.test(`panic policy ${panic}: GUEST_PANICKED, SHUTDOWN, then closed; exit code ${code}`, async () => {
+    await using vm = await launch({ name: `policy-${panic}`, panic });
+    await vm.console.waitFor("READY");
+    const later = vm.waitFor("RESUME");
+    await vm.injectNmi();
+    assert.deepEqual((await vm.waitFor("GUEST_PANICKED")).data, { action: "poweroff" });
+    assert.deepEqual((await vm.waitFor("SHUTDOWN")).data, { guest: true, reason: "guest-panic" });
+    await rejectsWith(later, ConnectionClosedError, new RegExp(`vm 'policy-${panic}'`));
+    await rejectsWith(vm.console.waitFor("never"), ConnectionClosedError, /console closed/);
+    assert.equal((await vm.waitExit()).code, code);
+    assert.equal(await vm.liveness(), "dead");
+  });
+}
+
+Deno.test("setPanicAction: policy none keeps the guest running through a panic", async () => {
+  await using vm = await launch({ name: "tough" });
+  await vm.console.waitFor("READY");
+  await vm.setPanicAction("none");
+  await vm.injectNmi();
+  assert.deepEqual((await vm.waitFor("GUEST_PANICKED")).data, { action: "run" });
+  assert.equal((await vm.status()).status, "running");
+});
+
+Deno.test("console: failOn fails the wait at once; a timeout shows the last line", async () => {
+  await using vm = await launch({ name: "con" });
+  await vm.console.waitFor("READY");
+  await vm.console.send("bogus\r");
+  const failed = await rejectsWith(
+    vm.console.waitFor("READY", { failOn: [/^unknown command/], timeout: 30_000 }),
+    ConsoleError,
+    /vm 'con': the console printed "unknown command; try panic.*", which matches failOn/,
+  );
+  assert.match(failed.line, /^unknown command/);
+  await rejectsWith(
+    vm.console.waitFor("never printed", { timeout: 100 }),
+    TimeoutError,
+    /no console line matching "never printed" within 100 ms; last console line: "unknown command/,
+  );
+  assert.match(await Deno.readTextFile(`${vm.dir}/console.log`), /READY\r\n.*bogus/s);
+});
+
+Deno.test("relaunch: after a power cut the same VM boots again; the journal carries on", async () => {
+  await using vm = await launch({ name: "phoenix" });
+  await vm.console.waitFor("READY");
+  const firstPid = vm.pid!;
+  Deno.kill(firstPid, "SIGSTOP"); // so that the command below is still pending at the kill
+  const pending = rejectsWith(
+    vm.execute("query-status", undefined, { timeout: 30_000 }),
+    ConnectionClosedError,
+    /vm 'phoenix'/,
+  );
+  const status = await vm.kill();
+  assert.equal(status.signal, "SIGKILL");
+  await pending;
+  assert.equal(await vm.liveness(), "dead");
+  const before = vm.mark();
+  await vm.relaunch();
+  assert.notEqual(vm.pid, firstPid);
+  assert.ok(!await alive(firstPid));
+  await vm.console.waitFor("READY");
+  await vm.pause();
+  assert.equal((await vm.waitFor("STOP")).seq, before + 2, "RESUME from the relaunch, then STOP");
+  await rejectsWith(vm.relaunch(), CorralError, /still running/);
+});
+
+Deno.test("liveness: a SIGSTOPped VM is wedged while its neighbours are healthy", async () => {
+  await using lab = await Lab.launch([
+    { name: "frozen", guest: "none" },
+    { name: "ok1", guest: "none" },
+    { name: "ok2", guest: "none" },
+  ]);
+  const frozen = lab.vm("frozen");
+  Deno.kill(frozen.pid!, "SIGSTOP");
+  try {
+    const health = await lab.all().liveness({ timeout: 300 });
+    assert.deepEqual(Object.fromEntries(health.values), {
+      frozen: "wedged",
+      ok1: "healthy",
+      ok2: "healthy",
+    });
+    // A fleet call: the frozen VM times out, the others finish.
+    const paused = await lab.all().pause({ timeout: 500 });
+    assert.deepEqual(paused.results.map((r) => [r.vm, r.status]), [
+      ["frozen", "timeout"],
+      ["ok1", "ok"],
+      ["ok2", "ok"],
+    ]);
+    assert.throws(() => paused.orThrow(), /1 of 3 VM\(s\) failed:\n {2}frozen: /);
+  } finally {
+    Deno.kill(frozen.pid!, "SIGCONT");
+  }
+  await frozen.kill();
+  assert.equal((await lab.all().liveness()).values.get("frozen"), "dead");
+});
+
+Deno.test("lab: attaches a QEMU it did not start, and leaves it running", async () => {
+  await using outside = await spawnQemu({ name: "outside" });
+  {
+    await using lab = await Lab.launch([{ name: "mine", guest: "none", groups: ["launched"] }]);
+    await lab.attach("theirs", outside.address, { groups: ["attached"] });
+    assert.deepEqual(lab.select("all:!launched").names, ["theirs"]);
+    assert.ok((await lab.all().pause()).ok);
+    assert.throws(() => lab.select("thiers"), /did you mean "theirs"\?/);
+    await rejectsWith(lab.vm("theirs").relaunch(), CorralError, /corral did not launch this VM/);
+  }
+  let exited = false;
+  outside.status.then(() => exited = true);
+  await Promise.resolve();
+  assert.equal(exited, false);
+  await using again = await (await import("../mod.ts")).Vm.connect(outside.address);
+  assert.equal((await again.status()).status, "paused");
+});
+
+const fixture = fileURLToPath(new URL("./fixtures/launch_and_wait.ts", import.meta.url));
+
+for (const how of ["SIGINT", "SIGTERM", "exit", "throw"] as const) {
+  Deno.test(`exit cleanup: no QEMU outlives a parent that ${how.startsWith("SIG") ? `gets ${how}` : how}s`, async () => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", fixture, how.startsWith("SIG") ? "wait" : how],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("\n")) {
+      const { value, done } = await within(reader.read(), 30_000, "the parent's report");
+      if (done) break;
+      text += value;
+    }
+    const launched: { pid: number; dir: string }[] = JSON.parse(text);
+    assert.equal(launched.length, 2);
+    if (how.startsWith("SIG")) child.kill(how as Deno.Signal);
+    const status = await within(child.status, 30_000, "the parent to exit");
+    await reader.cancel();
+    if (how === "SIGINT") assert.equal(status.code, 130);
+    if (how === "SIGTERM") assert.equal(status.code, 143);
+    if (how === "throw") assert.equal(status.code, 1);
+    for (const { pid, dir } of launched) {
+      // SIGKILLed QEMUs vanish once the kernel reaps them: wait for that, with a deadline.
+      await within(until(async () => !await alive(pid)), 10_000, `QEMU ${pid} to go`);
+      assert.ok(!exists(dir), `${dir} is still there`);
+    }
+  });
+}
+
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  while (!await condition()) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+Deno.test("console: exec waits for the echo or for `expect`; lines() streams what follows", async () => {
+  await using vm = await launch({ name: "talk" });
+  await vm.console.waitFor("READY");
+  assert.equal((await vm.console.exec("hello")).text, "hello");
+  await vm.console.waitFor(/^unknown command/); // the rest of hello's answer
+  const reader = vm.console.lines({ since: vm.console.cursor() });
+  const reply = await vm.console.exec("again", { expect: /^unknown command/ });
+  assert.match(reply.text, /try panic, crash, reboot, poweroff/);
+  assert.deepEqual(
+    [(await reader.next()).value?.text, (await reader.next()).value?.text],
+    ["again", reply.text],
+  );
+  await reader.return();
+});
