@@ -29,6 +29,9 @@ export * from "./lib/qmp/framing.ts";
 export * from "./lib/qmp/match.ts";
 export * from "./lib/qmp/journal.ts";
 export * from "./lib/qmp/client.ts";
+export * from "./lib/qmp/schema.ts";
+export type { QmpCommandMap, QmpEventMap } from "./lib/qmp/qapi.ts";
+export type * as qapi from "./lib/qmp/qapi.ts";
 export * from "./lib/vm/vm.ts";
 export * from "./lib/vm/console.ts";
 export {

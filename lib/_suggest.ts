@@ -1,10 +1,18 @@
-import { closest, distance } from "fastest-levenshtein";
+// @ts-types="./_damerau_levenshtein.d.ts"
+import distance from "damerau-levenshtein";
 
-/** `; did you mean "x"?` when a candidate is close to `word`, else "". */
+/**
+ * `; did you mean "x"?` (or `"x" or "y"`) when candidates are close to
+ * `word`: at most a third of its length in edits, a swap of two neighbours
+ * counting as one; else "".
+ */
 export function didYouMean(word: string, candidates: Iterable<string>): string {
-  const list = [...candidates];
-  if (list.length === 0) return "";
-  const best = closest(word, list);
-  const limit = Math.max(2, Math.floor(word.length / 3));
-  return distance(word, best) <= limit ? `; did you mean ${JSON.stringify(best)}?` : "";
+  const limit = Math.max(1, Math.floor(word.length / 3));
+  const scored = [...new Set(candidates)]
+    .map((candidate) => ({ candidate, steps: distance(word, candidate).steps }))
+    .filter(({ steps }) => steps <= limit);
+  if (scored.length === 0) return "";
+  const best = Math.min(...scored.map(({ steps }) => steps));
+  const picks = scored.filter(({ steps }) => steps === best).slice(0, 3);
+  return `; did you mean ${picks.map(({ candidate }) => JSON.stringify(candidate)).join(" or ")}?`;
 }

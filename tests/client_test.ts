@@ -52,13 +52,13 @@ Deno.test("execute: falsy returns resolve ('' from HMP, {} from stop)", async ()
 Deno.test("execute: QEMU's error class, description, command and arguments are kept", async () => {
   await using qemu = await spawnQemu();
   await using vm = await Vm.connect(qemu.address, { name: "err" });
-  const missing = await rejectsWith(vm.execute("no-such-command"), QmpError);
+  const missing = await rejectsWith(vm.executeUntyped("no-such-command"), QmpError);
   assert.equal(missing.qmpClass, "CommandNotFound");
   assert.equal(missing.command, "no-such-command");
   assert.equal(missing.vm, "err");
   assert.match(missing.message, /^vm 'err': no-such-command failed: CommandNotFound: /);
   const wrongType = await rejectsWith(
-    vm.execute("query-command-line-options", { option: 5 }),
+    vm.executeUntyped("query-command-line-options", { option: 5 }),
     QmpError,
   );
   assert.equal(wrongType.qmpClass, "GenericError");

@@ -3,13 +3,14 @@ import { ConnectionClosedError, TimeoutError, Vm } from "../mod.ts";
 import { rejectsWith, within } from "./_assert.ts";
 import { spawnQemu } from "./_qemu.ts";
 
-for (const [command, event] of [["stop", "STOP"], ["cont", "RESUME"], ["system_reset", "RESET"]]) {
+const pairs = [["stop", "STOP"], ["cont", "RESUME"], ["system_reset", "RESET"]] as const;
+for (const [command, event] of pairs) {
   Deno.test(`waitFor(${event}): arm first, then ${command}`, async () => {
     await using qemu = await spawnQemu();
     await using vm = await Vm.connect(qemu.address);
     if (command === "cont") await vm.pause();
-    const seen = vm.waitFor(event!);
-    await vm.execute(command!);
+    const seen = vm.waitFor(event);
+    await vm.execute(command);
     const found = await seen;
     assert.equal(found.event, event);
     assert.equal(typeof found.timestamp.seconds, "number");
@@ -21,10 +22,10 @@ for (const [command, event] of [["stop", "STOP"], ["cont", "RESUME"], ["system_r
     await using vm = await Vm.connect(qemu.address);
     if (command === "cont") await vm.pause();
     const before = vm.mark();
-    await vm.execute(command!);
+    await vm.execute(command);
     // QEMU 7.2 sends the event before the reply: it is already in the journal.
     assert.equal(vm.history(event, before).length, 1);
-    const found = await vm.waitFor(event!);
+    const found = await vm.waitFor(event);
     assert.ok(found.seq > before);
   });
 }

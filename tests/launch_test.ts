@@ -115,7 +115,7 @@ for (const [panic, code] of [["shutdown", 0], ["exit-failure", 1]] as const) {
   Deno.test(`panic policy ${panic}: GUEST_PANICKED, SHUTDOWN, then closed; exit code ${code}`, async () => {
     await using vm = await launch({ name: `policy-${panic}`, panic });
     await vm.console.waitFor("READY");
-    const later = vm.waitFor("RESUME");
+    const later = vm.waitFor("POWERDOWN");
     await vm.injectNmi();
     assert.deepEqual((await vm.waitFor("GUEST_PANICKED")).data, { action: "poweroff" });
     assert.deepEqual((await vm.waitFor("SHUTDOWN")).data, { guest: true, reason: "guest-panic" });

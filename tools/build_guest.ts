@@ -9,6 +9,7 @@
  */
 
 import { fileURLToPath } from "node:url";
+import { formatSource } from "./_fmt.ts";
 
 const guestDir = fileURLToPath(new URL("../lib/vm/guest/", import.meta.url));
 const source = `${guestDir}tiny.asm`;
@@ -38,21 +39,7 @@ export const TINY_IMAGE: Uint8Array = Uint8Array.fromBase64(
 ${base64.join(" +\n")},
 );
 `;
-  return await format(text);
-}
-
-async function format(text: string): Promise<string> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["fmt", "--ext", "ts", "-"],
-    stdin: "piped",
-    stdout: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(text));
-  await writer.close();
-  const { success, stdout } = await child.output();
-  if (!success) throw new Error("deno fmt failed on the generated module");
-  return new TextDecoder().decode(stdout);
+  return await formatSource(text, "ts");
 }
 
 async function hasNasm(): Promise<boolean> {

@@ -8,8 +8,18 @@
 import { CorralError, type TimeoutError } from "../errors.ts";
 import { forEachNamed } from "./_each.ts";
 import type { ExecuteOptions } from "../qmp/client.ts";
-import type { QmpEvent } from "../qmp/journal.ts";
-import type { Liveness, StatusInfo, Vm, WaitForOptions } from "./vm.ts";
+import type {
+  CommandArguments,
+  CommandName,
+  CommandReturn,
+  EventName,
+  Liveness,
+  StatusInfo,
+  TypedEvent,
+  Vm,
+  WaitForOptions,
+} from "./vm.ts";
+import type { QmpEventMap } from "../qmp/qapi.ts";
 
 /** The outcome of a fleet call on one VM. */
 export type VmResult<T> =
@@ -138,13 +148,17 @@ export class Fleet {
   }
 
   /** `vm.execute()` on every VM. */
-  execute(
-    command: string,
-    args?: Record<string, unknown>,
+  execute<C extends CommandName>(
+    command: C,
+    args?: CommandArguments<C>,
     options: FleetOptions = {},
-  ): Promise<FleetResult<unknown>> {
+  ): Promise<FleetResult<CommandReturn<C>>> {
     return this.run(
-      (vm, signal) => vm.execute(command, args, { ...deadline(options), signal }),
+      (vm, signal) =>
+        vm.executeUntyped(command, args as Record<string, unknown> | undefined, {
+          ...deadline(options),
+          signal,
+        }) as Promise<CommandReturn<C>>,
       options,
     );
   }
@@ -175,10 +189,10 @@ export class Fleet {
   }
 
   /** `vm.waitFor()` on every VM. */
-  waitFor(
-    event: string | readonly string[],
-    options: FleetOptions & Omit<WaitForOptions, "signal" | "timeout"> = {},
-  ): Promise<FleetResult<QmpEvent>> {
+  waitFor<E extends EventName>(
+    event: E | readonly E[],
+    options: FleetOptions & Omit<WaitForOptions<QmpEventMap[E]>, "signal" | "timeout"> = {},
+  ): Promise<FleetResult<TypedEvent<E>>> {
     return this.run(
       (vm, signal) =>
         vm.waitFor(event, {

@@ -16,34 +16,50 @@ import {
   type QmpGreeting,
 } from "../qmp/client.ts";
 import { DEFAULT_TIMEOUT, type EventMatch, type QmpEvent } from "../qmp/journal.ts";
+import type {
+  QmpCommandMap,
+  QmpEventMap,
+  QueryStatusReturn,
+  QueryStatusReturnStatus,
+} from "../qmp/qapi.ts";
+import { QmpSchema, type SchemaEntry } from "../qmp/schema.ts";
 import type { Console } from "./console.ts";
 import type { Machine, PanicPolicy } from "./launch.ts";
 
 /** A VM's run state as `query-status` reports it. */
-export type RunState =
-  | "debug"
-  | "inmigrate"
-  | "internal-error"
-  | "io-error"
-  | "paused"
-  | "postmigrate"
-  | "prelaunch"
-  | "finish-migrate"
-  | "restore-vm"
-  | "running"
-  | "save-vm"
-  | "shutdown"
-  | "suspended"
-  | "watchdog"
-  | "guest-panicked"
-  | "colo";
+export type RunState = QueryStatusReturnStatus;
 
 /** The reply of `query-status`. */
-export interface StatusInfo {
-  status: RunState;
-  running: boolean;
-  singlestep: boolean;
-}
+export type StatusInfo = QueryStatusReturn;
+
+/** A command name this QEMU version's types know. */
+export type CommandName = keyof QmpCommandMap;
+/** The arguments of command `C`. */
+export type CommandArguments<C extends CommandName> = QmpCommandMap[C]["arguments"];
+/** The return value of command `C`. */
+export type CommandReturn<C extends CommandName> = QmpCommandMap[C]["return"];
+/** An event name this QEMU version's types know. */
+export type EventName = keyof QmpEventMap;
+
+/** An event with its typed data, as QEMU sent it, plus its journal sequence number. */
+export type TypedEvent<E extends EventName> = {
+  [K in E]:
+    & Omit<QmpEvent, "event" | "data">
+    & { event: K }
+    & (QmpEventMap[K] extends undefined ? { data?: undefined } : { data: QmpEventMap[K] });
+}[E];
+
+/** Any part of `T`, recursively: what a subset match may name. */
+export type Subset<T> = T extends readonly (infer U)[] ? readonly Subset<U>[]
+  : T extends object ? { [K in keyof T]?: Subset<T[K]> }
+  : T;
+
+/** What `data` of a typed wait must contain: a subset pattern, or a predicate. */
+export type TypedMatch<D> = Subset<D> | ((data: D, event: QmpEvent) => boolean);
+
+type ExecuteRest<C extends CommandName> = undefined extends CommandArguments<C>
+  ? [args?: CommandArguments<C>, options?: ExecuteOptions]
+  : [args: CommandArguments<C>, options?: ExecuteOptions];
 
 /** Options of {@linkcode Vm.connect}. */
 export interface VmConnectOptions extends QmpConnectOptions {}
@@ -59,14 +75,6 @@ export interface ShutdownOptions {
    * follow, a second apart at most.
    */
   grace?: number;
-}
-
-/** QEMU's reactions to guest and host events (QMP `set-action`). */
-export interface PanicActions {
-  panic?: PanicPolicy | "pause" | "shutdown" | "exit-failure" | "none";
-  reboot?: "reset" | "shutdown";
-  shutdown?: "poweroff" | "pause";
-  watchdog?: "reset" | "shutdown" | "poweroff" | "pause" | "debug" | "none" | "inject-nmi";
 }
 
 /** What a Vm is built from; {@linkcode Vm.connect} and `launch` make it. */
@@ -88,9 +96,9 @@ export interface ActionOptions {
 }
 
 /** Options of {@linkcode Vm.prototype.waitFor}. */
-export interface WaitForOptions {
+export interface WaitForOptions<D = Record<string, unknown>> {
   /** What the event's data must contain: a subset pattern or a predicate. */
-  match?: EventMatch;
+  match?: TypedMatch<D>;
   /**
    * Only events after this journal cursor count (see {@linkcode Vm.prototype.mark}).
    * Default: the cursor when the latest command that can change state was
@@ -105,9 +113,9 @@ export interface WaitForOptions {
 }
 
 /** Options of {@linkcode Vm.prototype.events}. */
-export interface EventsOptions {
+export interface EventsOptions<D = Record<string, unknown>> {
   /** What the event's data must contain. */
-  match?: EventMatch;
+  match?: TypedMatch<D>;
   /** Start after this cursor. Default: as for {@linkcode Vm.prototype.waitFor}. */
   since?: number;
   /** Ends the iteration. */
@@ -120,8 +128,9 @@ export interface EventsOptions {
  * **Which events a wait sees.** Every event is numbered in a per-VM journal.
  * A wait (or iterator) counts the events after its `since` cursor. By default
  * that is the cursor at the moment the latest state-changing command was sent
- * on this VM (every command but `query-*` ones), so both of these work and
- * neither is fooled by an older event:
+ * on this VM (every command but `query-*` ones; before the first, every event
+ * since the connection opened), so both of these work and neither is fooled
+ * by an older event:
  *
  * ```ts ignore
  * const stopped = vm.waitFor("STOP"); // arm first…
@@ -153,11 +162,13 @@ export class Vm {
   #timeout: number;
   #machine: Machine | undefined;
   #console: Console | undefined;
+  #schema: { client: QmpClient; schema: Promise<QmpSchema> } | undefined;
 
   /** Wrap a connected client. Most users call {@linkcode Vm.connect} or `launch`. */
   constructor(client: QmpClient, parts: VmParts = {}) {
     this.#client = client;
-    this.#commandMark = client.journal.cursor;
+    // Events that arrived while connecting count for the first waits.
+    this.#commandMark = 0;
     this.#timeout = parts.commandTimeout ?? DEFAULT_TIMEOUT;
     this.#machine = parts.machine;
     this.#useConsole(parts.console);
@@ -230,19 +241,56 @@ export class Vm {
   }
 
   /**
-   * Send any QMP command and resolve to its return value.
+   * Send a QMP command and resolve to its typed return value. Names,
+   * members and enum values are checked at compile time against the types
+   * generated from QEMU's schema (`lib/qmp/qapi.ts`); for a command those
+   * types do not know, use {@linkcode Vm.prototype.executeUntyped}.
    *
    * @throws {QmpError} QEMU refused it; the error keeps QEMU's class.
    * @throws {TimeoutError} No reply in time; the command may still be running.
    * @throws {ConnectionClosedError} The connection closed.
    */
-  execute(
+  execute<C extends CommandName>(command: C, ...rest: ExecuteRest<C>): Promise<CommandReturn<C>> {
+    const [args, options] = rest;
+    return this.executeUntyped(
+      command,
+      args as Record<string, unknown> | undefined,
+      options,
+    ) as Promise<
+      CommandReturn<C>
+    >;
+  }
+
+  /** Send any command, typed or not: the escape hatch for what the committed types lack. */
+  executeUntyped(
     command: string,
     args?: Record<string, unknown>,
     options?: ExecuteOptions,
   ): Promise<unknown> {
     if (!command.startsWith("query-")) this.#markAction();
     return this.#client.execute(command, args, options);
+  }
+
+  /** This VM's own schema (`query-qmp-schema`), fetched once per connection. */
+  schema(options?: ExecuteOptions): Promise<QmpSchema> {
+    const client = this.#client;
+    if (this.#schema?.client !== client) {
+      const schema = client.execute("query-qmp-schema", undefined, options)
+        .then((entries) => new QmpSchema(entries as SchemaEntry[]));
+      this.#schema = { client, schema };
+      schema.catch(() => this.#schema = undefined);
+    }
+    return this.#schema!.schema;
+  }
+
+  /**
+   * Check a command and its arguments against this VM's schema.
+   *
+   * @throws {SchemaError} Naming each unknown command or member and each
+   *   value of the wrong type, with the type expected.
+   */
+  async validate(command: string, args?: Record<string, unknown>): Promise<void> {
+    (await this.schema()).validate(command, args, this.name);
   }
 
   /** Run a human monitor (HMP) command and resolve to its text output, often `""`. */
@@ -256,8 +304,8 @@ export class Vm {
   }
 
   /** The VM's run state (`query-status`). */
-  async status(options?: ExecuteOptions): Promise<StatusInfo> {
-    return await this.execute("query-status", undefined, options) as StatusInfo;
+  status(options?: ExecuteOptions): Promise<StatusInfo> {
+    return this.execute("query-status", undefined, options);
   }
 
   /** Pause the VM; resolves once STOP is seen, or at once when it was not running. */
@@ -300,10 +348,10 @@ export class Vm {
 
   /** Change what QEMU does on a guest panic, reboot, shutdown or watchdog (`set-action`). */
   async setPanicAction(
-    actions: PanicPolicy | PanicActions,
+    actions: PanicPolicy | CommandArguments<"set-action">,
     options?: ExecuteOptions,
   ): Promise<void> {
-    const args = typeof actions === "string" ? { panic: actions } : { ...actions };
+    const args = typeof actions === "string" ? { panic: actions } : actions;
     await this.execute("set-action", args, options);
   }
 
@@ -426,27 +474,37 @@ export class Vm {
    * @throws {ConnectionClosedError} The connection closed first; events that
    *   arrived before the close are still seen.
    */
-  waitFor(event: string | readonly string[], options: WaitForOptions = {}): Promise<QmpEvent> {
+  waitFor<E extends EventName>(
+    event: E | readonly E[],
+    options: WaitForOptions<QmpEventMap[E]> = {},
+  ): Promise<TypedEvent<E>> {
     return this.#client.journal.waitFor(
-      { names: event, match: options.match },
+      { names: event, match: options.match as EventMatch | undefined },
       {
         since: options.since ?? this.#commandMark,
         timeout: options.timeout ?? this.#timeout,
         signal: options.signal,
       },
-    );
+    ) as Promise<unknown> as Promise<TypedEvent<E>>;
   }
 
   /**
-   * Events as they arrive, optionally only some names. Ends when the client
-   * closes the VM; throws {@linkcode ConnectionClosedError} when QEMU goes away.
+   * Events as they arrive: all of them (typed loosely, unknown events
+   * included, as QEMU sent them), or only the named ones, typed. Ends when
+   * the client closes the VM; throws {@linkcode ConnectionClosedError} when
+   * QEMU goes away.
    */
+  events(): AsyncGenerator<QmpEvent, void, undefined>;
+  events<E extends EventName>(
+    event: E | readonly E[],
+    options?: EventsOptions<QmpEventMap[E]>,
+  ): AsyncGenerator<TypedEvent<E>, void, undefined>;
   events(
     event?: string | readonly string[],
     options: EventsOptions = {},
   ): AsyncGenerator<QmpEvent, void, undefined> {
     return this.#client.journal.events(
-      { names: event, match: options.match },
+      { names: event, match: options.match as EventMatch | undefined },
       { since: options.since ?? this.#commandMark, signal: options.signal },
     );
   }
@@ -496,8 +554,8 @@ export class Vm {
   }
 
   async #toggle(
-    command: string,
-    event: string,
+    command: "stop" | "cont",
+    event: "STOP" | "RESUME",
     running: boolean,
     options: ActionOptions,
   ): Promise<void> {
