@@ -171,6 +171,7 @@ function declaration(
         return `  | (${tag}${variantMembers > 0 ? ` & ${ref(variant.type)}` : ""})`;
       });
       // The tag's own type is the enum of all cases; each case narrows it.
+      if (body === "") return `export type ${name} =\n${cases.join("\n")};`;
       return `export type ${name} =\n  & {\n${indent(body)}  }\n  & (\n${
         cases.map((c) => `  ${c}`).join("\n")
       }\n  );`;

@@ -1046,13 +1046,9 @@ export type QueryDisplayOptionsReturn =
     | ({ type: "spice-app" })
   );
 
-export type DisplayReloadArguments =
-  & {}
-  & (({ type: "vnc" } & DisplayReloadArgumentsVnc));
+export type DisplayReloadArguments = { type: "vnc" } & DisplayReloadArgumentsVnc;
 
-export type DisplayUpdateArguments =
-  & {}
-  & (({ type: "vnc" } & DisplayUpdateArgumentsVnc));
+export type DisplayUpdateArguments = { type: "vnc" } & DisplayUpdateArgumentsVnc;
 
 export interface QueryMigrateReturn {
   status?: QueryMigrateReturnStatus;
@@ -1542,14 +1538,11 @@ export interface QueryHotpluggableCpusReturnItem {
 }
 
 export type SetNumaNodeArguments =
-  & {}
-  & (
-    | ({ type: "node" } & SetNumaNodeArgumentsNode)
-    | ({ type: "dist" } & SetNumaNodeArgumentsDist)
-    | ({ type: "cpu" } & SetNumaNodeArgumentsCpu)
-    | ({ type: "hmat-lb" } & SetNumaNodeArgumentsHmatLb)
-    | ({ type: "hmat-cache" } & SetNumaNodeArgumentsHmatCache)
-  );
+  | ({ type: "node" } & SetNumaNodeArgumentsNode)
+  | ({ type: "dist" } & SetNumaNodeArgumentsDist)
+  | ({ type: "cpu" } & SetNumaNodeArgumentsCpu)
+  | ({ type: "hmat-lb" } & SetNumaNodeArgumentsHmatLb)
+  | ({ type: "hmat-cache" } & SetNumaNodeArgumentsHmatCache);
 
 export interface BalloonArguments {
   value: number;
@@ -1569,14 +1562,11 @@ export interface QueryMemorySizeSummaryReturn {
 }
 
 export type QueryMemoryDevicesReturnItem =
-  & {}
-  & (
-    | ({ type: "dimm" } & QueryMemoryDevicesReturnItemDimm)
-    | ({ type: "nvdimm" } & QueryMemoryDevicesReturnItemDimm)
-    | ({ type: "virtio-pmem" } & QueryMemoryDevicesReturnItemVirtioPmem)
-    | ({ type: "virtio-mem" } & QueryMemoryDevicesReturnItemVirtioMem)
-    | ({ type: "sgx-epc" } & QueryMemoryDevicesReturnItemSgxEpc)
-  );
+  | ({ type: "dimm" } & QueryMemoryDevicesReturnItemDimm)
+  | ({ type: "nvdimm" } & QueryMemoryDevicesReturnItemDimm)
+  | ({ type: "virtio-pmem" } & QueryMemoryDevicesReturnItemVirtioPmem)
+  | ({ type: "virtio-mem" } & QueryMemoryDevicesReturnItemVirtioMem)
+  | ({ type: "sgx-epc" } & QueryMemoryDevicesReturnItemSgxEpc);
 
 export interface MemoryDeviceSizeChangeData {
   id?: string;
@@ -1635,12 +1625,9 @@ export interface YankArguments {
 }
 
 export type YankArgumentsInstancesItem =
-  & {}
-  & (
-    | ({ type: "block-node" } & YankArgumentsInstancesItemBlockNode)
-    | ({ type: "chardev" } & YankArgumentsInstancesItemChardev)
-    | ({ type: "migration" })
-  );
+  | ({ type: "block-node" } & YankArgumentsInstancesItemBlockNode)
+  | ({ type: "chardev" } & YankArgumentsInstancesItemChardev)
+  | ({ type: "migration" });
 
 export interface AddClientArguments {
   protocol: string;
@@ -1954,11 +1941,8 @@ export type GuestPanickedDataAction =
   | "run";
 
 export type GuestPanickedDataInfo =
-  & {}
-  & (
-    | ({ type: "hyper-v" } & GuestPanickedDataInfoHyperV)
-    | ({ type: "s390" } & GuestPanickedDataInfoS390)
-  );
+  | ({ type: "hyper-v" } & GuestPanickedDataInfoHyperV)
+  | ({ type: "s390" } & GuestPanickedDataInfoS390);
 
 export type MemoryFailureDataRecipient =
   | "hypervisor"
@@ -2019,51 +2003,48 @@ export interface QueryBlockstatsReturnItemStats {
 }
 
 export type QueryBlockstatsReturnItemDriverSpecific =
-  & {}
-  & (
-    | ({ driver: "file" } & QueryBlockstatsReturnItemDriverSpecificFile)
-    | ({ driver: "host_device" } & QueryBlockstatsReturnItemDriverSpecificFile)
-    | ({ driver: "nvme" } & QueryBlockstatsReturnItemDriverSpecificNvme)
-    | ({ driver: "blkdebug" })
-    | ({ driver: "blklogwrites" })
-    | ({ driver: "blkreplay" })
-    | ({ driver: "blkverify" })
-    | ({ driver: "bochs" })
-    | ({ driver: "cloop" })
-    | ({ driver: "compress" })
-    | ({ driver: "copy-before-write" })
-    | ({ driver: "copy-on-read" })
-    | ({ driver: "dmg" })
-    | ({ driver: "snapshot-access" })
-    | ({ driver: "ftp" })
-    | ({ driver: "ftps" })
-    | ({ driver: "gluster" })
-    | ({ driver: "host_cdrom" })
-    | ({ driver: "http" })
-    | ({ driver: "https" })
-    | ({ driver: "iscsi" })
-    | ({ driver: "luks" })
-    | ({ driver: "nbd" })
-    | ({ driver: "nfs" })
-    | ({ driver: "null-aio" })
-    | ({ driver: "null-co" })
-    | ({ driver: "parallels" })
-    | ({ driver: "preallocate" })
-    | ({ driver: "qcow" })
-    | ({ driver: "qcow2" })
-    | ({ driver: "qed" })
-    | ({ driver: "quorum" })
-    | ({ driver: "raw" })
-    | ({ driver: "rbd" })
-    | ({ driver: "replication" })
-    | ({ driver: "ssh" })
-    | ({ driver: "throttle" })
-    | ({ driver: "vdi" })
-    | ({ driver: "vhdx" })
-    | ({ driver: "vmdk" })
-    | ({ driver: "vpc" })
-    | ({ driver: "vvfat" })
-  );
+  | ({ driver: "file" } & QueryBlockstatsReturnItemDriverSpecificFile)
+  | ({ driver: "host_device" } & QueryBlockstatsReturnItemDriverSpecificFile)
+  | ({ driver: "nvme" } & QueryBlockstatsReturnItemDriverSpecificNvme)
+  | ({ driver: "blkdebug" })
+  | ({ driver: "blklogwrites" })
+  | ({ driver: "blkreplay" })
+  | ({ driver: "blkverify" })
+  | ({ driver: "bochs" })
+  | ({ driver: "cloop" })
+  | ({ driver: "compress" })
+  | ({ driver: "copy-before-write" })
+  | ({ driver: "copy-on-read" })
+  | ({ driver: "dmg" })
+  | ({ driver: "snapshot-access" })
+  | ({ driver: "ftp" })
+  | ({ driver: "ftps" })
+  | ({ driver: "gluster" })
+  | ({ driver: "host_cdrom" })
+  | ({ driver: "http" })
+  | ({ driver: "https" })
+  | ({ driver: "iscsi" })
+  | ({ driver: "luks" })
+  | ({ driver: "nbd" })
+  | ({ driver: "nfs" })
+  | ({ driver: "null-aio" })
+  | ({ driver: "null-co" })
+  | ({ driver: "parallels" })
+  | ({ driver: "preallocate" })
+  | ({ driver: "qcow" })
+  | ({ driver: "qcow2" })
+  | ({ driver: "qed" })
+  | ({ driver: "quorum" })
+  | ({ driver: "raw" })
+  | ({ driver: "rbd" })
+  | ({ driver: "replication" })
+  | ({ driver: "ssh" })
+  | ({ driver: "throttle" })
+  | ({ driver: "vdi" })
+  | ({ driver: "vhdx" })
+  | ({ driver: "vmdk" })
+  | ({ driver: "vpc" })
+  | ({ driver: "vvfat" });
 
 export type QueryBlockJobsReturnItemStatus =
   | "undefined"
@@ -2470,98 +2451,92 @@ export interface BlockdevAddArgumentsVvfat {
 }
 
 export type BlockdevCreateArgumentsOptions =
-  & {}
-  & (
-    | ({ driver: "file" } & BlockdevCreateArgumentsOptionsFile)
-    | ({ driver: "gluster" } & BlockdevCreateArgumentsOptionsGluster)
-    | ({ driver: "luks" } & BlockdevCreateArgumentsOptionsLuks)
-    | ({ driver: "nfs" } & BlockdevCreateArgumentsOptionsNfs)
-    | ({ driver: "parallels" } & BlockdevCreateArgumentsOptionsParallels)
-    | ({ driver: "qcow" } & BlockdevCreateArgumentsOptionsQcow)
-    | ({ driver: "qcow2" } & BlockdevCreateArgumentsOptionsQcow2)
-    | ({ driver: "qed" } & BlockdevCreateArgumentsOptionsQed)
-    | ({ driver: "rbd" } & BlockdevCreateArgumentsOptionsRbd)
-    | ({ driver: "ssh" } & BlockdevCreateArgumentsOptionsSsh)
-    | ({ driver: "vdi" } & BlockdevCreateArgumentsOptionsVdi)
-    | ({ driver: "vhdx" } & BlockdevCreateArgumentsOptionsVhdx)
-    | ({ driver: "vmdk" } & BlockdevCreateArgumentsOptionsVmdk)
-    | ({ driver: "vpc" } & BlockdevCreateArgumentsOptionsVpc)
-    | ({ driver: "blkdebug" })
-    | ({ driver: "blklogwrites" })
-    | ({ driver: "blkreplay" })
-    | ({ driver: "blkverify" })
-    | ({ driver: "bochs" })
-    | ({ driver: "cloop" })
-    | ({ driver: "compress" })
-    | ({ driver: "copy-before-write" })
-    | ({ driver: "copy-on-read" })
-    | ({ driver: "dmg" })
-    | ({ driver: "snapshot-access" })
-    | ({ driver: "ftp" })
-    | ({ driver: "ftps" })
-    | ({ driver: "host_cdrom" })
-    | ({ driver: "host_device" })
-    | ({ driver: "http" })
-    | ({ driver: "https" })
-    | ({ driver: "iscsi" })
-    | ({ driver: "nbd" })
-    | ({ driver: "null-aio" })
-    | ({ driver: "null-co" })
-    | ({ driver: "nvme" })
-    | ({ driver: "preallocate" })
-    | ({ driver: "quorum" })
-    | ({ driver: "raw" })
-    | ({ driver: "replication" })
-    | ({ driver: "throttle" })
-    | ({ driver: "vvfat" })
-  );
+  | ({ driver: "file" } & BlockdevCreateArgumentsOptionsFile)
+  | ({ driver: "gluster" } & BlockdevCreateArgumentsOptionsGluster)
+  | ({ driver: "luks" } & BlockdevCreateArgumentsOptionsLuks)
+  | ({ driver: "nfs" } & BlockdevCreateArgumentsOptionsNfs)
+  | ({ driver: "parallels" } & BlockdevCreateArgumentsOptionsParallels)
+  | ({ driver: "qcow" } & BlockdevCreateArgumentsOptionsQcow)
+  | ({ driver: "qcow2" } & BlockdevCreateArgumentsOptionsQcow2)
+  | ({ driver: "qed" } & BlockdevCreateArgumentsOptionsQed)
+  | ({ driver: "rbd" } & BlockdevCreateArgumentsOptionsRbd)
+  | ({ driver: "ssh" } & BlockdevCreateArgumentsOptionsSsh)
+  | ({ driver: "vdi" } & BlockdevCreateArgumentsOptionsVdi)
+  | ({ driver: "vhdx" } & BlockdevCreateArgumentsOptionsVhdx)
+  | ({ driver: "vmdk" } & BlockdevCreateArgumentsOptionsVmdk)
+  | ({ driver: "vpc" } & BlockdevCreateArgumentsOptionsVpc)
+  | ({ driver: "blkdebug" })
+  | ({ driver: "blklogwrites" })
+  | ({ driver: "blkreplay" })
+  | ({ driver: "blkverify" })
+  | ({ driver: "bochs" })
+  | ({ driver: "cloop" })
+  | ({ driver: "compress" })
+  | ({ driver: "copy-before-write" })
+  | ({ driver: "copy-on-read" })
+  | ({ driver: "dmg" })
+  | ({ driver: "snapshot-access" })
+  | ({ driver: "ftp" })
+  | ({ driver: "ftps" })
+  | ({ driver: "host_cdrom" })
+  | ({ driver: "host_device" })
+  | ({ driver: "http" })
+  | ({ driver: "https" })
+  | ({ driver: "iscsi" })
+  | ({ driver: "nbd" })
+  | ({ driver: "null-aio" })
+  | ({ driver: "null-co" })
+  | ({ driver: "nvme" })
+  | ({ driver: "preallocate" })
+  | ({ driver: "quorum" })
+  | ({ driver: "raw" })
+  | ({ driver: "replication" })
+  | ({ driver: "throttle" })
+  | ({ driver: "vvfat" });
 
 export type XBlockdevAmendArgumentsOptions =
-  & {}
-  & (
-    | ({ driver: "luks" } & XBlockdevAmendArgumentsOptionsLuks)
-    | ({ driver: "qcow2" } & XBlockdevAmendArgumentsOptionsQcow2)
-    | ({ driver: "blkdebug" })
-    | ({ driver: "blklogwrites" })
-    | ({ driver: "blkreplay" })
-    | ({ driver: "blkverify" })
-    | ({ driver: "bochs" })
-    | ({ driver: "cloop" })
-    | ({ driver: "compress" })
-    | ({ driver: "copy-before-write" })
-    | ({ driver: "copy-on-read" })
-    | ({ driver: "dmg" })
-    | ({ driver: "file" })
-    | ({ driver: "snapshot-access" })
-    | ({ driver: "ftp" })
-    | ({ driver: "ftps" })
-    | ({ driver: "gluster" })
-    | ({ driver: "host_cdrom" })
-    | ({ driver: "host_device" })
-    | ({ driver: "http" })
-    | ({ driver: "https" })
-    | ({ driver: "iscsi" })
-    | ({ driver: "nbd" })
-    | ({ driver: "nfs" })
-    | ({ driver: "null-aio" })
-    | ({ driver: "null-co" })
-    | ({ driver: "nvme" })
-    | ({ driver: "parallels" })
-    | ({ driver: "preallocate" })
-    | ({ driver: "qcow" })
-    | ({ driver: "qed" })
-    | ({ driver: "quorum" })
-    | ({ driver: "raw" })
-    | ({ driver: "rbd" })
-    | ({ driver: "replication" })
-    | ({ driver: "ssh" })
-    | ({ driver: "throttle" })
-    | ({ driver: "vdi" })
-    | ({ driver: "vhdx" })
-    | ({ driver: "vmdk" })
-    | ({ driver: "vpc" })
-    | ({ driver: "vvfat" })
-  );
+  | ({ driver: "luks" } & XBlockdevAmendArgumentsOptionsLuks)
+  | ({ driver: "qcow2" } & XBlockdevAmendArgumentsOptionsQcow2)
+  | ({ driver: "blkdebug" })
+  | ({ driver: "blklogwrites" })
+  | ({ driver: "blkreplay" })
+  | ({ driver: "blkverify" })
+  | ({ driver: "bochs" })
+  | ({ driver: "cloop" })
+  | ({ driver: "compress" })
+  | ({ driver: "copy-before-write" })
+  | ({ driver: "copy-on-read" })
+  | ({ driver: "dmg" })
+  | ({ driver: "file" })
+  | ({ driver: "snapshot-access" })
+  | ({ driver: "ftp" })
+  | ({ driver: "ftps" })
+  | ({ driver: "gluster" })
+  | ({ driver: "host_cdrom" })
+  | ({ driver: "host_device" })
+  | ({ driver: "http" })
+  | ({ driver: "https" })
+  | ({ driver: "iscsi" })
+  | ({ driver: "nbd" })
+  | ({ driver: "nfs" })
+  | ({ driver: "null-aio" })
+  | ({ driver: "null-co" })
+  | ({ driver: "nvme" })
+  | ({ driver: "parallels" })
+  | ({ driver: "preallocate" })
+  | ({ driver: "qcow" })
+  | ({ driver: "qed" })
+  | ({ driver: "quorum" })
+  | ({ driver: "raw" })
+  | ({ driver: "rbd" })
+  | ({ driver: "replication" })
+  | ({ driver: "ssh" })
+  | ({ driver: "throttle" })
+  | ({ driver: "vdi" })
+  | ({ driver: "vhdx" })
+  | ({ driver: "vmdk" })
+  | ({ driver: "vpc" })
+  | ({ driver: "vvfat" });
 
 export type BlockIoErrorDataOperation =
   | "read"
@@ -2593,13 +2568,10 @@ export type QuorumReportBadDataType =
   | "flush";
 
 export type NbdServerStartArgumentsAddr =
-  & {}
-  & (
-    | ({ type: "inet" } & NbdServerStartArgumentsAddrInet)
-    | ({ type: "unix" } & NbdServerStartArgumentsAddrUnix)
-    | ({ type: "vsock" } & NbdServerStartArgumentsAddrVsock)
-    | ({ type: "fd" } & NbdServerStartArgumentsAddrFd)
-  );
+  | ({ type: "inet" } & NbdServerStartArgumentsAddrInet)
+  | ({ type: "unix" } & NbdServerStartArgumentsAddrUnix)
+  | ({ type: "vsock" } & NbdServerStartArgumentsAddrVsock)
+  | ({ type: "fd" } & NbdServerStartArgumentsAddrFd);
 
 export type NbdServerRemoveArgumentsMode =
   | "safe"
@@ -2643,31 +2615,28 @@ export type RingbufWriteArgumentsFormat =
   | "base64";
 
 export type ChardevAddArgumentsBackend =
-  & {}
-  & (
-    | ({ type: "file" } & ChardevAddArgumentsBackendFile)
-    | ({ type: "serial" } & ChardevAddArgumentsBackendSerial)
-    | ({ type: "parallel" } & ChardevAddArgumentsBackendSerial)
-    | ({ type: "pipe" } & ChardevAddArgumentsBackendSerial)
-    | ({ type: "socket" } & ChardevAddArgumentsBackendSocket)
-    | ({ type: "udp" } & ChardevAddArgumentsBackendUdp)
-    | ({ type: "pty" } & ChardevAddArgumentsBackendPty)
-    | ({ type: "null" } & ChardevAddArgumentsBackendPty)
-    | ({ type: "mux" } & ChardevAddArgumentsBackendMux)
-    | ({ type: "msmouse" } & ChardevAddArgumentsBackendPty)
-    | ({ type: "wctablet" } & ChardevAddArgumentsBackendPty)
-    | ({ type: "braille" } & ChardevAddArgumentsBackendPty)
-    | ({ type: "testdev" } & ChardevAddArgumentsBackendPty)
-    | ({ type: "stdio" } & ChardevAddArgumentsBackendStdio)
-    | ({ type: "console" } & ChardevAddArgumentsBackendPty)
-    | ({ type: "spicevmc" } & ChardevAddArgumentsBackendSpicevmc)
-    | ({ type: "spiceport" } & ChardevAddArgumentsBackendSpiceport)
-    | ({ type: "qemu-vdagent" } & ChardevAddArgumentsBackendQemuVdagent)
-    | ({ type: "dbus" } & ChardevAddArgumentsBackendDbus)
-    | ({ type: "vc" } & ChardevAddArgumentsBackendVc)
-    | ({ type: "ringbuf" } & ChardevAddArgumentsBackendRingbuf)
-    | ({ type: "memory" } & ChardevAddArgumentsBackendRingbuf)
-  );
+  | ({ type: "file" } & ChardevAddArgumentsBackendFile)
+  | ({ type: "serial" } & ChardevAddArgumentsBackendSerial)
+  | ({ type: "parallel" } & ChardevAddArgumentsBackendSerial)
+  | ({ type: "pipe" } & ChardevAddArgumentsBackendSerial)
+  | ({ type: "socket" } & ChardevAddArgumentsBackendSocket)
+  | ({ type: "udp" } & ChardevAddArgumentsBackendUdp)
+  | ({ type: "pty" } & ChardevAddArgumentsBackendPty)
+  | ({ type: "null" } & ChardevAddArgumentsBackendPty)
+  | ({ type: "mux" } & ChardevAddArgumentsBackendMux)
+  | ({ type: "msmouse" } & ChardevAddArgumentsBackendPty)
+  | ({ type: "wctablet" } & ChardevAddArgumentsBackendPty)
+  | ({ type: "braille" } & ChardevAddArgumentsBackendPty)
+  | ({ type: "testdev" } & ChardevAddArgumentsBackendPty)
+  | ({ type: "stdio" } & ChardevAddArgumentsBackendStdio)
+  | ({ type: "console" } & ChardevAddArgumentsBackendPty)
+  | ({ type: "spicevmc" } & ChardevAddArgumentsBackendSpicevmc)
+  | ({ type: "spiceport" } & ChardevAddArgumentsBackendSpiceport)
+  | ({ type: "qemu-vdagent" } & ChardevAddArgumentsBackendQemuVdagent)
+  | ({ type: "dbus" } & ChardevAddArgumentsBackendDbus)
+  | ({ type: "vc" } & ChardevAddArgumentsBackendVc)
+  | ({ type: "ringbuf" } & ChardevAddArgumentsBackendRingbuf)
+  | ({ type: "memory" } & ChardevAddArgumentsBackendRingbuf);
 
 export type DumpGuestMemoryArgumentsFormat =
   | "elf"
@@ -2826,13 +2795,10 @@ export type QueryRxFilterReturnItemMulticast =
   | "all";
 
 export type BlockdevAddArgumentsGlusterServerItem =
-  & {}
-  & (
-    | ({ type: "inet" } & BlockdevAddArgumentsGlusterServerItemInet)
-    | ({ type: "unix" } & BlockdevAddArgumentsGlusterServerItemUnix)
-    | ({ type: "vsock" } & BlockdevAddArgumentsGlusterServerItemVsock)
-    | ({ type: "fd" } & BlockdevAddArgumentsGlusterServerItemFd)
-  );
+  | ({ type: "inet" } & BlockdevAddArgumentsGlusterServerItemInet)
+  | ({ type: "unix" } & BlockdevAddArgumentsGlusterServerItemUnix)
+  | ({ type: "vsock" } & BlockdevAddArgumentsGlusterServerItemVsock)
+  | ({ type: "fd" } & BlockdevAddArgumentsGlusterServerItemFd);
 
 export type QueryRockerPortsReturnItemDuplex =
   | "half"
@@ -2876,11 +2842,8 @@ export interface QueryRockerOfDpaFlowsReturnItemAction {
 }
 
 export type QueryTpmReturnItemOptions =
-  & {}
-  & (
-    | ({ type: "passthrough" } & QueryTpmReturnItemOptionsPassthrough)
-    | ({ type: "emulator" } & QueryTpmReturnItemOptionsEmulator)
-  );
+  | ({ type: "passthrough" } & QueryTpmReturnItemOptionsPassthrough)
+  | ({ type: "emulator" } & QueryTpmReturnItemOptionsEmulator);
 
 export type SetPasswordArgumentsProtocol =
   | "vnc"
@@ -2994,20 +2957,14 @@ export interface VncConnectedDataClient {
 }
 
 export type SendKeyArgumentsKeysItem =
-  & {}
-  & (
-    | ({ type: "number" } & SendKeyArgumentsKeysItemNumber)
-    | ({ type: "qcode" } & SendKeyArgumentsKeysItemQcode)
-  );
+  | ({ type: "number" } & SendKeyArgumentsKeysItemNumber)
+  | ({ type: "qcode" } & SendKeyArgumentsKeysItemQcode);
 
 export type InputSendEventArgumentsEventsItem =
-  & {}
-  & (
-    | ({ type: "key" } & InputSendEventArgumentsEventsItemKey)
-    | ({ type: "btn" } & InputSendEventArgumentsEventsItemBtn)
-    | ({ type: "rel" } & InputSendEventArgumentsEventsItemRel)
-    | ({ type: "abs" } & InputSendEventArgumentsEventsItemRel)
-  );
+  | ({ type: "key" } & InputSendEventArgumentsEventsItemKey)
+  | ({ type: "btn" } & InputSendEventArgumentsEventsItemBtn)
+  | ({ type: "rel" } & InputSendEventArgumentsEventsItemRel)
+  | ({ type: "abs" } & InputSendEventArgumentsEventsItemRel);
 
 export type QueryDisplayOptionsReturnType =
   | "default"
@@ -3183,33 +3140,21 @@ export interface QueryDirtyRateReturnVcpuDirtyRateItem {
 }
 
 export type TransactionArgumentsActionsItem =
-  & {}
-  & (
-    | ({ type: "abort" } & TransactionArgumentsActionsItemAbort)
-    | ({ type: "block-dirty-bitmap-add" } & TransactionArgumentsActionsItemBlockDirtyBitmapAdd)
-    | (
-      & { type: "block-dirty-bitmap-remove" }
-      & TransactionArgumentsActionsItemBlockDirtyBitmapRemove
-    )
-    | ({ type: "block-dirty-bitmap-clear" } & TransactionArgumentsActionsItemBlockDirtyBitmapRemove)
-    | (
-      & { type: "block-dirty-bitmap-enable" }
-      & TransactionArgumentsActionsItemBlockDirtyBitmapRemove
-    )
-    | (
-      & { type: "block-dirty-bitmap-disable" }
-      & TransactionArgumentsActionsItemBlockDirtyBitmapRemove
-    )
-    | ({ type: "block-dirty-bitmap-merge" } & TransactionArgumentsActionsItemBlockDirtyBitmapMerge)
-    | ({ type: "blockdev-backup" } & TransactionArgumentsActionsItemBlockdevBackup)
-    | ({ type: "blockdev-snapshot" } & TransactionArgumentsActionsItemBlockdevSnapshot)
-    | (
-      & { type: "blockdev-snapshot-internal-sync" }
-      & TransactionArgumentsActionsItemBlockdevSnapshotInternalSync
-    )
-    | ({ type: "blockdev-snapshot-sync" } & TransactionArgumentsActionsItemBlockdevSnapshotSync)
-    | ({ type: "drive-backup" } & TransactionArgumentsActionsItemDriveBackup)
-  );
+  | ({ type: "abort" } & TransactionArgumentsActionsItemAbort)
+  | ({ type: "block-dirty-bitmap-add" } & TransactionArgumentsActionsItemBlockDirtyBitmapAdd)
+  | ({ type: "block-dirty-bitmap-remove" } & TransactionArgumentsActionsItemBlockDirtyBitmapRemove)
+  | ({ type: "block-dirty-bitmap-clear" } & TransactionArgumentsActionsItemBlockDirtyBitmapRemove)
+  | ({ type: "block-dirty-bitmap-enable" } & TransactionArgumentsActionsItemBlockDirtyBitmapRemove)
+  | ({ type: "block-dirty-bitmap-disable" } & TransactionArgumentsActionsItemBlockDirtyBitmapRemove)
+  | ({ type: "block-dirty-bitmap-merge" } & TransactionArgumentsActionsItemBlockDirtyBitmapMerge)
+  | ({ type: "blockdev-backup" } & TransactionArgumentsActionsItemBlockdevBackup)
+  | ({ type: "blockdev-snapshot" } & TransactionArgumentsActionsItemBlockdevSnapshot)
+  | (
+    & { type: "blockdev-snapshot-internal-sync" }
+    & TransactionArgumentsActionsItemBlockdevSnapshotInternalSync
+  )
+  | ({ type: "blockdev-snapshot-sync" } & TransactionArgumentsActionsItemBlockdevSnapshotSync)
+  | ({ type: "drive-backup" } & TransactionArgumentsActionsItemDriveBackup);
 
 export interface TransactionArgumentsProperties {
   "completion-mode"?: TransactionArgumentsPropertiesCompletionMode;
@@ -3966,13 +3911,10 @@ export interface QueryBlockstatsReturnItemDriverSpecificNvme {
 }
 
 export type QueryBlockReturnItemInsertedImageFormatSpecific =
-  & {}
-  & (
-    | ({ type: "qcow2" } & QueryBlockReturnItemInsertedImageFormatSpecificQcow2)
-    | ({ type: "vmdk" } & QueryBlockReturnItemInsertedImageFormatSpecificVmdk)
-    | ({ type: "luks" } & QueryBlockReturnItemInsertedImageFormatSpecificLuks)
-    | ({ type: "rbd" } & QueryBlockReturnItemInsertedImageFormatSpecificRbd)
-  );
+  | ({ type: "qcow2" } & QueryBlockReturnItemInsertedImageFormatSpecificQcow2)
+  | ({ type: "vmdk" } & QueryBlockReturnItemInsertedImageFormatSpecificVmdk)
+  | ({ type: "luks" } & QueryBlockReturnItemInsertedImageFormatSpecificLuks)
+  | ({ type: "rbd" } & QueryBlockReturnItemInsertedImageFormatSpecificRbd);
 
 export type XDebugQueryBlockGraphReturnNodesItemType =
   | "block-backend"
@@ -4044,26 +3986,20 @@ export type BlockdevAddArgumentsQcow2OverlapCheck =
   | BlockdevAddArgumentsQcow2OverlapCheckChoice1Template;
 
 export type BlockdevAddArgumentsQcow2Encrypt =
-  & {}
-  & (
-    | ({ format: "aes" } & BlockdevAddArgumentsQcow2EncryptAes)
-    | ({ format: "luks" } & BlockdevAddArgumentsQcow2EncryptLuks)
-  );
+  | ({ format: "aes" } & BlockdevAddArgumentsQcow2EncryptAes)
+  | ({ format: "luks" } & BlockdevAddArgumentsQcow2EncryptLuks);
 
 export type BlockdevAddArgumentsQcowEncrypt =
-  & {}
-  & (({ format: "aes" } & BlockdevAddArgumentsQcow2EncryptAes));
+  & { format: "aes" }
+  & BlockdevAddArgumentsQcow2EncryptAes;
 
 export type BlockdevAddArgumentsQuorumReadPattern =
   | "quorum"
   | "fifo";
 
 export type BlockdevAddArgumentsRbdEncrypt =
-  & {}
-  & (
-    | ({ format: "luks" } & BlockdevAddArgumentsRbdEncryptLuks)
-    | ({ format: "luks2" } & BlockdevAddArgumentsRbdEncryptLuks2)
-  );
+  | ({ format: "luks" } & BlockdevAddArgumentsRbdEncryptLuks)
+  | ({ format: "luks2" } & BlockdevAddArgumentsRbdEncryptLuks2);
 
 export type BlockdevAddArgumentsRbdAuthClientRequiredItem =
   | "cephx"
@@ -4090,12 +4026,9 @@ export interface BlockdevAddArgumentsGlusterServerItemInet {
 }
 
 export type BlockdevAddArgumentsSshHostKeyCheck =
-  & {}
-  & (
-    | ({ mode: "hash" } & BlockdevAddArgumentsSshHostKeyCheckHash)
-    | ({ mode: "none" })
-    | ({ mode: "known_hosts" })
-  );
+  | ({ mode: "hash" } & BlockdevAddArgumentsSshHostKeyCheckHash)
+  | ({ mode: "none" })
+  | ({ mode: "known_hosts" });
 
 export interface BlockdevCreateArgumentsOptionsFile {
   filename: string;
@@ -4845,11 +4778,8 @@ export type QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksI
   | "ripemd160";
 
 export type BlockdevCreateArgumentsOptionsQcowEncrypt =
-  & {}
-  & (
-    | ({ format: "qcow" } & BlockdevAddArgumentsQcow2EncryptAes)
-    | ({ format: "luks" } & BlockdevCreateArgumentsOptionsQcowEncryptLuks)
-  );
+  | ({ format: "qcow" } & BlockdevAddArgumentsQcow2EncryptAes)
+  | ({ format: "luks" } & BlockdevCreateArgumentsOptionsQcowEncryptLuks);
 
 export type BlockdevCreateArgumentsOptionsQcow2Version =
   | "v2"
@@ -4860,11 +4790,8 @@ export type QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataCompressionT
   | "zstd";
 
 export type BlockdevCreateArgumentsOptionsRbdEncrypt =
-  & {}
-  & (
-    | ({ format: "luks" } & BlockdevCreateArgumentsOptionsRbdEncryptLuks)
-    | ({ format: "luks2" } & BlockdevCreateArgumentsOptionsRbdEncryptLuks2)
-  );
+  | ({ format: "luks" } & BlockdevCreateArgumentsOptionsRbdEncryptLuks)
+  | ({ format: "luks2" } & BlockdevCreateArgumentsOptionsRbdEncryptLuks2);
 
 export type BlockdevCreateArgumentsOptionsVhdxSubformat =
   | "dynamic"
@@ -4892,11 +4819,8 @@ export type XBlockdevAmendArgumentsOptionsLuksState =
   | "inactive";
 
 export type XBlockdevAmendArgumentsOptionsQcow2Encrypt =
-  & {}
-  & (
-    | ({ format: "luks" } & XBlockdevAmendArgumentsOptionsQcow2EncryptLuks)
-    | ({ format: "qcow" })
-  );
+  | ({ format: "luks" } & XBlockdevAmendArgumentsOptionsQcow2EncryptLuks)
+  | ({ format: "qcow" });
 
 export interface ChardevAddArgumentsBackendFileData {
   logfile?: string;
@@ -5281,11 +5205,8 @@ export interface QueryPciReturnItemDevicesItemPciBridgeBusIoRange {
 }
 
 export type QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncrypt =
-  & {}
-  & (
-    | ({ format: "luks" } & QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuks)
-    | ({ format: "aes" })
-  );
+  | ({ format: "luks" } & QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuks)
+  | ({ format: "aes" });
 
 export interface QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataBitmapsItem {
   name: string;
