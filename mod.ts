@@ -42,7 +42,13 @@ export {
   qemuArgs,
   validateSpec,
 } from "./lib/vm/launch.ts";
-export { handleExitSignals, killAllLaunched } from "./lib/vm/exit_cleanup.ts";
+export { handleExitSignals, killAllLaunched, releaseAllLaunched } from "./lib/vm/exit_cleanup.ts";
 export * from "./lib/vm/select.ts";
 export * from "./lib/vm/fleet.ts";
 export * from "./lib/vm/lab.ts";
+export * from "./lib/recipe/model.ts";
+export * from "./lib/recipe/duration.ts";
+export * from "./lib/recipe/parse.ts";
+export * from "./lib/recipe/plan.ts";
+export * from "./lib/recipe/report.ts";
+export * from "./lib/recipe/run.ts";

@@ -78,3 +78,12 @@ export function killAllLaunched(): void {
   reapAll();
   uninstall();
 }
+
+/**
+ * Let every QEMU launched so far outlive this program (as `--keep` does):
+ * they are no longer killed at exit.
+ */
+export function releaseAllLaunched(): void {
+  live.clear();
+  uninstall();
+}

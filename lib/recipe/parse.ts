@@ -1,0 +1,970 @@
+/**
+ * Reading a recipe: YAML with positions (npm `yaml`), every problem reported
+ * at once as `file:line:col: message`, with a did-you-mean where one fits.
+ * Nothing here touches a VM.
+ *
+ * @module
+ */
+
+import {
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  type Scalar,
+  type YAMLMap,
+} from "yaml";
+import { CorralError } from "../errors.ts";
+import { didYouMean } from "../_suggest.ts";
+import { type LaunchSpec, validateSpec } from "../vm/launch.ts";
+import { parseDuration } from "./duration.ts";
+import {
+  type Action,
+  type BatchSize,
+  type Condition,
+  type InventoryVm,
+  type Metric,
+  type Pattern,
+  type PickCount,
+  type Pos,
+  type Recipe,
+  type SelectorTerm,
+  showPos,
+  type Step,
+  type StepSelector,
+  type Template,
+} from "./model.ts";
+
+/** One problem in a recipe, with where it is. */
+export interface RecipeIssue {
+  pos: Pos;
+  message: string;
+}
+
+/** A recipe is invalid; `issues` lists every problem, in file order. */
+export class RecipeError extends CorralError {
+  /** Every problem found. */
+  readonly issues: readonly RecipeIssue[];
+
+  /** Make an error from `issues`. */
+  constructor(issues: readonly RecipeIssue[]) {
+    super(issues.map((issue) => `${showPos(issue.pos)}: ${issue.message}`).join("\n"));
+    this.issues = issues;
+  }
+}
+
+/** Options of {@linkcode parseRecipe}. */
+export interface ParseOptions {
+  /** `--var NAME=VALUE` overrides; values are read as YAML scalars. */
+  vars?: Record<string, string>;
+}
+
+const TOP = [
+  "recipe",
+  "name",
+  "description",
+  "vars",
+  "vms",
+  "defaults",
+  "steps",
+  "finally",
+  "metrics",
+];
+const VM_KEYS = ["guest", "memory", "cpus", "machine", "qemu", "args", "panic", "groups", "attach"];
+const STEP_MODIFIERS = [
+  "name",
+  "id",
+  "on",
+  "timeout",
+  "retry",
+  "continue-on-error",
+  "if",
+  "serial",
+  "max-failures",
+  "rescue",
+  "always",
+];
+const ACTIONS = [
+  "qmp",
+  "pause",
+  "resume",
+  "reset",
+  "powerdown",
+  "nmi",
+  "start",
+  "stop",
+  "kill",
+  "wait-event",
+  "wait-status",
+  "console",
+  "panic-action",
+  "sleep",
+  "block",
+  "fail",
+];
+const RUN_STATES = [
+  "debug",
+  "inmigrate",
+  "internal-error",
+  "io-error",
+  "paused",
+  "postmigrate",
+  "prelaunch",
+  "finish-migrate",
+  "restore-vm",
+  "running",
+  "save-vm",
+  "shutdown",
+  "suspended",
+  "watchdog",
+  "guest-panicked",
+  "colo",
+];
+const REF = /\$\{\{\s*([^}]*?)\s*\}\}/g;
+
+/**
+ * Parse and validate recipe `text` from `file`.
+ *
+ * @throws {RecipeError} Listing every problem, each with its line and column.
+ *
+ * @example
+ * ```ts
+ * import { parseRecipe, RecipeError } from "./parse.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const text = "recipe: 1\nname: demo\nvms: { a: {} }\nsteps:\n  - name: s\n    pasue: {}\n";
+ * const error = assert.throws(() => parseRecipe(text, "demo.yaml"), RecipeError);
+ * ```
+ */
+export function parseRecipe(text: string, file: string, options: ParseOptions = {}): Recipe {
+  const reader = new Reader(text, file, options);
+  const recipe = reader.recipe();
+  if (reader.issues.length > 0) {
+    throw new RecipeError(
+      [...reader.issues].sort((a, b) => a.pos.line - b.pos.line || a.pos.col - b.pos.col),
+    );
+  }
+  return recipe!;
+}
+
+/** Read a recipe file and parse it. */
+export async function loadRecipe(path: string, options: ParseOptions = {}): Promise<Recipe> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (cause) {
+    throw new RecipeError([{
+      pos: { file: path, line: 1, col: 1 },
+      message: `cannot read the recipe: ${(cause as Error).message}`,
+    }]);
+  }
+  return parseRecipe(text, path, options);
+}
+
+type Entries = Map<string, { key: Scalar; value: Node | null }>;
+
+class Reader {
+  issues: RecipeIssue[] = [];
+  #file: string;
+  #lines = new LineCounter();
+  #text: string;
+  #overrides: Record<string, string>;
+  #vars: Record<string, unknown> = {};
+  #stepIds = new Map<string, Pos>();
+  #stepNames = new Map<string, Pos>();
+  #idRefs: { id: string; pos: Pos }[] = [];
+  #inventory: InventoryVm[] = [];
+
+  constructor(text: string, file: string, options: ParseOptions) {
+    this.#text = text;
+    this.#file = file;
+    this.#overrides = options.vars ?? {};
+  }
+
+  recipe(): Recipe | undefined {
+    const doc = parseDocument(this.#text, { lineCounter: this.#lines, prettyErrors: false });
+    for (const error of doc.errors) {
+      const at = error.linePos?.[0] ?? { line: 1, col: 1 };
+      this.issues.push({
+        pos: { file: this.#file, ...at },
+        message: error.message.split("\n")[0]!,
+      });
+    }
+    if (doc.errors.length > 0) return undefined;
+    const root = doc.contents;
+    const top = this.#map(root, "the recipe");
+    if (!top) return undefined;
+    this.#keys(top, TOP, "recipe");
+    const version = this.#required(top, "recipe", root);
+    if (version && this.#value(version) !== 1) {
+      this.#issue(
+        version,
+        `recipe: format ${JSON.stringify(this.#value(version))} is not known; write recipe: 1`,
+      );
+    }
+    const name = this.#string(this.#required(top, "name", root), "name");
+    const description = top.has("description")
+      ? this.#string(top.get("description")!.value, "description")
+      : undefined;
+    this.#readVars(top.get("vars")?.value ?? null);
+    this.#readInventory(this.#required(top, "vms", root));
+    const defaults = this.#map(top.get("defaults")?.value ?? null, "defaults", true);
+    if (defaults) this.#keys(defaults, ["timeout", "forks"], "defaults");
+    const timeout = defaults?.get("timeout")
+      ? this.#duration(defaults.get("timeout")!.value, "timeout")
+      : 30_000;
+    const forks = defaults?.get("forks")
+      ? this.#positiveInt(defaults.get("forks")!.value, "forks")
+      : 20;
+    const steps = this.#steps(this.#required(top, "steps", root), "steps");
+    const cleanup = top.has("finally") ? this.#steps(top.get("finally")!.value, "finally") : [];
+    const metrics = this.#metrics(top.get("metrics")?.value ?? null);
+    for (const ref of this.#idRefs) {
+      if (!this.#stepIds.has(ref.id)) {
+        this.issues.push({
+          pos: ref.pos,
+          message: `no step has id '${ref.id}'${didYouMean(ref.id, this.#stepIds.keys())}`,
+        });
+      }
+    }
+    return {
+      file: this.#file,
+      name: name ?? "",
+      description,
+      vars: this.#vars,
+      inventory: this.#inventory,
+      timeout: timeout ?? 30_000,
+      forks: forks ?? 20,
+      steps,
+      finally: cleanup,
+      metrics,
+    };
+  }
+
+  // ---- structure helpers ------------------------------------------------
+
+  #pos(node: Node | null | undefined): Pos {
+    const offset = node?.range?.[0] ?? 0;
+    const { line, col } = this.#lines.linePos(offset);
+    return { file: this.#file, line, col };
+  }
+
+  #issue(node: Node | null | undefined, message: string): undefined {
+    this.issues.push({ pos: this.#pos(node), message });
+    return undefined;
+  }
+
+  #map(node: Node | null, what: string, optional = false): Entries | undefined {
+    if (node === null || (isScalar(node) && node.value === null)) {
+      return optional ? undefined : this.#issue(node, `${what} must be a mapping`);
+    }
+    if (!isMap(node)) return this.#issue(node, `${what} must be a mapping, not ${kindOf(node)}`);
+    const entries: Entries = new Map();
+    for (const pair of (node as YAMLMap<Scalar, Node>).items) {
+      const key = pair.key;
+      if (!isScalar(key) || typeof key.value !== "string" && typeof key.value !== "number") {
+        this.#issue(key as Node, `${what}: keys must be plain names`);
+        continue;
+      }
+      entries.set(String(key.value), { key, value: (pair.value as Node | null) ?? null });
+    }
+    return entries;
+  }
+
+  #keys(entries: Entries, allowed: readonly string[], where: string): void {
+    for (const [name, { key }] of entries) {
+      if (!allowed.includes(name)) {
+        this.#issue(key, `unknown key '${name}' in ${where}${didYouMean(name, allowed)}`);
+      }
+    }
+  }
+
+  #required(entries: Entries, key: string, parent: Node | null): Node | null | undefined {
+    const entry = entries.get(key);
+    if (!entry) return this.#issue(parent, `missing required key '${key}'`);
+    return entry.value;
+  }
+
+  /** A scalar's value with `${{ vars.X }}` expanded; runtime refs are errors here. */
+  #value(node: Node | null | undefined): unknown {
+    if (!node) return null;
+    if (!isScalar(node)) return node.toJSON();
+    const value = node.value;
+    if (typeof value !== "string" || !value.includes("${{")) return value;
+    const template = this.#template(node);
+    if (!template) return undefined;
+    if (template.some((part) => typeof part !== "string")) {
+      return this.#issue(
+        node,
+        `${"${{ vm.name }}"} and ${"${{ seed }}"} are only allowed in console input, fail messages and qmp arguments`,
+      );
+    }
+    return template.length === 1 && this.#wholeVar(node) !== undefined
+      ? this.#wholeVar(node)
+      : template.join("");
+  }
+
+  #wholeVar(node: Scalar): unknown {
+    const match = /^\$\{\{\s*vars\.([\w-]+)\s*\}\}$/.exec(String(node.value));
+    return match ? this.#vars[match[1]!] : undefined;
+  }
+
+  /** A string with references: vars expand now, vm.name and seed at run time. */
+  #template(node: Node | null | undefined): Template | undefined {
+    if (!node || !isScalar(node)) return this.#issue(node, "expected text");
+    const text = String(node.value);
+    const parts: (string | { ref: "vm.name" | "seed" })[] = [];
+    let last = 0;
+    let ok = true;
+    for (const match of text.matchAll(REF)) {
+      parts.push(text.slice(last, match.index));
+      last = match.index! + match[0].length;
+      const expr = match[1]!;
+      const variable = /^vars\.([\w-]+)$/.exec(expr);
+      if (variable) {
+        if (!(variable[1]! in this.#vars)) {
+          this.#issue(
+            node,
+            `unknown variable '${variable[1]}'${didYouMean(variable[1]!, Object.keys(this.#vars))}`,
+          );
+          ok = false;
+        } else parts.push(String(this.#vars[variable[1]!]));
+      } else if (expr === "vm.name" || expr === "seed") parts.push({ ref: expr });
+      else if (/^steps\.[\w-]+\.targets$/.test(expr)) {
+        this.#issue(node, `${match[0]} is a list of VMs: use it as the whole value of 'on'`);
+        ok = false;
+      } else {
+        this.#issue(
+          node,
+          `unknown reference ${match[0]}: use vars.NAME, steps.ID.targets, vm.name or seed`,
+        );
+        ok = false;
+      }
+    }
+    parts.push(text.slice(last));
+    const merged: (string | { ref: "vm.name" | "seed" })[] = [];
+    for (const part of parts) {
+      const previous = merged[merged.length - 1];
+      if (typeof part === "string" && typeof previous === "string") {
+        merged[merged.length - 1] = previous + part;
+      } else if (part !== "") merged.push(part);
+    }
+    return ok ? merged : undefined;
+  }
+
+  #string(node: Node | null | undefined, what: string): string | undefined {
+    const value = this.#value(node);
+    if (typeof value === "string" && value !== "") return value;
+    if (value !== undefined) this.#issue(node, `${what} must be text, not ${describe(value)}`);
+    return undefined;
+  }
+
+  #positiveInt(node: Node | null | undefined, what: string): number | undefined {
+    const value = this.#value(node);
+    const number = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
+    if (typeof number === "number" && Number.isInteger(number) && number > 0) return number;
+    if (value !== undefined) {
+      this.#issue(node, `${what} must be a positive whole number, not ${describe(value)}`);
+    }
+    return undefined;
+  }
+
+  #duration(node: Node | null | undefined, what: string): number | undefined {
+    const value = this.#value(node);
+    const ms = parseDuration(value);
+    if (ms !== undefined) return ms;
+    if (value !== undefined) {
+      this.#issue(
+        node,
+        `${what}: ${describe(value)} is not a duration; write 500ms, 20s, 2m or 1h`,
+      );
+    }
+    return undefined;
+  }
+
+  #bool(node: Node | null | undefined, what: string): boolean | undefined {
+    const value = this.#value(node);
+    if (typeof value === "boolean") return value;
+    if (value !== undefined) {
+      this.#issue(node, `${what} must be true or false, not ${describe(value)}`);
+    }
+    return undefined;
+  }
+
+  #list(node: Node | null | undefined): Node[] {
+    if (isSeq(node)) return node.items as Node[];
+    return node ? [node] : [];
+  }
+
+  #pattern(node: Node | null | undefined, what: string): Pattern | undefined {
+    const text = this.#string(node, what);
+    if (text === undefined) return undefined;
+    const regex = /^\/(.*)\/([a-z]*)$/s.exec(text);
+    if (!regex) return text;
+    try {
+      return new RegExp(regex[1]!, regex[2]);
+    } catch (cause) {
+      return this.#issue(
+        node,
+        `${what}: ${text} is not a valid regular expression: ${(cause as Error).message}`,
+      );
+    }
+  }
+
+  // ---- sections ---------------------------------------------------------
+
+  #readVars(node: Node | null): void {
+    const entries = this.#map(node, "vars", true);
+    for (const [name, { value }] of entries ?? []) {
+      if (!isScalar(value)) {
+        this.#issue(value, `vars.${name} must be a plain value (text, number or true/false)`);
+      } else this.#vars[name] = value.value;
+    }
+    for (const [name, text] of Object.entries(this.#overrides)) {
+      const parsed = parseDocument(text).toJS();
+      this.#vars[name] = parsed === null || typeof parsed === "object" ? text : parsed;
+    }
+  }
+
+  #readInventory(node: Node | null | undefined): void {
+    const entries = this.#map(node ?? null, "vms");
+    if (!entries) return;
+    const defaultsEntry = entries.get("defaults");
+    const defaults = defaultsEntry ? this.#vmFields(defaultsEntry.value, "vms.defaults", true) : {};
+    for (const [key, { key: keyNode, value }] of entries) {
+      if (key === "defaults") continue;
+      const range = /^([A-Za-z][\w.-]*?)\[(\d+):(\d+)\]$/.exec(key);
+      const names = range
+        ? Array.from(
+          { length: Math.max(0, Number(range[3]) - Number(range[2]) + 1) },
+          (_, i) => `${range[1]}${Number(range[2]) + i}`,
+        )
+        : [key];
+      if (range && names.length === 0) {
+        this.#issue(keyNode, `the range ${key} is empty: write name[FIRST:LAST] with FIRST ≤ LAST`);
+      }
+      const fields = this.#vmFields(value, `vms.${key}`, false);
+      for (const name of names) this.#addVm(name, { ...defaults, ...fields }, keyNode);
+    }
+    if (this.#inventory.length === 0) this.#issue(node, "vms declares no VM");
+  }
+
+  #vmFields(node: Node | null, where: string, isDefaults: boolean): Record<string, unknown> {
+    const entries = this.#map(node, where, true);
+    if (!entries) return {};
+    this.#keys(entries, isDefaults ? VM_KEYS.filter((k) => k !== "attach") : VM_KEYS, where);
+    const fields: Record<string, unknown> = {};
+    for (const [key, { value }] of entries) {
+      if (key === "groups" || key === "args") {
+        const items = this.#list(value).map((item) => this.#string(item, `${where}.${key}`));
+        if (items.every((item) => item !== undefined)) fields[key] = items;
+      } else if (key === "cpus") fields.cpus = this.#positiveInt(value, `${where}.cpus`);
+      else if (key === "panic") {
+        const panic = this.#value(value);
+        const policies = ["pause", "shutdown", "exit-failure", "none"];
+        if (typeof panic === "string" && policies.includes(panic)) fields.panic = panic;
+        else {this.#issue(
+            value,
+            `${where}.panic must be one of ${policies.join(", ")}${
+              typeof panic === "string" ? didYouMean(panic, policies) : ""
+            }`,
+          );}
+      } else fields[key] = this.#value(value);
+    }
+    return fields;
+  }
+
+  #addVm(name: string, fields: Record<string, unknown>, keyNode: Node): void {
+    const pos = this.#pos(keyNode);
+    if (this.#inventory.some((vm) => vm.name === name)) {
+      this.#issue(keyNode, `VM '${name}' is declared twice`);
+      return;
+    }
+    if (name === "all") {
+      this.#issue(keyNode, "'all' is the group of every VM: name the VM something else");
+    }
+    const groups = (fields.groups as string[] | undefined) ?? [];
+    if (typeof fields.attach === "string") {
+      this.#inventory.push({ name, groups, attach: fields.attach, pos });
+      return;
+    }
+    const spec: LaunchSpec = { name };
+    for (const key of ["guest", "memory", "cpus", "machine", "qemu", "args", "panic"] as const) {
+      if (fields[key] !== undefined) {
+        (spec as unknown as Record<string, unknown>)[key] = fields[key];
+      }
+    }
+    for (const problem of validateSpec(spec)) {
+      this.issues.push({ pos, message: `vm '${name}': ${problem}` });
+    }
+    this.#inventory.push({ name, groups, spec, pos });
+  }
+
+  #steps(node: Node | null | undefined, where: string): Step[] {
+    if (!isSeq(node)) {
+      this.#issue(node, `${where} must be a list of steps`);
+      return [];
+    }
+    return (node.items as Node[]).map((item) => this.#step(item)).filter((step) =>
+      step !== undefined
+    );
+  }
+
+  #step(node: Node): Step | undefined {
+    const entries = this.#map(node, "a step");
+    if (!entries) return undefined;
+    const pos = this.#pos(node);
+    const actionKeys = [...entries.keys()].filter((key) => ACTIONS.includes(key));
+    for (const [key, { key: keyNode }] of entries) {
+      if (!ACTIONS.includes(key) && !STEP_MODIFIERS.includes(key)) {
+        this.#issue(
+          keyNode,
+          `unknown key '${key}' in a step${didYouMean(key, [...ACTIONS, ...STEP_MODIFIERS])}`,
+        );
+      }
+    }
+    const name = this.#string(this.#required(entries, "name", node), "name");
+    if (name !== undefined) {
+      const earlier = this.#stepNames.get(name);
+      if (earlier) {
+        this.#issue(
+          entries.get("name")!.value,
+          `step name '${name}' is already used at line ${earlier.line}`,
+        );
+      } else this.#stepNames.set(name, pos);
+    }
+    let id: string | undefined;
+    if (entries.has("id")) {
+      id = this.#string(entries.get("id")!.value, "id");
+      if (id !== undefined && !/^[A-Za-z][\w-]*$/.test(id)) {
+        this.#issue(
+          entries.get("id")!.value,
+          `id '${id}' must start with a letter and hold only letters, digits, '-' and '_'`,
+        );
+      } else if (id !== undefined && this.#stepIds.has(id)) {
+        this.#issue(
+          entries.get("id")!.value,
+          `id '${id}' is already used at line ${this.#stepIds.get(id)!.line}`,
+        );
+      } else if (id !== undefined) this.#stepIds.set(id, pos);
+    }
+    const on = this.#selector(entries.get("on")?.value ?? null, pos);
+    if (actionKeys.length !== 1) {
+      this.#issue(
+        node,
+        actionKeys.length === 0
+          ? `step '${name ?? "?"}' has no action: give it one of ${ACTIONS.join(", ")}`
+          : `step '${name ?? "?"}' has ${actionKeys.length} actions (${
+            actionKeys.join(", ")
+          }): give it exactly one`,
+      );
+      return undefined;
+    }
+    const kind = actionKeys[0]!;
+    if (kind !== "block" && (entries.has("rescue") || entries.has("always"))) {
+      this.#issue(
+        entries.get("rescue")?.key ?? entries.get("always")!.key,
+        "rescue and always go with a block",
+      );
+    }
+    if (kind !== "block" && entries.has("serial")) {
+      this.#issue(entries.get("serial")!.key, "serial goes with a block");
+    }
+    const action = this.#action(kind, entries.get(kind)!.value, entries, node);
+    const step: Step = {
+      name: name ?? "",
+      on,
+      continueOnError: entries.has("continue-on-error")
+        ? this.#bool(entries.get("continue-on-error")!.value, "continue-on-error") ?? false
+        : false,
+      action: action ?? { kind: "fail", message: [""] },
+      pos,
+    };
+    if (id !== undefined) step.id = id;
+    if (entries.has("timeout")) {
+      step.timeout = this.#duration(entries.get("timeout")!.value, "timeout");
+    }
+    if (entries.has("retry")) step.retry = this.#retry(entries.get("retry")!.value);
+    if (entries.has("if")) step.if = this.#condition(entries.get("if")!.value);
+    if (entries.has("serial")) step.serial = this.#batches(entries.get("serial")!.value);
+    if (entries.has("max-failures")) {
+      step.maxFailures = this.#countOrPercent(
+        entries.get("max-failures")!.value,
+        "max-failures",
+        true,
+      );
+    }
+    return step;
+  }
+
+  #selector(node: Node | null, stepPos: Pos): StepSelector {
+    if (node === null) {
+      return { terms: [{ kind: "pattern", text: "all", pos: stepPos }], pos: stepPos };
+    }
+    const terms: SelectorTerm[] = [];
+    for (const item of this.#list(node)) {
+      const pos = this.#pos(item);
+      if (isMap(item)) {
+        const entries = this.#map(item, "a pick")!;
+        this.#keys(entries, ["group", "pick"], "a pick");
+        const group = this.#string(this.#required(entries, "group", item), "group");
+        const pickNode = this.#required(entries, "pick", item);
+        const pick = this.#value(pickNode);
+        const count: PickCount | undefined =
+          pick === "one" || pick === "minority" || pick === "majority"
+            ? pick
+            : typeof pick === "number" && Number.isInteger(pick) && pick > 0
+            ? pick
+            : this.#issue(
+              pickNode,
+              `pick must be one, minority, majority or a positive number, not ${describe(pick)}`,
+            );
+        if (group !== undefined && count !== undefined) {
+          this.#checkTerm(group, item, true);
+          terms.push({ kind: "pick", group, count, pos });
+        }
+        continue;
+      }
+      const raw = isScalar(item) ? String(item.value) : "";
+      const targets = /^\$\{\{\s*steps\.([\w-]+)\.targets\s*\}\}$/.exec(raw);
+      if (targets) {
+        this.#idRefs.push({ id: targets[1]!, pos });
+        terms.push({ kind: "targets", step: targets[1]!, pos });
+        continue;
+      }
+      const text = this.#string(item, "on");
+      if (text === undefined) continue;
+      for (const part of text.split(":")) this.#checkTerm(part.replace(/^[!&]/, ""), item, false);
+      terms.push({ kind: "pattern", text, pos });
+    }
+    return { terms, pos: this.#pos(node) };
+  }
+
+  #checkTerm(term: string, node: Node, groupOnly: boolean): void {
+    if (term === "all" || /[*?[]/.test(term)) return;
+    const names = this.#inventory.map((vm) => vm.name);
+    const groups = this.#inventory.flatMap((vm) => vm.groups);
+    if (groups.includes(term) || (!groupOnly && names.includes(term))) return;
+    const known = groupOnly ? [...groups, "all"] : [...names, ...groups, "all"];
+    this.#issue(
+      node,
+      `'${term}' is not ${groupOnly ? "a group" : "a VM or a group"} of this recipe${
+        didYouMean(term, known)
+      }`,
+    );
+  }
+
+  #action(kind: string, node: Node | null, entries: Entries, stepNode: Node): Action | undefined {
+    switch (kind) {
+      case "pause":
+      case "resume":
+      case "reset":
+      case "powerdown":
+      case "nmi":
+      case "start":
+      case "kill": {
+        const options = this.#map(node, kind, true);
+        if (options) this.#keys(options, [], kind);
+        return { kind };
+      }
+      case "stop": {
+        const options = this.#map(node, "stop", true);
+        if (options) this.#keys(options, ["grace"], "stop");
+        const grace = options?.get("grace")
+          ? this.#duration(options.get("grace")!.value, "grace")
+          : 5000;
+        return { kind, grace: grace ?? 5000 };
+      }
+      case "qmp": {
+        const options = this.#map(node, "qmp");
+        if (!options) return undefined;
+        this.#keys(options, ["execute", "arguments", "expect"], "qmp");
+        const execute = this.#string(this.#required(options, "execute", node), "execute");
+        if (execute === undefined) return undefined;
+        const action: Action = { kind, execute };
+        if (options.has("arguments")) {
+          action.arguments = this.#json(options.get("arguments")!.value, "arguments");
+        }
+        if (options.has("expect")) {
+          action.expect = this.#json(options.get("expect")!.value, "expect");
+        }
+        return action;
+      }
+      case "wait-event": {
+        const options = this.#map(node, "wait-event");
+        if (!options) return undefined;
+        this.#keys(options, ["event", "match", "timeout"], "wait-event");
+        const event = this.#string(this.#required(options, "event", node), "event");
+        if (event === undefined) return undefined;
+        if (event !== event.toUpperCase()) {
+          this.#issue(
+            options.get("event")!.value,
+            `QMP event names are upper case: ${event.toUpperCase()}`,
+          );
+        }
+        const action: Action = { kind, event };
+        if (options.has("match")) {
+          const match = this.#json(options.get("match")!.value, "match");
+          if (match === null || typeof match !== "object" || Array.isArray(match)) {
+            this.#issue(
+              options.get("match")!.value,
+              "match must be a mapping of the event's data members",
+            );
+          } else action.match = match as Record<string, unknown>;
+        }
+        if (options.has("timeout")) {
+          action.timeout = this.#duration(options.get("timeout")!.value, "timeout");
+        }
+        return action;
+      }
+      case "wait-status": {
+        const options = this.#map(node, "wait-status");
+        if (!options) return undefined;
+        this.#keys(options, ["status"], "wait-status");
+        const statuses = this.#list(this.#required(options, "status", node)).map((item) => {
+          const status = this.#string(item, "status");
+          if (status !== undefined && !RUN_STATES.includes(status)) {
+            return this.#issue(
+              item,
+              `'${status}' is not a QEMU run state${didYouMean(status, RUN_STATES)}`,
+            );
+          }
+          return status;
+        });
+        return statuses.every((s) => s !== undefined)
+          ? { kind, status: statuses as string[] }
+          : undefined;
+      }
+      case "console":
+        return this.#console(node);
+      case "panic-action": {
+        const policy = this.#value(node);
+        const policies = ["pause", "shutdown", "exit-failure", "none"];
+        if (typeof policy === "string" && policies.includes(policy)) return { kind, policy };
+        return this.#issue(
+          node,
+          `panic-action must be one of ${policies.join(", ")}${
+            typeof policy === "string" ? didYouMean(policy, policies) : ""
+          }`,
+        );
+      }
+      case "sleep": {
+        const ms = this.#duration(node, "sleep");
+        return ms === undefined ? undefined : { kind, ms };
+      }
+      case "fail": {
+        const message = this.#template(node);
+        return message ? { kind, message } : undefined;
+      }
+      case "block": {
+        const steps = this.#steps(node, "block");
+        const rescue = entries.has("rescue")
+          ? this.#steps(entries.get("rescue")!.value, "rescue")
+          : [];
+        const always = entries.has("always")
+          ? this.#steps(entries.get("always")!.value, "always")
+          : [];
+        if (steps.length === 0) this.#issue(stepNode, "block has no steps");
+        return { kind, steps, rescue, always };
+      }
+    }
+    return undefined;
+  }
+
+  #console(node: Node | null): Action | undefined {
+    const options = this.#map(node, "console");
+    if (!options) return undefined;
+    this.#keys(options, ["wait", "fail-on", "send", "exec", "expect"], "console");
+    const modes = ["wait", "send", "exec"].filter((mode) => options.has(mode));
+    if (modes.length !== 1) {
+      return this.#issue(
+        node,
+        `console takes exactly one of wait, send or exec${
+          modes.length ? `, not ${modes.join(" and ")}` : ""
+        }`,
+      );
+    }
+    const failOn = this.#list(options.get("fail-on")?.value ?? null)
+      .map((item) => this.#pattern(item, "fail-on"))
+      .filter((p) => p !== undefined);
+    if (options.has("wait")) {
+      const wait = this.#pattern(options.get("wait")!.value, "wait");
+      return wait === undefined ? undefined : { kind: "console-wait", wait, failOn };
+    }
+    if (options.has("send")) {
+      const send = this.#template(options.get("send")!.value);
+      return send ? { kind: "console-send", send } : undefined;
+    }
+    const exec = this.#template(options.get("exec")!.value);
+    if (!exec) return undefined;
+    const action: Action = { kind: "console-exec", exec, failOn };
+    if (options.has("expect")) {
+      const expect = this.#pattern(options.get("expect")!.value, "expect");
+      if (expect !== undefined) action.expect = expect;
+    }
+    return action;
+  }
+
+  /** A nested YAML value as JSON, with vars expanded in its strings. */
+  #json(node: Node | null, what: string): unknown {
+    if (node === null) return null;
+    if (isScalar(node)) {
+      const value = node.value;
+      if (typeof value === "string" && value.includes("${{")) {
+        const template = this.#template(node);
+        if (!template) return undefined;
+        if (template.every((part) => typeof part === "string")) return this.#value(node);
+        return { $template: template };
+      }
+      return value;
+    }
+    if (isSeq(node)) return (node.items as Node[]).map((item) => this.#json(item, what));
+    if (isMap(node)) {
+      const entries = this.#map(node, what)!;
+      return Object.fromEntries(
+        [...entries].map(([key, { value }]) => [key, this.#json(value, what)]),
+      );
+    }
+    return this.#issue(node, `${what}: unsupported YAML here`);
+  }
+
+  #retry(node: Node | null): Step["retry"] {
+    const options = this.#map(node, "retry");
+    if (!options) return undefined;
+    this.#keys(options, ["attempts", "interval", "until"], "retry");
+    const attempts = this.#positiveInt(this.#required(options, "attempts", node), "attempts") ?? 1;
+    const interval = options.has("interval")
+      ? this.#duration(options.get("interval")!.value, "interval") ?? 1000
+      : 1000;
+    const retry: NonNullable<Step["retry"]> = { attempts, interval };
+    if (options.has("until")) retry.until = this.#json(options.get("until")!.value, "until");
+    return retry;
+  }
+
+  #condition(node: Node | null): Condition | undefined {
+    const options = this.#map(node, "if");
+    if (!options) return undefined;
+    const kinds = ["var", "step", "failed", "all", "any", "not"];
+    this.#keys(options, [...kinds, "equals", "not-equals", "outcome"], "if");
+    const kind = kinds.filter((k) => options.has(k));
+    if (kind.length !== 1) {
+      return this.#issue(node, `a condition takes exactly one of ${kinds.join(", ")}`);
+    }
+    const value = options.get(kind[0]!)!.value;
+    switch (kind[0]) {
+      case "var": {
+        const name = this.#string(value, "var");
+        if (name === undefined) return undefined;
+        if (!(name in this.#vars)) {
+          this.#issue(
+            value,
+            `unknown variable '${name}'${didYouMean(name, Object.keys(this.#vars))}`,
+          );
+        }
+        const condition: Condition = { var: name };
+        if (options.has("equals")) condition.equals = this.#value(options.get("equals")!.value);
+        if (options.has("not-equals")) {
+          condition.notEquals = this.#value(options.get("not-equals")!.value);
+        }
+        return condition;
+      }
+      case "step": {
+        const id = this.#string(value, "step");
+        const outcomeNode = this.#required(options, "outcome", node);
+        const outcome = this.#value(outcomeNode);
+        if (id !== undefined) this.#idRefs.push({ id, pos: this.#pos(value) });
+        if (outcome !== "ok" && outcome !== "failed" && outcome !== "skipped") {
+          return this.#issue(outcomeNode, "outcome must be ok, failed or skipped");
+        }
+        return id === undefined ? undefined : { step: id, outcome };
+      }
+      case "failed": {
+        const failed = this.#bool(value, "failed");
+        return failed === undefined ? undefined : { failed };
+      }
+      case "not": {
+        const inner = this.#condition(value);
+        return inner ? { not: inner } : undefined;
+      }
+      default: {
+        const items = this.#list(value).map((item) => this.#condition(item));
+        if (!items.every((item) => item !== undefined)) return undefined;
+        return kind[0] === "all" ? { all: items as Condition[] } : { any: items as Condition[] };
+      }
+    }
+  }
+
+  #batches(node: Node | null): BatchSize[] | undefined {
+    const sizes = this.#list(node).map((item) => this.#countOrPercent(item, "serial", false));
+    return sizes.every((size) => size !== undefined) && sizes.length > 0
+      ? sizes as BatchSize[]
+      : undefined;
+  }
+
+  #countOrPercent(
+    node: Node | null,
+    what: string,
+    zeroOk: boolean,
+  ): { count: number } | { percent: number } | undefined {
+    const value = this.#value(node);
+    if (
+      typeof value === "number" && Number.isInteger(value) && (value > 0 || (zeroOk && value === 0))
+    ) return { count: value };
+    const percent = typeof value === "string" ? /^(\d+(?:\.\d+)?)%$/.exec(value) : null;
+    if (percent && Number(percent[1]) <= 100 && (zeroOk || Number(percent[1]) > 0)) {
+      return { percent: Number(percent[1]) };
+    }
+    return this.#issue(
+      node,
+      `${what} must be a ${zeroOk ? "" : "positive "}whole number or a percentage like "25%", not ${
+        describe(value)
+      }`,
+    );
+  }
+
+  #metrics(node: Node | null): Metric[] {
+    const entries = this.#map(node, "metrics", true);
+    const metrics: Metric[] = [];
+    for (const [name, { value }] of entries ?? []) {
+      const options = this.#map(value, `metrics.${name}`);
+      if (!options) continue;
+      this.#keys(options, ["from", "to", "max"], `metrics.${name}`);
+      const from = this.#edge(this.#required(options, "from", value), "from");
+      const to = this.#edge(this.#required(options, "to", value), "to");
+      const max = options.has("max") ? this.#duration(options.get("max")!.value, "max") : undefined;
+      if (from && to) {
+        const metric: Metric = { name, from, to, pos: this.#pos(value) };
+        if (max !== undefined) metric.max = max;
+        metrics.push(metric);
+      }
+    }
+    return metrics;
+  }
+
+  #edge(node: Node | null | undefined, what: string): Metric["from"] | undefined {
+    const text = this.#string(node, what);
+    if (text === undefined) return undefined;
+    const match = /^([A-Za-z][\w-]*)\.(start|end)$/.exec(text);
+    if (!match) {
+      return this.#issue(node, `${what} must name STEP_ID.start or STEP_ID.end, not '${text}'`);
+    }
+    this.#idRefs.push({ id: match[1]!, pos: this.#pos(node) });
+    return { step: match[1]!, edge: match[2] as "start" | "end" };
+  }
+}
+
+function kindOf(node: Node): string {
+  if (isSeq(node)) return "a list";
+  if (isScalar(node)) return describe(node.value);
+  return "something else";
+}
+
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return "nothing";
+  if (typeof value === "string") return JSON.stringify(value);
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  return String(value);
+}

@@ -1,0 +1,235 @@
+/**
+ * Planning a recipe: every step's targets (picks drawn from the run's
+ * seed), batches, and whether it changes anything. Planning touches no VM,
+ * so `plan` shows exactly what `run` will do.
+ *
+ * @module
+ */
+
+import { unsafeUniformIntDistribution, xoroshiro128plus } from "pure-rand";
+import { resolveSelector, SelectorError } from "../vm/select.ts";
+import {
+  type BatchSize,
+  type InventoryVm,
+  mutates,
+  type PickCount,
+  type Recipe,
+  showPos,
+  type Step,
+} from "./model.ts";
+import { RecipeError } from "./parse.ts";
+import { showDuration } from "./duration.ts";
+
+/** A step with its resolved targets, and its children for a block. */
+export interface PlannedStep {
+  step: Step;
+  /** Where the step sits: `steps[2]`, `steps[2].rescue[0]`, `finally[0]`. */
+  path: string;
+  targets: string[];
+  /** For a block with `serial`: the batches, in order. */
+  batches?: string[][];
+  block?: { steps: PlannedStep[]; rescue: PlannedStep[]; always: PlannedStep[] };
+}
+
+/** A recipe with every target resolved. */
+export interface Plan {
+  recipe: Recipe;
+  seed: number;
+  steps: PlannedStep[];
+  finally: PlannedStep[];
+}
+
+/**
+ * Resolve every step's targets for `seed`.
+ *
+ * @throws {RecipeError} A selector picks no VM, or names what does not exist.
+ */
+export function planRecipe(recipe: Recipe, seed: number): Plan {
+  const planner = new Planner(recipe, seed);
+  const steps = recipe.steps.map((step, i) => planner.step(step, `steps[${i}]`, undefined));
+  const cleanup = recipe.finally.map((step, i) => planner.step(step, `finally[${i}]`, undefined));
+  if (planner.issues.length > 0) throw new RecipeError(planner.issues);
+  return { recipe, seed, steps, finally: cleanup };
+}
+
+/** A fresh random seed: 32 bits. */
+export function randomSeed(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0]!;
+}
+
+class Planner {
+  issues: { pos: Step["pos"]; message: string }[] = [];
+  #recipe: Recipe;
+  #seed: number;
+  #byId = new Map<string, string[]>();
+
+  constructor(recipe: Recipe, seed: number) {
+    this.#recipe = recipe;
+    this.#seed = seed;
+  }
+
+  step(step: Step, path: string, within: string[] | undefined): PlannedStep {
+    let targets = this.#resolve(step, path);
+    if (within) targets = targets.filter((name) => within.includes(name));
+    if (step.id) this.#byId.set(step.id, targets);
+    const planned: PlannedStep = { step, path, targets };
+    if (step.action.kind === "block") {
+      const action = step.action;
+      planned.block = {
+        steps: action.steps.map((child, i) => this.step(child, `${path}.block[${i}]`, targets)),
+        rescue: action.rescue.map((child, i) => this.step(child, `${path}.rescue[${i}]`, targets)),
+        always: action.always.map((child, i) => this.step(child, `${path}.always[${i}]`, targets)),
+      };
+      if (step.serial) planned.batches = batches(targets, step.serial);
+    }
+    return planned;
+  }
+
+  #resolve(step: Step, path: string): string[] {
+    const inventory = this.#recipe.inventory;
+    const picked = new Set<string>();
+    for (const term of step.on.terms) {
+      try {
+        if (term.kind === "pattern") {
+          for (const name of resolveSelector(term.text, inventory)) picked.add(name);
+        } else if (term.kind === "targets") {
+          for (const name of this.#byId.get(term.step) ?? []) picked.add(name);
+        } else {
+          const group = resolveSelector(term.group, inventory);
+          for (const name of pick(group, term.count, this.#seed, path)) picked.add(name);
+        }
+      } catch (error) {
+        if (!(error instanceof SelectorError)) throw error;
+        this.issues.push({ pos: term.pos, message: error.message });
+      }
+    }
+    return inventory.map((vm) => vm.name).filter((name) => picked.has(name));
+  }
+}
+
+/** `count` members of `group`, drawn from `seed` and the step's place: the same every run. */
+export function pick(
+  group: readonly string[],
+  count: PickCount,
+  seed: number,
+  salt: string,
+): string[] {
+  const n = group.length;
+  const k = Math.min(
+    n,
+    count === "one"
+      ? 1
+      : count === "minority"
+      ? Math.max(1, Math.ceil(n / 2) - 1)
+      : count === "majority"
+      ? Math.floor(n / 2) + 1
+      : count,
+  );
+  let hash = seed >>> 0;
+  for (const char of salt) hash = Math.imul(hash ^ char.charCodeAt(0), 16777619) >>> 0;
+  const rng = xoroshiro128plus(hash);
+  const pool = [...group];
+  for (let i = pool.length - 1; i > 0; i--) {
+    const j = unsafeUniformIntDistribution(0, i, rng);
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+  }
+  const chosen = new Set(pool.slice(0, k));
+  return group.filter((name) => chosen.has(name));
+}
+
+/** Split `targets` into batches of the given sizes; the last size repeats. */
+export function batches(targets: readonly string[], sizes: readonly BatchSize[]): string[][] {
+  const out: string[][] = [];
+  let index = 0;
+  for (let i = 0; index < targets.length; i++) {
+    const size = sizes[Math.min(i, sizes.length - 1)]!;
+    const n = "count" in size
+      ? size.count
+      : Math.max(1, Math.ceil((targets.length * size.percent) / 100));
+    out.push(targets.slice(index, index + n));
+    index += n;
+  }
+  return out;
+}
+
+/** The plan as text: seed, inventory, then every step with its targets. */
+export function formatPlan(plan: Plan): string {
+  const { recipe } = plan;
+  const lines = [
+    `recipe ${recipe.name} (${recipe.file})`,
+    `seed ${plan.seed}   forks ${recipe.forks}   default timeout ${showDuration(recipe.timeout)}`,
+    "",
+    "inventory:",
+    ...recipe.inventory.map((vm) => `  ${vm.name.padEnd(12)} ${describeVm(vm)}`),
+    "",
+    "steps:",
+    ...plan.steps.flatMap((step) => formatStep(step, recipe, "  ")),
+  ];
+  if (plan.finally.length > 0) {
+    lines.push(
+      "",
+      "finally (always runs):",
+      ...plan.finally.flatMap((step) => formatStep(step, recipe, "  ")),
+    );
+  }
+  if (recipe.metrics.length > 0) {
+    lines.push("", "metrics:");
+    for (const metric of recipe.metrics) {
+      const max = metric.max === undefined ? "" : `, at most ${showDuration(metric.max)}`;
+      lines.push(
+        `  ${metric.name}: ${metric.from.step}.${metric.from.edge} → ${metric.to.step}.${metric.to.edge}${max}`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
+function describeVm(vm: InventoryVm): string {
+  const groups = vm.groups.length ? ` groups ${vm.groups.join(",")}` : "";
+  if (vm.attach) return `attach ${vm.attach}${groups}`;
+  return `launch ${vm.spec?.guest ?? "builtin:tiny"}, panic ${vm.spec?.panic ?? "pause"}${groups}`;
+}
+
+function formatStep(planned: PlannedStep, recipe: Recipe, indent: string): string[] {
+  const { step } = planned;
+  const kind = mutates(step.action) ? "mutating" : "read-only";
+  const timeout = showDuration(step.timeout ?? recipe.timeout);
+  const extras = [
+    step.id ? `id ${step.id}` : "",
+    step.retry ? `retry ${step.retry.attempts}×` : "",
+    step.continueOnError ? "continue-on-error" : "",
+    step.if ? "conditional" : "",
+  ].filter(Boolean);
+  const head = `${indent}- ${step.name} [${step.action.kind}, ${kind}, timeout ${timeout}${
+    extras.length ? `, ${extras.join(", ")}` : ""
+  }] (${showPos(step.pos)})`;
+  const lines = [
+    head,
+    `${indent}    on: ${planned.targets.length ? planned.targets.join(", ") : "(no VM)"}`,
+  ];
+  if (planned.batches) {
+    lines.push(
+      `${indent}    batches: ${
+        planned.batches.map((batch) => `[${batch.join(", ")}]`).join(" then ")
+      }`,
+    );
+  }
+  if (planned.block) {
+    lines.push(
+      ...planned.block.steps.flatMap((child) => formatStep(child, recipe, `${indent}    `)),
+    );
+    if (planned.block.rescue.length) {
+      lines.push(
+        `${indent}    rescue:`,
+        ...planned.block.rescue.flatMap((child) => formatStep(child, recipe, `${indent}    `)),
+      );
+    }
+    if (planned.block.always.length) {
+      lines.push(
+        `${indent}    always:`,
+        ...planned.block.always.flatMap((child) => formatStep(child, recipe, `${indent}    `)),
+      );
+    }
+  }
+  return lines;
+}

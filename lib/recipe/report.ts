@@ -1,0 +1,261 @@
+/**
+ * What a run leaves behind: a journal of every step on every VM, metrics,
+ * the verdict; written as `journal.json`, `junit.xml`, a streamed
+ * `events.jsonl`, and per VM `console.log` and `qmp.log`. Secrets (values
+ * of variables whose names say password, secret, token or key) are masked
+ * everywhere.
+ *
+ * @module
+ */
+
+import { showDuration } from "./duration.ts";
+
+/** The verdict of a run. */
+export type Verdict = "pass" | "fail" | "unknown" | "error";
+
+/** Exit codes by verdict; 2 is for invalid input. */
+export const EXIT_CODES: Record<Verdict, number> = { pass: 0, fail: 1, unknown: 3, error: 4 };
+
+/** The outcome of one step on one VM. */
+export interface TargetRecord {
+  vm: string;
+  status: "ok" | "failed" | "timeout" | "skipped" | "error";
+  /** Milliseconds since the run started. */
+  start?: number;
+  end?: number;
+  attempts?: number;
+  output?: unknown;
+  error?: string;
+  /** The failure was allowed (continue-on-error, max-failures, or rescued). */
+  allowed?: boolean;
+}
+
+/** One step as it ran. */
+export interface StepRecord {
+  name: string;
+  id?: string;
+  path: string;
+  action: string;
+  targets: TargetRecord[];
+  start: number;
+  end: number;
+}
+
+/** A metric's values per VM. */
+export interface MetricRecord {
+  name: string;
+  values: Record<string, number>;
+  max?: number;
+  /** `true` when every value is within `max`; `undefined` when nothing was measured. */
+  pass?: boolean;
+}
+
+/** The whole run. */
+export interface RunJournal {
+  recipe: string;
+  file: string;
+  seed: number;
+  started: string;
+  durationMs: number;
+  verdict: Verdict;
+  reason: string;
+  steps: StepRecord[];
+  metrics: MetricRecord[];
+}
+
+/** Masks secret values in text. */
+export class Redactor {
+  #secrets: string[];
+
+  /** Secrets are the values of vars named like password, secret, token or key. */
+  constructor(vars: Record<string, unknown>) {
+    this.#secrets = Object.entries(vars)
+      .filter(([name, value]) => /pass|secret|token|key/i.test(name) && String(value).length >= 3)
+      .map(([, value]) => String(value))
+      .sort((a, b) => b.length - a.length);
+  }
+
+  /** `text` with every secret replaced by `***`. */
+  text(text: string): string {
+    let out = text;
+    for (const secret of this.#secrets) out = out.replaceAll(secret, "***");
+    return out;
+  }
+
+  /** A JSON-able value with every secret masked. */
+  json<T>(value: T): T {
+    return this.#secrets.length === 0 ? value : JSON.parse(this.text(JSON.stringify(value)));
+  }
+}
+
+/** Streams report files into a directory as the run goes. */
+export class ReportWriter {
+  readonly dir: string;
+  #redact: Redactor;
+  #events: Deno.FsFile | undefined;
+  #qmpLogs = new Map<string, Deno.FsFile>();
+  #encoder = new TextEncoder();
+  #writes: Promise<unknown> = Promise.resolve();
+
+  private constructor(dir: string, redact: Redactor) {
+    this.dir = dir;
+    this.#redact = redact;
+  }
+
+  /** Create `dir` (and its `vms/` folder) and open `events.jsonl`. */
+  static async open(dir: string, redact: Redactor): Promise<ReportWriter> {
+    await Deno.mkdir(`${dir}/vms`, { recursive: true });
+    const writer = new ReportWriter(dir, redact);
+    writer.#events = await Deno.open(`${dir}/events.jsonl`, {
+      write: true,
+      create: true,
+      truncate: true,
+    });
+    return writer;
+  }
+
+  /** Append one line to `events.jsonl`. */
+  event(record: Record<string, unknown>): void {
+    this.#append(this.#events, JSON.stringify(this.#redact.json(record)) + "\n");
+  }
+
+  /** Append one line to the VM's `qmp.log`. */
+  async qmp(vm: string, line: string): Promise<void> {
+    let file = this.#qmpLogs.get(vm);
+    if (!file) {
+      await Deno.mkdir(`${this.dir}/vms/${vm}`, { recursive: true });
+      file = await Deno.open(`${this.dir}/vms/${vm}/qmp.log`, {
+        write: true,
+        create: true,
+        truncate: true,
+      });
+      this.#qmpLogs.set(vm, file);
+    }
+    this.#append(file, `${new Date().toISOString()} ${this.#redact.text(line)}\n`);
+  }
+
+  /** Copy a VM's console log into the report. */
+  async console(vm: string, source: string): Promise<void> {
+    await Deno.mkdir(`${this.dir}/vms/${vm}`, { recursive: true });
+    const text = await Deno.readTextFile(source).catch(() => "");
+    await Deno.writeTextFile(`${this.dir}/vms/${vm}/console.log`, this.#redact.text(text));
+  }
+
+  /** Write `journal.json` and `junit.xml`, then close every file. */
+  async finish(journal: RunJournal): Promise<void> {
+    await this.#writes;
+    await Deno.writeTextFile(
+      `${this.dir}/journal.json`,
+      JSON.stringify(this.#redact.json(journal), null, 2) + "\n",
+    );
+    await Deno.writeTextFile(`${this.dir}/junit.xml`, this.#redact.text(junit(journal)));
+    this.#events?.close();
+    for (const file of this.#qmpLogs.values()) file.close();
+    this.#qmpLogs.clear();
+    this.#events = undefined;
+  }
+
+  #append(file: Deno.FsFile | undefined, text: string): void {
+    if (!file) return;
+    const bytes = this.#encoder.encode(text);
+    this.#writes = this.#writes.then(() => file.write(bytes)).catch(() => {});
+  }
+}
+
+/** JUnit XML: a test case per step × VM. */
+export function junit(journal: RunJournal): string {
+  const cases = journal.steps.flatMap((step) => step.targets.map((target) => ({ step, target })));
+  const failures = cases.filter(({ target }) =>
+    ["failed", "timeout", "error"].includes(target.status) && !target.allowed
+  );
+  const skipped = cases.filter(({ target }) => target.status === "skipped");
+  const lines = [
+    `<?xml version="1.0" encoding="UTF-8"?>`,
+    `<testsuites name="corral" tests="${cases.length}" failures="${failures.length}" time="${
+      seconds(journal.durationMs)
+    }">`,
+    `  <testsuite name="${
+      xml(journal.recipe)
+    }" tests="${cases.length}" failures="${failures.length}" skipped="${skipped.length}" time="${
+      seconds(journal.durationMs)
+    }">`,
+    `    <properties><property name="seed" value="${journal.seed}"/><property name="verdict" value="${journal.verdict}"/></properties>`,
+  ];
+  for (const { step, target } of cases) {
+    const time = target.start !== undefined && target.end !== undefined
+      ? seconds(target.end - target.start)
+      : "0";
+    const head = `    <testcase classname="${xml(journal.recipe)}.${xml(target.vm)}" name="${
+      xml(step.name)
+    }" time="${time}"`;
+    if (target.status === "ok" || target.allowed) lines.push(`${head}/>`);
+    else if (target.status === "skipped") lines.push(`${head}><skipped/></testcase>`);
+    else {
+      lines.push(
+        `${head}><failure type="${target.status}" message="${
+          xml(target.error ?? target.status)
+        }"/></testcase>`,
+      );
+    }
+  }
+  lines.push("  </testsuite>", "</testsuites>", "");
+  return lines.join("\n");
+}
+
+/** The terminal summary: steps × VMs, metrics, verdict. */
+export function summary(journal: RunJournal, color: boolean): string {
+  const vms = [...new Set(journal.steps.flatMap((step) => step.targets.map((t) => t.vm)))];
+  const paint = (code: number, text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
+  const mark = (target: TargetRecord | undefined): string => {
+    if (!target) return "·";
+    if (target.status === "ok") return paint(32, "ok");
+    if (target.status === "skipped") return paint(90, "skip");
+    if (target.allowed) return paint(33, target.status === "timeout" ? "time*" : "fail*");
+    return paint(
+      31,
+      target.status === "timeout" ? "TIME" : target.status === "error" ? "ERR" : "FAIL",
+    );
+  };
+  const nameWidth = Math.max(4, ...journal.steps.map((step) => step.name.length));
+  const colWidth = Math.max(5, ...vms.map((vm) => vm.length));
+  const pad = (text: string, width: number) =>
+    text + " ".repeat(Math.max(0, width - visible(text)));
+  const lines = [
+    `${pad("step", nameWidth)}  ${vms.map((vm) => pad(vm, colWidth)).join(" ")}`,
+    ...journal.steps.map((step) =>
+      `${pad(step.name, nameWidth)}  ${
+        vms.map((vm) => pad(mark(step.targets.find((t) => t.vm === vm)), colWidth)).join(" ")
+      }`
+    ),
+  ];
+  for (const metric of journal.metrics) {
+    const values = Object.entries(metric.values).map(([vm, ms]) => `${vm} ${showDuration(ms)}`)
+      .join(", ");
+    const bound = metric.max === undefined
+      ? ""
+      : ` (max ${showDuration(metric.max)}: ${
+        metric.pass === undefined ? "not measured" : metric.pass ? "ok" : "EXCEEDED"
+      })`;
+    lines.push(`metric ${metric.name}: ${values || "not measured"}${bound}`);
+  }
+  const verdictColor = { pass: 32, fail: 31, unknown: 33, error: 31 }[journal.verdict];
+  lines.push(
+    `verdict: ${
+      paint(verdictColor, journal.verdict.toUpperCase())
+    } (${journal.reason}), seed ${journal.seed}, ${showDuration(journal.durationMs)}`,
+  );
+  return lines.join("\n");
+}
+
+function visible(text: string): number {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/\x1b\[\d+m/g, "").length;
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(3);
+}
+
+function xml(text: string): string {
+  return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
