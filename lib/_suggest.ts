@@ -7,7 +7,8 @@ import distance from "damerau-levenshtein";
  * counting as one; else "".
  */
 export function didYouMean(word: string, candidates: Iterable<string>): string {
-  const limit = Math.max(1, Math.floor(word.length / 3));
+  // A one-letter word is close to every other: suggesting would be noise.
+  const limit = word.length < 2 ? 0 : Math.max(1, Math.floor(word.length / 3));
   const scored = [...new Set(candidates)]
     .map((candidate) => ({ candidate, steps: distance(word, candidate).steps }))
     .filter(({ steps }) => steps <= limit);

@@ -120,6 +120,12 @@ export class QmpClient {
   #reader: ReadableStreamDefaultReader<string>;
   #oob = false;
 
+  /**
+   * Called with every message sent (`"->"`) and received (`"<-"`), as
+   * text: for protocol logs. Unset by default, and then costs nothing.
+   */
+  trace: ((direction: "->" | "<-", message: string) => void) | undefined;
+
   private constructor(conn: Deno.Conn, name: string, options: QmpConnectOptions) {
     this.#conn = conn;
     this.#name = name;
@@ -244,9 +250,9 @@ export class QmpClient {
       ? { [options.oob ? "exec-oob" : "execute"]: command, id }
       : { [options.oob ? "exec-oob" : "execute"]: command, arguments: args, id };
     const reply = this.#track(id, command, args, options);
-    this.#writer.write(encoder.encode(JSON.stringify(message))).catch((cause) =>
-      this.#shutdown(cause)
-    );
+    const text = JSON.stringify(message);
+    this.trace?.("->", text);
+    this.#writer.write(encoder.encode(text)).catch((cause) => this.#shutdown(cause));
     return reply;
   }
 
@@ -324,6 +330,7 @@ export class QmpClient {
   }
 
   #dispatch(line: string): void {
+    this.trace?.("<-", line);
     let message: unknown;
     try {
       message = JSON.parse(line);

@@ -186,7 +186,7 @@ class Reader {
   recipe(): Recipe | undefined {
     const doc = parseDocument(this.#text, { lineCounter: this.#lines, prettyErrors: false });
     for (const error of doc.errors) {
-      const at = error.linePos?.[0] ?? { line: 1, col: 1 };
+      const at = this.#lines.linePos(error.pos[0]);
       this.issues.push({
         pos: { file: this.#file, ...at },
         message: error.message.split("\n")[0]!,

@@ -128,6 +128,8 @@ class Runner {
   #watchers: Promise<void>[] = [];
   #watchStop = new AbortController();
   #logged = new Map<string, number>();
+  /** " (batch 2/3)" while a serial block runs its batches. */
+  #batchLabel = "";
 
   constructor(plan: Plan, options: RunOptions, redact: Redactor, report: ReportWriter | undefined) {
     this.#plan = plan;
@@ -199,6 +201,12 @@ class Runner {
 
   /** Stop what corral launched (unless keep), close the rest, finish the report. */
   async release(): Promise<void> {
+    // The console logs live in the VMs' directories, which disposing removes: copy them first.
+    if (this.#report) {
+      for (const vm of this.#vms.values()) {
+        if (vm.dir) await this.#report.console(vm.name, `${vm.dir}/console.log`);
+      }
+    }
     if (!this.#options.keep) {
       await forEachNamed([...this.#vms.values()], async (vm) => {
         if (vm.launched) await vm[Symbol.asyncDispose]();
@@ -207,12 +215,7 @@ class Runner {
     }
     this.#watchStop.abort();
     await Promise.allSettled(this.#watchers);
-    if (this.#report) {
-      for (const vm of this.#vms.values()) {
-        if (vm.dir) await this.#report.console(vm.name, `${vm.dir}/console.log`);
-      }
-      await this.#report.finish(this.#journal());
-    }
+    await this.#report?.finish(this.#journal());
   }
 
   // ---- bring-up ------------------------------------------------------------
@@ -228,6 +231,10 @@ class Runner {
         current: { events: 0, console: 0 },
       });
       this.#watch(vm);
+      const report = this.#report;
+      if (report) {
+        vm.trace = (direction, message) => void report.qmp(vm.name, `${direction} ${message}`);
+      }
       return vm;
     }, { concurrency: Math.min(this.#forks, 8), timeout: 90_000, signal: this.#abort.signal });
     const failed = results.filter((result) => result.status !== "ok");
@@ -268,10 +275,6 @@ class Runner {
             data: event.data,
             timestamp: event.timestamp,
           });
-          await report.qmp(
-            vm.name,
-            `<- ${JSON.stringify({ event: event.event, data: event.data })}`,
-          );
         }
       } catch {
         // The VM went away or the run ended: what came is recorded.
@@ -287,10 +290,10 @@ class Runner {
     cleanup = false,
   ): Promise<string[]> {
     const { step } = planned;
-    const base = only ?? planned.targets;
+    const base = only ? planned.targets.filter((name) => only.includes(name)) : planned.targets;
     const eligible = cleanup ? base : base.filter((name) => !this.#failed.has(name));
     const record: StepRecord = {
-      name: step.name,
+      name: step.name + this.#batchLabel,
       path: planned.path,
       action: step.action.kind,
       targets: [],
@@ -370,8 +373,10 @@ class Runner {
     const failures: string[] = [];
     for (const [index, batch] of batches.entries()) {
       if (batch.length === 0) continue;
+      const outerLabel = this.#batchLabel;
       if (batches.length > 1) {
         this.#log(`  batch ${index + 1}/${batches.length}: ${batch.join(", ")}`);
+        this.#batchLabel = ` (batch ${index + 1}/${batches.length})`;
       }
       const before = new Set(this.#failed);
       for (const child of block.steps) {
@@ -384,6 +389,7 @@ class Runner {
         for (const child of block.rescue) await this.#runStep(child, failedHere, cleanup);
       }
       for (const child of block.always) await this.#runStep(child, batch, true);
+      this.#batchLabel = outerLabel;
       const stillFailed = batch.filter((name) => this.#failed.has(name) && !before.has(name));
       for (const name of batch) {
         record.targets.push(
@@ -439,6 +445,7 @@ class Runner {
             step.action,
             stepSignal,
             Math.max(1, timeout - (this.#now() - start)),
+            step.name,
           );
           if (step.retry?.until !== undefined && !subsetMatch(output, step.retry.until)) {
             throw new StepFailure(
@@ -499,21 +506,22 @@ class Runner {
   }
 
   /** Do one action on one VM; resolves to its output. */
-  async #act(vm: Vm, action: Action, signal: AbortSignal, timeout: number): Promise<unknown> {
+  async #act(
+    vm: Vm,
+    action: Action,
+    signal: AbortSignal,
+    timeout: number,
+    stepName: string,
+  ): Promise<unknown> {
     const opts = { timeout, signal };
     const since = this.#marks.get(vm.name)!.previous;
-    await this.#report?.qmp(vm.name, `-- ${action.kind}`);
+    await this.#report?.qmp(vm.name, `-- step '${stepName}' (${action.kind})`);
     switch (action.kind) {
       case "qmp": {
         const args = render(action.arguments, vm.name, this.#plan.seed) as
           | Record<string, unknown>
           | undefined;
-        await this.#report?.qmp(
-          vm.name,
-          `-> ${JSON.stringify({ execute: action.execute, arguments: args })}`,
-        );
         const output = await vm.executeUntyped(action.execute, args ?? undefined, opts);
-        await this.#report?.qmp(vm.name, `<- ${JSON.stringify({ return: output })}`);
         if (action.expect !== undefined && !subsetMatch(output, action.expect)) {
           throw new StepFailure(
             `vm '${vm.name}': ${action.execute} returned ${

@@ -163,6 +163,7 @@ export class Vm {
   #machine: Machine | undefined;
   #console: Console | undefined;
   #schema: { client: QmpClient; schema: Promise<QmpSchema> } | undefined;
+  #trace: QmpClient["trace"];
 
   /** Wrap a connected client. Most users call {@linkcode Vm.connect} or `launch`. */
   constructor(client: QmpClient, parts: VmParts = {}) {
@@ -202,6 +203,19 @@ export class Vm {
   /** Whether the QMP connection is open. */
   get connected(): boolean {
     return this.#client.state === "running";
+  }
+
+  /**
+   * A protocol log: called with every QMP message sent (`"->"`) and
+   * received (`"<-"`), on this connection and after a relaunch.
+   */
+  get trace(): QmpClient["trace"] {
+    return this.#trace;
+  }
+
+  set trace(trace: QmpClient["trace"]) {
+    this.#trace = trace;
+    this.#client.trace = trace;
   }
 
   /** Whether corral launched this VM (and so owns its QEMU process). */
@@ -454,6 +468,7 @@ export class Vm {
     await this.#closeConnections();
     this.#markAction();
     const { client, console } = await machine.start(this.#client.journal);
+    client.trace = this.#trace;
     this.#client = client;
     this.#useConsole(console);
   }

@@ -1,0 +1,233 @@
+/** The command line as a user runs it: exit codes, nothing touched on bad input, Ctrl-C, shipped recipes. */
+
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { within } from "./_assert.ts";
+import { spawnQemu } from "./_qemu.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const cli = `${root}lib/cli/main.ts`;
+const recorder = `${root}tests/fixtures/record_qemu.sh`;
+
+interface Outcome {
+  code: number;
+  out: string;
+  err: string;
+  qemuStarts: string[];
+}
+
+/** Run the CLI with QEMU starts recorded and a private runtime directory. */
+async function corral(args: string[], cwd = root): Promise<Outcome> {
+  const scratch = await Deno.makeTempDir({ prefix: "corral-cli-" });
+  try {
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", cli, ...args],
+      cwd,
+      env: {
+        CORRAL_QEMU: recorder,
+        CORRAL_QEMU_LOG: `${scratch}/starts.log`,
+        CORRAL_RUNTIME_DIR: `${scratch}/run`,
+        NO_COLOR: "1",
+      },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const starts = await Deno.readTextFile(`${scratch}/starts.log`).catch(() => "");
+    return {
+      code,
+      out: new TextDecoder().decode(stdout),
+      err: new TextDecoder().decode(stderr),
+      qemuStarts: starts.split("\n").filter(Boolean),
+    };
+  } finally {
+    await Deno.remove(scratch, { recursive: true });
+  }
+}
+
+async function recipeFile(text: string): Promise<string> {
+  const file = await Deno.makeTempFile({ prefix: "corral-recipe-", suffix: ".yaml" });
+  await Deno.writeTextFile(file, text);
+  return file;
+}
+
+Deno.test("cli: an invalid recipe exits 2 with every error located, and starts no QEMU", async () => {
+  const file = await recipeFile(
+    "recipe: 1\nname: bad\nvms:\n  a: {}\nsteps:\n  - { name: s, on: b, pause: {} }\n  - { name: t, wait: {} }\n",
+  );
+  try {
+    for (const command of ["run", "check", "plan"]) {
+      const result = await corral([command, file]);
+      assert.equal(result.code, 2, command);
+      assert.match(
+        result.err,
+        new RegExp(`${file}:6:20: 'b' is not a VM or a group of this recipe`),
+      );
+      assert.match(result.err, new RegExp(`${file}:7:16: unknown key 'wait' in a step`));
+      assert.match(result.err, /problem\(s\); nothing was run/);
+      assert.deepEqual(result.qemuStarts, [], `${command} started QEMU`);
+    }
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("cli: bad arguments exit 2 with usage; --help explains each command", async () => {
+  const bad = await corral(["run", "recipes/lab-smoke.yaml", "--seed", "x", "--forks", "0"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--seed x: a whole number/);
+  assert.match(bad.err, /--forks 0: a positive whole number/);
+  const unknown = await corral(["walk"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.err, /unknown command 'walk'/);
+  for (const command of ["run", "check", "plan"]) {
+    const help = await corral([command, "--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.out, new RegExp(`^usage: corral ${command} RECIPE`));
+  }
+});
+
+Deno.test("cli: plan is repeatable with a seed and touches nothing", async () => {
+  const first = await corral(["plan", "recipes/crash-drill.yaml", "--seed", "42"]);
+  const second = await corral(["plan", "recipes/crash-drill.yaml", "--seed", "42"]);
+  assert.equal(first.code, 0, first.err);
+  assert.equal(first.out, second.out);
+  assert.match(first.out, /seed 42 /);
+  assert.match(first.out, /crash the databases \[nmi, mutating/);
+  assert.match(first.out, /finally \(always runs\):\n {2}- stop everything \[stop, mutating/);
+  assert.deepEqual(first.qemuStarts, []);
+});
+
+Deno.test("cli: check --live checks qmp steps against QEMU's schema", async () => {
+  const file = await recipeFile(
+    "recipe: 1\nname: live\nvms:\n  a: {}\nsteps:\n" +
+      "  - { name: s, qmp: { execute: set-action, arguments: { panic: puase } } }\n",
+  );
+  try {
+    const plain = await corral(["check", file]);
+    assert.equal(plain.code, 0, plain.err);
+    const live = await corral(["check", file, "--live"]);
+    assert.equal(live.code, 2);
+    assert.match(
+      live.err,
+      new RegExp(
+        `${file}:6:5: set-action: panic: "puase" is not one of pause.*did you mean "pause"\\?`,
+      ),
+    );
+    assert.equal(live.qemuStarts.length, 1);
+    assert.match(live.qemuStarts[0]!, /-machine none/);
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("cli: Ctrl-C stops the steps, runs finally, leaves no QEMU, exits 130", async () => {
+  const file = await recipeFile(
+    "recipe: 1\nname: interrupted\nvms:\n  a: {}\n  b: {}\nsteps:\n" +
+      "  - { name: booted, console: { wait: READY } }\n  - { name: wait forever, sleep: 1h, timeout: 2h }\n" +
+      "finally:\n  - { name: cleanup, qmp: { execute: query-status } }\n",
+  );
+  const scratch = await Deno.makeTempDir({ prefix: "corral-cli-" });
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", cli, "run", file, "--report", `${scratch}/report`],
+      cwd: root,
+      env: { CORRAL_RUNTIME_DIR: `${scratch}/run`, NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!out.includes("▶ wait forever")) {
+      const { value, done } = await within(reader.read(), 30_000, "the run to reach its long step");
+      if (done) break;
+      out += value;
+    }
+    child.kill("SIGINT");
+    const status = await within(child.status, 30_000, "corral to exit after Ctrl-C");
+    while (!(await reader.read()).done) { /* drain */ }
+    assert.equal(status.code, 130);
+    const journal = JSON.parse(await Deno.readTextFile(`${scratch}/report/journal.json`));
+    assert.equal(journal.verdict, "error");
+    assert.match(journal.reason, /interrupted/);
+    const cleanup = journal.steps.find((s: { name: string }) => s.name === "cleanup");
+    assert.deepEqual(cleanup.targets.map((t: { status: string }) => t.status), ["ok", "ok"]);
+    assert.deepEqual([...Deno.readDirSync(`${scratch}/run`)], [], "every VM directory is gone");
+    const ps = new TextDecoder().decode(
+      (await new Deno.Command("ps", { args: ["-eo", "args"], stdout: "piped" }).output()).stdout,
+    );
+    assert.ok(!ps.includes(`${scratch}/run`), "no QEMU of this run is left");
+  } finally {
+    await Deno.remove(file);
+    await Deno.remove(scratch, { recursive: true });
+  }
+});
+
+Deno.test("cli: the shipped crash drill passes and writes its report", async () => {
+  const scratch = await Deno.makeTempDir({ prefix: "corral-report-" });
+  try {
+    const result = await corral([
+      "run",
+      "recipes/crash-drill.yaml",
+      "--report",
+      scratch,
+      "--seed",
+      "5",
+    ]);
+    assert.equal(result.code, 0, result.out + result.err);
+    assert.match(
+      result.out,
+      /metric recovery: db1 [\d.]+ (ms|s), db2 [\d.]+ (ms|s) \(max 15 s: ok\)/,
+    );
+    assert.match(result.out, /verdict: PASS/);
+    assert.equal(result.qemuStarts.length, 6);
+    const journal = JSON.parse(await Deno.readTextFile(`${scratch}/journal.json`));
+    assert.equal(journal.seed, 5);
+    assert.equal(journal.verdict, "pass");
+    const junit = await Deno.readTextFile(`${scratch}/junit.xml`);
+    assert.match(junit, /<testsuite name="crash-drill" tests="\d+" failures="0"/);
+    const events = (await Deno.readTextFile(`${scratch}/events.jsonl`)).trim().split("\n").map((
+      l,
+    ) => JSON.parse(l));
+    assert.ok(
+      events.some((e) => e.type === "qmp-event" && e.vm === "db1" && e.event === "GUEST_PANICKED"),
+    );
+    assert.match(
+      await Deno.readTextFile(`${scratch}/vms/db2/console.log`),
+      /READY\r\nPANIC: NMI\r\nREADY/,
+    );
+    assert.match(
+      await Deno.readTextFile(`${scratch}/vms/db1/qmp.log`),
+      /-- step 'crash the databases' \(nmi\)\n.*-> \{"execute":"inject-nmi".*<- .*"event": "GUEST_PANICKED"/s,
+    );
+  } finally {
+    await Deno.remove(scratch, { recursive: true });
+  }
+});
+
+for (const recipe of ["rolling-maintenance", "lab-smoke"]) {
+  Deno.test(`cli: the shipped recipe ${recipe} passes`, async () => {
+    const result = await corral(["run", `recipes/${recipe}.yaml`]);
+    assert.equal(result.code, 0, result.out + result.err);
+    assert.match(result.out, /verdict: PASS/);
+  });
+}
+
+Deno.test("cli: the shipped attach recipe drives QEMUs corral did not start, and leaves them", async () => {
+  await using a = await spawnQemu({ name: "outside-a" });
+  await using b = await spawnQemu({ name: "outside-b" });
+  const result = await corral([
+    "run",
+    "recipes/attach.yaml",
+    "--var",
+    `a=${a.address}`,
+    "--var",
+    `b=${b.address}`,
+  ]);
+  assert.equal(result.code, 0, result.out + result.err);
+  assert.match(result.out, /outside-a: attached/);
+  assert.deepEqual(result.qemuStarts, []);
+  let exited = false;
+  a.status.then(() => exited = true);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(exited, false, "an attached QEMU keeps running");
+});

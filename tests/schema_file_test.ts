@@ -1,0 +1,26 @@
+/** The editor schema (docs/recipe.schema.json) accepts every shipped recipe and rejects what the parser rejects. */
+
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import { parse } from "yaml";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const schema = JSON.parse(await Deno.readTextFile(`${root}docs/recipe.schema.json`));
+const validate = new Ajv2020({ allErrors: true, strict: false }).compile(schema);
+
+Deno.test("recipe.schema.json accepts every shipped recipe", async () => {
+  for (const entry of Deno.readDirSync(`${root}recipes`)) {
+    const recipe = parse(await Deno.readTextFile(`${root}recipes/${entry.name}`));
+    assert.ok(validate(recipe), `${entry.name}: ${JSON.stringify(validate.errors)}`);
+  }
+});
+
+Deno.test("recipe.schema.json rejects unknown keys, two actions and bad enums", () => {
+  const base = { recipe: 1, name: "t", vms: { a: {} } };
+  assert.ok(validate({ ...base, steps: [{ name: "s", pause: {} }] }));
+  assert.ok(!validate({ ...base, steps: [{ name: "s", pasue: {} }] }));
+  assert.ok(!validate({ ...base, steps: [{ name: "s", pause: {}, resume: {} }] }));
+  assert.ok(!validate({ ...base, steps: [{ name: "s", "panic-action": "explode" }] }));
+  assert.ok(!validate({ ...base, vms: { a: { memroy: "16M" } }, steps: [] }));
+});
