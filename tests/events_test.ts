@@ -116,10 +116,10 @@ Deno.test("close(): iterators end quietly, pending waits reject, QEMU keeps runn
   await using qemu = await spawnQemu();
   const vm = await Vm.connect(qemu.address);
   const reader = vm.events();
-  const wait = vm.waitFor("STOP");
+  const wait = rejectsWith(vm.waitFor("STOP"), ConnectionClosedError, /closed by the client/);
   await vm.close();
   assert.equal((await reader.next()).done, true);
-  await rejectsWith(wait, ConnectionClosedError, /closed by the client/);
+  await wait;
   await using again = await Vm.connect(qemu.address);
   assert.equal((await again.status()).running, true);
 });

@@ -3,7 +3,7 @@
  * by id with a deadline each, and events into a bounded journal.
  *
  * Layers, bottom up: {@linkcode parseAddress} and a socket (transport),
- * {@linkcode LineStream} (framing), {@linkcode QmpClient} (protocol), and
+ * {@linkcode LineSplitter} (framing), {@linkcode QmpClient} (protocol), and
  * `Vm` (the high-level face most users want).
  *
  * @module
@@ -20,7 +20,7 @@ import {
 import { formatMs, prefix } from "../_text.ts";
 import { parseAddress, type QmpAddress } from "./address.ts";
 import { dial } from "./_dial.ts";
-import { DEFAULT_MAX_MESSAGE_BYTES, LineStream } from "./framing.ts";
+import { DEFAULT_MAX_MESSAGE_BYTES, LineSplitter } from "./framing.ts";
 import { DEFAULT_TIMEOUT, EventJournal, type QmpTimestamp } from "./journal.ts";
 
 /** QEMU's greeting: its version and the capabilities it offers. */
@@ -106,7 +106,11 @@ const encoder = new TextEncoder();
  */
 export class QmpClient {
   #conn: Deno.Conn;
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #splitter: LineSplitter;
+  /** Requests waiting for the write in flight; sent together in one write. */
+  #outbox: Uint8Array[] = [];
+  #flushing: Promise<void> | undefined;
+  #writing = false;
   #name: string;
   #commandTimeout: number;
   #pending = new Map<number, Pending>();
@@ -117,7 +121,6 @@ export class QmpClient {
   #onGreeting = Promise.withResolvers<QmpGreeting>();
   #closeError: ConnectionClosedError | undefined;
   #reading: Promise<void>;
-  #reader: ReadableStreamDefaultReader<string>;
   #oob = false;
 
   /**
@@ -136,10 +139,7 @@ export class QmpClient {
       timeout: this.#commandTimeout,
     });
     this.#journal.reopen();
-    this.#writer = conn.writable.getWriter();
-    this.#reader = conn.readable
-      .pipeThrough(new LineStream(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES))
-      .getReader();
+    this.#splitter = new LineSplitter(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
     // Rejections surface through the greeting, pending commands and waiters.
     this.#onGreeting.promise.catch(() => {});
     this.#reading = this.#readLoop();
@@ -252,7 +252,7 @@ export class QmpClient {
     const reply = this.#track(id, command, args, options);
     const text = JSON.stringify(message);
     this.trace?.("->", text);
-    this.#writer.write(encoder.encode(text)).catch((cause) => this.#shutdown(cause));
+    this.#send(encoder.encode(text));
     return reply;
   }
 
@@ -315,13 +315,42 @@ export class QmpClient {
     this.#state = "running";
   }
 
+  /** Queue `bytes`; requests that pile up while a write is in flight go out in one write. */
+  #send(bytes: Uint8Array): void {
+    this.#outbox.push(bytes);
+    if (!this.#writing) this.#flushing = this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    // #writing is cleared in the same turn that finds the outbox empty, so a
+    // request queued after that starts a new flush: none is ever stranded.
+    this.#writing = true;
+    try {
+      while (this.#outbox.length > 0) {
+        const batch = this.#outbox.length === 1 ? this.#outbox[0]! : concat(this.#outbox);
+        this.#outbox = [];
+        for (let written = 0; written < batch.length;) {
+          written += await this.#conn.write(batch.subarray(written));
+        }
+      }
+    } catch (cause) {
+      void this.#shutdown(cause);
+    } finally {
+      this.#writing = false;
+    }
+  }
+
   async #readLoop(): Promise<void> {
     let cause: unknown;
+    const buffer = new Uint8Array(64 * 1024);
     try {
       while (true) {
-        const { value: line, done } = await this.#reader.read();
-        if (done) break;
-        this.#dispatch(line);
+        const n = await this.#conn.read(buffer);
+        if (n === null) {
+          this.#splitter.end();
+          break;
+        }
+        for (const line of this.#splitter.push(buffer.subarray(0, n))) this.#dispatch(line);
       }
     } catch (error) {
       cause = error;
@@ -436,13 +465,13 @@ export class QmpClient {
     );
     for (const pending of this.#pending.values()) pending.reject(error);
     this.#journal.close(error, byClient);
-    await this.#reader.cancel().catch(() => {});
-    await this.#writer.close().catch(() => {});
+    this.#outbox = [];
     try {
       this.#conn.close();
     } catch {
-      // Already closed by the stream cancel.
+      // Already closed.
     }
+    await this.#flushing;
     this.#state = "closed";
     if (byClient) await this.#reading.catch(() => {});
   }
@@ -501,4 +530,14 @@ function isObject(value: unknown): value is Record<string, unknown> {
 function isTimestamp(value: unknown): value is QmpTimestamp {
   return isObject(value) && typeof value.seconds === "number" &&
     typeof value.microseconds === "number";
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
 }
