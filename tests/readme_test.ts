@@ -7,56 +7,54 @@ import { spawnQemu } from "./_qemu.ts";
 const root = fileURLToPath(new URL("..", import.meta.url));
 
 /**
- * The README's fenced `ts` blocks. They are marked `ignore` for `deno test
- * --doc` because they need a QEMU at a fixed path; this test gives them one.
+ * The README's fenced `ts` block that contains `marker`. They are marked
+ * `ignore` for `deno test --doc` because they need QEMU set up as the
+ * README says; these tests do that.
  */
-async function readmeBlocks(): Promise<string[]> {
+async function readmeExample(marker: string): Promise<string> {
   const readme = await Deno.readTextFile(`${root}README.md`);
-  return [...readme.matchAll(/```ts(?: ignore)?\n([\s\S]*?)```/g)].map((match) => match[1]!);
+  const blocks = [...readme.matchAll(/```ts(?: ignore)?\n([\s\S]*?)```/g)].map((match) =>
+    match[1]!
+  );
+  const block = blocks.find((text) => text.includes(marker));
+  assert.ok(block, `the README has an example with ${marker}`);
+  return block;
 }
 
-Deno.test("README: the QMP example runs as written and prints the paused status", async () => {
-  const [example = ""] = await readmeBlocks();
-  assert.ok(example.includes('Vm.connect("unix:/tmp/a.qmp"'), "the README's first example");
-  await using qemu = await spawnQemu();
-  // The only change: the socket path, so parallel runs do not collide.
-  const script = example.replace("unix:/tmp/a.qmp", qemu.address);
-  const file = `${root}.readme-example-${qemu.pid}.ts`;
+/** Run `script` from the repository root, as the README says to; resolves to its stdout. */
+async function runExample(script: string, permissions: string[]): Promise<string> {
+  const file = `${root}.readme-example-${crypto.randomUUID()}.ts`;
   await Deno.writeTextFile(file, script);
   try {
     const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-read", "--allow-write", "--allow-net", "--allow-env", file],
+      args: ["run", ...permissions, file],
       cwd: root,
       stdout: "piped",
       stderr: "piped",
     }).output();
-    const out = new TextDecoder().decode(stdout);
     assert.equal(code, 0, new TextDecoder().decode(stderr));
-    assert.match(out, /status: "paused"/);
-    assert.match(out, /running: false/);
+    return new TextDecoder().decode(stdout);
   } finally {
     await Deno.remove(file);
   }
+}
+
+Deno.test("README: the QMP example runs as written and prints the paused status", async () => {
+  const example = await readmeExample('Vm.connect("unix:/tmp/a.qmp"');
+  await using qemu = await spawnQemu();
+  // The only change: the socket path, so parallel runs do not collide.
+  const out = await runExample(example.replace("unix:/tmp/a.qmp", qemu.address), [
+    "--allow-read",
+    "--allow-write",
+    "--allow-net",
+    "--allow-env",
+  ]);
+  assert.match(out, /status: "paused"/);
+  assert.match(out, /running: false/);
 });
 
 Deno.test("README: the lab example crashes and recovers db1 and prints the web tier", async () => {
-  const blocks = await readmeBlocks();
-  const example = blocks.find((block) => block.includes("Lab.launch")) ?? "";
-  assert.ok(example.includes("db.injectNmi()"), "the README's lab example");
-  const file = `${root}.readme-example-lab-${Date.now()}.ts`;
-  await Deno.writeTextFile(file, example);
-  try {
-    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", file],
-      cwd: root,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const out = new TextDecoder().decode(stdout);
-    assert.equal(code, 0, new TextDecoder().decode(stderr));
-    assert.match(out, /GUEST_PANICKED \(pause\), back in [\d.]+ ms/);
-    assert.match(out, /web1 running\nweb2 running/);
-  } finally {
-    await Deno.remove(file);
-  }
+  const out = await runExample(await readmeExample("Lab.launch"), ["-A"]);
+  assert.match(out, /GUEST_PANICKED \(pause\), back in [\d.]+ ms/);
+  assert.match(out, /web1 running\nweb2 running/);
 });

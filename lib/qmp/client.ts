@@ -17,6 +17,7 @@ import {
   QmpError,
   TimeoutError,
 } from "../errors.ts";
+import { concat } from "../_bytes.ts";
 import { formatMs, prefix } from "../_text.ts";
 import { parseAddress, type QmpAddress } from "./address.ts";
 import { dial } from "./_dial.ts";
@@ -79,8 +80,11 @@ export const DEFAULT_CONNECT_TIMEOUT = 10_000;
 interface Pending {
   command: string;
   arguments: Record<string, unknown> | undefined;
+  /** `performance.now()` past which the reply is late. */
+  deadline: number;
   resolve(value: unknown): void;
   reject(error: unknown): void;
+  expire(): void;
 }
 
 const encoder = new TextEncoder();
@@ -111,6 +115,8 @@ export class QmpClient {
   #outbox: Uint8Array[] = [];
   #flushing: Promise<void> | undefined;
   #writing = false;
+  #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  #deadlineAt = Infinity;
   #name: string;
   #commandTimeout: number;
   #pending = new Map<number, Pending>();
@@ -279,31 +285,59 @@ export class QmpClient {
     const timeout = options.timeout ?? this.#commandTimeout;
     const signal = options.signal;
     const settle = (finish: () => void) => {
-      clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
       this.#pending.delete(id);
       finish();
     };
     const onAbort = () => settle(() => reject(signal?.reason));
-    const timer = setTimeout(() =>
-      settle(() =>
-        reject(
-          new TimeoutError(
-            `${prefix(this.#name)}no reply to ${command} within ${formatMs(timeout)}; ` +
-              `the command may still be running in QEMU`,
-            { vm: this.#name, timeout, command },
-          ),
-        )
-      ), timeout);
-    this.#pending.set(id, {
+    const pending: Pending = {
       command,
       arguments: args,
+      deadline: performance.now() + timeout,
       resolve: (value) => settle(() => resolve(value)),
       reject: (error) => settle(() => reject(error)),
-    });
+      expire: () =>
+        settle(() =>
+          reject(
+            new TimeoutError(
+              `${prefix(this.#name)}no reply to ${command} within ${formatMs(timeout)}; ` +
+                `the command may still be running in QEMU`,
+              { vm: this.#name, timeout, command },
+            ),
+          )
+        ),
+    };
+    this.#pending.set(id, pending);
+    this.#armDeadline(pending.deadline);
     if (signal?.aborted) onAbort();
     else signal?.addEventListener("abort", onAbort, { once: true });
     return promise;
+  }
+
+  /**
+   * One timer serves every pending command's deadline: it is armed for the
+   * earliest one and moved only when an earlier deadline comes. A timer per
+   * command was a measurable part of each round trip.
+   */
+  #armDeadline(deadline: number): void {
+    if (this.#deadlineTimer !== undefined && this.#deadlineAt <= deadline) return;
+    clearTimeout(this.#deadlineTimer);
+    this.#deadlineAt = deadline;
+    this.#deadlineTimer = setTimeout(
+      () => this.#expire(),
+      Math.max(0, deadline - performance.now()),
+    );
+  }
+
+  #expire(): void {
+    this.#deadlineTimer = undefined;
+    const now = performance.now();
+    let next = Infinity;
+    for (const pending of [...this.#pending.values()]) {
+      if (pending.deadline <= now + 1) pending.expire();
+      else next = Math.min(next, pending.deadline);
+    }
+    if (next !== Infinity) this.#armDeadline(next);
   }
 
   async #negotiate(): Promise<void> {
@@ -463,7 +497,9 @@ export class QmpClient {
         { vm: this.#name, cause },
       ),
     );
-    for (const pending of this.#pending.values()) pending.reject(error);
+    for (const pending of [...this.#pending.values()]) pending.reject(error);
+    clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = undefined;
     this.#journal.close(error, byClient);
     this.#outbox = [];
     try {
@@ -530,14 +566,4 @@ function isObject(value: unknown): value is Record<string, unknown> {
 function isTimestamp(value: unknown): value is QmpTimestamp {
   return isObject(value) && typeof value.seconds === "number" &&
     typeof value.microseconds === "number";
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

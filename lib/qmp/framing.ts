@@ -6,6 +6,7 @@
  */
 
 import { ProtocolError } from "../errors.ts";
+import { concat } from "../_bytes.ts";
 
 /** The default largest message, in bytes: 16 MiB. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -51,7 +52,7 @@ export class LineSplitter {
     for (let newline = chunk.indexOf(LF); newline !== -1; newline = chunk.indexOf(LF, start)) {
       const piece = chunk.subarray(start, newline);
       if (this.#pendingBytes + piece.length > this.#maxBytes) throw tooLong(this.#maxBytes);
-      const line = this.#pendingBytes === 0 ? piece : join([...this.#pending, piece]);
+      const line = this.#pendingBytes === 0 ? piece : concat([...this.#pending, piece]);
       const end = line.length > 0 && line[line.length - 1] === CR ? line.length - 1 : line.length;
       if (end > 0) lines.push(this.#decoder.decode(line.subarray(0, end)));
       this.#pending = [];
@@ -115,14 +116,4 @@ function tooLong(maxBytes: number): ProtocolError {
   return new ProtocolError(
     `a QMP message is longer than ${maxBytes} bytes: raise maxMessageBytes if this is expected`,
   );
-}
-
-function join(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

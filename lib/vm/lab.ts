@@ -7,7 +7,7 @@
 
 import { CorralError } from "../errors.ts";
 import { forEachNamed } from "./_each.ts";
-import { Fleet, type FleetOptions, FleetResult, type VmResult } from "./fleet.ts";
+import { Fleet, FleetError, type FleetOptions, FleetResult } from "./fleet.ts";
 import { launch, type LaunchOptions, type LaunchSpec } from "./launch.ts";
 import { type Member, resolveSelector, type Selector } from "./select.ts";
 import { Vm, type VmConnectOptions } from "./vm.ts";
@@ -25,16 +25,7 @@ export interface LabLaunchOptions extends LaunchOptions {
 }
 
 /** Some VMs of a lab could not be launched; those that could were stopped again. */
-export class LabLaunchError extends CorralError {
-  /** Every VM's launch result. */
-  readonly results: readonly VmResult<Vm>[];
-
-  /** Make an error from the launch results. */
-  constructor(message: string, results: readonly VmResult<Vm>[]) {
-    super(message);
-    this.results = results;
-  }
-}
+export class LabLaunchError extends FleetError {}
 
 /**
  * A named set of VMs. Launched ones are stopped when the lab is disposed;
