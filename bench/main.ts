@@ -260,30 +260,38 @@ if (!ONLY || ONLY.some((name) => ["fanout", "connect", "memory"].includes(name))
     });
   }
   if (!ONLY || ONLY.includes("memory")) {
-    const gc = (globalThis as { gc?: () => void }).gc;
-    const rss = () => {
-      gc?.();
-      return Deno.memoryUsage().rss;
-    };
     const k = paths.length;
-    await measure(`memory K=${k}`, "KiB/VM", "lower", async () => {
-      const before = rss();
-      const raws = await Promise.all(paths.map((path) => RawQmp.connect(path)));
-      const after = rss();
-      for (const raw of raws) raw.close();
-      return (after - before) / 1024 / k;
-    }, async () => {
-      const before = rss();
-      const vms = await Promise.all(paths.map((path) => Vm.connect(`unix:${path}`)));
-      await Promise.all(vms.map((vm) => vm.execute("query-status")));
-      const after = rss();
-      await Promise.all(vms.map((vm) => vm.close()));
-      return (after - before) / 1024 / k;
-    });
-    if (!gc) {
-      log("(run with --v8-flags=--expose-gc for steadier memory figures; deno task bench does)");
-    }
+    await measure(
+      `memory K=${k}`,
+      "KiB/VM",
+      "lower",
+      () => memoryPerVm("raw", paths),
+      () => memoryPerVm("corral", paths),
+    );
   }
+}
+
+/** RSS per connected VM over the runtime's base, each measured in a fresh process. */
+async function memoryPerVm(kind: "raw" | "corral", paths: string[]): Promise<number> {
+  const probe = async (sockets: string[]) => {
+    const { stdout, success } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--v8-flags=--expose-gc",
+        new URL("./_memory.ts", import.meta.url).pathname,
+        kind,
+        ...sockets,
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    if (!success) throw new Error(`the memory probe failed for ${kind}`);
+    return JSON.parse(new TextDecoder().decode(stdout)).rss as number;
+  };
+  const base = await probe([]);
+  const loaded = await probe(paths);
+  return (loaded - base) / 1024 / paths.length;
 }
 
 const targets: [string, (f: Figure) => boolean, string][] = [

@@ -40,7 +40,9 @@ interface Waiter<T> {
 
 /** The mechanism: a ring of entries, waits and iterators. */
 export class Journal<T extends Entry> {
-  #ring: (T | undefined)[];
+  /** The kept entries, oldest first; grows on demand up to twice the capacity, then drops the oldest half. */
+  #kept: T[] = [];
+  #capacity: number;
   #last = 0;
   #waiters = new Set<Waiter<T>>();
   #wake = Promise.withResolvers<void>();
@@ -51,7 +53,7 @@ export class Journal<T extends Entry> {
     if (!Number.isInteger(options.capacity) || options.capacity < 1) {
       throw new RangeError(`journal capacity must be a positive integer, not ${options.capacity}`);
     }
-    this.#ring = new Array(options.capacity);
+    this.#capacity = options.capacity;
     this.#options = options;
   }
 
@@ -60,7 +62,7 @@ export class Journal<T extends Entry> {
   }
 
   get oldest(): number {
-    return Math.max(1, this.#last - this.#ring.length + 1);
+    return Math.max(1, this.#last - this.#capacity + 1);
   }
 
   get closed(): boolean {
@@ -68,7 +70,7 @@ export class Journal<T extends Entry> {
   }
 
   get capacity(): number {
-    return this.#ring.length;
+    return this.#capacity;
   }
 
   /** The newest entry, if any. */
@@ -79,7 +81,11 @@ export class Journal<T extends Entry> {
   append(item: Omit<T, "seq">): T {
     const entry = { ...item, seq: this.#last + 1 } as T;
     this.#last = entry.seq;
-    this.#ring[entry.seq % this.#ring.length] = entry;
+    this.#kept.push(entry);
+    // Trim in halves, so that appending stays O(1) on average.
+    if (this.#kept.length >= 2 * this.#capacity) {
+      this.#kept.splice(0, this.#kept.length - this.#capacity);
+    }
     for (const waiter of this.#waiters) {
       if (waiter.accepts(entry)) waiter.resolve(entry);
     }
@@ -178,7 +184,7 @@ export class Journal<T extends Entry> {
   }
 
   #at(seq: number): T {
-    return this.#ring[seq % this.#ring.length]!;
+    return this.#kept[this.#kept.length - (this.#last - seq) - 1]!;
   }
 
   #checkKept(since: number): void {
@@ -186,7 +192,7 @@ export class Journal<T extends Entry> {
       const vm = this.#options.vm;
       throw new EventsLostError(
         `${prefix(vm)}${this.#options.kind} ${since + 1} to ${this.oldest - 1} were dropped: ` +
-          `only the last ${this.#ring.length} are kept; keep more, or read sooner`,
+          `only the last ${this.#capacity} are kept; keep more, or read sooner`,
         { vm },
       );
     }
