@@ -711,7 +711,8 @@ class Runner {
   }
 
   #log(line: string): void {
-    this.#options.log?.(this.#redact.text(line));
+    const text = this.#redact.text(line);
+    this.#options.log?.(this.#options.color ? paint(text) : text);
   }
 }
 
@@ -796,4 +797,12 @@ function render(value: unknown, vm: string, seed: number): unknown {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, render(v, vm, seed)]));
   }
   return value;
+}
+
+/** Color a progress line for a terminal: passes green, failures red, step heads bold. */
+function paint(line: string): string {
+  if (line.startsWith("  ✓")) return `\x1b[32m${line}\x1b[0m`;
+  if (line.startsWith("  ✗")) return `\x1b[31m${line}\x1b[0m`;
+  if (line.startsWith("▶")) return `\x1b[1m${line}\x1b[0m`;
+  return line;
 }
