@@ -34,3 +34,22 @@ export async function rejectsWith<E extends Error>(
   }
   assert.fail(`expected ${type.name}, but the promise resolved`);
 }
+
+/**
+ * Read `reader` until the text read so far contains `marker` (or the stream
+ * ends), each read within `ms`; resolves to the text.
+ */
+export async function readUntil(
+  reader: ReadableStreamDefaultReader<string>,
+  marker: string,
+  ms: number,
+  what: string,
+): Promise<string> {
+  let text = "";
+  while (!text.includes(marker)) {
+    const { value, done } = await within(reader.read(), ms, what);
+    if (done) break;
+    text += value;
+  }
+  return text;
+}

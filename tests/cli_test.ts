@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { within } from "./_assert.ts";
+import { readUntil, within } from "./_assert.ts";
 import { spawnQemu } from "./_qemu.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -136,12 +136,7 @@ Deno.test("cli: Ctrl-C stops the steps, runs finally, leaves no QEMU, exits 130"
       stderr: "null",
     }).spawn();
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let out = "";
-    while (!out.includes("▶ wait forever")) {
-      const { value, done } = await within(reader.read(), 30_000, "the run to reach its long step");
-      if (done) break;
-      out += value;
-    }
+    await readUntil(reader, "▶ wait forever", 30_000, "the run to reach its long step");
     child.kill("SIGINT");
     const status = await within(child.status, 30_000, "corral to exit after Ctrl-C");
     while (!(await reader.read()).done) { /* drain */ }
@@ -204,13 +199,25 @@ Deno.test("cli: the shipped crash drill passes and writes its report", async () 
   }
 });
 
-for (const recipe of ["rolling-maintenance", "lab-smoke"]) {
-  Deno.test(`cli: the shipped recipe ${recipe} passes`, async () => {
-    const result = await corral(["run", `recipes/${recipe}.yaml`]);
-    assert.equal(result.code, 0, result.out + result.err);
-    assert.match(result.out, /verdict: PASS/);
-  });
-}
+Deno.test("cli: the shipped recipe rolling-maintenance passes", async () => {
+  const result = await corral(["run", "recipes/rolling-maintenance.yaml"]);
+  assert.equal(result.code, 0, result.out + result.err);
+  assert.match(result.out, /batch 1\/3: web1\n/);
+  assert.match(result.out, /batch 2\/3: web2, web3, web4\n/);
+  assert.match(result.out, /verdict: PASS/);
+});
+
+Deno.test("cli: the shipped recipe lab-smoke passes; --json prints the journal on stdout", async () => {
+  const result = await corral(["run", "recipes/lab-smoke.yaml", "--json"]);
+  assert.equal(result.code, 0, result.out + result.err);
+  const journal = JSON.parse(result.out);
+  assert.equal(journal.verdict, "pass");
+  assert.equal(
+    journal.steps.find((s: { name: string }) => s.name === "named right").targets[0].output.name,
+    "node1",
+  );
+  assert.match(result.err, /verdict: PASS/);
+});
 
 Deno.test("cli: the shipped attach recipe drives QEMUs corral did not start, and leaves them", async () => {
   await using a = await spawnQemu({ name: "outside-a" });

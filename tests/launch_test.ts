@@ -10,7 +10,7 @@ import {
   qemuArgs,
   TimeoutError,
 } from "../mod.ts";
-import { rejectsWith, within } from "./_assert.ts";
+import { readUntil, rejectsWith, within } from "./_assert.ts";
 import { spawnQemu } from "./_qemu.ts";
 
 /** Whether `pid` is a live process (a zombie counts as gone); asks ps, as /proc needs --allow-all. */
@@ -235,12 +235,7 @@ for (const how of ["SIGINT", "SIGTERM", "exit", "throw"] as const) {
       stderr: "null",
     }).spawn();
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    while (!text.includes("\n")) {
-      const { value, done } = await within(reader.read(), 30_000, "the parent's report");
-      if (done) break;
-      text += value;
-    }
+    const text = await readUntil(reader, "\n", 30_000, "the parent's report");
     const launched: { pid: number; dir: string }[] = JSON.parse(text);
     assert.equal(launched.length, 2);
     if (how.startsWith("SIG")) child.kill(how as Deno.Signal);
@@ -274,4 +269,21 @@ Deno.test("console: exec waits for the echo or for `expect`; lines() streams wha
     ["again", reply.text],
   );
   await reader.return();
+});
+
+Deno.test("shutdown: the power button and grace first, then quit; the VM can start again", async () => {
+  await using vm = await launch({ name: "polite" });
+  await vm.console.waitFor("READY");
+  // builtin:tiny ignores the ACPI power button, so the grace runs out and quit follows.
+  const status = await vm.shutdown({ grace: 200 });
+  assert.equal(status?.code, 0);
+  assert.deepEqual(vm.history(["POWERDOWN", "SHUTDOWN"]).map((e) => e.event), [
+    "POWERDOWN",
+    "SHUTDOWN",
+  ]);
+  assert.deepEqual(vm.history("SHUTDOWN")[0]!.data, { guest: false, reason: "host-qmp-quit" });
+  assert.equal(await vm.liveness(), "dead");
+  await vm.relaunch();
+  await vm.console.waitFor("READY");
+  assert.equal(await vm.liveness(), "healthy");
 });
