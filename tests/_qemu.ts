@@ -87,7 +87,7 @@ function freePort(): number {
   return port;
 }
 
-/** Poll until the monitor's socket exists (unix) or accepts (TCP), with a deadline. */
+/** Poll until the monitor accepts a connection, with a deadline. */
 async function untilListening(
   where: { socket?: string; port?: number },
   exited: () => boolean,
@@ -95,26 +95,18 @@ async function untilListening(
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (exited()) throw new Error("QEMU exited while starting");
-    if (where.socket && await exists(where.socket)) return;
-    if (where.port && await tcpOpen(where.port)) return;
+    // The socket file appears before QEMU listens: probe until a connection is accepted.
+    if (where.socket && await accepts({ transport: "unix", path: where.socket })) return;
+    if (where.port && await accepts({ hostname: "127.0.0.1", port: where.port })) return;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   throw new Error("QEMU's QMP monitor did not appear within 10 s");
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Whether a connection is accepted. The probe takes the monitor briefly; QEMU frees it on close. */
+async function accepts(address: Deno.ConnectOptions | Deno.UnixConnectOptions): Promise<boolean> {
   try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function tcpOpen(port: number): Promise<boolean> {
-  try {
-    // A probe connection takes the monitor briefly; QEMU frees it on close.
-    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    (await Deno.connect(address as Deno.ConnectOptions)).close();
     return true;
   } catch {
     return false;

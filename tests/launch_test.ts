@@ -186,14 +186,14 @@ Deno.test("liveness: a SIGSTOPped VM is wedged while its neighbours are healthy"
   const frozen = lab.vm("frozen");
   Deno.kill(frozen.pid!, "SIGSTOP");
   try {
-    const health = await lab.all().liveness({ timeout: 300 });
+    const health = await lab.all().liveness({ timeout: 2000 });
     assert.deepEqual(Object.fromEntries(health.values), {
       frozen: "wedged",
       ok1: "healthy",
       ok2: "healthy",
     });
     // A fleet call: the frozen VM times out, the others finish.
-    const paused = await lab.all().pause({ timeout: 500 });
+    const paused = await lab.all().pause({ timeout: 3000 });
     assert.deepEqual(paused.results.map((r) => [r.vm, r.status]), [
       ["frozen", "timeout"],
       ["ok1", "ok"],

@@ -25,7 +25,7 @@ function explain(address: QmpAddress, cause: unknown): string {
     }
     if (cause instanceof Deno.errors.ConnectionRefused) {
       return `${address.path} exists but nothing listens on it: the QEMU that made it has exited ` +
-        `(a stale socket); relaunch QEMU or remove the file`;
+        `(a stale socket: relaunch QEMU or remove the file), or is still starting (try again)`;
     }
   } else if (cause instanceof Deno.errors.ConnectionRefused) {
     return `nothing listens on ${text}: is QEMU running with -qmp ${text},server=on,wait=off?`;
