@@ -287,3 +287,14 @@ Deno.test("shutdown: the power button and grace first, then quit; the VM can sta
   await vm.console.waitFor("READY");
   assert.equal(await vm.liveness(), "healthy");
 });
+
+Deno.test("console: prompt waits match the line being printed before its end of line", async () => {
+  await using vm = await launch({ name: "prompt" });
+  await vm.console.waitFor("READY");
+  // builtin:tiny echoes what it gets: "user: " stays on the screen without a line end, like a prompt.
+  await vm.console.send("user: ");
+  await rejectsWith(vm.console.waitFor("user:", { timeout: 200 }), TimeoutError);
+  assert.equal((await vm.console.waitFor("user:", { prompt: true })).text, "user: ");
+  await vm.console.send("\r");
+  assert.equal((await vm.console.waitFor("user:")).text, "user: ");
+});

@@ -51,6 +51,8 @@ Deno.test("run: every step kind on a real VM", async () => {
   - { name: kill, kill: {} }
   - { name: start, start: {} }
   - { name: booted again, console: { wait: READY } }
+  - { name: type a prompt, console: { send: "ok? " } }
+  - { name: prompt seen, console: { wait: "ok?", prompt: true } }
   - { name: stop, stop: { grace: 0s } }
   - { name: on purpose, fail: "stop here \${{ vm.name }}", continue-on-error: true }
 `,

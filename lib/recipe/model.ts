@@ -67,9 +67,15 @@ export type Action =
   | { kind: "stop"; grace: number }
   | { kind: "wait-event"; event: string; match?: Record<string, unknown>; timeout?: number }
   | { kind: "wait-status"; status: readonly string[] }
-  | { kind: "console-wait"; wait: Pattern; failOn: readonly Pattern[] }
+  | { kind: "console-wait"; wait: Pattern; failOn: readonly Pattern[]; prompt: boolean }
   | { kind: "console-send"; send: Template }
-  | { kind: "console-exec"; exec: Template; expect?: Pattern; failOn: readonly Pattern[] }
+  | {
+    kind: "console-exec";
+    exec: Template;
+    expect?: Pattern;
+    failOn: readonly Pattern[];
+    prompt: boolean;
+  }
   | { kind: "panic-action"; policy: string }
   | { kind: "sleep"; ms: number }
   | { kind: "block"; steps: readonly Step[]; rescue: readonly Step[]; always: readonly Step[] }

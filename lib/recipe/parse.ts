@@ -776,7 +776,10 @@ class Reader {
   #console(node: Node | null): Action | undefined {
     const options = this.#map(node, "console");
     if (!options) return undefined;
-    this.#keys(options, ["wait", "fail-on", "send", "exec", "expect"], "console");
+    this.#keys(options, ["wait", "fail-on", "send", "exec", "expect", "prompt"], "console");
+    const prompt = options.has("prompt")
+      ? this.#bool(options.get("prompt")!.value, "prompt") ?? false
+      : false;
     const modes = ["wait", "send", "exec"].filter((mode) => options.has(mode));
     if (modes.length !== 1) {
       return this.#issue(
@@ -791,7 +794,7 @@ class Reader {
       .filter((p) => p !== undefined);
     if (options.has("wait")) {
       const wait = this.#pattern(options.get("wait")!.value, "wait");
-      return wait === undefined ? undefined : { kind: "console-wait", wait, failOn };
+      return wait === undefined ? undefined : { kind: "console-wait", wait, failOn, prompt };
     }
     if (options.has("send")) {
       const send = this.#template(options.get("send")!.value);
@@ -799,7 +802,7 @@ class Reader {
     }
     const exec = this.#template(options.get("exec")!.value);
     if (!exec) return undefined;
-    const action: Action = { kind: "console-exec", exec, failOn };
+    const action: Action = { kind: "console-exec", exec, failOn, prompt };
     if (options.has("expect")) {
       const expect = this.#pattern(options.get("expect")!.value, "expect");
       if (expect !== undefined) action.expect = expect;

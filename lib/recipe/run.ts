@@ -568,6 +568,7 @@ class Runner {
         const line = await vm.console.waitFor(action.wait, {
           since: since.console,
           failOn: action.failOn,
+          prompt: action.prompt,
           ...opts,
         });
         return line.text;
@@ -579,6 +580,7 @@ class Runner {
         const line = await vm.console.exec(renderTemplate(action.exec, vm.name, this.#plan.seed), {
           expect: action.expect,
           failOn: action.failOn,
+          prompt: action.prompt,
           ...opts,
         });
         return line.text;

@@ -37,6 +37,12 @@ export interface ConsoleWaitOptions {
   since?: number;
   /** Abandons the wait. */
   signal?: AbortSignal;
+  /**
+   * Also match the line being printed, before its end of line: for prompts
+   * such as `login: ` that end without one. Its `seq` is then that of the
+   * last complete line. Default `false`.
+   */
+  prompt?: boolean;
 }
 
 /** Options of {@linkcode Console.prototype.exec}. */
@@ -73,6 +79,7 @@ export class Console {
   #reading: Promise<void>;
   #mark = 0;
   #closedByUs = false;
+  #promptWatchers = new Set<() => void>();
 
   /**
    * Runs whenever input is sent; the owning VM uses it to move its action
@@ -138,11 +145,17 @@ export class Console {
    */
   async waitFor(pattern: LinePattern, options: ConsoleWaitOptions = {}): Promise<ConsoleLine> {
     const failOn = [options.failOn ?? []].flat();
-    const line = await this.#journal.waitFor(
-      (line) => matches(line.text, pattern) || failOn.some((bad) => matches(line.text, bad)),
-      `console line matching ${show(pattern)}`,
-      { since: options.since ?? this.#mark, timeout: options.timeout, signal: options.signal },
-    );
+    const accepts = (line: ConsoleLine) =>
+      matches(line.text, pattern) || failOn.some((bad) => matches(line.text, bad));
+    const what = `console line matching ${show(pattern)}`;
+    const wait = {
+      since: options.since ?? this.#mark,
+      timeout: options.timeout,
+      signal: options.signal,
+    };
+    const line = options.prompt
+      ? await this.#waitWithPrompt(pattern, accepts, what, wait)
+      : await this.#journal.waitFor(accepts, what, wait);
     const bad = failOn.find((bad) => matches(line.text, bad));
     if (bad !== undefined && !matches(line.text, pattern)) {
       throw new ConsoleError(
@@ -221,6 +234,37 @@ export class Console {
     this.#partial = parts.pop()!;
     const time = Date.now();
     for (const part of parts) this.#journal.append({ text: part.replace(/\r+$/, ""), time });
+    for (const check of this.#promptWatchers) check();
+  }
+
+  /** A line wait that also resolves when the unfinished line matches (a prompt). */
+  async #waitWithPrompt(
+    pattern: LinePattern,
+    accepts: (line: ConsoleLine) => boolean,
+    what: string,
+    wait: { since: number; timeout: number | undefined; signal: AbortSignal | undefined },
+  ): Promise<ConsoleLine> {
+    const stop = new AbortController();
+    const onAbort = () => stop.abort(wait.signal?.reason);
+    wait.signal?.addEventListener("abort", onAbort, { once: true });
+    const lines = this.#journal.waitFor(accepts, what, { ...wait, signal: stop.signal });
+    const prompt = Promise.withResolvers<ConsoleLine>();
+    const check = () => {
+      const text = this.#partial.replace(/\r+$/, "");
+      if (text !== "" && matches(text, pattern)) {
+        prompt.resolve({ text, time: Date.now(), seq: this.#journal.cursor });
+      }
+    };
+    this.#promptWatchers.add(check);
+    check();
+    try {
+      return await Promise.race([lines, prompt.promise]);
+    } finally {
+      this.#promptWatchers.delete(check);
+      wait.signal?.removeEventListener("abort", onAbort);
+      lines.catch(() => {});
+      stop.abort();
+    }
   }
 
   #lastLineContext(): string {
