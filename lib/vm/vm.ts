@@ -608,28 +608,28 @@ class Deadline {
     return this.#signal ? { timeout, signal: this.#signal } : { timeout };
   }
 
-  /** Wait for `promise` within what is left of the deadline. */
+  /** Wait for `promise` within what is left of the deadline, or until the signal aborts. */
   async race(promise: Promise<unknown>, what: string): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new TimeoutError(
-              `${prefix(this.#vm)}no sign of ${what} within ${formatMs(this.#timeout)}`,
-              {
-                vm: this.#vm,
-                timeout: this.#timeout,
-              },
-            ),
-          ),
-        this.next().timeout,
-      );
-    });
+    const { promise: stopped, reject } = Promise.withResolvers<never>();
+    const timer = setTimeout(() =>
+      reject(
+        new TimeoutError(
+          `${prefix(this.#vm)}no sign of ${what} within ${formatMs(this.#timeout)}`,
+          {
+            vm: this.#vm,
+            timeout: this.#timeout,
+          },
+        ),
+      ), this.next().timeout);
+    const signal = this.#signal;
+    const onAbort = () => reject(signal?.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      await Promise.race([promise, expired]);
+      signal?.throwIfAborted();
+      await Promise.race([promise, stopped]);
     } finally {
       clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
     }
   }
 }
