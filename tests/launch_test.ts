@@ -298,3 +298,21 @@ Deno.test("console: prompt waits match the line being printed before its end of 
   await vm.console.send("\r");
   assert.equal((await vm.console.waitFor("user:")).text, "user: ");
 });
+
+Deno.test("launch: a disk image guest boots from a snapshot; the original is never written", async () => {
+  const { TINY_IMAGE } = await import("../lib/vm/guest/_tiny_image.ts");
+  const dir = await Deno.makeTempDir({ prefix: "corral-image-" });
+  const image = `${dir}/disk,with,commas.img`;
+  await Deno.writeFile(image, TINY_IMAGE);
+  const before = (await Deno.stat(image)).mtime;
+  try {
+    await using vm = await launch({ name: "from-disk", guest: image });
+    await vm.console.waitFor("READY");
+    await vm.console.send("reboot\r");
+    await vm.console.waitFor("READY", { since: vm.console.cursor() });
+    assert.deepEqual(await Deno.readFile(image), TINY_IMAGE);
+    assert.deepEqual((await Deno.stat(image)).mtime, before);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
