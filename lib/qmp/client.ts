@@ -26,10 +26,12 @@ import { DEFAULT_TIMEOUT, EventJournal, type QmpTimestamp } from "./journal.ts";
 
 /** QEMU's greeting: its version and the capabilities it offers. */
 export interface QmpGreeting {
+  /** QEMU's version and package. */
   version: {
     qemu: { major: number; minor: number; micro: number };
     package: string;
   };
+  /** What QEMU offers, e.g. `oob`. */
   capabilities: string[];
 }
 

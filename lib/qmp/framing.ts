@@ -40,7 +40,11 @@ export class LineSplitter {
   #pendingBytes = 0;
   #maxBytes: number;
 
-  /** @param maxBytes The largest line accepted; default 16 MiB. */
+  /**
+   * Make a splitter.
+   *
+   * @param maxBytes The largest line accepted; default 16 MiB.
+   */
   constructor(maxBytes: number = DEFAULT_MAX_MESSAGE_BYTES) {
     this.#maxBytes = maxBytes;
   }
@@ -98,7 +102,11 @@ export class LineSplitter {
  * ```
  */
 export class LineStream extends TransformStream<Uint8Array, string> {
-  /** @param maxBytes The largest line accepted; default 16 MiB. */
+  /**
+   * Make a line stream.
+   *
+   * @param maxBytes The largest line accepted; default 16 MiB.
+   */
   constructor(maxBytes: number = DEFAULT_MAX_MESSAGE_BYTES) {
     const splitter = new LineSplitter(maxBytes);
     super({

@@ -11,7 +11,9 @@ import { subsetMatch } from "./match.ts";
 
 /** QEMU's timestamp of an event: seconds and microseconds since the epoch. */
 export interface QmpTimestamp {
+  /** Seconds since the epoch. */
   seconds: number;
+  /** Microseconds within the second. */
   microseconds: number;
 }
 

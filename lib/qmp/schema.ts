@@ -12,17 +12,29 @@ import { didYouMean } from "../_suggest.ts";
 
 /** One entry of `query-qmp-schema` (QEMU's `SchemaInfo`). */
 export interface SchemaEntry {
+  /** A command or event name; a number for masked type names. */
   name: string;
+  /** What the entry is. */
   "meta-type": "builtin" | "enum" | "array" | "object" | "alternate" | "command" | "event";
+  /** For a builtin: its JSON type. */
   "json-type"?: string;
+  /** For a command or event: the type of its arguments or data. */
   "arg-type"?: string;
+  /** For a command: the type it returns. */
   "ret-type"?: string;
+  /** For a command: whether it may run out of band. */
   "allow-oob"?: boolean;
+  /** For an array: the type of its elements. */
   "element-type"?: string;
+  /** For an enum: its values. */
   values?: string[];
+  /** For an object: its members (`default: null` marks an optional one); for an alternate: its choices. */
   members?: { name?: string; type?: string; default?: null; features?: string[] }[];
+  /** For a union: the member that selects the variant. */
   tag?: string;
+  /** For a union: the type of each case. */
   variants?: { case: string; type: string }[];
+  /** Flags such as `deprecated`. */
   features?: string[];
 }
 

@@ -9,8 +9,11 @@ import type { LaunchSpec } from "../vm/launch.ts";
 
 /** Where something was written. */
 export interface Pos {
+  /** The recipe file. */
   file: string;
+  /** 1-based line. */
   line: number;
+  /** 1-based column. */
   col: number;
 }
 
@@ -24,12 +27,15 @@ export type Template = readonly (string | { ref: "vm.name" | "seed" })[];
 
 /** One VM of the inventory. */
 export interface InventoryVm {
+  /** The VM's name. */
   name: string;
+  /** The groups it belongs to. */
   groups: readonly string[];
   /** Launch spec, for VMs corral starts; absent for attached ones. */
   spec?: LaunchSpec;
   /** `unix:/path` or `tcp:host:port`, for a QEMU corral did not start. */
   attach?: string;
+  /** Where it is declared. */
   pos: Pos;
 }
 
@@ -44,7 +50,9 @@ export type SelectorTerm =
 
 /** Which VMs a step acts on: the union of its terms. */
 export interface StepSelector {
+  /** The names, groups, globs, references and picks, united. */
   terms: readonly SelectorTerm[];
+  /** Where `on` is written. */
   pos: Pos;
 }
 
@@ -86,39 +94,65 @@ export type BatchSize = { count: number } | { percent: number };
 
 /** One step. */
 export interface Step {
+  /** Unique in the recipe. */
   name: string;
+  /** A name for references (`steps.ID.targets`, metrics, conditions). */
   id?: string;
+  /** The targets. */
   on: StepSelector;
+  /** The deadline on each VM, in ms; the recipe default when absent. */
   timeout?: number;
+  /** Tries in all, ms between them, and what the output must contain. */
   retry?: { attempts: number; interval: number; until?: unknown };
+  /** A failure neither fails the recipe nor removes the VM from later steps. */
   continueOnError: boolean;
+  /** Targets for which it is false are skipped. */
   if?: Condition;
+  /** On a block: the batch sizes. */
   serial?: readonly BatchSize[];
+  /** Failures tolerated (per batch for a serial block). */
   maxFailures?: { count: number } | { percent: number };
+  /** What the step does. */
   action: Action;
+  /** Where the step is written. */
   pos: Pos;
 }
 
 /** A measured duration between two step boundaries, per VM. */
 export interface Metric {
+  /** The metric's name. */
   name: string;
+  /** The boundary it is measured from. */
   from: { step: string; edge: "start" | "end" };
+  /** The boundary it is measured to. */
   to: { step: string; edge: "start" | "end" };
+  /** A bound in ms that makes the metric a pass condition. */
   max?: number;
+  /** Where it is written. */
   pos: Pos;
 }
 
 /** A whole, validated recipe. */
 export interface Recipe {
+  /** The file it was read from. */
   file: string;
+  /** Its name. */
   name: string;
+  /** What it is for. */
   description?: string;
+  /** Variables, with `--var` overrides applied. */
   vars: Record<string, unknown>;
+  /** Every VM, ranges expanded, defaults applied. */
   inventory: readonly InventoryVm[];
+  /** The default step deadline, in ms. */
   timeout: number;
+  /** At most this many VMs acted on at once. */
   forks: number;
+  /** The steps, in order. */
   steps: readonly Step[];
+  /** Steps that always run at the end. */
   finally: readonly Step[];
+  /** Durations measured per VM. */
   metrics: readonly Metric[];
 }
 

@@ -39,7 +39,9 @@ import {
 
 /** One problem in a recipe, with where it is. */
 export interface RecipeIssue {
+  /** Where the problem is. */
   pos: Pos;
+  /** What is wrong, and what to write instead when that is known. */
   message: string;
 }
 

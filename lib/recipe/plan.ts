@@ -22,20 +22,27 @@ import { showDuration } from "./duration.ts";
 
 /** A step with its resolved targets, and its children for a block. */
 export interface PlannedStep {
+  /** The step. */
   step: Step;
   /** Where the step sits: `steps[2]`, `steps[2].rescue[0]`, `finally[0]`. */
   path: string;
+  /** The VMs it acts on. */
   targets: string[];
   /** For a block with `serial`: the batches, in order. */
   batches?: string[][];
+  /** For a block: its steps, rescue and always, planned. */
   block?: { steps: PlannedStep[]; rescue: PlannedStep[]; always: PlannedStep[] };
 }
 
 /** A recipe with every target resolved. */
 export interface Plan {
+  /** The recipe. */
   recipe: Recipe;
+  /** The seed the picks were drawn from. */
   seed: number;
+  /** The steps, planned. */
   steps: PlannedStep[];
+  /** The cleanup steps, planned. */
   finally: PlannedStep[];
 }
 

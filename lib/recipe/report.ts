@@ -18,13 +18,19 @@ export const EXIT_CODES: Record<Verdict, number> = { pass: 0, fail: 1, unknown: 
 
 /** The outcome of one step on one VM. */
 export interface TargetRecord {
+  /** The VM. */
   vm: string;
+  /** How the step ended on it. */
   status: "ok" | "failed" | "timeout" | "skipped" | "error";
-  /** Milliseconds since the run started. */
+  /** When the step started on the VM, in ms since the run started. */
   start?: number;
+  /** When it ended, in ms since the run started. */
   end?: number;
+  /** Tries made (retry). */
   attempts?: number;
+  /** What the action produced: a QMP return, an event, a console line. */
   output?: unknown;
+  /** Why it failed. */
   error?: string;
   /** The failure was allowed (continue-on-error, max-failures, or rescued). */
   allowed?: boolean;
@@ -32,19 +38,29 @@ export interface TargetRecord {
 
 /** One step as it ran. */
 export interface StepRecord {
+  /** The step's name (with the batch, in a serial block). */
   name: string;
+  /** The step's id, if it has one. */
   id?: string;
+  /** Where it sits in the recipe, e.g. `steps[1].block[0]`. */
   path: string;
+  /** The action's kind. */
   action: string;
+  /** One record per VM. */
   targets: TargetRecord[];
+  /** Milliseconds since the run started. */
   start: number;
+  /** Milliseconds since the run started. */
   end: number;
 }
 
 /** A metric's values per VM. */
 export interface MetricRecord {
+  /** The metric's name. */
   name: string;
+  /** Milliseconds, by VM. */
   values: Record<string, number>;
+  /** The bound, if any, in ms. */
   max?: number;
   /** `true` when every value is within `max`; `undefined` when nothing was measured. */
   pass?: boolean;
@@ -52,14 +68,23 @@ export interface MetricRecord {
 
 /** The whole run. */
 export interface RunJournal {
+  /** The recipe's name. */
   recipe: string;
+  /** The recipe file. */
   file: string;
+  /** The seed the picks were drawn from. */
   seed: number;
+  /** When the run started (ISO 8601). */
   started: string;
+  /** How long the run took. */
   durationMs: number;
+  /** pass, fail, unknown or error. */
   verdict: Verdict;
+  /** Why that verdict. */
   reason: string;
+  /** Every step as it ran. */
   steps: StepRecord[];
+  /** Every metric's values. */
   metrics: MetricRecord[];
 }
 
@@ -90,6 +115,7 @@ export class Redactor {
 
 /** Streams report files into a directory as the run goes. */
 export class ReportWriter {
+  /** The report directory. */
   readonly dir: string;
   #redact: Redactor;
   #events: Deno.FsFile | undefined;

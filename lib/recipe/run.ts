@@ -56,7 +56,9 @@ export interface RunOptions {
 
 /** What a run produced. */
 export interface RunResult {
+  /** Everything that happened, the verdict included. */
   journal: RunJournal;
+  /** The command line's exit code for the verdict. */
   exitCode: number;
   /** The VMs, when `keep` left them running. */
   vms: Map<string, Vm>;

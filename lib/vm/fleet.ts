@@ -98,6 +98,7 @@ export class FleetResult<T> implements Iterable<VmResult<T>> {
     );
   }
 
+  /** The results, in the fleet's order. */
   [Symbol.iterator](): Iterator<VmResult<T>> {
     return this.results[Symbol.iterator]();
   }

@@ -189,7 +189,9 @@ function escape(value: string): string {
 
 /** One launched QEMU: its spec, its directory, its current process. */
 export class Machine {
+  /** What was launched. */
   readonly spec: LaunchSpec;
+  /** The VM's private directory: sockets, console.log. */
   readonly dir: string;
   #options: LaunchOptions;
   #process: QemuProcess | undefined;

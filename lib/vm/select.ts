@@ -14,7 +14,9 @@ import { didYouMean } from "../_suggest.ts";
 
 /** A VM as selectors see it. */
 export interface Member {
+  /** The VM's name. */
   name: string;
+  /** The groups it belongs to. */
   groups: readonly string[];
 }
 

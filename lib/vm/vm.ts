@@ -57,7 +57,8 @@ export type Subset<T> = T extends readonly (infer U)[] ? readonly Subset<U>[]
 /** What `data` of a typed wait must contain: a subset pattern, or a predicate. */
 export type TypedMatch<D> = Subset<D> | ((data: D, event: QmpEvent) => boolean);
 
-type ExecuteRest<C extends CommandName> = undefined extends CommandArguments<C>
+/** The parameters of `vm.execute(command, …)` after the command: arguments (optional when all are), then options. */
+export type ExecuteRest<C extends CommandName> = undefined extends CommandArguments<C>
   ? [args?: CommandArguments<C>, options?: ExecuteOptions]
   : [args: CommandArguments<C>, options?: ExecuteOptions];
 
@@ -510,6 +511,7 @@ export class Vm {
    * QEMU goes away.
    */
   events(): AsyncGenerator<QmpEvent, void, undefined>;
+  /** Only the named events, with typed data. */
   events<E extends EventName>(
     event: E | readonly E[],
     options?: EventsOptions<QmpEventMap[E]>,
