@@ -27,6 +27,7 @@ const BUILTIN: Record<string, string> = {
 /** Readable names for the masked types, by first use. */
 class Namer {
   #names = new Map<string, string>();
+  #about = new Map<string, string>();
   #taken = new Set<string>();
   #entries: Map<string, SchemaEntry>;
 
@@ -34,27 +35,47 @@ class Namer {
     this.#entries = entries;
   }
 
-  /** Name `type` (and what it contains) after `path`, unless already named. */
-  visit(type: string, path: string): void {
+  /** Name `type` (and what it contains) after `path`, unless already named; `about` says where it is first used. */
+  visit(type: string, path: string, about: string): void {
     const entry = this.#entries.get(type);
     if (!entry || this.#names.has(type)) return;
     const kind = entry["meta-type"];
     if (kind === "builtin") return;
-    if (kind === "array") return this.visit(entry["element-type"]!, `${path}Item`);
+    if (kind === "array") {
+      return this.visit(entry["element-type"]!, `${path}Item`, `An element of ${about}`);
+    }
     if (kind === "object" && entry.members!.length === 0 && !entry.variants) return;
     if (kind === "alternate") {
-      entry.members!.forEach((member, i) => this.visit(member.type!, `${path}Choice${i + 1}`));
+      entry.members!.forEach((member, i) =>
+        this.visit(member.type!, `${path}Choice${i + 1}`, `Choice ${i + 1} of ${about}`)
+      );
     }
     let name = path;
     for (let n = 2; this.#taken.has(name); n++) name = `${path}${n}`;
     this.#names.set(type, name);
+    this.#about.set(type, about);
     this.#taken.add(name);
     for (const member of entry.members ?? []) {
-      if (member.name !== undefined) this.visit(member.type!, `${name}${pascal(member.name)}`);
+      if (member.name !== undefined) {
+        this.visit(
+          member.type!,
+          `${name}${pascal(member.name)}`,
+          `\`${member.name}\` of {@linkcode ${name}}`,
+        );
+      }
     }
     for (const variant of entry.variants ?? []) {
-      this.visit(variant.type, `${name}${pascal(variant.case)}`);
+      this.visit(
+        variant.type,
+        `${name}${pascal(variant.case)}`,
+        `the members of {@linkcode ${name}} when \`${entry.tag}\` is \`${variant.case}\``,
+      );
     }
+  }
+
+  /** Where the type is first used, for its doc comment. */
+  about(type: string): string | undefined {
+    return this.#about.get(type);
   }
 
   get(type: string): string | undefined {
@@ -73,10 +94,24 @@ export function generateTypes(input: CodegenInput): string {
   const commands = input.entries.filter((entry) => entry["meta-type"] === "command");
   const events = input.entries.filter((entry) => entry["meta-type"] === "event");
   for (const command of commands) {
-    namer.visit(command["arg-type"]!, `${pascal(command.name)}Arguments`);
-    namer.visit(command["ret-type"]!, `${pascal(command.name)}Return`);
+    namer.visit(
+      command["arg-type"]!,
+      `${pascal(command.name)}Arguments`,
+      `the arguments of \`${command.name}\``,
+    );
+    namer.visit(
+      command["ret-type"]!,
+      `${pascal(command.name)}Return`,
+      `what \`${command.name}\` returns`,
+    );
   }
-  for (const event of events) namer.visit(event["arg-type"]!, `${pascal(event.name)}Data`);
+  for (const event of events) {
+    namer.visit(
+      event["arg-type"]!,
+      `${pascal(event.name)}Data`,
+      `the data of the \`${event.name}\` event`,
+    );
+  }
 
   const ref = (type: string): string => {
     const entry = entries.get(type);
@@ -96,7 +131,8 @@ export function generateTypes(input: CodegenInput): string {
     "",
     "/**",
     ` * QMP types of QEMU ${input.version}, generated from its own \`query-qmp-schema\`.`,
-    " * Run `deno task gen-types --qemu BINARY` for the QEMU you use.",
+    " * Run `deno task gen-types --qemu BINARY` for the QEMU you use. QEMU masks the",
+    " * names of its types, so each is named after its first user; later users share it.",
     " *",
     " * @module",
     " */",
@@ -111,6 +147,10 @@ export function generateTypes(input: CodegenInput): string {
     const entry = entries.get(type);
     if (!name || !entry || emitted.has(name)) return;
     emitted.add(name);
+    const about = namer.about(type)!;
+    out.push(
+      `/** ${about[0]!.toUpperCase()}${about.slice(1)}. */`,
+    );
     out.push(declaration(name, entry, entries, ref), "");
   };
   for (const entry of input.entries) emit(entry.name);

@@ -2,7 +2,8 @@
 
 /**
  * QMP types of QEMU 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3), generated from its own `query-qmp-schema`.
- * Run `deno task gen-types --qemu BINARY` for the QEMU you use.
+ * Run `deno task gen-types --qemu BINARY` for the QEMU you use. QEMU masks the
+ * names of its types, so each is named after its first user; later users share it.
  *
  * @module
  */
@@ -10,30 +11,36 @@
 /** The QEMU these types were generated from. */
 export const QAPI_QEMU_VERSION = "7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)";
 
+/** What `query-status` returns. */
 export interface QueryStatusReturn {
   running: boolean;
   singlestep: boolean;
   status: QueryStatusReturnStatus;
 }
 
+/** The data of the `SHUTDOWN` event. */
 export interface ShutdownData {
   guest: boolean;
   reason: ShutdownDataReason;
 }
 
+/** The data of the `RESET` event. */
 export interface ResetData {
   guest: boolean;
   reason: ShutdownDataReason;
 }
 
+/** The data of the `WATCHDOG` event. */
 export interface WatchdogData {
   action: WatchdogSetActionArgumentsAction;
 }
 
+/** The arguments of `watchdog-set-action`. */
 export interface WatchdogSetActionArguments {
   action: WatchdogSetActionArgumentsAction;
 }
 
+/** The arguments of `set-action`. */
 export interface SetActionArguments {
   reboot?: SetActionArgumentsReboot;
   shutdown?: SetActionArgumentsShutdown;
@@ -41,27 +48,32 @@ export interface SetActionArguments {
   watchdog?: WatchdogSetActionArgumentsAction;
 }
 
+/** The data of the `GUEST_PANICKED` event. */
 export interface GuestPanickedData {
   action: GuestPanickedDataAction;
   info?: GuestPanickedDataInfo;
 }
 
+/** The data of the `GUEST_CRASHLOADED` event. */
 export interface GuestCrashloadedData {
   action: GuestPanickedDataAction;
   info?: GuestPanickedDataInfo;
 }
 
+/** The data of the `MEMORY_FAILURE` event. */
 export interface MemoryFailureData {
   recipient: MemoryFailureDataRecipient;
   action: MemoryFailureDataAction;
   flags: MemoryFailureDataFlags;
 }
 
+/** An element of what `query-pr-managers` returns. */
 export interface QueryPrManagersReturnItem {
   id: string;
   connected: boolean;
 }
 
+/** The arguments of `eject`. */
 export interface EjectArguments {
   /** @deprecated */
   device?: string;
@@ -69,6 +81,7 @@ export interface EjectArguments {
   force?: boolean;
 }
 
+/** The arguments of `blockdev-open-tray`. */
 export interface BlockdevOpenTrayArguments {
   /** @deprecated */
   device?: string;
@@ -76,21 +89,25 @@ export interface BlockdevOpenTrayArguments {
   force?: boolean;
 }
 
+/** The arguments of `blockdev-close-tray`. */
 export interface BlockdevCloseTrayArguments {
   /** @deprecated */
   device?: string;
   id?: string;
 }
 
+/** The arguments of `blockdev-remove-medium`. */
 export interface BlockdevRemoveMediumArguments {
   id: string;
 }
 
+/** The arguments of `blockdev-insert-medium`. */
 export interface BlockdevInsertMediumArguments {
   id: string;
   "node-name": string;
 }
 
+/** The arguments of `blockdev-change-medium`. */
 export interface BlockdevChangeMediumArguments {
   /** @deprecated */
   device?: string;
@@ -101,17 +118,20 @@ export interface BlockdevChangeMediumArguments {
   "read-only-mode"?: BlockdevChangeMediumArgumentsReadOnlyMode;
 }
 
+/** The data of the `DEVICE_TRAY_MOVED` event. */
 export interface DeviceTrayMovedData {
   device: string;
   id: string;
   "tray-open": boolean;
 }
 
+/** The data of the `PR_MANAGER_STATUS_CHANGED` event. */
 export interface PrManagerStatusChangedData {
   id: string;
   connected: boolean;
 }
 
+/** The arguments of `block_set_io_throttle`. */
 export interface BlockSetIoThrottleArguments {
   /** @deprecated */
   device?: string;
@@ -138,6 +158,7 @@ export interface BlockSetIoThrottleArguments {
   group?: string;
 }
 
+/** The arguments of `block-latency-histogram-set`. */
 export interface BlockLatencyHistogramSetArguments {
   id: string;
   boundaries?: number[];
@@ -146,6 +167,7 @@ export interface BlockLatencyHistogramSetArguments {
   "boundaries-flush"?: number[];
 }
 
+/** An element of what `query-block` returns. */
 export interface QueryBlockReturnItem {
   device: string;
   qdev?: string;
@@ -157,10 +179,12 @@ export interface QueryBlockReturnItem {
   "io-status"?: QueryBlockReturnItemIoStatus;
 }
 
+/** The arguments of `query-blockstats`. */
 export interface QueryBlockstatsArguments {
   "query-nodes"?: boolean;
 }
 
+/** An element of what `query-blockstats` returns. */
 export interface QueryBlockstatsReturnItem {
   device?: string;
   qdev?: string;
@@ -171,6 +195,7 @@ export interface QueryBlockstatsReturnItem {
   backing?: QueryBlockstatsReturnItem;
 }
 
+/** An element of what `query-block-jobs` returns. */
 export interface QueryBlockJobsReturnItem {
   type: string;
   device: string;
@@ -187,12 +212,14 @@ export interface QueryBlockJobsReturnItem {
   error?: string;
 }
 
+/** The arguments of `block_resize`. */
 export interface BlockResizeArguments {
   device?: string;
   "node-name"?: string;
   size: number;
 }
 
+/** The arguments of `blockdev-snapshot-sync`. */
 export interface BlockdevSnapshotSyncArguments {
   device?: string;
   "node-name"?: string;
@@ -202,17 +229,20 @@ export interface BlockdevSnapshotSyncArguments {
   mode?: BlockdevSnapshotSyncArgumentsMode;
 }
 
+/** The arguments of `blockdev-snapshot`. */
 export interface BlockdevSnapshotArguments {
   node: string;
   overlay: string;
 }
 
+/** The arguments of `change-backing-file`. */
 export interface ChangeBackingFileArguments {
   device: string;
   "image-node-name": string;
   "backing-file": string;
 }
 
+/** The arguments of `block-commit`. */
 export interface BlockCommitArguments {
   "job-id"?: string;
   device: string;
@@ -230,6 +260,7 @@ export interface BlockCommitArguments {
   "auto-dismiss"?: boolean;
 }
 
+/** The arguments of `drive-backup`. */
 export interface DriveBackupArguments {
   "job-id"?: string;
   device: string;
@@ -249,6 +280,7 @@ export interface DriveBackupArguments {
   mode?: BlockdevSnapshotSyncArgumentsMode;
 }
 
+/** The arguments of `blockdev-backup`. */
 export interface BlockdevBackupArguments {
   "job-id"?: string;
   device: string;
@@ -266,10 +298,12 @@ export interface BlockdevBackupArguments {
   target: string;
 }
 
+/** The arguments of `query-named-block-nodes`. */
 export interface QueryNamedBlockNodesArguments {
   flat?: boolean;
 }
 
+/** `inserted` of {@linkcode QueryBlockReturnItem}. */
 export interface QueryBlockReturnItemInserted {
   file: string;
   "node-name"?: string;
@@ -305,11 +339,13 @@ export interface QueryBlockReturnItemInserted {
   "dirty-bitmaps"?: QueryBlockReturnItemInsertedDirtyBitmapsItem[];
 }
 
+/** What `x-debug-query-block-graph` returns. */
 export interface XDebugQueryBlockGraphReturn {
   nodes: XDebugQueryBlockGraphReturnNodesItem[];
   edges: XDebugQueryBlockGraphReturnEdgesItem[];
 }
 
+/** The arguments of `drive-mirror`. */
 export interface DriveMirrorArguments {
   "job-id"?: string;
   device: string;
@@ -330,6 +366,7 @@ export interface DriveMirrorArguments {
   "auto-dismiss"?: boolean;
 }
 
+/** The arguments of `block-dirty-bitmap-add`. */
 export interface BlockDirtyBitmapAddArguments {
   node: string;
   name: string;
@@ -338,21 +375,25 @@ export interface BlockDirtyBitmapAddArguments {
   disabled?: boolean;
 }
 
+/** The arguments of `block-dirty-bitmap-remove`. */
 export interface BlockDirtyBitmapRemoveArguments {
   node: string;
   name: string;
 }
 
+/** The arguments of `block-dirty-bitmap-merge`. */
 export interface BlockDirtyBitmapMergeArguments {
   node: string;
   target: string;
   bitmaps: BlockDirtyBitmapMergeArgumentsBitmapsItem[];
 }
 
+/** What `x-debug-block-dirty-bitmap-sha256` returns. */
 export interface XDebugBlockDirtyBitmapSha256Return {
   sha256: string;
 }
 
+/** The arguments of `blockdev-mirror`. */
 export interface BlockdevMirrorArguments {
   "job-id"?: string;
   device: string;
@@ -370,6 +411,7 @@ export interface BlockdevMirrorArguments {
   "auto-dismiss"?: boolean;
 }
 
+/** The arguments of `block-stream`. */
 export interface BlockStreamArguments {
   "job-id"?: string;
   device: string;
@@ -384,36 +426,44 @@ export interface BlockStreamArguments {
   "auto-dismiss"?: boolean;
 }
 
+/** The arguments of `block-job-set-speed`. */
 export interface BlockJobSetSpeedArguments {
   device: string;
   speed: number;
 }
 
+/** The arguments of `block-job-cancel`. */
 export interface BlockJobCancelArguments {
   device: string;
   force?: boolean;
 }
 
+/** The arguments of `block-job-pause`. */
 export interface BlockJobPauseArguments {
   device: string;
 }
 
+/** The arguments of `block-job-resume`. */
 export interface BlockJobResumeArguments {
   device: string;
 }
 
+/** The arguments of `block-job-complete`. */
 export interface BlockJobCompleteArguments {
   device: string;
 }
 
+/** The arguments of `block-job-dismiss`. */
 export interface BlockJobDismissArguments {
   id: string;
 }
 
+/** The arguments of `block-job-finalize`. */
 export interface BlockJobFinalizeArguments {
   id: string;
 }
 
+/** The arguments of `blockdev-add`. */
 export type BlockdevAddArguments =
   & {
     "node-name"?: string;
@@ -469,19 +519,23 @@ export type BlockdevAddArguments =
     | ({ driver: "vvfat" } & BlockdevAddArgumentsVvfat)
   );
 
+/** The arguments of `blockdev-reopen`. */
 export interface BlockdevReopenArguments {
   options: BlockdevAddArguments[];
 }
 
+/** The arguments of `blockdev-del`. */
 export interface BlockdevDelArguments {
   "node-name": string;
 }
 
+/** The arguments of `blockdev-create`. */
 export interface BlockdevCreateArguments {
   "job-id": string;
   options: BlockdevCreateArgumentsOptions;
 }
 
+/** The arguments of `x-blockdev-amend`. */
 export interface XBlockdevAmendArguments {
   "job-id": string;
   "node-name": string;
@@ -489,6 +543,7 @@ export interface XBlockdevAmendArguments {
   force?: boolean;
 }
 
+/** The data of the `BLOCK_IMAGE_CORRUPTED` event. */
 export interface BlockImageCorruptedData {
   device: string;
   "node-name"?: string;
@@ -498,6 +553,7 @@ export interface BlockImageCorruptedData {
   fatal: boolean;
 }
 
+/** The data of the `BLOCK_IO_ERROR` event. */
 export interface BlockIoErrorData {
   device: string;
   "node-name"?: string;
@@ -507,6 +563,7 @@ export interface BlockIoErrorData {
   reason: string;
 }
 
+/** The data of the `BLOCK_JOB_COMPLETED` event. */
 export interface BlockJobCompletedData {
   type: QueryJobsReturnItemType;
   device: string;
@@ -516,6 +573,7 @@ export interface BlockJobCompletedData {
   error?: string;
 }
 
+/** The data of the `BLOCK_JOB_CANCELLED` event. */
 export interface BlockJobCancelledData {
   type: QueryJobsReturnItemType;
   device: string;
@@ -524,12 +582,14 @@ export interface BlockJobCancelledData {
   speed: number;
 }
 
+/** The data of the `BLOCK_JOB_ERROR` event. */
 export interface BlockJobErrorData {
   device: string;
   operation: BlockIoErrorDataOperation;
   action: BlockIoErrorDataAction;
 }
 
+/** The data of the `BLOCK_JOB_READY` event. */
 export interface BlockJobReadyData {
   type: QueryJobsReturnItemType;
   device: string;
@@ -538,40 +598,47 @@ export interface BlockJobReadyData {
   speed: number;
 }
 
+/** The data of the `BLOCK_JOB_PENDING` event. */
 export interface BlockJobPendingData {
   type: QueryJobsReturnItemType;
   id: string;
 }
 
+/** The data of the `BLOCK_WRITE_THRESHOLD` event. */
 export interface BlockWriteThresholdData {
   "node-name": string;
   "amount-exceeded": number;
   "write-threshold": number;
 }
 
+/** The arguments of `block-set-write-threshold`. */
 export interface BlockSetWriteThresholdArguments {
   "node-name": string;
   "write-threshold": number;
 }
 
+/** The arguments of `x-blockdev-change`. */
 export interface XBlockdevChangeArguments {
   parent: string;
   child?: string;
   node?: string;
 }
 
+/** The arguments of `x-blockdev-set-iothread`. */
 export interface XBlockdevSetIothreadArguments {
   "node-name": string;
   iothread: XBlockdevSetIothreadArgumentsIothread;
   force?: boolean;
 }
 
+/** The data of the `QUORUM_FAILURE` event. */
 export interface QuorumFailureData {
   reference: string;
   "sector-num": number;
   "sectors-count": number;
 }
 
+/** The data of the `QUORUM_REPORT_BAD` event. */
 export interface QuorumReportBadData {
   type: QuorumReportBadDataType;
   error?: string;
@@ -580,17 +647,20 @@ export interface QuorumReportBadData {
   "sectors-count": number;
 }
 
+/** The arguments of `blockdev-snapshot-internal-sync`. */
 export interface BlockdevSnapshotInternalSyncArguments {
   device: string;
   name: string;
 }
 
+/** The arguments of `blockdev-snapshot-delete-internal-sync`. */
 export interface BlockdevSnapshotDeleteInternalSyncArguments {
   device: string;
   id?: string;
   name?: string;
 }
 
+/** An element of `snapshots` of {@linkcode QueryBlockReturnItemInsertedImage}. */
 export interface QueryBlockReturnItemInsertedImageSnapshotsItem {
   id: string;
   name: string;
@@ -602,35 +672,43 @@ export interface QueryBlockReturnItemInsertedImageSnapshotsItem {
   icount?: number;
 }
 
+/** The data of the `JOB_STATUS_CHANGE` event. */
 export interface JobStatusChangeData {
   id: string;
   status: QueryBlockJobsReturnItemStatus;
 }
 
+/** The arguments of `job-pause`. */
 export interface JobPauseArguments {
   id: string;
 }
 
+/** The arguments of `job-resume`. */
 export interface JobResumeArguments {
   id: string;
 }
 
+/** The arguments of `job-cancel`. */
 export interface JobCancelArguments {
   id: string;
 }
 
+/** The arguments of `job-complete`. */
 export interface JobCompleteArguments {
   id: string;
 }
 
+/** The arguments of `job-dismiss`. */
 export interface JobDismissArguments {
   id: string;
 }
 
+/** The arguments of `job-finalize`. */
 export interface JobFinalizeArguments {
   id: string;
 }
 
+/** An element of what `query-jobs` returns. */
 export interface QueryJobsReturnItem {
   id: string;
   type: QueryJobsReturnItemType;
@@ -640,6 +718,7 @@ export interface QueryJobsReturnItem {
   error?: string;
 }
 
+/** The arguments of `nbd-server-start`. */
 export interface NbdServerStartArguments {
   addr: NbdServerStartArgumentsAddr;
   "tls-creds"?: string;
@@ -647,6 +726,7 @@ export interface NbdServerStartArguments {
   "max-connections"?: number;
 }
 
+/** The arguments of `nbd-server-add`. */
 export interface NbdServerAddArguments {
   name?: string;
   description?: string;
@@ -655,11 +735,13 @@ export interface NbdServerAddArguments {
   bitmap?: string;
 }
 
+/** The arguments of `nbd-server-remove`. */
 export interface NbdServerRemoveArguments {
   name: string;
   mode?: NbdServerRemoveArgumentsMode;
 }
 
+/** The arguments of `block-export-add`. */
 export type BlockExportAddArguments =
   & {
     id: string;
@@ -676,15 +758,18 @@ export type BlockExportAddArguments =
     | ({ type: "vduse-blk" } & BlockExportAddArgumentsVduseBlk)
   );
 
+/** The arguments of `block-export-del`. */
 export interface BlockExportDelArguments {
   id: string;
   mode?: NbdServerRemoveArgumentsMode;
 }
 
+/** The data of the `BLOCK_EXPORT_DELETED` event. */
 export interface BlockExportDeletedData {
   id: string;
 }
 
+/** An element of what `query-block-exports` returns. */
 export interface QueryBlockExportsReturnItem {
   id: string;
   type: BlockExportAddArgumentsType;
@@ -692,55 +777,66 @@ export interface QueryBlockExportsReturnItem {
   "shutting-down": boolean;
 }
 
+/** An element of what `query-chardev` returns. */
 export interface QueryChardevReturnItem {
   label: string;
   filename: string;
   "frontend-open": boolean;
 }
 
+/** An element of what `query-chardev-backends` returns. */
 export interface QueryChardevBackendsReturnItem {
   name: string;
 }
 
+/** The arguments of `ringbuf-write`. */
 export interface RingbufWriteArguments {
   device: string;
   data: string;
   format?: RingbufWriteArgumentsFormat;
 }
 
+/** The arguments of `ringbuf-read`. */
 export interface RingbufReadArguments {
   device: string;
   size: number;
   format?: RingbufWriteArgumentsFormat;
 }
 
+/** The arguments of `chardev-add`. */
 export interface ChardevAddArguments {
   id: string;
   backend: ChardevAddArgumentsBackend;
 }
 
+/** What `chardev-add` returns. */
 export interface ChardevAddReturn {
   pty?: string;
 }
 
+/** The arguments of `chardev-change`. */
 export interface ChardevChangeArguments {
   id: string;
   backend: ChardevAddArgumentsBackend;
 }
 
+/** The arguments of `chardev-remove`. */
 export interface ChardevRemoveArguments {
   id: string;
 }
 
+/** The arguments of `chardev-send-break`. */
 export interface ChardevSendBreakArguments {
   id: string;
 }
 
+/** The data of the `VSERPORT_CHANGE` event. */
 export interface VserportChangeData {
   id: string;
   open: boolean;
 }
 
+/** The arguments of `dump-guest-memory`. */
 export interface DumpGuestMemoryArguments {
   paging: boolean;
   protocol: string;
@@ -750,26 +846,31 @@ export interface DumpGuestMemoryArguments {
   format?: DumpGuestMemoryArgumentsFormat;
 }
 
+/** What `query-dump` returns. */
 export interface QueryDumpReturn {
   status: QueryDumpReturnStatus;
   completed: number;
   total: number;
 }
 
+/** The data of the `DUMP_COMPLETED` event. */
 export interface DumpCompletedData {
   result: QueryDumpReturn;
   error?: string;
 }
 
+/** What `query-dump-guest-memory-capability` returns. */
 export interface QueryDumpGuestMemoryCapabilityReturn {
   formats: DumpGuestMemoryArgumentsFormat[];
 }
 
+/** The arguments of `set_link`. */
 export interface SetLinkArguments {
   name: string;
   up: boolean;
 }
 
+/** The arguments of `netdev_add`. */
 export type NetdevAddArguments =
   & {
     id: string;
@@ -791,14 +892,17 @@ export type NetdevAddArguments =
     | ({ type: "none" })
   );
 
+/** The arguments of `netdev_del`. */
 export interface NetdevDelArguments {
   id: string;
 }
 
+/** The arguments of `query-rx-filter`. */
 export interface QueryRxFilterArguments {
   name?: string;
 }
 
+/** An element of what `query-rx-filter` returns. */
 export interface QueryRxFilterReturnItem {
   name: string;
   promiscuous: boolean;
@@ -814,11 +918,13 @@ export interface QueryRxFilterReturnItem {
   "multicast-table": string[];
 }
 
+/** The data of the `NIC_RX_FILTER_CHANGED` event. */
 export interface NicRxFilterChangedData {
   name?: string;
   path: string;
 }
 
+/** The arguments of `announce-self`. */
 export interface AnnounceSelfArguments {
   initial: number;
   max: number;
@@ -828,19 +934,23 @@ export interface AnnounceSelfArguments {
   id?: string;
 }
 
+/** The data of the `FAILOVER_NEGOTIATED` event. */
 export interface FailoverNegotiatedData {
   "device-id": string;
 }
 
+/** The data of the `NETDEV_STREAM_CONNECTED` event. */
 export interface NetdevStreamConnectedData {
   "netdev-id": string;
   addr: BlockdevAddArgumentsGlusterServerItem;
 }
 
+/** The data of the `NETDEV_STREAM_DISCONNECTED` event. */
 export interface NetdevStreamDisconnectedData {
   "netdev-id": string;
 }
 
+/** The data of the `RDMA_GID_STATUS_CHANGED` event. */
 export interface RdmaGidStatusChangedData {
   netdev: string;
   "gid-status": boolean;
@@ -848,20 +958,24 @@ export interface RdmaGidStatusChangedData {
   "interface-id": number;
 }
 
+/** The arguments of `query-rocker`. */
 export interface QueryRockerArguments {
   name: string;
 }
 
+/** What `query-rocker` returns. */
 export interface QueryRockerReturn {
   name: string;
   id: number;
   ports: number;
 }
 
+/** The arguments of `query-rocker-ports`. */
 export interface QueryRockerPortsArguments {
   name: string;
 }
 
+/** An element of what `query-rocker-ports` returns. */
 export interface QueryRockerPortsReturnItem {
   name: string;
   enabled: boolean;
@@ -871,11 +985,13 @@ export interface QueryRockerPortsReturnItem {
   autoneg: QueryRockerPortsReturnItemAutoneg;
 }
 
+/** The arguments of `query-rocker-of-dpa-flows`. */
 export interface QueryRockerOfDpaFlowsArguments {
   name: string;
   "tbl-id"?: number;
 }
 
+/** An element of what `query-rocker-of-dpa-flows` returns. */
 export interface QueryRockerOfDpaFlowsReturnItem {
   cookie: number;
   hits: number;
@@ -884,11 +1000,13 @@ export interface QueryRockerOfDpaFlowsReturnItem {
   action: QueryRockerOfDpaFlowsReturnItemAction;
 }
 
+/** The arguments of `query-rocker-of-dpa-groups`. */
 export interface QueryRockerOfDpaGroupsArguments {
   name: string;
   type?: number;
 }
 
+/** An element of what `query-rocker-of-dpa-groups` returns. */
 export interface QueryRockerOfDpaGroupsReturnItem {
   id: number;
   type: number;
@@ -905,21 +1023,25 @@ export interface QueryRockerOfDpaGroupsReturnItem {
   "ttl-check"?: number;
 }
 
+/** An element of what `query-tpm-models` returns. */
 export type QueryTpmModelsReturnItem =
   | "tpm-tis"
   | "tpm-crb"
   | "tpm-spapr";
 
+/** An element of what `query-tpm-types` returns. */
 export type QueryTpmTypesReturnItem =
   | "passthrough"
   | "emulator";
 
+/** An element of what `query-tpm` returns. */
 export interface QueryTpmReturnItem {
   id: string;
   model: QueryTpmModelsReturnItem;
   options: QueryTpmReturnItemOptions;
 }
 
+/** The arguments of `set_password`. */
 export type SetPasswordArguments =
   & {
     password: string;
@@ -930,6 +1052,7 @@ export type SetPasswordArguments =
     | ({ protocol: "spice" })
   );
 
+/** The arguments of `expire_password`. */
 export type ExpirePasswordArguments =
   & {
     time: string;
@@ -939,6 +1062,7 @@ export type ExpirePasswordArguments =
     | ({ protocol: "spice" })
   );
 
+/** The arguments of `screendump`. */
 export interface ScreendumpArguments {
   filename: string;
   device?: string;
@@ -946,6 +1070,7 @@ export interface ScreendumpArguments {
   format?: ScreendumpArgumentsFormat;
 }
 
+/** What `query-spice` returns. */
 export interface QuerySpiceReturn {
   enabled: boolean;
   migrated: boolean;
@@ -958,21 +1083,25 @@ export interface QuerySpiceReturn {
   channels?: QuerySpiceReturnChannelsItem[];
 }
 
+/** The data of the `SPICE_CONNECTED` event. */
 export interface SpiceConnectedData {
   server: SpiceConnectedDataServer;
   client: SpiceConnectedDataServer;
 }
 
+/** The data of the `SPICE_INITIALIZED` event. */
 export interface SpiceInitializedData {
   server: SpiceInitializedDataServer;
   client: QuerySpiceReturnChannelsItem;
 }
 
+/** The data of the `SPICE_DISCONNECTED` event. */
 export interface SpiceDisconnectedData {
   server: SpiceConnectedDataServer;
   client: SpiceConnectedDataServer;
 }
 
+/** What `query-vnc` returns. */
 export interface QueryVncReturn {
   enabled: boolean;
   host?: string;
@@ -982,6 +1111,7 @@ export interface QueryVncReturn {
   clients?: QueryVncReturnClientsItem[];
 }
 
+/** An element of what `query-vnc-servers` returns. */
 export interface QueryVncServersReturnItem {
   id: string;
   server: QueryVncServersReturnItemServerItem[];
@@ -991,25 +1121,30 @@ export interface QueryVncServersReturnItem {
   display?: string;
 }
 
+/** The arguments of `change-vnc-password`. */
 export interface ChangeVncPasswordArguments {
   password: string;
 }
 
+/** The data of the `VNC_CONNECTED` event. */
 export interface VncConnectedData {
   server: VncConnectedDataServer;
   client: VncConnectedDataClient;
 }
 
+/** The data of the `VNC_INITIALIZED` event. */
 export interface VncInitializedData {
   server: VncConnectedDataServer;
   client: QueryVncReturnClientsItem;
 }
 
+/** The data of the `VNC_DISCONNECTED` event. */
 export interface VncDisconnectedData {
   server: VncConnectedDataServer;
   client: QueryVncReturnClientsItem;
 }
 
+/** An element of what `query-mice` returns. */
 export interface QueryMiceReturnItem {
   name: string;
   index: number;
@@ -1017,17 +1152,20 @@ export interface QueryMiceReturnItem {
   absolute: boolean;
 }
 
+/** The arguments of `send-key`. */
 export interface SendKeyArguments {
   keys: SendKeyArgumentsKeysItem[];
   "hold-time"?: number;
 }
 
+/** The arguments of `input-send-event`. */
 export interface InputSendEventArguments {
   device?: string;
   head?: number;
   events: InputSendEventArgumentsEventsItem[];
 }
 
+/** What `query-display-options` returns. */
 export type QueryDisplayOptionsReturn =
   & {
     "full-screen"?: boolean;
@@ -1046,10 +1184,13 @@ export type QueryDisplayOptionsReturn =
     | ({ type: "spice-app" })
   );
 
+/** The arguments of `display-reload`. */
 export type DisplayReloadArguments = { type: "vnc" } & DisplayReloadArgumentsVnc;
 
+/** The arguments of `display-update`. */
 export type DisplayUpdateArguments = { type: "vnc" } & DisplayUpdateArgumentsVnc;
 
+/** What `query-migrate` returns. */
 export interface QueryMigrateReturn {
   status?: QueryMigrateReturnStatus;
   ram?: QueryMigrateReturnRam;
@@ -1069,15 +1210,18 @@ export interface QueryMigrateReturn {
   "socket-address"?: BlockdevAddArgumentsGlusterServerItem[];
 }
 
+/** The arguments of `migrate-set-capabilities`. */
 export interface MigrateSetCapabilitiesArguments {
   capabilities: MigrateSetCapabilitiesArgumentsCapabilitiesItem[];
 }
 
+/** An element of `capabilities` of {@linkcode MigrateSetCapabilitiesArguments}. */
 export interface MigrateSetCapabilitiesArgumentsCapabilitiesItem {
   capability: MigrateSetCapabilitiesArgumentsCapabilitiesItemCapability;
   state: boolean;
 }
 
+/** The arguments of `migrate-set-parameters`. */
 export interface MigrateSetParametersArguments {
   "announce-initial"?: number;
   "announce-max"?: number;
@@ -1108,6 +1252,7 @@ export interface MigrateSetParametersArguments {
   "block-bitmap-mapping"?: MigrateSetParametersArgumentsBlockBitmapMappingItem[];
 }
 
+/** What `query-migrate-parameters` returns. */
 export interface QueryMigrateParametersReturn {
   "announce-initial"?: number;
   "announce-max"?: number;
@@ -1138,6 +1283,7 @@ export interface QueryMigrateParametersReturn {
   "block-bitmap-mapping"?: MigrateSetParametersArgumentsBlockBitmapMappingItem[];
 }
 
+/** The arguments of `client_migrate_info`. */
 export interface ClientMigrateInfoArguments {
   protocol: string;
   hostname: string;
@@ -1146,23 +1292,28 @@ export interface ClientMigrateInfoArguments {
   "cert-subject"?: string;
 }
 
+/** The data of the `MIGRATION` event. */
 export interface MigrationData {
   status: QueryMigrateReturnStatus;
 }
 
+/** The data of the `MIGRATION_PASS` event. */
 export interface MigrationPassData {
   pass: number;
 }
 
+/** The data of the `COLO_EXIT` event. */
 export interface ColoExitData {
   mode: QueryColoStatusReturnMode;
   reason: QueryColoStatusReturnReason;
 }
 
+/** The arguments of `migrate-continue`. */
 export interface MigrateContinueArguments {
   state: QueryMigrateReturnStatus;
 }
 
+/** The arguments of `migrate`. */
 export interface MigrateArguments {
   uri: string;
   blk?: boolean;
@@ -1171,54 +1322,65 @@ export interface MigrateArguments {
   resume?: boolean;
 }
 
+/** The arguments of `migrate-incoming`. */
 export interface MigrateIncomingArguments {
   uri: string;
 }
 
+/** The arguments of `xen-save-devices-state`. */
 export interface XenSaveDevicesStateArguments {
   filename: string;
   live?: boolean;
 }
 
+/** The arguments of `xen-set-global-dirty-log`. */
 export interface XenSetGlobalDirtyLogArguments {
   enable: boolean;
 }
 
+/** The arguments of `xen-load-devices-state`. */
 export interface XenLoadDevicesStateArguments {
   filename: string;
 }
 
+/** The arguments of `xen-set-replication`. */
 export interface XenSetReplicationArguments {
   enable: boolean;
   primary: boolean;
   failover?: boolean;
 }
 
+/** What `query-xen-replication-status` returns. */
 export interface QueryXenReplicationStatusReturn {
   error: boolean;
   desc?: string;
 }
 
+/** What `query-colo-status` returns. */
 export interface QueryColoStatusReturn {
   mode: QueryColoStatusReturnMode;
   "last-mode": QueryColoStatusReturnMode;
   reason: QueryColoStatusReturnReason;
 }
 
+/** The arguments of `migrate-recover`. */
 export interface MigrateRecoverArguments {
   uri: string;
 }
 
+/** The data of the `UNPLUG_PRIMARY` event. */
 export interface UnplugPrimaryData {
   "device-id": string;
 }
 
+/** The arguments of `calc-dirty-rate`. */
 export interface CalcDirtyRateArguments {
   "calc-time": number;
   "sample-pages"?: number;
   mode?: CalcDirtyRateArgumentsMode;
 }
 
+/** What `query-dirty-rate` returns. */
 export interface QueryDirtyRateReturn {
   "dirty-rate"?: number;
   status: QueryDirtyRateReturnStatus;
@@ -1229,21 +1391,25 @@ export interface QueryDirtyRateReturn {
   "vcpu-dirty-rate"?: QueryDirtyRateReturnVcpuDirtyRateItem[];
 }
 
+/** The arguments of `set-vcpu-dirty-limit`. */
 export interface SetVcpuDirtyLimitArguments {
   "cpu-index"?: number;
   "dirty-rate": number;
 }
 
+/** The arguments of `cancel-vcpu-dirty-limit`. */
 export interface CancelVcpuDirtyLimitArguments {
   "cpu-index"?: number;
 }
 
+/** An element of what `query-vcpu-dirty-limit` returns. */
 export interface QueryVcpuDirtyLimitReturnItem {
   "cpu-index": number;
   "limit-rate": number;
   "current-rate": number;
 }
 
+/** The arguments of `snapshot-save`. */
 export interface SnapshotSaveArguments {
   "job-id": string;
   tag: string;
@@ -1251,6 +1417,7 @@ export interface SnapshotSaveArguments {
   devices: string[];
 }
 
+/** The arguments of `snapshot-load`. */
 export interface SnapshotLoadArguments {
   "job-id": string;
   tag: string;
@@ -1258,28 +1425,33 @@ export interface SnapshotLoadArguments {
   devices: string[];
 }
 
+/** The arguments of `snapshot-delete`. */
 export interface SnapshotDeleteArguments {
   "job-id": string;
   tag: string;
   devices: string[];
 }
 
+/** The arguments of `transaction`. */
 export interface TransactionArguments {
   actions: TransactionArgumentsActionsItem[];
   properties?: TransactionArgumentsProperties;
 }
 
+/** The arguments of `trace-event-get-state`. */
 export interface TraceEventGetStateArguments {
   name: string;
   vcpu?: number;
 }
 
+/** An element of what `trace-event-get-state` returns. */
 export interface TraceEventGetStateReturnItem {
   name: string;
   state: TraceEventGetStateReturnItemState;
   vcpu: boolean;
 }
 
+/** The arguments of `trace-event-set-state`. */
 export interface TraceEventSetStateArguments {
   name: string;
   enable: boolean;
@@ -1287,19 +1459,23 @@ export interface TraceEventSetStateArguments {
   vcpu?: number;
 }
 
+/** The arguments of `qmp_capabilities`. */
 export interface QmpCapabilitiesArguments {
   enable?: QmpCapabilitiesArgumentsEnableItem[];
 }
 
+/** What `query-version` returns. */
 export interface QueryVersionReturn {
   qemu: QueryVersionReturnQemu;
   package: string;
 }
 
+/** An element of what `query-commands` returns. */
 export interface QueryCommandsReturnItem {
   name: string;
 }
 
+/** An element of what `query-qmp-schema` returns. */
 export type QueryQmpSchemaReturnItem =
   & {
     name: string;
@@ -1315,10 +1491,12 @@ export type QueryQmpSchemaReturnItem =
     | ({ "meta-type": "event" } & QueryQmpSchemaReturnItemEvent)
   );
 
+/** The arguments of `qom-list`. */
 export interface QomListArguments {
   path: string;
 }
 
+/** An element of what `qom-list` returns. */
 export interface QomListReturnItem {
   name: string;
   type: string;
@@ -1326,32 +1504,38 @@ export interface QomListReturnItem {
   "default-value"?: unknown;
 }
 
+/** The arguments of `qom-get`. */
 export interface QomGetArguments {
   path: string;
   property: string;
 }
 
+/** The arguments of `qom-set`. */
 export interface QomSetArguments {
   path: string;
   property: string;
   value: unknown;
 }
 
+/** The arguments of `qom-list-types`. */
 export interface QomListTypesArguments {
   implements?: string;
   abstract?: boolean;
 }
 
+/** An element of what `qom-list-types` returns. */
 export interface QomListTypesReturnItem {
   name: string;
   abstract?: boolean;
   parent?: string;
 }
 
+/** The arguments of `qom-list-properties`. */
 export interface QomListPropertiesArguments {
   typename: string;
 }
 
+/** The arguments of `object-add`. */
 export type ObjectAddArguments =
   & {
     id: string;
@@ -1403,34 +1587,41 @@ export type ObjectAddArguments =
     | ({ "qom-type": "s390-pv-guest" })
   );
 
+/** The arguments of `object-del`. */
 export interface ObjectDelArguments {
   id: string;
 }
 
+/** The arguments of `device-list-properties`. */
 export interface DeviceListPropertiesArguments {
   typename: string;
 }
 
+/** The arguments of `device_add`. */
 export interface DeviceAddArguments {
   driver: string;
   bus?: string;
   id?: string;
 }
 
+/** The arguments of `device_del`. */
 export interface DeviceDelArguments {
   id: string;
 }
 
+/** The data of the `DEVICE_DELETED` event. */
 export interface DeviceDeletedData {
   device?: string;
   path: string;
 }
 
+/** The data of the `DEVICE_UNPLUG_GUEST_ERROR` event. */
 export interface DeviceUnplugGuestErrorData {
   device?: string;
   path: string;
 }
 
+/** An element of what `query-cpus-fast` returns. */
 export type QueryCpusFastReturnItem =
   & {
     "cpu-index": number;
@@ -1472,6 +1663,7 @@ export type QueryCpusFastReturnItem =
     | ({ target: "xtensaeb" })
   );
 
+/** An element of what `query-machines` returns. */
 export interface QueryMachinesReturnItem {
   name: string;
   alias?: string;
@@ -1484,27 +1676,33 @@ export interface QueryMachinesReturnItem {
   "default-ram-id"?: string;
 }
 
+/** What `query-current-machine` returns. */
 export interface QueryCurrentMachineReturn {
   "wakeup-suspend-support": boolean;
 }
 
+/** What `query-target` returns. */
 export interface QueryTargetReturn {
   arch: QueryCpusFastReturnItemTarget;
 }
 
+/** What `query-uuid` returns. */
 export interface QueryUuidReturn {
   UUID: string;
 }
 
+/** What `query-vm-generation-id` returns. */
 export interface QueryVmGenerationIdReturn {
   guid: string;
 }
 
+/** What `query-kvm` returns. */
 export interface QueryKvmReturn {
   enabled: boolean;
   present: boolean;
 }
 
+/** The arguments of `memsave`. */
 export interface MemsaveArguments {
   val: number;
   size: number;
@@ -1512,12 +1710,14 @@ export interface MemsaveArguments {
   "cpu-index"?: number;
 }
 
+/** The arguments of `pmemsave`. */
 export interface PmemsaveArguments {
   val: number;
   size: number;
   filename: string;
 }
 
+/** An element of what `query-memdev` returns. */
 export interface QueryMemdevReturnItem {
   id?: string;
   size: number;
@@ -1530,6 +1730,7 @@ export interface QueryMemdevReturnItem {
   policy: ObjectAddArgumentsMemoryBackendEpcPolicy;
 }
 
+/** An element of what `query-hotpluggable-cpus` returns. */
 export interface QueryHotpluggableCpusReturnItem {
   type: string;
   "vcpus-count": number;
@@ -1537,6 +1738,7 @@ export interface QueryHotpluggableCpusReturnItem {
   "qom-path"?: string;
 }
 
+/** The arguments of `set-numa-node`. */
 export type SetNumaNodeArguments =
   | ({ type: "node" } & SetNumaNodeArgumentsNode)
   | ({ type: "dist" } & SetNumaNodeArgumentsDist)
@@ -1544,23 +1746,28 @@ export type SetNumaNodeArguments =
   | ({ type: "hmat-lb" } & SetNumaNodeArgumentsHmatLb)
   | ({ type: "hmat-cache" } & SetNumaNodeArgumentsHmatCache);
 
+/** The arguments of `balloon`. */
 export interface BalloonArguments {
   value: number;
 }
 
+/** What `query-balloon` returns. */
 export interface QueryBalloonReturn {
   actual: number;
 }
 
+/** The data of the `BALLOON_CHANGE` event. */
 export interface BalloonChangeData {
   actual: number;
 }
 
+/** What `query-memory-size-summary` returns. */
 export interface QueryMemorySizeSummaryReturn {
   "base-memory": number;
   "plugged-memory"?: number;
 }
 
+/** An element of what `query-memory-devices` returns. */
 export type QueryMemoryDevicesReturnItem =
   | ({ type: "dimm" } & QueryMemoryDevicesReturnItemDimm)
   | ({ type: "nvdimm" } & QueryMemoryDevicesReturnItemDimm)
@@ -1568,34 +1775,41 @@ export type QueryMemoryDevicesReturnItem =
   | ({ type: "virtio-mem" } & QueryMemoryDevicesReturnItemVirtioMem)
   | ({ type: "sgx-epc" } & QueryMemoryDevicesReturnItemSgxEpc);
 
+/** The data of the `MEMORY_DEVICE_SIZE_CHANGE` event. */
 export interface MemoryDeviceSizeChangeData {
   id?: string;
   size: number;
   "qom-path": string;
 }
 
+/** The data of the `MEM_UNPLUG_ERROR` event. */
 export interface MemUnplugErrorData {
   device: string;
   msg: string;
 }
 
+/** What `x-query-irq` returns. */
 export interface XQueryIrqReturn {
   "human-readable-text": string;
 }
 
+/** The arguments of `dumpdtb`. */
 export interface DumpdtbArguments {
   filename: string;
 }
 
+/** The arguments of `query-cpu-model-expansion`. */
 export interface QueryCpuModelExpansionArguments {
   type: QueryCpuModelExpansionArgumentsType;
   model: QueryCpuModelExpansionArgumentsModel;
 }
 
+/** What `query-cpu-model-expansion` returns. */
 export interface QueryCpuModelExpansionReturn {
   model: QueryCpuModelExpansionArgumentsModel;
 }
 
+/** An element of what `query-cpu-definitions` returns. */
 export interface QueryCpuDefinitionsReturnItem {
   name: string;
   "migration-safe"?: boolean;
@@ -1606,29 +1820,35 @@ export interface QueryCpuDefinitionsReturnItem {
   deprecated: boolean;
 }
 
+/** What `query-replay` returns. */
 export interface QueryReplayReturn {
   mode: QueryReplayReturnMode;
   filename?: string;
   icount: number;
 }
 
+/** The arguments of `replay-break`. */
 export interface ReplayBreakArguments {
   icount: number;
 }
 
+/** The arguments of `replay-seek`. */
 export interface ReplaySeekArguments {
   icount: number;
 }
 
+/** The arguments of `yank`. */
 export interface YankArguments {
   instances: YankArgumentsInstancesItem[];
 }
 
+/** An element of `instances` of {@linkcode YankArguments}. */
 export type YankArgumentsInstancesItem =
   | ({ type: "block-node" } & YankArgumentsInstancesItemBlockNode)
   | ({ type: "chardev" } & YankArgumentsInstancesItemChardev)
   | ({ type: "migration" });
 
+/** The arguments of `add_client`. */
 export interface AddClientArguments {
   protocol: string;
   fdname: string;
@@ -1636,10 +1856,12 @@ export interface AddClientArguments {
   tls?: boolean;
 }
 
+/** What `query-name` returns. */
 export interface QueryNameReturn {
   name?: string;
 }
 
+/** An element of what `query-iothreads` returns. */
 export interface QueryIothreadsReturnItem {
   id: string;
   "thread-id": number;
@@ -1649,53 +1871,64 @@ export interface QueryIothreadsReturnItem {
   "aio-max-batch": number;
 }
 
+/** The arguments of `human-monitor-command`. */
 export interface HumanMonitorCommandArguments {
   "command-line": string;
   "cpu-index"?: number;
 }
 
+/** The arguments of `getfd`. */
 export interface GetfdArguments {
   fdname: string;
 }
 
+/** The arguments of `closefd`. */
 export interface ClosefdArguments {
   fdname: string;
 }
 
+/** The arguments of `add-fd`. */
 export interface AddFdArguments {
   "fdset-id"?: number;
   opaque?: string;
 }
 
+/** What `add-fd` returns. */
 export interface AddFdReturn {
   "fdset-id": number;
   fd: number;
 }
 
+/** The arguments of `remove-fd`. */
 export interface RemoveFdArguments {
   "fdset-id": number;
   fd?: number;
 }
 
+/** An element of what `query-fdsets` returns. */
 export interface QueryFdsetsReturnItem {
   "fdset-id": number;
   fds: QueryFdsetsReturnItemFdsItem[];
 }
 
+/** The arguments of `query-command-line-options`. */
 export interface QueryCommandLineOptionsArguments {
   option?: string;
 }
 
+/** An element of what `query-command-line-options` returns. */
 export interface QueryCommandLineOptionsReturnItem {
   option: string;
   parameters: QueryCommandLineOptionsReturnItemParametersItem[];
 }
 
+/** The data of the `RTC_CHANGE` event. */
 export interface RtcChangeData {
   offset: number;
   "qom-path": string;
 }
 
+/** The data of the `VFU_CLIENT_HANGUP` event. */
 export interface VfuClientHangupData {
   "vfu-id": string;
   "vfu-qom-path": string;
@@ -1703,6 +1936,7 @@ export interface VfuClientHangupData {
   "dev-qom-path": string;
 }
 
+/** What `query-sev` returns. */
 export interface QuerySevReturn {
   enabled: boolean;
   "api-major": number;
@@ -1713,10 +1947,12 @@ export interface QuerySevReturn {
   handle: number;
 }
 
+/** What `query-sev-launch-measure` returns. */
 export interface QuerySevLaunchMeasureReturn {
   data: string;
 }
 
+/** What `query-sev-capabilities` returns. */
 export interface QuerySevCapabilitiesReturn {
   pdh: string;
   "cert-chain": string;
@@ -1725,20 +1961,24 @@ export interface QuerySevCapabilitiesReturn {
   "reduced-phys-bits": number;
 }
 
+/** The arguments of `sev-inject-launch-secret`. */
 export interface SevInjectLaunchSecretArguments {
   "packet-header": string;
   secret: string;
   gpa?: number;
 }
 
+/** The arguments of `query-sev-attestation-report`. */
 export interface QuerySevAttestationReportArguments {
   mnonce: string;
 }
 
+/** What `query-sev-attestation-report` returns. */
 export interface QuerySevAttestationReportReturn {
   data: string;
 }
 
+/** What `query-sgx` returns. */
 export interface QuerySgxReturn {
   sgx: boolean;
   sgx1: boolean;
@@ -1749,6 +1989,7 @@ export interface QuerySgxReturn {
   sections: QuerySgxReturnSectionsItem[];
 }
 
+/** An element of what `query-acpi-ospm-status` returns. */
 export interface QueryAcpiOspmStatusReturnItem {
   device?: string;
   slot: string;
@@ -1757,15 +1998,18 @@ export interface QueryAcpiOspmStatusReturnItem {
   status: number;
 }
 
+/** The data of the `ACPI_DEVICE_OST` event. */
 export interface AcpiDeviceOstData {
   info: QueryAcpiOspmStatusReturnItem;
 }
 
+/** An element of what `query-pci` returns. */
 export interface QueryPciReturnItem {
   bus: number;
   devices: QueryPciReturnItemDevicesItem[];
 }
 
+/** The arguments of `query-stats`. */
 export type QueryStatsArguments =
   & {
     providers?: QueryStatsArgumentsProvidersItem[];
@@ -1775,31 +2019,37 @@ export type QueryStatsArguments =
     | ({ target: "vm" })
   );
 
+/** An element of what `query-stats` returns. */
 export interface QueryStatsReturnItem {
   provider: QueryStatsArgumentsProvidersItemProvider;
   "qom-path"?: string;
   stats: QueryStatsReturnItemStatsItem[];
 }
 
+/** The arguments of `query-stats-schemas`. */
 export interface QueryStatsSchemasArguments {
   provider?: QueryStatsArgumentsProvidersItemProvider;
 }
 
+/** An element of what `query-stats-schemas` returns. */
 export interface QueryStatsSchemasReturnItem {
   provider: QueryStatsArgumentsProvidersItemProvider;
   target: QueryStatsArgumentsTarget;
   stats: QueryStatsSchemasReturnItemStatsItem[];
 }
 
+/** An element of what `x-query-virtio` returns. */
 export interface XQueryVirtioReturnItem {
   path: string;
   name: string;
 }
 
+/** The arguments of `x-query-virtio-status`. */
 export interface XQueryVirtioStatusArguments {
   path: string;
 }
 
+/** What `x-query-virtio-status` returns. */
 export interface XQueryVirtioStatusReturn {
   name: string;
   "device-id": number;
@@ -1824,11 +2074,13 @@ export interface XQueryVirtioStatusReturn {
   "vhost-dev"?: XQueryVirtioStatusReturnVhostDev;
 }
 
+/** The arguments of `x-query-virtio-queue-status`. */
 export interface XQueryVirtioQueueStatusArguments {
   path: string;
   queue: number;
 }
 
+/** What `x-query-virtio-queue-status` returns. */
 export interface XQueryVirtioQueueStatusReturn {
   name: string;
   "queue-index": number;
@@ -1846,11 +2098,13 @@ export interface XQueryVirtioQueueStatusReturn {
   "signalled-used-valid": boolean;
 }
 
+/** The arguments of `x-query-virtio-vhost-queue-status`. */
 export interface XQueryVirtioVhostQueueStatusArguments {
   path: string;
   queue: number;
 }
 
+/** What `x-query-virtio-vhost-queue-status` returns. */
 export interface XQueryVirtioVhostQueueStatusReturn {
   name: string;
   kick: number;
@@ -1867,12 +2121,14 @@ export interface XQueryVirtioVhostQueueStatusReturn {
   "used-size": number;
 }
 
+/** The arguments of `x-query-virtio-queue-element`. */
 export interface XQueryVirtioQueueElementArguments {
   path: string;
   queue: number;
   index?: number;
 }
 
+/** What `x-query-virtio-queue-element` returns. */
 export interface XQueryVirtioQueueElementReturn {
   name: string;
   index: number;
@@ -1881,6 +2137,7 @@ export interface XQueryVirtioQueueElementReturn {
   used: XQueryVirtioQueueElementReturnUsed;
 }
 
+/** `status` of {@linkcode QueryStatusReturn}. */
 export type QueryStatusReturnStatus =
   | "debug"
   | "inmigrate"
@@ -1899,6 +2156,7 @@ export type QueryStatusReturnStatus =
   | "guest-panicked"
   | "colo";
 
+/** `reason` of {@linkcode ShutdownData}. */
 export type ShutdownDataReason =
   | "none"
   | "host-error"
@@ -1912,6 +2170,7 @@ export type ShutdownDataReason =
   | "subsystem-reset"
   | "snapshot-load";
 
+/** `action` of {@linkcode WatchdogSetActionArguments}. */
 export type WatchdogSetActionArgumentsAction =
   | "reset"
   | "shutdown"
@@ -1921,54 +2180,65 @@ export type WatchdogSetActionArgumentsAction =
   | "none"
   | "inject-nmi";
 
+/** `reboot` of {@linkcode SetActionArguments}. */
 export type SetActionArgumentsReboot =
   | "reset"
   | "shutdown";
 
+/** `shutdown` of {@linkcode SetActionArguments}. */
 export type SetActionArgumentsShutdown =
   | "poweroff"
   | "pause";
 
+/** `panic` of {@linkcode SetActionArguments}. */
 export type SetActionArgumentsPanic =
   | "pause"
   | "shutdown"
   | "exit-failure"
   | "none";
 
+/** `action` of {@linkcode GuestPanickedData}. */
 export type GuestPanickedDataAction =
   | "pause"
   | "poweroff"
   | "run";
 
+/** `info` of {@linkcode GuestPanickedData}. */
 export type GuestPanickedDataInfo =
   | ({ type: "hyper-v" } & GuestPanickedDataInfoHyperV)
   | ({ type: "s390" } & GuestPanickedDataInfoS390);
 
+/** `recipient` of {@linkcode MemoryFailureData}. */
 export type MemoryFailureDataRecipient =
   | "hypervisor"
   | "guest";
 
+/** `action` of {@linkcode MemoryFailureData}. */
 export type MemoryFailureDataAction =
   | "ignore"
   | "inject"
   | "fatal"
   | "reset";
 
+/** `flags` of {@linkcode MemoryFailureData}. */
 export interface MemoryFailureDataFlags {
   "action-required": boolean;
   recursive: boolean;
 }
 
+/** `read-only-mode` of {@linkcode BlockdevChangeMediumArguments}. */
 export type BlockdevChangeMediumArgumentsReadOnlyMode =
   | "retain"
   | "read-only"
   | "read-write";
 
+/** `io-status` of {@linkcode QueryBlockReturnItem}. */
 export type QueryBlockReturnItemIoStatus =
   | "ok"
   | "failed"
   | "nospace";
 
+/** `stats` of {@linkcode QueryBlockstatsReturnItem}. */
 export interface QueryBlockstatsReturnItemStats {
   rd_bytes: number;
   wr_bytes: number;
@@ -2002,6 +2272,7 @@ export interface QueryBlockstatsReturnItemStats {
   flush_latency_histogram?: QueryBlockstatsReturnItemStatsRdLatencyHistogram;
 }
 
+/** `driver-specific` of {@linkcode QueryBlockstatsReturnItem}. */
 export type QueryBlockstatsReturnItemDriverSpecific =
   | ({ driver: "file" } & QueryBlockstatsReturnItemDriverSpecificFile)
   | ({ driver: "host_device" } & QueryBlockstatsReturnItemDriverSpecificFile)
@@ -2046,6 +2317,7 @@ export type QueryBlockstatsReturnItemDriverSpecific =
   | ({ driver: "vpc" })
   | ({ driver: "vvfat" });
 
+/** `status` of {@linkcode QueryBlockJobsReturnItem}. */
 export type QueryBlockJobsReturnItemStatus =
   | "undefined"
   | "created"
@@ -2059,10 +2331,12 @@ export type QueryBlockJobsReturnItemStatus =
   | "concluded"
   | "null";
 
+/** `mode` of {@linkcode BlockdevSnapshotSyncArguments}. */
 export type BlockdevSnapshotSyncArgumentsMode =
   | "existing"
   | "absolute-paths";
 
+/** `on-error` of {@linkcode BlockCommitArguments}. */
 export type BlockCommitArgumentsOnError =
   | "report"
   | "ignore"
@@ -2070,6 +2344,7 @@ export type BlockCommitArgumentsOnError =
   | "stop"
   | "auto";
 
+/** `sync` of {@linkcode DriveBackupArguments}. */
 export type DriveBackupArgumentsSync =
   | "top"
   | "full"
@@ -2077,22 +2352,26 @@ export type DriveBackupArgumentsSync =
   | "incremental"
   | "bitmap";
 
+/** `bitmap-mode` of {@linkcode DriveBackupArguments}. */
 export type DriveBackupArgumentsBitmapMode =
   | "on-success"
   | "never"
   | "always";
 
+/** `x-perf` of {@linkcode DriveBackupArguments}. */
 export interface DriveBackupArgumentsXPerf {
   "use-copy-range"?: boolean;
   "max-workers"?: number;
   "max-chunk"?: number;
 }
 
+/** `detect_zeroes` of {@linkcode QueryBlockReturnItemInserted}. */
 export type QueryBlockReturnItemInsertedDetectZeroes =
   | "off"
   | "on"
   | "unmap";
 
+/** `image` of {@linkcode QueryBlockReturnItemInserted}. */
 export interface QueryBlockReturnItemInsertedImage {
   filename: string;
   format: string;
@@ -2110,12 +2389,14 @@ export interface QueryBlockReturnItemInsertedImage {
   "format-specific"?: QueryBlockReturnItemInsertedImageFormatSpecific;
 }
 
+/** `cache` of {@linkcode QueryBlockReturnItemInserted}. */
 export interface QueryBlockReturnItemInsertedCache {
   writeback: boolean;
   direct: boolean;
   "no-flush": boolean;
 }
 
+/** An element of `dirty-bitmaps` of {@linkcode QueryBlockReturnItemInserted}. */
 export interface QueryBlockReturnItemInsertedDirtyBitmapsItem {
   name?: string;
   count: number;
@@ -2126,12 +2407,14 @@ export interface QueryBlockReturnItemInsertedDirtyBitmapsItem {
   inconsistent?: boolean;
 }
 
+/** An element of `nodes` of {@linkcode XDebugQueryBlockGraphReturn}. */
 export interface XDebugQueryBlockGraphReturnNodesItem {
   id: number;
   type: XDebugQueryBlockGraphReturnNodesItemType;
   name: string;
 }
 
+/** An element of `edges` of {@linkcode XDebugQueryBlockGraphReturn}. */
 export interface XDebugQueryBlockGraphReturnEdgesItem {
   parent: number;
   child: number;
@@ -2140,14 +2423,17 @@ export interface XDebugQueryBlockGraphReturnEdgesItem {
   "shared-perm": XDebugQueryBlockGraphReturnEdgesItemPermItem[];
 }
 
+/** `copy-mode` of {@linkcode DriveMirrorArguments}. */
 export type DriveMirrorArgumentsCopyMode =
   | "background"
   | "write-blocking";
 
+/** An element of `bitmaps` of {@linkcode BlockDirtyBitmapMergeArguments}. */
 export type BlockDirtyBitmapMergeArgumentsBitmapsItem =
   | string
   | BlockDirtyBitmapRemoveArguments;
 
+/** `driver` of {@linkcode QueryBlockstatsReturnItemDriverSpecific}. */
 export type QueryBlockstatsReturnItemDriverSpecificDriver =
   | "blkdebug"
   | "blklogwrites"
@@ -2192,15 +2478,18 @@ export type QueryBlockstatsReturnItemDriverSpecificDriver =
   | "vpc"
   | "vvfat";
 
+/** `discard` of {@linkcode BlockdevAddArguments}. */
 export type BlockdevAddArgumentsDiscard =
   | "ignore"
   | "unmap";
 
+/** `cache` of {@linkcode BlockdevAddArguments}. */
 export interface BlockdevAddArgumentsCache {
   direct?: boolean;
   "no-flush"?: boolean;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `blkdebug`. */
 export interface BlockdevAddArgumentsBlkdebug {
   image: BlockdevAddArgumentsBlkdebugImage;
   config?: string;
@@ -2216,6 +2505,7 @@ export interface BlockdevAddArgumentsBlkdebug {
   "unshare-child-perms"?: XDebugQueryBlockGraphReturnEdgesItemPermItem[];
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `blklogwrites`. */
 export interface BlockdevAddArgumentsBlklogwrites {
   file: BlockdevAddArgumentsBlkdebugImage;
   log: BlockdevAddArgumentsBlkdebugImage;
@@ -2224,19 +2514,23 @@ export interface BlockdevAddArgumentsBlklogwrites {
   "log-super-update-interval"?: number;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `blkverify`. */
 export interface BlockdevAddArgumentsBlkverify {
   test: BlockdevAddArgumentsBlkdebugImage;
   raw: BlockdevAddArgumentsBlkdebugImage;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `blkreplay`. */
 export interface BlockdevAddArgumentsBlkreplay {
   image: BlockdevAddArgumentsBlkdebugImage;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `bochs`. */
 export interface BlockdevAddArgumentsBochs {
   file: BlockdevAddArgumentsBlkdebugImage;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `copy-before-write`. */
 export interface BlockdevAddArgumentsCopyBeforeWrite {
   file: BlockdevAddArgumentsBlkdebugImage;
   target: BlockdevAddArgumentsBlkdebugImage;
@@ -2245,11 +2539,13 @@ export interface BlockdevAddArgumentsCopyBeforeWrite {
   "cbw-timeout"?: number;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `copy-on-read`. */
 export interface BlockdevAddArgumentsCopyOnRead {
   file: BlockdevAddArgumentsBlkdebugImage;
   bottom?: string;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `file`. */
 export interface BlockdevAddArgumentsFile {
   filename: string;
   "pr-manager"?: string;
@@ -2260,6 +2556,7 @@ export interface BlockdevAddArgumentsFile {
   "x-check-cache-dropped"?: boolean;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `ftp`. */
 export interface BlockdevAddArgumentsFtp {
   url: string;
   readahead?: number;
@@ -2270,6 +2567,7 @@ export interface BlockdevAddArgumentsFtp {
   "proxy-password-secret"?: string;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `ftps`. */
 export interface BlockdevAddArgumentsFtps {
   url: string;
   readahead?: number;
@@ -2281,6 +2579,7 @@ export interface BlockdevAddArgumentsFtps {
   sslverify?: boolean;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `gluster`. */
 export interface BlockdevAddArgumentsGluster {
   volume: string;
   path: string;
@@ -2289,6 +2588,7 @@ export interface BlockdevAddArgumentsGluster {
   logfile?: string;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `http`. */
 export interface BlockdevAddArgumentsHttp {
   url: string;
   readahead?: number;
@@ -2301,6 +2601,7 @@ export interface BlockdevAddArgumentsHttp {
   "cookie-secret"?: string;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `https`. */
 export interface BlockdevAddArgumentsHttps {
   url: string;
   readahead?: number;
@@ -2314,6 +2615,7 @@ export interface BlockdevAddArgumentsHttps {
   "cookie-secret"?: string;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `iscsi`. */
 export interface BlockdevAddArgumentsIscsi {
   transport: BlockdevAddArgumentsIscsiTransport;
   portal: string;
@@ -2326,11 +2628,13 @@ export interface BlockdevAddArgumentsIscsi {
   timeout?: number;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `luks`. */
 export interface BlockdevAddArgumentsLuks {
   file: BlockdevAddArgumentsBlkdebugImage;
   "key-secret"?: string;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `nbd`. */
 export interface BlockdevAddArgumentsNbd {
   server: BlockdevAddArgumentsGlusterServerItem;
   export?: string;
@@ -2341,6 +2645,7 @@ export interface BlockdevAddArgumentsNbd {
   "open-timeout"?: number;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `nfs`. */
 export interface BlockdevAddArgumentsNfs {
   server: BlockdevAddArgumentsNfsServer;
   path: string;
@@ -2352,23 +2657,27 @@ export interface BlockdevAddArgumentsNfs {
   debug?: number;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `null-aio`. */
 export interface BlockdevAddArgumentsNullAio {
   size?: number;
   "latency-ns"?: number;
   "read-zeroes"?: boolean;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `nvme`. */
 export interface BlockdevAddArgumentsNvme {
   device: string;
   namespace: number;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `preallocate`. */
 export interface BlockdevAddArgumentsPreallocate {
   file: BlockdevAddArgumentsBlkdebugImage;
   "prealloc-align"?: number;
   "prealloc-size"?: number;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `qcow2`. */
 export interface BlockdevAddArgumentsQcow2 {
   file: BlockdevAddArgumentsBlkdebugImage;
   backing?: BlockdevAddArgumentsQcow2Backing;
@@ -2386,17 +2695,20 @@ export interface BlockdevAddArgumentsQcow2 {
   "data-file"?: BlockdevAddArgumentsBlkdebugImage;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `qcow`. */
 export interface BlockdevAddArgumentsQcow {
   file: BlockdevAddArgumentsBlkdebugImage;
   backing?: BlockdevAddArgumentsQcow2Backing;
   encrypt?: BlockdevAddArgumentsQcowEncrypt;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `qed`. */
 export interface BlockdevAddArgumentsQed {
   file: BlockdevAddArgumentsBlkdebugImage;
   backing?: BlockdevAddArgumentsQcow2Backing;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `quorum`. */
 export interface BlockdevAddArgumentsQuorum {
   blkverify?: boolean;
   children: BlockdevAddArgumentsBlkdebugImage[];
@@ -2405,12 +2717,14 @@ export interface BlockdevAddArgumentsQuorum {
   "read-pattern"?: BlockdevAddArgumentsQuorumReadPattern;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `raw`. */
 export interface BlockdevAddArgumentsRaw {
   file: BlockdevAddArgumentsBlkdebugImage;
   offset?: number;
   size?: number;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `rbd`. */
 export interface BlockdevAddArgumentsRbd {
   pool: string;
   namespace?: string;
@@ -2424,12 +2738,14 @@ export interface BlockdevAddArgumentsRbd {
   server?: BlockdevAddArgumentsRbdServerItem[];
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `replication`. */
 export interface BlockdevAddArgumentsReplication {
   file: BlockdevAddArgumentsBlkdebugImage;
   mode: BlockdevAddArgumentsReplicationMode;
   "top-id"?: string;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `ssh`. */
 export interface BlockdevAddArgumentsSsh {
   server: BlockdevAddArgumentsGlusterServerItemInet;
   path: string;
@@ -2437,11 +2753,13 @@ export interface BlockdevAddArgumentsSsh {
   "host-key-check"?: BlockdevAddArgumentsSshHostKeyCheck;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `throttle`. */
 export interface BlockdevAddArgumentsThrottle {
   "throttle-group": string;
   file: BlockdevAddArgumentsBlkdebugImage;
 }
 
+/** The members of {@linkcode BlockdevAddArguments} when `driver` is `vvfat`. */
 export interface BlockdevAddArgumentsVvfat {
   dir: string;
   "fat-type"?: number;
@@ -2450,6 +2768,7 @@ export interface BlockdevAddArgumentsVvfat {
   rw?: boolean;
 }
 
+/** `options` of {@linkcode BlockdevCreateArguments}. */
 export type BlockdevCreateArgumentsOptions =
   | ({ driver: "file" } & BlockdevCreateArgumentsOptionsFile)
   | ({ driver: "gluster" } & BlockdevCreateArgumentsOptionsGluster)
@@ -2494,6 +2813,7 @@ export type BlockdevCreateArgumentsOptions =
   | ({ driver: "throttle" })
   | ({ driver: "vvfat" });
 
+/** `options` of {@linkcode XBlockdevAmendArguments}. */
 export type XBlockdevAmendArgumentsOptions =
   | ({ driver: "luks" } & XBlockdevAmendArgumentsOptionsLuks)
   | ({ driver: "qcow2" } & XBlockdevAmendArgumentsOptionsQcow2)
@@ -2538,15 +2858,18 @@ export type XBlockdevAmendArgumentsOptions =
   | ({ driver: "vpc" })
   | ({ driver: "vvfat" });
 
+/** `operation` of {@linkcode BlockIoErrorData}. */
 export type BlockIoErrorDataOperation =
   | "read"
   | "write";
 
+/** `action` of {@linkcode BlockIoErrorData}. */
 export type BlockIoErrorDataAction =
   | "ignore"
   | "report"
   | "stop";
 
+/** `type` of {@linkcode QueryJobsReturnItem}. */
 export type QueryJobsReturnItemType =
   | "commit"
   | "stream"
@@ -2558,31 +2881,37 @@ export type QueryJobsReturnItemType =
   | "snapshot-save"
   | "snapshot-delete";
 
+/** `iothread` of {@linkcode XBlockdevSetIothreadArguments}. */
 export type XBlockdevSetIothreadArgumentsIothread =
   | string
   | null;
 
+/** `type` of {@linkcode QuorumReportBadData}. */
 export type QuorumReportBadDataType =
   | "read"
   | "write"
   | "flush";
 
+/** `addr` of {@linkcode NbdServerStartArguments}. */
 export type NbdServerStartArgumentsAddr =
   | ({ type: "inet" } & NbdServerStartArgumentsAddrInet)
   | ({ type: "unix" } & NbdServerStartArgumentsAddrUnix)
   | ({ type: "vsock" } & NbdServerStartArgumentsAddrVsock)
   | ({ type: "fd" } & NbdServerStartArgumentsAddrFd);
 
+/** `mode` of {@linkcode NbdServerRemoveArguments}. */
 export type NbdServerRemoveArgumentsMode =
   | "safe"
   | "hard";
 
+/** `type` of {@linkcode BlockExportAddArguments}. */
 export type BlockExportAddArgumentsType =
   | "nbd"
   | "vhost-user-blk"
   | "fuse"
   | "vduse-blk";
 
+/** The members of {@linkcode BlockExportAddArguments} when `type` is `nbd`. */
 export interface BlockExportAddArgumentsNbd {
   name?: string;
   description?: string;
@@ -2590,18 +2919,21 @@ export interface BlockExportAddArgumentsNbd {
   "allocation-depth"?: boolean;
 }
 
+/** The members of {@linkcode BlockExportAddArguments} when `type` is `vhost-user-blk`. */
 export interface BlockExportAddArgumentsVhostUserBlk {
   addr: BlockdevAddArgumentsGlusterServerItem;
   "logical-block-size"?: number;
   "num-queues"?: number;
 }
 
+/** The members of {@linkcode BlockExportAddArguments} when `type` is `fuse`. */
 export interface BlockExportAddArgumentsFuse {
   mountpoint: string;
   growable?: boolean;
   "allow-other"?: BlockExportAddArgumentsFuseAllowOther;
 }
 
+/** The members of {@linkcode BlockExportAddArguments} when `type` is `vduse-blk`. */
 export interface BlockExportAddArgumentsVduseBlk {
   name: string;
   "num-queues"?: number;
@@ -2610,10 +2942,12 @@ export interface BlockExportAddArgumentsVduseBlk {
   serial?: string;
 }
 
+/** `format` of {@linkcode RingbufWriteArguments}. */
 export type RingbufWriteArgumentsFormat =
   | "utf8"
   | "base64";
 
+/** `backend` of {@linkcode ChardevAddArguments}. */
 export type ChardevAddArgumentsBackend =
   | ({ type: "file" } & ChardevAddArgumentsBackendFile)
   | ({ type: "serial" } & ChardevAddArgumentsBackendSerial)
@@ -2638,6 +2972,7 @@ export type ChardevAddArgumentsBackend =
   | ({ type: "ringbuf" } & ChardevAddArgumentsBackendRingbuf)
   | ({ type: "memory" } & ChardevAddArgumentsBackendRingbuf);
 
+/** `format` of {@linkcode DumpGuestMemoryArguments}. */
 export type DumpGuestMemoryArgumentsFormat =
   | "elf"
   | "kdump-zlib"
@@ -2645,12 +2980,14 @@ export type DumpGuestMemoryArgumentsFormat =
   | "kdump-snappy"
   | "win-dmp";
 
+/** `status` of {@linkcode QueryDumpReturn}. */
 export type QueryDumpReturnStatus =
   | "none"
   | "active"
   | "completed"
   | "failed";
 
+/** `type` of {@linkcode NetdevAddArguments}. */
 export type NetdevAddArgumentsType =
   | "none"
   | "nic"
@@ -2667,6 +3004,7 @@ export type NetdevAddArgumentsType =
   | "vhost-user"
   | "vhost-vdpa";
 
+/** The members of {@linkcode NetdevAddArguments} when `type` is `nic`. */
 export interface NetdevAddArgumentsNic {
   netdev?: string;
   macaddr?: string;
@@ -2675,6 +3013,7 @@ export interface NetdevAddArgumentsNic {
   vectors?: number;
 }
 
+/** The members of {@linkcode NetdevAddArguments} when `type` is `user`. */
 export interface NetdevAddArgumentsUser {
   hostname?: string;
   restrict?: boolean;
@@ -2700,6 +3039,7 @@ export interface NetdevAddArgumentsUser {
   "tftp-server-name"?: string;
 }
 
+/** The members of {@linkcode NetdevAddArguments} when `type` is `tap`. */
 export interface NetdevAddArgumentsTap {
   ifname?: string;
   fd?: string;
@@ -2718,6 +3058,7 @@ export interface NetdevAddArgumentsTap {
   "poll-us"?: number;
 }
 
+/** The members of {@linkcode NetdevAddArguments} when `type` is `l2tpv3`. */
 export interface NetdevAddArgumentsL2tpv3 {
   src: string;
   dst: string;
@@ -2735,6 +3076,7 @@ export interface NetdevAddArgumentsL2tpv3 {
   offset?: number;
 }
 
+/** The members of {@linkcode NetdevAddArguments} when `type` is `socket`. */
 export interface NetdevAddArgumentsSocket {
   fd?: string;
   listen?: string;
@@ -2744,16 +3086,19 @@ export interface NetdevAddArgumentsSocket {
   udp?: string;
 }
 
+/** The members of {@linkcode NetdevAddArguments} when `type` is `stream`. */
 export interface NetdevAddArgumentsStream {
   addr: BlockdevAddArgumentsGlusterServerItem;
   server?: boolean;
 }
 
+/** The members of {@linkcode NetdevAddArguments} when `type` is `dgram`. */
 export interface NetdevAddArgumentsDgram {
   local?: BlockdevAddArgumentsGlusterServerItem;
   remote?: BlockdevAddArgumentsGlusterServerItem;
 }
 
+/** The members of {@linkcode NetdevAddArguments} when `type` is `vde`. */
 export interface NetdevAddArgumentsVde {
   sock?: string;
   port?: number;
@@ -2761,27 +3106,32 @@ export interface NetdevAddArgumentsVde {
   mode?: number;
 }
 
+/** The members of {@linkcode NetdevAddArguments} when `type` is `bridge`. */
 export interface NetdevAddArgumentsBridge {
   br?: string;
   helper?: string;
 }
 
+/** The members of {@linkcode NetdevAddArguments} when `type` is `hubport`. */
 export interface NetdevAddArgumentsHubport {
   hubid: number;
   netdev?: string;
 }
 
+/** The members of {@linkcode NetdevAddArguments} when `type` is `netmap`. */
 export interface NetdevAddArgumentsNetmap {
   ifname: string;
   devname?: string;
 }
 
+/** The members of {@linkcode NetdevAddArguments} when `type` is `vhost-user`. */
 export interface NetdevAddArgumentsVhostUser {
   chardev: string;
   vhostforce?: boolean;
   queues?: number;
 }
 
+/** The members of {@linkcode NetdevAddArguments} when `type` is `vhost-vdpa`. */
 export interface NetdevAddArgumentsVhostVdpa {
   vhostdev?: string;
   vhostfd?: string;
@@ -2789,25 +3139,30 @@ export interface NetdevAddArgumentsVhostVdpa {
   "x-svq"?: boolean;
 }
 
+/** `multicast` of {@linkcode QueryRxFilterReturnItem}. */
 export type QueryRxFilterReturnItemMulticast =
   | "normal"
   | "none"
   | "all";
 
+/** An element of `server` of {@linkcode BlockdevAddArgumentsGluster}. */
 export type BlockdevAddArgumentsGlusterServerItem =
   | ({ type: "inet" } & BlockdevAddArgumentsGlusterServerItemInet)
   | ({ type: "unix" } & BlockdevAddArgumentsGlusterServerItemUnix)
   | ({ type: "vsock" } & BlockdevAddArgumentsGlusterServerItemVsock)
   | ({ type: "fd" } & BlockdevAddArgumentsGlusterServerItemFd);
 
+/** `duplex` of {@linkcode QueryRockerPortsReturnItem}. */
 export type QueryRockerPortsReturnItemDuplex =
   | "half"
   | "full";
 
+/** `autoneg` of {@linkcode QueryRockerPortsReturnItem}. */
 export type QueryRockerPortsReturnItemAutoneg =
   | "off"
   | "on";
 
+/** `key` of {@linkcode QueryRockerOfDpaFlowsReturnItem}. */
 export interface QueryRockerOfDpaFlowsReturnItemKey {
   priority: number;
   "tbl-id": number;
@@ -2822,6 +3177,7 @@ export interface QueryRockerOfDpaFlowsReturnItemKey {
   "ip-dst"?: string;
 }
 
+/** `mask` of {@linkcode QueryRockerOfDpaFlowsReturnItem}. */
 export interface QueryRockerOfDpaFlowsReturnItemMask {
   "in-pport"?: number;
   "tunnel-id"?: number;
@@ -2832,6 +3188,7 @@ export interface QueryRockerOfDpaFlowsReturnItemMask {
   "ip-tos"?: number;
 }
 
+/** `action` of {@linkcode QueryRockerOfDpaFlowsReturnItem}. */
 export interface QueryRockerOfDpaFlowsReturnItemAction {
   "goto-tbl"?: number;
   "group-id"?: number;
@@ -2841,36 +3198,44 @@ export interface QueryRockerOfDpaFlowsReturnItemAction {
   "out-pport"?: number;
 }
 
+/** `options` of {@linkcode QueryTpmReturnItem}. */
 export type QueryTpmReturnItemOptions =
   | ({ type: "passthrough" } & QueryTpmReturnItemOptionsPassthrough)
   | ({ type: "emulator" } & QueryTpmReturnItemOptionsEmulator);
 
+/** `protocol` of {@linkcode SetPasswordArguments}. */
 export type SetPasswordArgumentsProtocol =
   | "vnc"
   | "spice";
 
+/** `connected` of {@linkcode SetPasswordArguments}. */
 export type SetPasswordArgumentsConnected =
   | "keep"
   | "fail"
   | "disconnect";
 
+/** The members of {@linkcode SetPasswordArguments} when `protocol` is `vnc`. */
 export interface SetPasswordArgumentsVnc {
   display?: string;
 }
 
+/** The members of {@linkcode ExpirePasswordArguments} when `protocol` is `vnc`. */
 export interface ExpirePasswordArgumentsVnc {
   display?: string;
 }
 
+/** `format` of {@linkcode ScreendumpArguments}. */
 export type ScreendumpArgumentsFormat =
   | "ppm"
   | "png";
 
+/** `mouse-mode` of {@linkcode QuerySpiceReturn}. */
 export type QuerySpiceReturnMouseMode =
   | "client"
   | "server"
   | "unknown";
 
+/** An element of `channels` of {@linkcode QuerySpiceReturn}. */
 export interface QuerySpiceReturnChannelsItem {
   host: string;
   port: string;
@@ -2881,12 +3246,14 @@ export interface QuerySpiceReturnChannelsItem {
   tls: boolean;
 }
 
+/** `server` of {@linkcode SpiceConnectedData}. */
 export interface SpiceConnectedDataServer {
   host: string;
   port: string;
   family: QuerySpiceReturnChannelsItemFamily;
 }
 
+/** `server` of {@linkcode SpiceInitializedData}. */
 export interface SpiceInitializedDataServer {
   host: string;
   port: string;
@@ -2894,6 +3261,7 @@ export interface SpiceInitializedDataServer {
   auth?: string;
 }
 
+/** `family` of {@linkcode QuerySpiceReturnChannelsItem}. */
 export type QuerySpiceReturnChannelsItemFamily =
   | "ipv4"
   | "ipv6"
@@ -2901,6 +3269,7 @@ export type QuerySpiceReturnChannelsItemFamily =
   | "vsock"
   | "unknown";
 
+/** An element of `clients` of {@linkcode QueryVncReturn}. */
 export interface QueryVncReturnClientsItem {
   host: string;
   service: string;
@@ -2910,6 +3279,7 @@ export interface QueryVncReturnClientsItem {
   sasl_username?: string;
 }
 
+/** An element of `server` of {@linkcode QueryVncServersReturnItem}. */
 export interface QueryVncServersReturnItemServerItem {
   host: string;
   service: string;
@@ -2919,6 +3289,7 @@ export interface QueryVncServersReturnItemServerItem {
   vencrypt?: QueryVncServersReturnItemServerItemVencrypt;
 }
 
+/** `auth` of {@linkcode QueryVncServersReturnItemServerItem}. */
 export type QueryVncServersReturnItemServerItemAuth =
   | "none"
   | "vnc"
@@ -2930,6 +3301,7 @@ export type QueryVncServersReturnItemServerItemAuth =
   | "vencrypt"
   | "sasl";
 
+/** `vencrypt` of {@linkcode QueryVncServersReturnItemServerItem}. */
 export type QueryVncServersReturnItemServerItemVencrypt =
   | "plain"
   | "tls-none"
@@ -2941,6 +3313,7 @@ export type QueryVncServersReturnItemServerItemVencrypt =
   | "tls-sasl"
   | "x509-sasl";
 
+/** `server` of {@linkcode VncConnectedData}. */
 export interface VncConnectedDataServer {
   host: string;
   service: string;
@@ -2949,6 +3322,7 @@ export interface VncConnectedDataServer {
   auth?: string;
 }
 
+/** `client` of {@linkcode VncConnectedData}. */
 export interface VncConnectedDataClient {
   host: string;
   service: string;
@@ -2956,16 +3330,19 @@ export interface VncConnectedDataClient {
   websocket: boolean;
 }
 
+/** An element of `keys` of {@linkcode SendKeyArguments}. */
 export type SendKeyArgumentsKeysItem =
   | ({ type: "number" } & SendKeyArgumentsKeysItemNumber)
   | ({ type: "qcode" } & SendKeyArgumentsKeysItemQcode);
 
+/** An element of `events` of {@linkcode InputSendEventArguments}. */
 export type InputSendEventArgumentsEventsItem =
   | ({ type: "key" } & InputSendEventArgumentsEventsItemKey)
   | ({ type: "btn" } & InputSendEventArgumentsEventsItemBtn)
   | ({ type: "rel" } & InputSendEventArgumentsEventsItemRel)
   | ({ type: "abs" } & InputSendEventArgumentsEventsItemRel);
 
+/** `type` of {@linkcode QueryDisplayOptionsReturn}. */
 export type QueryDisplayOptionsReturnType =
   | "default"
   | "none"
@@ -2976,12 +3353,14 @@ export type QueryDisplayOptionsReturnType =
   | "spice-app"
   | "dbus";
 
+/** `gl` of {@linkcode QueryDisplayOptionsReturn}. */
 export type QueryDisplayOptionsReturnGl =
   | "off"
   | "on"
   | "core"
   | "es";
 
+/** The members of {@linkcode QueryDisplayOptionsReturn} when `type` is `gtk`. */
 export interface QueryDisplayOptionsReturnGtk {
   "grab-on-hover"?: boolean;
   "zoom-to-fit"?: boolean;
@@ -2989,14 +3368,17 @@ export interface QueryDisplayOptionsReturnGtk {
   "show-menubar"?: boolean;
 }
 
+/** The members of {@linkcode QueryDisplayOptionsReturn} when `type` is `curses`. */
 export interface QueryDisplayOptionsReturnCurses {
   charset?: string;
 }
 
+/** The members of {@linkcode QueryDisplayOptionsReturn} when `type` is `egl-headless`. */
 export interface QueryDisplayOptionsReturnEglHeadless {
   rendernode?: string;
 }
 
+/** The members of {@linkcode QueryDisplayOptionsReturn} when `type` is `dbus`. */
 export interface QueryDisplayOptionsReturnDbus {
   rendernode?: string;
   addr?: string;
@@ -3004,22 +3386,28 @@ export interface QueryDisplayOptionsReturnDbus {
   audiodev?: string;
 }
 
+/** The members of {@linkcode QueryDisplayOptionsReturn} when `type` is `sdl`. */
 export interface QueryDisplayOptionsReturnSdl {
   "grab-mod"?: QueryDisplayOptionsReturnSdlGrabMod;
 }
 
+/** `type` of {@linkcode DisplayReloadArguments}. */
 export type DisplayReloadArgumentsType = "vnc";
 
+/** The members of {@linkcode DisplayReloadArguments} when `type` is `vnc`. */
 export interface DisplayReloadArgumentsVnc {
   "tls-certs"?: boolean;
 }
 
+/** `type` of {@linkcode DisplayUpdateArguments}. */
 export type DisplayUpdateArgumentsType = "vnc";
 
+/** The members of {@linkcode DisplayUpdateArguments} when `type` is `vnc`. */
 export interface DisplayUpdateArgumentsVnc {
   addresses?: BlockdevAddArgumentsGlusterServerItem[];
 }
 
+/** `status` of {@linkcode QueryMigrateReturn}. */
 export type QueryMigrateReturnStatus =
   | "none"
   | "setup"
@@ -3036,6 +3424,7 @@ export type QueryMigrateReturnStatus =
   | "device"
   | "wait-unplug";
 
+/** `ram` of {@linkcode QueryMigrateReturn}. */
 export interface QueryMigrateReturnRam {
   transferred: number;
   remaining: number;
@@ -3057,10 +3446,12 @@ export interface QueryMigrateReturnRam {
   "dirty-sync-missed-zero-copy": number;
 }
 
+/** `vfio` of {@linkcode QueryMigrateReturn}. */
 export interface QueryMigrateReturnVfio {
   transferred: number;
 }
 
+/** `xbzrle-cache` of {@linkcode QueryMigrateReturn}. */
 export interface QueryMigrateReturnXbzrleCache {
   "cache-size": number;
   bytes: number;
@@ -3071,6 +3462,7 @@ export interface QueryMigrateReturnXbzrleCache {
   overflow: number;
 }
 
+/** `compression` of {@linkcode QueryMigrateReturn}. */
 export interface QueryMigrateReturnCompression {
   pages: number;
   busy: number;
@@ -3079,6 +3471,7 @@ export interface QueryMigrateReturnCompression {
   "compression-rate": number;
 }
 
+/** `capability` of {@linkcode MigrateSetCapabilitiesArgumentsCapabilitiesItem}. */
 export type MigrateSetCapabilitiesArgumentsCapabilitiesItemCapability =
   | "xbzrle"
   | "rdma-pin-all"
@@ -3102,43 +3495,51 @@ export type MigrateSetCapabilitiesArgumentsCapabilitiesItemCapability =
   | "zero-copy-send"
   | "postcopy-preempt";
 
+/** `multifd-compression` of {@linkcode MigrateSetParametersArguments}. */
 export type MigrateSetParametersArgumentsMultifdCompression =
   | "none"
   | "zlib"
   | "zstd";
 
+/** An element of `block-bitmap-mapping` of {@linkcode MigrateSetParametersArguments}. */
 export interface MigrateSetParametersArgumentsBlockBitmapMappingItem {
   "node-name": string;
   alias: string;
   bitmaps: MigrateSetParametersArgumentsBlockBitmapMappingItemBitmapsItem[];
 }
 
+/** `mode` of {@linkcode QueryColoStatusReturn}. */
 export type QueryColoStatusReturnMode =
   | "none"
   | "primary"
   | "secondary";
 
+/** `reason` of {@linkcode QueryColoStatusReturn}. */
 export type QueryColoStatusReturnReason =
   | "none"
   | "request"
   | "error"
   | "processing";
 
+/** `mode` of {@linkcode CalcDirtyRateArguments}. */
 export type CalcDirtyRateArgumentsMode =
   | "page-sampling"
   | "dirty-ring"
   | "dirty-bitmap";
 
+/** `status` of {@linkcode QueryDirtyRateReturn}. */
 export type QueryDirtyRateReturnStatus =
   | "unstarted"
   | "measuring"
   | "measured";
 
+/** An element of `vcpu-dirty-rate` of {@linkcode QueryDirtyRateReturn}. */
 export interface QueryDirtyRateReturnVcpuDirtyRateItem {
   id: number;
   "dirty-rate": number;
 }
 
+/** An element of `actions` of {@linkcode TransactionArguments}. */
 export type TransactionArgumentsActionsItem =
   | ({ type: "abort" } & TransactionArgumentsActionsItemAbort)
   | ({ type: "block-dirty-bitmap-add" } & TransactionArgumentsActionsItemBlockDirtyBitmapAdd)
@@ -3156,23 +3557,28 @@ export type TransactionArgumentsActionsItem =
   | ({ type: "blockdev-snapshot-sync" } & TransactionArgumentsActionsItemBlockdevSnapshotSync)
   | ({ type: "drive-backup" } & TransactionArgumentsActionsItemDriveBackup);
 
+/** `properties` of {@linkcode TransactionArguments}. */
 export interface TransactionArgumentsProperties {
   "completion-mode"?: TransactionArgumentsPropertiesCompletionMode;
 }
 
+/** `state` of {@linkcode TraceEventGetStateReturnItem}. */
 export type TraceEventGetStateReturnItemState =
   | "unavailable"
   | "disabled"
   | "enabled";
 
+/** An element of `enable` of {@linkcode QmpCapabilitiesArguments}. */
 export type QmpCapabilitiesArgumentsEnableItem = "oob";
 
+/** `qemu` of {@linkcode QueryVersionReturn}. */
 export interface QueryVersionReturnQemu {
   major: number;
   minor: number;
   micro: number;
 }
 
+/** `meta-type` of {@linkcode QueryQmpSchemaReturnItem}. */
 export type QueryQmpSchemaReturnItemMetaType =
   | "builtin"
   | "enum"
@@ -3182,40 +3588,48 @@ export type QueryQmpSchemaReturnItemMetaType =
   | "command"
   | "event";
 
+/** The members of {@linkcode QueryQmpSchemaReturnItem} when `meta-type` is `builtin`. */
 export interface QueryQmpSchemaReturnItemBuiltin {
   "json-type": QueryQmpSchemaReturnItemBuiltinJsonType;
 }
 
+/** The members of {@linkcode QueryQmpSchemaReturnItem} when `meta-type` is `enum`. */
 export interface QueryQmpSchemaReturnItemEnum {
   members: QueryQmpSchemaReturnItemEnumMembersItem[];
   /** @deprecated */
   values: string[];
 }
 
+/** The members of {@linkcode QueryQmpSchemaReturnItem} when `meta-type` is `array`. */
 export interface QueryQmpSchemaReturnItemArray {
   "element-type": string;
 }
 
+/** The members of {@linkcode QueryQmpSchemaReturnItem} when `meta-type` is `object`. */
 export interface QueryQmpSchemaReturnItemObject {
   members: QueryQmpSchemaReturnItemObjectMembersItem[];
   tag?: string;
   variants?: QueryQmpSchemaReturnItemObjectVariantsItem[];
 }
 
+/** The members of {@linkcode QueryQmpSchemaReturnItem} when `meta-type` is `alternate`. */
 export interface QueryQmpSchemaReturnItemAlternate {
   members: QueryQmpSchemaReturnItemAlternateMembersItem[];
 }
 
+/** The members of {@linkcode QueryQmpSchemaReturnItem} when `meta-type` is `command`. */
 export interface QueryQmpSchemaReturnItemCommand {
   "arg-type": string;
   "ret-type": string;
   "allow-oob"?: boolean;
 }
 
+/** The members of {@linkcode QueryQmpSchemaReturnItem} when `meta-type` is `event`. */
 export interface QueryQmpSchemaReturnItemEvent {
   "arg-type": string;
 }
 
+/** `qom-type` of {@linkcode ObjectAddArguments}. */
 export type ObjectAddArgumentsQomType =
   | "authz-list"
   | "authz-listfile"
@@ -3262,29 +3676,35 @@ export type ObjectAddArgumentsQomType =
   | "x-remote-object"
   | "x-vfio-user-server";
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `authz-list`. */
 export interface ObjectAddArgumentsAuthzList {
   policy?: ObjectAddArgumentsAuthzListPolicy;
   rules?: ObjectAddArgumentsAuthzListRulesItem[];
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `authz-listfile`. */
 export interface ObjectAddArgumentsAuthzListfile {
   filename: string;
   refresh?: boolean;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `authz-pam`. */
 export interface ObjectAddArgumentsAuthzPam {
   service: string;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `authz-simple`. */
 export interface ObjectAddArgumentsAuthzSimple {
   identity: string;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `can-host-socketcan`. */
 export interface ObjectAddArgumentsCanHostSocketcan {
   if: string;
   canbus: string;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `colo-compare`. */
 export interface ObjectAddArgumentsColoCompare {
   primary_in: string;
   secondary_in: string;
@@ -3297,20 +3717,24 @@ export interface ObjectAddArgumentsColoCompare {
   vnet_hdr_support?: boolean;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `cryptodev-backend`. */
 export interface ObjectAddArgumentsCryptodevBackend {
   queues?: number;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `cryptodev-vhost-user`. */
 export interface ObjectAddArgumentsCryptodevVhostUser {
   queues?: number;
   chardev: string;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `dbus-vmstate`. */
 export interface ObjectAddArgumentsDbusVmstate {
   addr: string;
   "id-list"?: string;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `filter-buffer`. */
 export interface ObjectAddArgumentsFilterBuffer {
   netdev: string;
   queue?: ObjectAddArgumentsFilterBufferQueue;
@@ -3320,6 +3744,7 @@ export interface ObjectAddArgumentsFilterBuffer {
   interval: number;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `filter-dump`. */
 export interface ObjectAddArgumentsFilterDump {
   netdev: string;
   queue?: ObjectAddArgumentsFilterBufferQueue;
@@ -3330,6 +3755,7 @@ export interface ObjectAddArgumentsFilterDump {
   maxlen?: number;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `filter-mirror`. */
 export interface ObjectAddArgumentsFilterMirror {
   netdev: string;
   queue?: ObjectAddArgumentsFilterBufferQueue;
@@ -3340,6 +3766,7 @@ export interface ObjectAddArgumentsFilterMirror {
   vnet_hdr_support?: boolean;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `filter-redirector`. */
 export interface ObjectAddArgumentsFilterRedirector {
   netdev: string;
   queue?: ObjectAddArgumentsFilterBufferQueue;
@@ -3351,6 +3778,7 @@ export interface ObjectAddArgumentsFilterRedirector {
   vnet_hdr_support?: boolean;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `filter-replay`. */
 export interface ObjectAddArgumentsFilterReplay {
   netdev: string;
   queue?: ObjectAddArgumentsFilterBufferQueue;
@@ -3359,6 +3787,7 @@ export interface ObjectAddArgumentsFilterReplay {
   insert?: ObjectAddArgumentsFilterBufferInsert;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `filter-rewriter`. */
 export interface ObjectAddArgumentsFilterRewriter {
   netdev: string;
   queue?: ObjectAddArgumentsFilterBufferQueue;
@@ -3368,6 +3797,7 @@ export interface ObjectAddArgumentsFilterRewriter {
   vnet_hdr_support?: boolean;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `input-barrier`. */
 export interface ObjectAddArgumentsInputBarrier {
   name: string;
   server?: string;
@@ -3378,6 +3808,7 @@ export interface ObjectAddArgumentsInputBarrier {
   height?: string;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `input-linux`. */
 export interface ObjectAddArgumentsInputLinux {
   evdev: string;
   grab_all?: boolean;
@@ -3385,6 +3816,7 @@ export interface ObjectAddArgumentsInputLinux {
   "grab-toggle"?: ObjectAddArgumentsInputLinuxGrabToggle;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `iothread`. */
 export interface ObjectAddArgumentsIothread {
   "aio-max-batch"?: number;
   "thread-pool-min"?: number;
@@ -3394,12 +3826,14 @@ export interface ObjectAddArgumentsIothread {
   "poll-shrink"?: number;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `main-loop`. */
 export interface ObjectAddArgumentsMainLoop {
   "aio-max-batch"?: number;
   "thread-pool-min"?: number;
   "thread-pool-max"?: number;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `memory-backend-epc`. */
 export interface ObjectAddArgumentsMemoryBackendEpc {
   dump?: boolean;
   "host-nodes"?: number[];
@@ -3414,6 +3848,7 @@ export interface ObjectAddArgumentsMemoryBackendEpc {
   "x-use-canonical-path-for-ramblock-id"?: boolean;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `memory-backend-file`. */
 export interface ObjectAddArgumentsMemoryBackendFile {
   dump?: boolean;
   "host-nodes"?: number[];
@@ -3433,6 +3868,7 @@ export interface ObjectAddArgumentsMemoryBackendFile {
   readonly?: boolean;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `memory-backend-memfd`. */
 export interface ObjectAddArgumentsMemoryBackendMemfd {
   dump?: boolean;
   "host-nodes"?: number[];
@@ -3450,6 +3886,7 @@ export interface ObjectAddArgumentsMemoryBackendMemfd {
   seal?: boolean;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `memory-backend-ram`. */
 export interface ObjectAddArgumentsMemoryBackendRam {
   dump?: boolean;
   "host-nodes"?: number[];
@@ -3464,32 +3901,38 @@ export interface ObjectAddArgumentsMemoryBackendRam {
   "x-use-canonical-path-for-ramblock-id"?: boolean;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `pr-manager-helper`. */
 export interface ObjectAddArgumentsPrManagerHelper {
   path: string;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `qtest`. */
 export interface ObjectAddArgumentsQtest {
   chardev: string;
   log?: string;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `rng-builtin`. */
 export interface ObjectAddArgumentsRngBuiltin {
   /** @deprecated */
   opened?: boolean;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `rng-egd`. */
 export interface ObjectAddArgumentsRngEgd {
   /** @deprecated */
   opened?: boolean;
   chardev: string;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `rng-random`. */
 export interface ObjectAddArgumentsRngRandom {
   /** @deprecated */
   opened?: boolean;
   filename?: string;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `secret`. */
 export interface ObjectAddArgumentsSecret {
   /** @deprecated */
   loaded?: boolean;
@@ -3500,6 +3943,7 @@ export interface ObjectAddArgumentsSecret {
   file?: string;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `secret_keyring`. */
 export interface ObjectAddArgumentsSecretKeyring {
   /** @deprecated */
   loaded?: boolean;
@@ -3509,6 +3953,7 @@ export interface ObjectAddArgumentsSecretKeyring {
   serial: number;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `sev-guest`. */
 export interface ObjectAddArgumentsSevGuest {
   "sev-device"?: string;
   "dh-cert-file"?: string;
@@ -3520,11 +3965,13 @@ export interface ObjectAddArgumentsSevGuest {
   "kernel-hashes"?: boolean;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `thread-context`. */
 export interface ObjectAddArgumentsThreadContext {
   "cpu-affinity"?: number[];
   "node-affinity"?: number[];
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `throttle-group`. */
 export interface ObjectAddArgumentsThrottleGroup {
   limits?: ObjectAddArgumentsThrottleGroupLimits;
   "x-iops-total"?: number;
@@ -3548,6 +3995,7 @@ export interface ObjectAddArgumentsThrottleGroup {
   "x-iops-size"?: number;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `tls-creds-anon`. */
 export interface ObjectAddArgumentsTlsCredsAnon {
   "verify-peer"?: boolean;
   dir?: string;
@@ -3557,6 +4005,7 @@ export interface ObjectAddArgumentsTlsCredsAnon {
   loaded?: boolean;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `tls-creds-psk`. */
 export interface ObjectAddArgumentsTlsCredsPsk {
   "verify-peer"?: boolean;
   dir?: string;
@@ -3567,6 +4016,7 @@ export interface ObjectAddArgumentsTlsCredsPsk {
   username?: string;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `tls-creds-x509`. */
 export interface ObjectAddArgumentsTlsCredsX509 {
   "verify-peer"?: boolean;
   dir?: string;
@@ -3578,6 +4028,7 @@ export interface ObjectAddArgumentsTlsCredsX509 {
   passwordid?: string;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `tls-cipher-suites`. */
 export interface ObjectAddArgumentsTlsCipherSuites {
   "verify-peer"?: boolean;
   dir?: string;
@@ -3585,16 +4036,19 @@ export interface ObjectAddArgumentsTlsCipherSuites {
   priority?: string;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `x-remote-object`. */
 export interface ObjectAddArgumentsXRemoteObject {
   fd: string;
   devid: string;
 }
 
+/** The members of {@linkcode ObjectAddArguments} when `qom-type` is `x-vfio-user-server`. */
 export interface ObjectAddArgumentsXVfioUserServer {
   socket: BlockdevAddArgumentsGlusterServerItem;
   device: string;
 }
 
+/** `props` of {@linkcode QueryCpusFastReturnItem}. */
 export interface QueryCpusFastReturnItemProps {
   "node-id"?: number;
   "socket-id"?: number;
@@ -3604,6 +4058,7 @@ export interface QueryCpusFastReturnItemProps {
   "thread-id"?: number;
 }
 
+/** `target` of {@linkcode QueryCpusFastReturnItem}. */
 export type QueryCpusFastReturnItemTarget =
   | "aarch64"
   | "alpha"
@@ -3637,16 +4092,19 @@ export type QueryCpusFastReturnItemTarget =
   | "xtensa"
   | "xtensaeb";
 
+/** The members of {@linkcode QueryCpusFastReturnItem} when `target` is `s390x`. */
 export interface QueryCpusFastReturnItemS390x {
   "cpu-state": QueryCpusFastReturnItemS390xCpuState;
 }
 
+/** `policy` of {@linkcode ObjectAddArgumentsMemoryBackendEpc}. */
 export type ObjectAddArgumentsMemoryBackendEpcPolicy =
   | "default"
   | "preferred"
   | "bind"
   | "interleave";
 
+/** `type` of {@linkcode SetNumaNodeArguments}. */
 export type SetNumaNodeArgumentsType =
   | "node"
   | "dist"
@@ -3654,6 +4112,7 @@ export type SetNumaNodeArgumentsType =
   | "hmat-lb"
   | "hmat-cache";
 
+/** The members of {@linkcode SetNumaNodeArguments} when `type` is `node`. */
 export interface SetNumaNodeArgumentsNode {
   nodeid?: number;
   cpus?: number[];
@@ -3662,12 +4121,14 @@ export interface SetNumaNodeArgumentsNode {
   initiator?: number;
 }
 
+/** The members of {@linkcode SetNumaNodeArguments} when `type` is `dist`. */
 export interface SetNumaNodeArgumentsDist {
   src: number;
   dst: number;
   val: number;
 }
 
+/** The members of {@linkcode SetNumaNodeArguments} when `type` is `cpu`. */
 export interface SetNumaNodeArgumentsCpu {
   "node-id"?: number;
   "socket-id"?: number;
@@ -3677,6 +4138,7 @@ export interface SetNumaNodeArgumentsCpu {
   "thread-id"?: number;
 }
 
+/** The members of {@linkcode SetNumaNodeArguments} when `type` is `hmat-lb`. */
 export interface SetNumaNodeArgumentsHmatLb {
   initiator: number;
   target: number;
@@ -3686,6 +4148,7 @@ export interface SetNumaNodeArgumentsHmatLb {
   bandwidth?: number;
 }
 
+/** The members of {@linkcode SetNumaNodeArguments} when `type` is `hmat-cache`. */
 export interface SetNumaNodeArgumentsHmatCache {
   "node-id": number;
   size: number;
@@ -3695,6 +4158,7 @@ export interface SetNumaNodeArgumentsHmatCache {
   line: number;
 }
 
+/** `type` of {@linkcode QueryMemoryDevicesReturnItem}. */
 export type QueryMemoryDevicesReturnItemType =
   | "dimm"
   | "nvdimm"
@@ -3702,54 +4166,66 @@ export type QueryMemoryDevicesReturnItemType =
   | "virtio-mem"
   | "sgx-epc";
 
+/** The members of {@linkcode QueryMemoryDevicesReturnItem} when `type` is `dimm`. */
 export interface QueryMemoryDevicesReturnItemDimm {
   data: QueryMemoryDevicesReturnItemDimmData;
 }
 
+/** The members of {@linkcode QueryMemoryDevicesReturnItem} when `type` is `virtio-pmem`. */
 export interface QueryMemoryDevicesReturnItemVirtioPmem {
   data: QueryMemoryDevicesReturnItemVirtioPmemData;
 }
 
+/** The members of {@linkcode QueryMemoryDevicesReturnItem} when `type` is `virtio-mem`. */
 export interface QueryMemoryDevicesReturnItemVirtioMem {
   data: QueryMemoryDevicesReturnItemVirtioMemData;
 }
 
+/** The members of {@linkcode QueryMemoryDevicesReturnItem} when `type` is `sgx-epc`. */
 export interface QueryMemoryDevicesReturnItemSgxEpc {
   data: QueryMemoryDevicesReturnItemSgxEpcData;
 }
 
+/** `model` of {@linkcode QueryCpuModelExpansionArguments}. */
 export interface QueryCpuModelExpansionArgumentsModel {
   name: string;
   props?: unknown;
 }
 
+/** `type` of {@linkcode QueryCpuModelExpansionArguments}. */
 export type QueryCpuModelExpansionArgumentsType =
   | "static"
   | "full";
 
+/** `mode` of {@linkcode QueryReplayReturn}. */
 export type QueryReplayReturnMode =
   | "none"
   | "record"
   | "play";
 
+/** `type` of {@linkcode YankArgumentsInstancesItem}. */
 export type YankArgumentsInstancesItemType =
   | "block-node"
   | "chardev"
   | "migration";
 
+/** The members of {@linkcode YankArgumentsInstancesItem} when `type` is `block-node`. */
 export interface YankArgumentsInstancesItemBlockNode {
   "node-name": string;
 }
 
+/** The members of {@linkcode YankArgumentsInstancesItem} when `type` is `chardev`. */
 export interface YankArgumentsInstancesItemChardev {
   id: string;
 }
 
+/** An element of `fds` of {@linkcode QueryFdsetsReturnItem}. */
 export interface QueryFdsetsReturnItemFdsItem {
   fd: number;
   opaque?: string;
 }
 
+/** An element of `parameters` of {@linkcode QueryCommandLineOptionsReturnItem}. */
 export interface QueryCommandLineOptionsReturnItemParametersItem {
   name: string;
   type: QueryCommandLineOptionsReturnItemParametersItemType;
@@ -3757,6 +4233,7 @@ export interface QueryCommandLineOptionsReturnItemParametersItem {
   default?: string;
 }
 
+/** `state` of {@linkcode QuerySevReturn}. */
 export type QuerySevReturnState =
   | "uninit"
   | "launch-update"
@@ -3765,15 +4242,18 @@ export type QuerySevReturnState =
   | "send-update"
   | "receive-update";
 
+/** An element of `sections` of {@linkcode QuerySgxReturn}. */
 export interface QuerySgxReturnSectionsItem {
   node: number;
   size: number;
 }
 
+/** `slot-type` of {@linkcode QueryAcpiOspmStatusReturnItem}. */
 export type QueryAcpiOspmStatusReturnItemSlotType =
   | "DIMM"
   | "CPU";
 
+/** An element of `devices` of {@linkcode QueryPciReturnItem}. */
 export interface QueryPciReturnItemDevicesItem {
   bus: number;
   slot: number;
@@ -3787,26 +4267,32 @@ export interface QueryPciReturnItemDevicesItem {
   regions: QueryPciReturnItemDevicesItemRegionsItem[];
 }
 
+/** `target` of {@linkcode QueryStatsArguments}. */
 export type QueryStatsArgumentsTarget =
   | "vm"
   | "vcpu";
 
+/** An element of `providers` of {@linkcode QueryStatsArguments}. */
 export interface QueryStatsArgumentsProvidersItem {
   provider: QueryStatsArgumentsProvidersItemProvider;
   names?: string[];
 }
 
+/** The members of {@linkcode QueryStatsArguments} when `target` is `vcpu`. */
 export interface QueryStatsArgumentsVcpu {
   vcpus?: string[];
 }
 
+/** `provider` of {@linkcode QueryStatsArgumentsProvidersItem}. */
 export type QueryStatsArgumentsProvidersItemProvider = "kvm";
 
+/** An element of `stats` of {@linkcode QueryStatsReturnItem}. */
 export interface QueryStatsReturnItemStatsItem {
   name: string;
   value: QueryStatsReturnItemStatsItemValue;
 }
 
+/** An element of `stats` of {@linkcode QueryStatsSchemasReturnItem}. */
 export interface QueryStatsSchemasReturnItemStatsItem {
   name: string;
   type: QueryStatsSchemasReturnItemStatsItemType;
@@ -3816,17 +4302,20 @@ export interface QueryStatsSchemasReturnItemStatsItem {
   "bucket-size"?: number;
 }
 
+/** `guest-features` of {@linkcode XQueryVirtioStatusReturn}. */
 export interface XQueryVirtioStatusReturnGuestFeatures {
   transports: string[];
   "dev-features"?: string[];
   "unknown-dev-features"?: number;
 }
 
+/** `status` of {@linkcode XQueryVirtioStatusReturn}. */
 export interface XQueryVirtioStatusReturnStatus {
   statuses: string[];
   "unknown-statuses"?: number;
 }
 
+/** `vhost-dev` of {@linkcode XQueryVirtioStatusReturn}. */
 export interface XQueryVirtioStatusReturnVhostDev {
   "n-mem-sections": number;
   "n-tmp-sections": number;
@@ -3842,27 +4331,32 @@ export interface XQueryVirtioStatusReturnVhostDev {
   "log-size": number;
 }
 
+/** An element of `descs` of {@linkcode XQueryVirtioQueueElementReturn}. */
 export interface XQueryVirtioQueueElementReturnDescsItem {
   addr: number;
   len: number;
   flags: string[];
 }
 
+/** `avail` of {@linkcode XQueryVirtioQueueElementReturn}. */
 export interface XQueryVirtioQueueElementReturnAvail {
   flags: number;
   idx: number;
   ring: number;
 }
 
+/** `used` of {@linkcode XQueryVirtioQueueElementReturn}. */
 export interface XQueryVirtioQueueElementReturnUsed {
   flags: number;
   idx: number;
 }
 
+/** `type` of {@linkcode GuestPanickedDataInfo}. */
 export type GuestPanickedDataInfoType =
   | "hyper-v"
   | "s390";
 
+/** The members of {@linkcode GuestPanickedDataInfo} when `type` is `hyper-v`. */
 export interface GuestPanickedDataInfoHyperV {
   arg1: number;
   arg2: number;
@@ -3871,6 +4365,7 @@ export interface GuestPanickedDataInfoHyperV {
   arg5: number;
 }
 
+/** The members of {@linkcode GuestPanickedDataInfo} when `type` is `s390`. */
 export interface GuestPanickedDataInfoS390 {
   core: number;
   "psw-mask": number;
@@ -3878,6 +4373,7 @@ export interface GuestPanickedDataInfoS390 {
   reason: GuestPanickedDataInfoS390Reason;
 }
 
+/** An element of `timed_stats` of {@linkcode QueryBlockstatsReturnItemStats}. */
 export interface QueryBlockstatsReturnItemStatsTimedStatsItem {
   interval_length: number;
   min_rd_latency_ns: number;
@@ -3893,44 +4389,52 @@ export interface QueryBlockstatsReturnItemStatsTimedStatsItem {
   avg_wr_queue_depth: number;
 }
 
+/** `rd_latency_histogram` of {@linkcode QueryBlockstatsReturnItemStats}. */
 export interface QueryBlockstatsReturnItemStatsRdLatencyHistogram {
   boundaries: number[];
   bins: number[];
 }
 
+/** The members of {@linkcode QueryBlockstatsReturnItemDriverSpecific} when `driver` is `file`. */
 export interface QueryBlockstatsReturnItemDriverSpecificFile {
   "discard-nb-ok": number;
   "discard-nb-failed": number;
   "discard-bytes-ok": number;
 }
 
+/** The members of {@linkcode QueryBlockstatsReturnItemDriverSpecific} when `driver` is `nvme`. */
 export interface QueryBlockstatsReturnItemDriverSpecificNvme {
   "completion-errors": number;
   "aligned-accesses": number;
   "unaligned-accesses": number;
 }
 
+/** `format-specific` of {@linkcode QueryBlockReturnItemInsertedImage}. */
 export type QueryBlockReturnItemInsertedImageFormatSpecific =
   | ({ type: "qcow2" } & QueryBlockReturnItemInsertedImageFormatSpecificQcow2)
   | ({ type: "vmdk" } & QueryBlockReturnItemInsertedImageFormatSpecificVmdk)
   | ({ type: "luks" } & QueryBlockReturnItemInsertedImageFormatSpecificLuks)
   | ({ type: "rbd" } & QueryBlockReturnItemInsertedImageFormatSpecificRbd);
 
+/** `type` of {@linkcode XDebugQueryBlockGraphReturnNodesItem}. */
 export type XDebugQueryBlockGraphReturnNodesItemType =
   | "block-backend"
   | "block-job"
   | "block-driver";
 
+/** An element of `perm` of {@linkcode XDebugQueryBlockGraphReturnEdgesItem}. */
 export type XDebugQueryBlockGraphReturnEdgesItemPermItem =
   | "consistent-read"
   | "write"
   | "write-unchanged"
   | "resize";
 
+/** `image` of {@linkcode BlockdevAddArgumentsBlkdebug}. */
 export type BlockdevAddArgumentsBlkdebugImage =
   | BlockdevAddArguments
   | string;
 
+/** An element of `inject-error` of {@linkcode BlockdevAddArgumentsBlkdebug}. */
 export interface BlockdevAddArgumentsBlkdebugInjectErrorItem {
   event: BlockdevAddArgumentsBlkdebugInjectErrorItemEvent;
   state?: number;
@@ -3941,79 +4445,96 @@ export interface BlockdevAddArgumentsBlkdebugInjectErrorItem {
   immediately?: boolean;
 }
 
+/** An element of `set-state` of {@linkcode BlockdevAddArgumentsBlkdebug}. */
 export interface BlockdevAddArgumentsBlkdebugSetStateItem {
   event: BlockdevAddArgumentsBlkdebugInjectErrorItemEvent;
   state?: number;
   new_state: number;
 }
 
+/** `on-cbw-error` of {@linkcode BlockdevAddArgumentsCopyBeforeWrite}. */
 export type BlockdevAddArgumentsCopyBeforeWriteOnCbwError =
   | "break-guest-write"
   | "break-snapshot";
 
+/** `locking` of {@linkcode BlockdevAddArgumentsFile}. */
 export type BlockdevAddArgumentsFileLocking =
   | "auto"
   | "on"
   | "off";
 
+/** `aio` of {@linkcode BlockdevAddArgumentsFile}. */
 export type BlockdevAddArgumentsFileAio =
   | "threads"
   | "native"
   | "io_uring";
 
+/** `transport` of {@linkcode BlockdevAddArgumentsIscsi}. */
 export type BlockdevAddArgumentsIscsiTransport =
   | "tcp"
   | "iser";
 
+/** `header-digest` of {@linkcode BlockdevAddArgumentsIscsi}. */
 export type BlockdevAddArgumentsIscsiHeaderDigest =
   | "crc32c"
   | "none"
   | "crc32c-none"
   | "none-crc32c";
 
+/** `server` of {@linkcode BlockdevAddArgumentsNfs}. */
 export interface BlockdevAddArgumentsNfsServer {
   type: BlockdevAddArgumentsNfsServerType;
   host: string;
 }
 
+/** `backing` of {@linkcode BlockdevAddArgumentsQcow2}. */
 export type BlockdevAddArgumentsQcow2Backing =
   | BlockdevAddArguments
   | string
   | null;
 
+/** `overlap-check` of {@linkcode BlockdevAddArgumentsQcow2}. */
 export type BlockdevAddArgumentsQcow2OverlapCheck =
   | BlockdevAddArgumentsQcow2OverlapCheckChoice1
   | BlockdevAddArgumentsQcow2OverlapCheckChoice1Template;
 
+/** `encrypt` of {@linkcode BlockdevAddArgumentsQcow2}. */
 export type BlockdevAddArgumentsQcow2Encrypt =
   | ({ format: "aes" } & BlockdevAddArgumentsQcow2EncryptAes)
   | ({ format: "luks" } & BlockdevAddArgumentsQcow2EncryptLuks);
 
+/** `encrypt` of {@linkcode BlockdevAddArgumentsQcow}. */
 export type BlockdevAddArgumentsQcowEncrypt =
   & { format: "aes" }
   & BlockdevAddArgumentsQcow2EncryptAes;
 
+/** `read-pattern` of {@linkcode BlockdevAddArgumentsQuorum}. */
 export type BlockdevAddArgumentsQuorumReadPattern =
   | "quorum"
   | "fifo";
 
+/** `encrypt` of {@linkcode BlockdevAddArgumentsRbd}. */
 export type BlockdevAddArgumentsRbdEncrypt =
   | ({ format: "luks" } & BlockdevAddArgumentsRbdEncryptLuks)
   | ({ format: "luks2" } & BlockdevAddArgumentsRbdEncryptLuks2);
 
+/** An element of `auth-client-required` of {@linkcode BlockdevAddArgumentsRbd}. */
 export type BlockdevAddArgumentsRbdAuthClientRequiredItem =
   | "cephx"
   | "none";
 
+/** An element of `server` of {@linkcode BlockdevAddArgumentsRbd}. */
 export interface BlockdevAddArgumentsRbdServerItem {
   host: string;
   port: string;
 }
 
+/** `mode` of {@linkcode BlockdevAddArgumentsReplication}. */
 export type BlockdevAddArgumentsReplicationMode =
   | "primary"
   | "secondary";
 
+/** The members of {@linkcode BlockdevAddArgumentsGlusterServerItem} when `type` is `inet`. */
 export interface BlockdevAddArgumentsGlusterServerItemInet {
   host: string;
   port: string;
@@ -4025,11 +4546,13 @@ export interface BlockdevAddArgumentsGlusterServerItemInet {
   mptcp?: boolean;
 }
 
+/** `host-key-check` of {@linkcode BlockdevAddArgumentsSsh}. */
 export type BlockdevAddArgumentsSshHostKeyCheck =
   | ({ mode: "hash" } & BlockdevAddArgumentsSshHostKeyCheckHash)
   | ({ mode: "none" })
   | ({ mode: "known_hosts" });
 
+/** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `file`. */
 export interface BlockdevCreateArgumentsOptionsFile {
   filename: string;
   size: number;
@@ -4038,12 +4561,14 @@ export interface BlockdevCreateArgumentsOptionsFile {
   "extent-size-hint"?: number;
 }
 
+/** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `gluster`. */
 export interface BlockdevCreateArgumentsOptionsGluster {
   location: BlockdevAddArgumentsGluster;
   size: number;
   preallocation?: BlockdevCreateArgumentsOptionsFilePreallocation;
 }
 
+/** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `luks`. */
 export interface BlockdevCreateArgumentsOptionsLuks {
   "key-secret"?: string;
   "cipher-alg"?: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksCipherAlg;
@@ -4058,17 +4583,20 @@ export interface BlockdevCreateArgumentsOptionsLuks {
   preallocation?: BlockdevCreateArgumentsOptionsFilePreallocation;
 }
 
+/** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `nfs`. */
 export interface BlockdevCreateArgumentsOptionsNfs {
   location: BlockdevAddArgumentsNfs;
   size: number;
 }
 
+/** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `parallels`. */
 export interface BlockdevCreateArgumentsOptionsParallels {
   file: BlockdevAddArgumentsBlkdebugImage;
   size: number;
   "cluster-size"?: number;
 }
 
+/** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `qcow`. */
 export interface BlockdevCreateArgumentsOptionsQcow {
   file: BlockdevAddArgumentsBlkdebugImage;
   size: number;
@@ -4076,6 +4604,7 @@ export interface BlockdevCreateArgumentsOptionsQcow {
   encrypt?: BlockdevCreateArgumentsOptionsQcowEncrypt;
 }
 
+/** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `qcow2`. */
 export interface BlockdevCreateArgumentsOptionsQcow2 {
   file: BlockdevAddArgumentsBlkdebugImage;
   "data-file"?: BlockdevAddArgumentsBlkdebugImage;
@@ -4093,6 +4622,7 @@ export interface BlockdevCreateArgumentsOptionsQcow2 {
   "compression-type"?: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataCompressionType;
 }
 
+/** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `qed`. */
 export interface BlockdevCreateArgumentsOptionsQed {
   file: BlockdevAddArgumentsBlkdebugImage;
   size: number;
@@ -4102,6 +4632,7 @@ export interface BlockdevCreateArgumentsOptionsQed {
   "table-size"?: number;
 }
 
+/** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `rbd`. */
 export interface BlockdevCreateArgumentsOptionsRbd {
   location: BlockdevAddArgumentsRbd;
   size: number;
@@ -4109,17 +4640,20 @@ export interface BlockdevCreateArgumentsOptionsRbd {
   encrypt?: BlockdevCreateArgumentsOptionsRbdEncrypt;
 }
 
+/** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `ssh`. */
 export interface BlockdevCreateArgumentsOptionsSsh {
   location: BlockdevAddArgumentsSsh;
   size: number;
 }
 
+/** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `vdi`. */
 export interface BlockdevCreateArgumentsOptionsVdi {
   file: BlockdevAddArgumentsBlkdebugImage;
   size: number;
   preallocation?: BlockdevCreateArgumentsOptionsFilePreallocation;
 }
 
+/** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `vhdx`. */
 export interface BlockdevCreateArgumentsOptionsVhdx {
   file: BlockdevAddArgumentsBlkdebugImage;
   size: number;
@@ -4129,6 +4663,7 @@ export interface BlockdevCreateArgumentsOptionsVhdx {
   "block-state-zero"?: boolean;
 }
 
+/** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `vmdk`. */
 export interface BlockdevCreateArgumentsOptionsVmdk {
   file: BlockdevAddArgumentsBlkdebugImage;
   size: number;
@@ -4141,6 +4676,7 @@ export interface BlockdevCreateArgumentsOptionsVmdk {
   "zeroed-grain"?: boolean;
 }
 
+/** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `vpc`. */
 export interface BlockdevCreateArgumentsOptionsVpc {
   file: BlockdevAddArgumentsBlkdebugImage;
   size: number;
@@ -4148,6 +4684,7 @@ export interface BlockdevCreateArgumentsOptionsVpc {
   "force-size"?: boolean;
 }
 
+/** The members of {@linkcode XBlockdevAmendArgumentsOptions} when `driver` is `luks`. */
 export interface XBlockdevAmendArgumentsOptionsLuks {
   state: XBlockdevAmendArgumentsOptionsLuksState;
   "new-secret"?: string;
@@ -4157,37 +4694,45 @@ export interface XBlockdevAmendArgumentsOptionsLuks {
   secret?: string;
 }
 
+/** The members of {@linkcode XBlockdevAmendArgumentsOptions} when `driver` is `qcow2`. */
 export interface XBlockdevAmendArgumentsOptionsQcow2 {
   encrypt?: XBlockdevAmendArgumentsOptionsQcow2Encrypt;
 }
 
+/** `type` of {@linkcode BlockdevAddArgumentsGlusterServerItem}. */
 export type BlockdevAddArgumentsGlusterServerItemType =
   | "inet"
   | "unix"
   | "vsock"
   | "fd";
 
+/** The members of {@linkcode NbdServerStartArgumentsAddr} when `type` is `inet`. */
 export interface NbdServerStartArgumentsAddrInet {
   data: BlockdevAddArgumentsGlusterServerItemInet;
 }
 
+/** The members of {@linkcode NbdServerStartArgumentsAddr} when `type` is `unix`. */
 export interface NbdServerStartArgumentsAddrUnix {
   data: BlockdevAddArgumentsGlusterServerItemUnix;
 }
 
+/** The members of {@linkcode NbdServerStartArgumentsAddr} when `type` is `vsock`. */
 export interface NbdServerStartArgumentsAddrVsock {
   data: BlockdevAddArgumentsGlusterServerItemVsock;
 }
 
+/** The members of {@linkcode NbdServerStartArgumentsAddr} when `type` is `fd`. */
 export interface NbdServerStartArgumentsAddrFd {
   data: BlockdevAddArgumentsGlusterServerItemFd;
 }
 
+/** `allow-other` of {@linkcode BlockExportAddArgumentsFuse}. */
 export type BlockExportAddArgumentsFuseAllowOther =
   | "off"
   | "on"
   | "auto";
 
+/** `type` of {@linkcode ChardevAddArgumentsBackend}. */
 export type ChardevAddArgumentsBackendType =
   | "file"
   | "serial"
@@ -4212,122 +4757,150 @@ export type ChardevAddArgumentsBackendType =
   | "ringbuf"
   | "memory";
 
+/** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `file`. */
 export interface ChardevAddArgumentsBackendFile {
   data: ChardevAddArgumentsBackendFileData;
 }
 
+/** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `serial`. */
 export interface ChardevAddArgumentsBackendSerial {
   data: ChardevAddArgumentsBackendSerialData;
 }
 
+/** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `socket`. */
 export interface ChardevAddArgumentsBackendSocket {
   data: ChardevAddArgumentsBackendSocketData;
 }
 
+/** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `udp`. */
 export interface ChardevAddArgumentsBackendUdp {
   data: ChardevAddArgumentsBackendUdpData;
 }
 
+/** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `pty`. */
 export interface ChardevAddArgumentsBackendPty {
   data: ChardevAddArgumentsBackendPtyData;
 }
 
+/** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `mux`. */
 export interface ChardevAddArgumentsBackendMux {
   data: ChardevAddArgumentsBackendMuxData;
 }
 
+/** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `stdio`. */
 export interface ChardevAddArgumentsBackendStdio {
   data: ChardevAddArgumentsBackendStdioData;
 }
 
+/** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `spicevmc`. */
 export interface ChardevAddArgumentsBackendSpicevmc {
   data: ChardevAddArgumentsBackendSpicevmcData;
 }
 
+/** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `spiceport`. */
 export interface ChardevAddArgumentsBackendSpiceport {
   data: ChardevAddArgumentsBackendSpiceportData;
 }
 
+/** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `qemu-vdagent`. */
 export interface ChardevAddArgumentsBackendQemuVdagent {
   data: ChardevAddArgumentsBackendQemuVdagentData;
 }
 
+/** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `dbus`. */
 export interface ChardevAddArgumentsBackendDbus {
   data: ChardevAddArgumentsBackendDbusData;
 }
 
+/** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `vc`. */
 export interface ChardevAddArgumentsBackendVc {
   data: ChardevAddArgumentsBackendVcData;
 }
 
+/** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `ringbuf`. */
 export interface ChardevAddArgumentsBackendRingbuf {
   data: ChardevAddArgumentsBackendRingbufData;
 }
 
+/** The members of {@linkcode BlockdevAddArgumentsGlusterServerItem} when `type` is `fd`. */
 export interface BlockdevAddArgumentsGlusterServerItemFd {
   str: string;
 }
 
+/** The members of {@linkcode BlockdevAddArgumentsGlusterServerItem} when `type` is `unix`. */
 export interface BlockdevAddArgumentsGlusterServerItemUnix {
   path: string;
   abstract?: boolean;
   tight?: boolean;
 }
 
+/** The members of {@linkcode BlockdevAddArgumentsGlusterServerItem} when `type` is `vsock`. */
 export interface BlockdevAddArgumentsGlusterServerItemVsock {
   cid: string;
   port: string;
 }
 
+/** The members of {@linkcode QueryTpmReturnItemOptions} when `type` is `passthrough`. */
 export interface QueryTpmReturnItemOptionsPassthrough {
   data: QueryTpmReturnItemOptionsPassthroughData;
 }
 
+/** The members of {@linkcode QueryTpmReturnItemOptions} when `type` is `emulator`. */
 export interface QueryTpmReturnItemOptionsEmulator {
   data: QueryTpmReturnItemOptionsEmulatorData;
 }
 
+/** `type` of {@linkcode SendKeyArgumentsKeysItem}. */
 export type SendKeyArgumentsKeysItemType =
   | "number"
   | "qcode";
 
+/** The members of {@linkcode SendKeyArgumentsKeysItem} when `type` is `number`. */
 export interface SendKeyArgumentsKeysItemNumber {
   data: number;
 }
 
+/** The members of {@linkcode SendKeyArgumentsKeysItem} when `type` is `qcode`. */
 export interface SendKeyArgumentsKeysItemQcode {
   data: SendKeyArgumentsKeysItemQcodeData;
 }
 
+/** `type` of {@linkcode InputSendEventArgumentsEventsItem}. */
 export type InputSendEventArgumentsEventsItemType =
   | "key"
   | "btn"
   | "rel"
   | "abs";
 
+/** The members of {@linkcode InputSendEventArgumentsEventsItem} when `type` is `key`. */
 export interface InputSendEventArgumentsEventsItemKey {
   data: InputSendEventArgumentsEventsItemKeyData;
 }
 
+/** The members of {@linkcode InputSendEventArgumentsEventsItem} when `type` is `btn`. */
 export interface InputSendEventArgumentsEventsItemBtn {
   data: InputSendEventArgumentsEventsItemBtnData;
 }
 
+/** The members of {@linkcode InputSendEventArgumentsEventsItem} when `type` is `rel`. */
 export interface InputSendEventArgumentsEventsItemRel {
   data: InputSendEventArgumentsEventsItemRelData;
 }
 
+/** `grab-mod` of {@linkcode QueryDisplayOptionsReturnSdl}. */
 export type QueryDisplayOptionsReturnSdlGrabMod =
   | "lctrl-lalt"
   | "lshift-lctrl-lalt"
   | "rctrl";
 
+/** An element of `bitmaps` of {@linkcode MigrateSetParametersArgumentsBlockBitmapMappingItem}. */
 export interface MigrateSetParametersArgumentsBlockBitmapMappingItemBitmapsItem {
   name: string;
   alias: string;
   transform?: MigrateSetParametersArgumentsBlockBitmapMappingItemBitmapsItemTransform;
 }
 
+/** `type` of {@linkcode TransactionArgumentsActionsItem}. */
 export type TransactionArgumentsActionsItemType =
   | "abort"
   | "block-dirty-bitmap-add"
@@ -4342,46 +4915,57 @@ export type TransactionArgumentsActionsItemType =
   | "blockdev-snapshot-sync"
   | "drive-backup";
 
+/** The members of {@linkcode TransactionArgumentsActionsItem} when `type` is `abort`. */
 export interface TransactionArgumentsActionsItemAbort {
   data: Record<string, never>;
 }
 
+/** The members of {@linkcode TransactionArgumentsActionsItem} when `type` is `block-dirty-bitmap-add`. */
 export interface TransactionArgumentsActionsItemBlockDirtyBitmapAdd {
   data: BlockDirtyBitmapAddArguments;
 }
 
+/** The members of {@linkcode TransactionArgumentsActionsItem} when `type` is `block-dirty-bitmap-remove`. */
 export interface TransactionArgumentsActionsItemBlockDirtyBitmapRemove {
   data: BlockDirtyBitmapRemoveArguments;
 }
 
+/** The members of {@linkcode TransactionArgumentsActionsItem} when `type` is `block-dirty-bitmap-merge`. */
 export interface TransactionArgumentsActionsItemBlockDirtyBitmapMerge {
   data: BlockDirtyBitmapMergeArguments;
 }
 
+/** The members of {@linkcode TransactionArgumentsActionsItem} when `type` is `blockdev-backup`. */
 export interface TransactionArgumentsActionsItemBlockdevBackup {
   data: BlockdevBackupArguments;
 }
 
+/** The members of {@linkcode TransactionArgumentsActionsItem} when `type` is `blockdev-snapshot`. */
 export interface TransactionArgumentsActionsItemBlockdevSnapshot {
   data: BlockdevSnapshotArguments;
 }
 
+/** The members of {@linkcode TransactionArgumentsActionsItem} when `type` is `blockdev-snapshot-internal-sync`. */
 export interface TransactionArgumentsActionsItemBlockdevSnapshotInternalSync {
   data: BlockdevSnapshotInternalSyncArguments;
 }
 
+/** The members of {@linkcode TransactionArgumentsActionsItem} when `type` is `blockdev-snapshot-sync`. */
 export interface TransactionArgumentsActionsItemBlockdevSnapshotSync {
   data: BlockdevSnapshotSyncArguments;
 }
 
+/** The members of {@linkcode TransactionArgumentsActionsItem} when `type` is `drive-backup`. */
 export interface TransactionArgumentsActionsItemDriveBackup {
   data: DriveBackupArguments;
 }
 
+/** `completion-mode` of {@linkcode TransactionArgumentsProperties}. */
 export type TransactionArgumentsPropertiesCompletionMode =
   | "individual"
   | "grouped";
 
+/** `json-type` of {@linkcode QueryQmpSchemaReturnItemBuiltin}. */
 export type QueryQmpSchemaReturnItemBuiltinJsonType =
   | "string"
   | "number"
@@ -4392,11 +4976,13 @@ export type QueryQmpSchemaReturnItemBuiltinJsonType =
   | "array"
   | "value";
 
+/** An element of `members` of {@linkcode QueryQmpSchemaReturnItemEnum}. */
 export interface QueryQmpSchemaReturnItemEnumMembersItem {
   name: string;
   features?: string[];
 }
 
+/** An element of `members` of {@linkcode QueryQmpSchemaReturnItemObject}. */
 export interface QueryQmpSchemaReturnItemObjectMembersItem {
   name: string;
   type: string;
@@ -4404,34 +4990,41 @@ export interface QueryQmpSchemaReturnItemObjectMembersItem {
   features?: string[];
 }
 
+/** An element of `variants` of {@linkcode QueryQmpSchemaReturnItemObject}. */
 export interface QueryQmpSchemaReturnItemObjectVariantsItem {
   case: string;
   type: string;
 }
 
+/** An element of `members` of {@linkcode QueryQmpSchemaReturnItemAlternate}. */
 export interface QueryQmpSchemaReturnItemAlternateMembersItem {
   type: string;
 }
 
+/** `policy` of {@linkcode ObjectAddArgumentsAuthzList}. */
 export type ObjectAddArgumentsAuthzListPolicy =
   | "deny"
   | "allow";
 
+/** An element of `rules` of {@linkcode ObjectAddArgumentsAuthzList}. */
 export interface ObjectAddArgumentsAuthzListRulesItem {
   match: string;
   policy: ObjectAddArgumentsAuthzListPolicy;
   format?: ObjectAddArgumentsAuthzListRulesItemFormat;
 }
 
+/** `queue` of {@linkcode ObjectAddArgumentsFilterBuffer}. */
 export type ObjectAddArgumentsFilterBufferQueue =
   | "all"
   | "rx"
   | "tx";
 
+/** `insert` of {@linkcode ObjectAddArgumentsFilterBuffer}. */
 export type ObjectAddArgumentsFilterBufferInsert =
   | "before"
   | "behind";
 
+/** `grab-toggle` of {@linkcode ObjectAddArgumentsInputLinux}. */
 export type ObjectAddArgumentsInputLinuxGrabToggle =
   | "ctrl-ctrl"
   | "alt-alt"
@@ -4440,10 +5033,12 @@ export type ObjectAddArgumentsInputLinuxGrabToggle =
   | "scrolllock"
   | "ctrl-scrolllock";
 
+/** `format` of {@linkcode ObjectAddArgumentsSecret}. */
 export type ObjectAddArgumentsSecretFormat =
   | "raw"
   | "base64";
 
+/** `limits` of {@linkcode ObjectAddArgumentsThrottleGroup}. */
 export interface ObjectAddArgumentsThrottleGroupLimits {
   "iops-total"?: number;
   "iops-total-max"?: number;
@@ -4466,10 +5061,12 @@ export interface ObjectAddArgumentsThrottleGroupLimits {
   "iops-size"?: number;
 }
 
+/** `endpoint` of {@linkcode ObjectAddArgumentsTlsCredsAnon}. */
 export type ObjectAddArgumentsTlsCredsAnonEndpoint =
   | "client"
   | "server";
 
+/** `cpu-state` of {@linkcode QueryCpusFastReturnItemS390x}. */
 export type QueryCpusFastReturnItemS390xCpuState =
   | "uninitialized"
   | "stopped"
@@ -4477,12 +5074,14 @@ export type QueryCpusFastReturnItemS390xCpuState =
   | "operating"
   | "load";
 
+/** `hierarchy` of {@linkcode SetNumaNodeArgumentsHmatLb}. */
 export type SetNumaNodeArgumentsHmatLbHierarchy =
   | "memory"
   | "first-level"
   | "second-level"
   | "third-level";
 
+/** `data-type` of {@linkcode SetNumaNodeArgumentsHmatLb}. */
 export type SetNumaNodeArgumentsHmatLbDataType =
   | "access-latency"
   | "read-latency"
@@ -4491,16 +5090,19 @@ export type SetNumaNodeArgumentsHmatLbDataType =
   | "read-bandwidth"
   | "write-bandwidth";
 
+/** `associativity` of {@linkcode SetNumaNodeArgumentsHmatCache}. */
 export type SetNumaNodeArgumentsHmatCacheAssociativity =
   | "none"
   | "direct"
   | "complex";
 
+/** `policy` of {@linkcode SetNumaNodeArgumentsHmatCache}. */
 export type SetNumaNodeArgumentsHmatCachePolicy =
   | "none"
   | "write-back"
   | "write-through";
 
+/** `data` of {@linkcode QueryMemoryDevicesReturnItemDimm}. */
 export interface QueryMemoryDevicesReturnItemDimmData {
   id?: string;
   addr: number;
@@ -4512,6 +5114,7 @@ export interface QueryMemoryDevicesReturnItemDimmData {
   hotpluggable: boolean;
 }
 
+/** `data` of {@linkcode QueryMemoryDevicesReturnItemVirtioPmem}. */
 export interface QueryMemoryDevicesReturnItemVirtioPmemData {
   id?: string;
   memaddr: number;
@@ -4519,6 +5122,7 @@ export interface QueryMemoryDevicesReturnItemVirtioPmemData {
   memdev: string;
 }
 
+/** `data` of {@linkcode QueryMemoryDevicesReturnItemVirtioMem}. */
 export interface QueryMemoryDevicesReturnItemVirtioMemData {
   id?: string;
   memaddr: number;
@@ -4530,6 +5134,7 @@ export interface QueryMemoryDevicesReturnItemVirtioMemData {
   memdev: string;
 }
 
+/** `data` of {@linkcode QueryMemoryDevicesReturnItemSgxEpc}. */
 export interface QueryMemoryDevicesReturnItemSgxEpcData {
   id?: string;
   memaddr: number;
@@ -4538,17 +5143,20 @@ export interface QueryMemoryDevicesReturnItemSgxEpcData {
   memdev: string;
 }
 
+/** `type` of {@linkcode QueryCommandLineOptionsReturnItemParametersItem}. */
 export type QueryCommandLineOptionsReturnItemParametersItemType =
   | "string"
   | "boolean"
   | "number"
   | "size";
 
+/** `class_info` of {@linkcode QueryPciReturnItemDevicesItem}. */
 export interface QueryPciReturnItemDevicesItemClassInfo {
   desc?: string;
   class: number;
 }
 
+/** `id` of {@linkcode QueryPciReturnItemDevicesItem}. */
 export interface QueryPciReturnItemDevicesItemId {
   device: number;
   vendor: number;
@@ -4556,11 +5164,13 @@ export interface QueryPciReturnItemDevicesItemId {
   "subsystem-vendor"?: number;
 }
 
+/** `pci_bridge` of {@linkcode QueryPciReturnItemDevicesItem}. */
 export interface QueryPciReturnItemDevicesItemPciBridge {
   bus: QueryPciReturnItemDevicesItemPciBridgeBus;
   devices?: QueryPciReturnItemDevicesItem[];
 }
 
+/** An element of `regions` of {@linkcode QueryPciReturnItemDevicesItem}. */
 export interface QueryPciReturnItemDevicesItemRegionsItem {
   bar: number;
   type: string;
@@ -4570,11 +5180,13 @@ export interface QueryPciReturnItemDevicesItemRegionsItem {
   mem_type_64?: boolean;
 }
 
+/** `value` of {@linkcode QueryStatsReturnItemStatsItem}. */
 export type QueryStatsReturnItemStatsItemValue =
   | number
   | boolean
   | number[];
 
+/** `type` of {@linkcode QueryStatsSchemasReturnItemStatsItem}. */
 export type QueryStatsSchemasReturnItemStatsItemType =
   | "cumulative"
   | "instant"
@@ -4582,17 +5194,20 @@ export type QueryStatsSchemasReturnItemStatsItemType =
   | "linear-histogram"
   | "log2-histogram";
 
+/** `unit` of {@linkcode QueryStatsSchemasReturnItemStatsItem}. */
 export type QueryStatsSchemasReturnItemStatsItemUnit =
   | "bytes"
   | "seconds"
   | "cycles"
   | "boolean";
 
+/** `protocol-features` of {@linkcode XQueryVirtioStatusReturnVhostDev}. */
 export interface XQueryVirtioStatusReturnVhostDevProtocolFeatures {
   protocols: string[];
   "unknown-protocols"?: number;
 }
 
+/** `reason` of {@linkcode GuestPanickedDataInfoS390}. */
 export type GuestPanickedDataInfoS390Reason =
   | "unknown"
   | "disabled-wait"
@@ -4600,28 +5215,34 @@ export type GuestPanickedDataInfoS390Reason =
   | "pgmint-loop"
   | "opint-loop";
 
+/** `type` of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecific}. */
 export type QueryBlockReturnItemInsertedImageFormatSpecificType =
   | "qcow2"
   | "vmdk"
   | "luks"
   | "rbd";
 
+/** The members of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecific} when `type` is `qcow2`. */
 export interface QueryBlockReturnItemInsertedImageFormatSpecificQcow2 {
   data: QueryBlockReturnItemInsertedImageFormatSpecificQcow2Data;
 }
 
+/** The members of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecific} when `type` is `vmdk`. */
 export interface QueryBlockReturnItemInsertedImageFormatSpecificVmdk {
   data: QueryBlockReturnItemInsertedImageFormatSpecificVmdkData;
 }
 
+/** The members of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecific} when `type` is `luks`. */
 export interface QueryBlockReturnItemInsertedImageFormatSpecificLuks {
   data: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuks;
 }
 
+/** The members of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecific} when `type` is `rbd`. */
 export interface QueryBlockReturnItemInsertedImageFormatSpecificRbd {
   data: QueryBlockReturnItemInsertedImageFormatSpecificRbdData;
 }
 
+/** `event` of {@linkcode BlockdevAddArgumentsBlkdebugInjectErrorItem}. */
 export type BlockdevAddArgumentsBlkdebugInjectErrorItemEvent =
   | "l1_update"
   | "l1_grow_alloc_table"
@@ -4672,6 +5293,7 @@ export type BlockdevAddArgumentsBlkdebugInjectErrorItemEvent =
   | "cluster_alloc_space"
   | "none";
 
+/** `iotype` of {@linkcode BlockdevAddArgumentsBlkdebugInjectErrorItem}. */
 export type BlockdevAddArgumentsBlkdebugInjectErrorItemIotype =
   | "read"
   | "write"
@@ -4680,8 +5302,10 @@ export type BlockdevAddArgumentsBlkdebugInjectErrorItemIotype =
   | "flush"
   | "block-status";
 
+/** `type` of {@linkcode BlockdevAddArgumentsNfsServer}. */
 export type BlockdevAddArgumentsNfsServerType = "inet";
 
+/** Choice 1 of `overlap-check` of {@linkcode BlockdevAddArgumentsQcow2}. */
 export interface BlockdevAddArgumentsQcow2OverlapCheckChoice1 {
   template?: BlockdevAddArgumentsQcow2OverlapCheckChoice1Template;
   "main-header"?: boolean;
@@ -4695,54 +5319,66 @@ export interface BlockdevAddArgumentsQcow2OverlapCheckChoice1 {
   "bitmap-directory"?: boolean;
 }
 
+/** `template` of {@linkcode BlockdevAddArgumentsQcow2OverlapCheckChoice1}. */
 export type BlockdevAddArgumentsQcow2OverlapCheckChoice1Template =
   | "none"
   | "constant"
   | "cached"
   | "all";
 
+/** `format` of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncrypt}. */
 export type QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptFormat =
   | "aes"
   | "luks";
 
+/** The members of {@linkcode BlockdevAddArgumentsQcow2Encrypt} when `format` is `aes`. */
 export interface BlockdevAddArgumentsQcow2EncryptAes {
   "key-secret"?: string;
 }
 
+/** The members of {@linkcode BlockdevAddArgumentsQcow2Encrypt} when `format` is `luks`. */
 export interface BlockdevAddArgumentsQcow2EncryptLuks {
   "key-secret"?: string;
 }
 
+/** `format` of {@linkcode BlockdevAddArgumentsQcowEncrypt}. */
 export type BlockdevAddArgumentsQcowEncryptFormat = "aes";
 
+/** `encryption-format` of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecificRbdData}. */
 export type QueryBlockReturnItemInsertedImageFormatSpecificRbdDataEncryptionFormat =
   | "luks"
   | "luks2";
 
+/** The members of {@linkcode BlockdevAddArgumentsRbdEncrypt} when `format` is `luks`. */
 export interface BlockdevAddArgumentsRbdEncryptLuks {
   "key-secret": string;
 }
 
+/** The members of {@linkcode BlockdevAddArgumentsRbdEncrypt} when `format` is `luks2`. */
 export interface BlockdevAddArgumentsRbdEncryptLuks2 {
   "key-secret": string;
 }
 
+/** `mode` of {@linkcode BlockdevAddArgumentsSshHostKeyCheck}. */
 export type BlockdevAddArgumentsSshHostKeyCheckMode =
   | "none"
   | "hash"
   | "known_hosts";
 
+/** The members of {@linkcode BlockdevAddArgumentsSshHostKeyCheck} when `mode` is `hash`. */
 export interface BlockdevAddArgumentsSshHostKeyCheckHash {
   type: BlockdevAddArgumentsSshHostKeyCheckHashType;
   hash: string;
 }
 
+/** `preallocation` of {@linkcode BlockdevCreateArgumentsOptionsFile}. */
 export type BlockdevCreateArgumentsOptionsFilePreallocation =
   | "off"
   | "metadata"
   | "falloc"
   | "full";
 
+/** `cipher-alg` of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuks}. */
 export type QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksCipherAlg =
   | "aes-128"
   | "aes-192"
@@ -4757,17 +5393,20 @@ export type QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksC
   | "twofish-192"
   | "twofish-256";
 
+/** `cipher-mode` of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuks}. */
 export type QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksCipherMode =
   | "ecb"
   | "cbc"
   | "xts"
   | "ctr";
 
+/** `ivgen-alg` of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuks}. */
 export type QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksIvgenAlg =
   | "plain"
   | "plain64"
   | "essiv";
 
+/** `ivgen-hash-alg` of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuks}. */
 export type QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksIvgenHashAlg =
   | "md5"
   | "sha1"
@@ -4777,26 +5416,32 @@ export type QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksI
   | "sha512"
   | "ripemd160";
 
+/** `encrypt` of {@linkcode BlockdevCreateArgumentsOptionsQcow}. */
 export type BlockdevCreateArgumentsOptionsQcowEncrypt =
   | ({ format: "qcow" } & BlockdevAddArgumentsQcow2EncryptAes)
   | ({ format: "luks" } & BlockdevCreateArgumentsOptionsQcowEncryptLuks);
 
+/** `version` of {@linkcode BlockdevCreateArgumentsOptionsQcow2}. */
 export type BlockdevCreateArgumentsOptionsQcow2Version =
   | "v2"
   | "v3";
 
+/** `compression-type` of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecificQcow2Data}. */
 export type QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataCompressionType =
   | "zlib"
   | "zstd";
 
+/** `encrypt` of {@linkcode BlockdevCreateArgumentsOptionsRbd}. */
 export type BlockdevCreateArgumentsOptionsRbdEncrypt =
   | ({ format: "luks" } & BlockdevCreateArgumentsOptionsRbdEncryptLuks)
   | ({ format: "luks2" } & BlockdevCreateArgumentsOptionsRbdEncryptLuks2);
 
+/** `subformat` of {@linkcode BlockdevCreateArgumentsOptionsVhdx}. */
 export type BlockdevCreateArgumentsOptionsVhdxSubformat =
   | "dynamic"
   | "fixed";
 
+/** `subformat` of {@linkcode BlockdevCreateArgumentsOptionsVmdk}. */
 export type BlockdevCreateArgumentsOptionsVmdkSubformat =
   | "monolithicSparse"
   | "monolithicFlat"
@@ -4804,24 +5449,29 @@ export type BlockdevCreateArgumentsOptionsVmdkSubformat =
   | "twoGbMaxExtentFlat"
   | "streamOptimized";
 
+/** `adapter-type` of {@linkcode BlockdevCreateArgumentsOptionsVmdk}. */
 export type BlockdevCreateArgumentsOptionsVmdkAdapterType =
   | "ide"
   | "buslogic"
   | "lsilogic"
   | "legacyESX";
 
+/** `subformat` of {@linkcode BlockdevCreateArgumentsOptionsVpc}. */
 export type BlockdevCreateArgumentsOptionsVpcSubformat =
   | "dynamic"
   | "fixed";
 
+/** `state` of {@linkcode XBlockdevAmendArgumentsOptionsLuks}. */
 export type XBlockdevAmendArgumentsOptionsLuksState =
   | "active"
   | "inactive";
 
+/** `encrypt` of {@linkcode XBlockdevAmendArgumentsOptionsQcow2}. */
 export type XBlockdevAmendArgumentsOptionsQcow2Encrypt =
   | ({ format: "luks" } & XBlockdevAmendArgumentsOptionsQcow2EncryptLuks)
   | ({ format: "qcow" });
 
+/** `data` of {@linkcode ChardevAddArgumentsBackendFile}. */
 export interface ChardevAddArgumentsBackendFileData {
   logfile?: string;
   logappend?: boolean;
@@ -4830,12 +5480,14 @@ export interface ChardevAddArgumentsBackendFileData {
   append?: boolean;
 }
 
+/** `data` of {@linkcode ChardevAddArgumentsBackendSerial}. */
 export interface ChardevAddArgumentsBackendSerialData {
   logfile?: string;
   logappend?: boolean;
   device: string;
 }
 
+/** `data` of {@linkcode ChardevAddArgumentsBackendSocket}. */
 export interface ChardevAddArgumentsBackendSocketData {
   logfile?: string;
   logappend?: boolean;
@@ -4851,6 +5503,7 @@ export interface ChardevAddArgumentsBackendSocketData {
   reconnect?: number;
 }
 
+/** `data` of {@linkcode ChardevAddArgumentsBackendUdp}. */
 export interface ChardevAddArgumentsBackendUdpData {
   logfile?: string;
   logappend?: boolean;
@@ -4858,35 +5511,41 @@ export interface ChardevAddArgumentsBackendUdpData {
   local?: NbdServerStartArgumentsAddr;
 }
 
+/** `data` of {@linkcode ChardevAddArgumentsBackendPty}. */
 export interface ChardevAddArgumentsBackendPtyData {
   logfile?: string;
   logappend?: boolean;
 }
 
+/** `data` of {@linkcode ChardevAddArgumentsBackendMux}. */
 export interface ChardevAddArgumentsBackendMuxData {
   logfile?: string;
   logappend?: boolean;
   chardev: string;
 }
 
+/** `data` of {@linkcode ChardevAddArgumentsBackendStdio}. */
 export interface ChardevAddArgumentsBackendStdioData {
   logfile?: string;
   logappend?: boolean;
   signal?: boolean;
 }
 
+/** `data` of {@linkcode ChardevAddArgumentsBackendSpicevmc}. */
 export interface ChardevAddArgumentsBackendSpicevmcData {
   logfile?: string;
   logappend?: boolean;
   type: string;
 }
 
+/** `data` of {@linkcode ChardevAddArgumentsBackendSpiceport}. */
 export interface ChardevAddArgumentsBackendSpiceportData {
   logfile?: string;
   logappend?: boolean;
   fqdn: string;
 }
 
+/** `data` of {@linkcode ChardevAddArgumentsBackendQemuVdagent}. */
 export interface ChardevAddArgumentsBackendQemuVdagentData {
   logfile?: string;
   logappend?: boolean;
@@ -4894,12 +5553,14 @@ export interface ChardevAddArgumentsBackendQemuVdagentData {
   clipboard?: boolean;
 }
 
+/** `data` of {@linkcode ChardevAddArgumentsBackendDbus}. */
 export interface ChardevAddArgumentsBackendDbusData {
   logfile?: string;
   logappend?: boolean;
   name: string;
 }
 
+/** `data` of {@linkcode ChardevAddArgumentsBackendVc}. */
 export interface ChardevAddArgumentsBackendVcData {
   logfile?: string;
   logappend?: boolean;
@@ -4909,21 +5570,25 @@ export interface ChardevAddArgumentsBackendVcData {
   rows?: number;
 }
 
+/** `data` of {@linkcode ChardevAddArgumentsBackendRingbuf}. */
 export interface ChardevAddArgumentsBackendRingbufData {
   logfile?: string;
   logappend?: boolean;
   size?: number;
 }
 
+/** `data` of {@linkcode QueryTpmReturnItemOptionsPassthrough}. */
 export interface QueryTpmReturnItemOptionsPassthroughData {
   path?: string;
   "cancel-path"?: string;
 }
 
+/** `data` of {@linkcode QueryTpmReturnItemOptionsEmulator}. */
 export interface QueryTpmReturnItemOptionsEmulatorData {
   chardev: string;
 }
 
+/** `data` of {@linkcode SendKeyArgumentsKeysItemQcode}. */
 export type SendKeyArgumentsKeysItemQcodeData =
   | "unmapped"
   | "shift"
@@ -5076,29 +5741,35 @@ export type SendKeyArgumentsKeysItemQcodeData =
   | "lang1"
   | "lang2";
 
+/** `data` of {@linkcode InputSendEventArgumentsEventsItemKey}. */
 export interface InputSendEventArgumentsEventsItemKeyData {
   key: SendKeyArgumentsKeysItem;
   down: boolean;
 }
 
+/** `data` of {@linkcode InputSendEventArgumentsEventsItemBtn}. */
 export interface InputSendEventArgumentsEventsItemBtnData {
   button: InputSendEventArgumentsEventsItemBtnDataButton;
   down: boolean;
 }
 
+/** `data` of {@linkcode InputSendEventArgumentsEventsItemRel}. */
 export interface InputSendEventArgumentsEventsItemRelData {
   axis: InputSendEventArgumentsEventsItemRelDataAxis;
   value: number;
 }
 
+/** `transform` of {@linkcode MigrateSetParametersArgumentsBlockBitmapMappingItemBitmapsItem}. */
 export interface MigrateSetParametersArgumentsBlockBitmapMappingItemBitmapsItemTransform {
   persistent?: boolean;
 }
 
+/** `format` of {@linkcode ObjectAddArgumentsAuthzListRulesItem}. */
 export type ObjectAddArgumentsAuthzListRulesItemFormat =
   | "exact"
   | "glob";
 
+/** `bus` of {@linkcode QueryPciReturnItemDevicesItemPciBridge}. */
 export interface QueryPciReturnItemDevicesItemPciBridgeBus {
   number: number;
   secondary: number;
@@ -5108,6 +5779,7 @@ export interface QueryPciReturnItemDevicesItemPciBridgeBus {
   prefetchable_range: QueryPciReturnItemDevicesItemPciBridgeBusIoRange;
 }
 
+/** `data` of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecificQcow2}. */
 export interface QueryBlockReturnItemInsertedImageFormatSpecificQcow2Data {
   compat: string;
   "data-file"?: string;
@@ -5121,6 +5793,7 @@ export interface QueryBlockReturnItemInsertedImageFormatSpecificQcow2Data {
   "compression-type": QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataCompressionType;
 }
 
+/** `data` of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecificVmdk}. */
 export interface QueryBlockReturnItemInsertedImageFormatSpecificVmdkData {
   "create-type": string;
   cid: number;
@@ -5128,6 +5801,7 @@ export interface QueryBlockReturnItemInsertedImageFormatSpecificVmdkData {
   extents: QueryBlockReturnItemInsertedImage[];
 }
 
+/** The members of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncrypt} when `format` is `luks`. */
 export interface QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuks {
   "cipher-alg": QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksCipherAlg;
   "cipher-mode": QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksCipherMode;
@@ -5141,19 +5815,23 @@ export interface QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncrypt
   slots: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksSlotsItem[];
 }
 
+/** `data` of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecificRbd}. */
 export interface QueryBlockReturnItemInsertedImageFormatSpecificRbdData {
   "encryption-format"?: QueryBlockReturnItemInsertedImageFormatSpecificRbdDataEncryptionFormat;
 }
 
+/** `type` of {@linkcode BlockdevAddArgumentsSshHostKeyCheckHash}. */
 export type BlockdevAddArgumentsSshHostKeyCheckHashType =
   | "md5"
   | "sha1"
   | "sha256";
 
+/** `format` of {@linkcode BlockdevCreateArgumentsOptionsQcowEncrypt}. */
 export type BlockdevCreateArgumentsOptionsQcowEncryptFormat =
   | "qcow"
   | "luks";
 
+/** The members of {@linkcode BlockdevCreateArgumentsOptionsQcowEncrypt} when `format` is `luks`. */
 export interface BlockdevCreateArgumentsOptionsQcowEncryptLuks {
   "key-secret"?: string;
   "cipher-alg"?: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksCipherAlg;
@@ -5165,16 +5843,19 @@ export interface BlockdevCreateArgumentsOptionsQcowEncryptLuks {
   "iter-time"?: number;
 }
 
+/** The members of {@linkcode BlockdevCreateArgumentsOptionsRbdEncrypt} when `format` is `luks`. */
 export interface BlockdevCreateArgumentsOptionsRbdEncryptLuks {
   "key-secret": string;
   "cipher-alg"?: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksCipherAlg;
 }
 
+/** The members of {@linkcode BlockdevCreateArgumentsOptionsRbdEncrypt} when `format` is `luks2`. */
 export interface BlockdevCreateArgumentsOptionsRbdEncryptLuks2 {
   "key-secret": string;
   "cipher-alg"?: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksCipherAlg;
 }
 
+/** The members of {@linkcode XBlockdevAmendArgumentsOptionsQcow2Encrypt} when `format` is `luks`. */
 export interface XBlockdevAmendArgumentsOptionsQcow2EncryptLuks {
   state: XBlockdevAmendArgumentsOptionsLuksState;
   "new-secret"?: string;
@@ -5184,6 +5865,7 @@ export interface XBlockdevAmendArgumentsOptionsQcow2EncryptLuks {
   secret?: string;
 }
 
+/** `button` of {@linkcode InputSendEventArgumentsEventsItemBtnData}. */
 export type InputSendEventArgumentsEventsItemBtnDataButton =
   | "left"
   | "middle"
@@ -5195,25 +5877,30 @@ export type InputSendEventArgumentsEventsItemBtnDataButton =
   | "wheel-left"
   | "wheel-right";
 
+/** `axis` of {@linkcode InputSendEventArgumentsEventsItemRelData}. */
 export type InputSendEventArgumentsEventsItemRelDataAxis =
   | "x"
   | "y";
 
+/** `io_range` of {@linkcode QueryPciReturnItemDevicesItemPciBridgeBus}. */
 export interface QueryPciReturnItemDevicesItemPciBridgeBusIoRange {
   base: number;
   limit: number;
 }
 
+/** `encrypt` of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecificQcow2Data}. */
 export type QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncrypt =
   | ({ format: "luks" } & QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuks)
   | ({ format: "aes" });
 
+/** An element of `bitmaps` of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecificQcow2Data}. */
 export interface QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataBitmapsItem {
   name: string;
   granularity: number;
   flags: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataBitmapsItemFlagsItem[];
 }
 
+/** An element of `slots` of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuks}. */
 export interface QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksSlotsItem {
   active: boolean;
   iters?: number;
@@ -5221,6 +5908,7 @@ export interface QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncrypt
   "key-offset": number;
 }
 
+/** An element of `flags` of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataBitmapsItem}. */
 export type QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataBitmapsItemFlagsItem =
   | "in-use"
   | "auto";
