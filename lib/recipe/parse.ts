@@ -18,7 +18,7 @@ import {
 } from "yaml";
 import { CorralError } from "../errors.ts";
 import { didYouMean } from "../_suggest.ts";
-import { type LaunchSpec, validateSpec } from "../vm/launch.ts";
+import { type LaunchSpec, PANIC_POLICIES, validateSpec } from "../vm/launch.ts";
 import { parseDuration } from "./duration.ts";
 import {
   type Action,
@@ -400,6 +400,20 @@ class Reader {
     return node ? [node] : [];
   }
 
+  /** One of `values`, or an issue with a did-you-mean. */
+  #oneOf<T extends string>(
+    node: Node | null | undefined,
+    what: string,
+    values: readonly T[],
+  ): T | undefined {
+    const value = this.#value(node);
+    if (typeof value === "string" && (values as readonly string[]).includes(value)) {
+      return value as T;
+    }
+    const hint = typeof value === "string" ? didYouMean(value, values) : "";
+    return this.#issue(node, `${what} must be one of ${values.join(", ")}${hint}`);
+  }
+
   #pattern(node: Node | null | undefined, what: string): Pattern | undefined {
     const text = this.#string(node, what);
     if (text === undefined) return undefined;
@@ -463,17 +477,8 @@ class Reader {
         const items = this.#list(value).map((item) => this.#string(item, `${where}.${key}`));
         if (items.every((item) => item !== undefined)) fields[key] = items;
       } else if (key === "cpus") fields.cpus = this.#positiveInt(value, `${where}.cpus`);
-      else if (key === "panic") {
-        const panic = this.#value(value);
-        const policies = ["pause", "shutdown", "exit-failure", "none"];
-        if (typeof panic === "string" && policies.includes(panic)) fields.panic = panic;
-        else {this.#issue(
-            value,
-            `${where}.panic must be one of ${policies.join(", ")}${
-              typeof panic === "string" ? didYouMean(panic, policies) : ""
-            }`,
-          );}
-      } else fields[key] = this.#value(value);
+      else if (key === "panic") fields.panic = this.#oneOf(value, `${where}.panic`, PANIC_POLICIES);
+      else fields[key] = this.#value(value);
     }
     return fields;
   }
@@ -742,15 +747,8 @@ class Reader {
       case "console":
         return this.#console(node);
       case "panic-action": {
-        const policy = this.#value(node);
-        const policies = ["pause", "shutdown", "exit-failure", "none"];
-        if (typeof policy === "string" && policies.includes(policy)) return { kind, policy };
-        return this.#issue(
-          node,
-          `panic-action must be one of ${policies.join(", ")}${
-            typeof policy === "string" ? didYouMean(policy, policies) : ""
-          }`,
-        );
+        const policy = this.#oneOf(node, "panic-action", PANIC_POLICIES);
+        return policy === undefined ? undefined : { kind, policy };
       }
       case "sleep": {
         const ms = this.#duration(node, "sleep");

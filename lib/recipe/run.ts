@@ -179,12 +179,9 @@ class Runner {
     }
     if (this.#abort.signal.aborted && !this.#verdict) {
       const reason = this.#abort.signal.reason;
-      if (reason instanceof TimeoutError) {
-        this.#verdict = { verdict: "fail", reason: reason.message };
-      } else {this.#verdict = {
-          verdict: "error",
-          reason: "interrupted: cleanup ran, the verdict is unknown",
-        };}
+      this.#verdict = reason instanceof TimeoutError
+        ? { verdict: "fail", reason: reason.message }
+        : { verdict: "error", reason: "interrupted: cleanup ran, the verdict is unknown" };
     }
     // finally always runs, on every VM, with a fresh signal.
     this.#abort = new AbortController();

@@ -55,7 +55,8 @@ export interface LaunchOptions {
   signal?: AbortSignal;
 }
 
-const PANIC_POLICIES: readonly PanicPolicy[] = ["pause", "shutdown", "exit-failure", "none"];
+/** The guest-panic policies QEMU knows. */
+export const PANIC_POLICIES: readonly PanicPolicy[] = ["pause", "shutdown", "exit-failure", "none"];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 /**
