@@ -5,6 +5,8 @@
  * corral is measured against.
  */
 
+import { concat } from "../lib/_bytes.ts";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -48,12 +50,7 @@ export class RawQmp {
   async sendMany(command: string, count: number): Promise<void> {
     const parts: Uint8Array[] = [];
     for (let i = 0; i < count; i++) parts.push(RawQmp.request(command, ++this.#id));
-    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let offset = 0;
-    for (const part of parts) {
-      bytes.set(part, offset);
-      offset += part.length;
-    }
+    const bytes = concat(parts);
     for (let written = 0; written < bytes.length;) {
       written += await this.#conn.write(bytes.subarray(written));
     }

@@ -227,3 +227,20 @@ Deno.test("run: a run deadline stops the steps, and finally still runs", async (
   assert.match(journal.reason, /deadline of 200 ms/);
   assert.deepEqual(statuses(journal, "cleanup"), { a: "ok" });
 });
+
+Deno.test("run: the report in-process leaves no file open, and qmp.log keeps every line in order", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "corral-report-" });
+  try {
+    // Six VMs write their logs at once; the sanitizers catch a file left open.
+    await runRecipe(
+      parseRecipe(HEAD("  n[1:6]: { guest: none }") + "  - { name: s, pause: {} }\n", "t.yaml"),
+      { seed: 1, reportDir: dir },
+    );
+    for (let i = 1; i <= 6; i++) {
+      const log = await Deno.readTextFile(`${dir}/vms/n${i}/qmp.log`);
+      assert.match(log, /-- step 's' \(pause\)\n.*-> \{"execute":"stop".*<- .*"event": "STOP"/s);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -31,7 +31,5 @@ export function parseDuration(value: unknown): number | undefined {
   return Number(match[1]) * UNITS[match[2]!]!;
 }
 
-/** `1.5 s`, `250 ms`: a duration for people. */
-export function showDuration(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${+(ms / 1000).toFixed(2)} s`;
-}
+/** `1.5 s`, `250 ms`: a duration for people (the formatter every message uses). */
+export { formatMs as showDuration } from "../_text.ts";

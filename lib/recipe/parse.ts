@@ -303,9 +303,8 @@ class Reader {
         `${"${{ vm.name }}"} and ${"${{ seed }}"} are only allowed in console input, fail messages and qmp arguments`,
       );
     }
-    return template.length === 1 && this.#wholeVar(node) !== undefined
-      ? this.#wholeVar(node)
-      : template.join("");
+    const whole = template.length === 1 ? this.#wholeVar(node) : undefined;
+    return whole !== undefined ? whole : template.join("");
   }
 
   #wholeVar(node: Scalar): unknown {

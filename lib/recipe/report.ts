@@ -145,8 +145,15 @@ export class ReportWriter {
     this.#append(this.#events, JSON.stringify(this.#redact.json(record)) + "\n");
   }
 
-  /** Append one line to the VM's `qmp.log`. */
-  async qmp(vm: string, line: string): Promise<void> {
+  /** Append one line to the VM's `qmp.log` (opened on its first line). */
+  qmp(vm: string, line: string): void {
+    const bytes = this.#encoder.encode(`${new Date().toISOString()} ${this.#redact.text(line)}\n`);
+    // Opening inside the serial write chain: lines that arrive before the file is
+    // open wait for it instead of opening it again.
+    this.#chain(async () => (await this.#qmpLog(vm)).write(bytes));
+  }
+
+  async #qmpLog(vm: string): Promise<Deno.FsFile> {
     let file = this.#qmpLogs.get(vm);
     if (!file) {
       await Deno.mkdir(`${this.dir}/vms/${vm}`, { recursive: true });
@@ -157,7 +164,7 @@ export class ReportWriter {
       });
       this.#qmpLogs.set(vm, file);
     }
-    this.#append(file, `${new Date().toISOString()} ${this.#redact.text(line)}\n`);
+    return file;
   }
 
   /** Copy a VM's console log into the report. */
@@ -184,7 +191,11 @@ export class ReportWriter {
   #append(file: Deno.FsFile | undefined, text: string): void {
     if (!file) return;
     const bytes = this.#encoder.encode(text);
-    this.#writes = this.#writes.then(() => file.write(bytes)).catch(() => {});
+    this.#chain(() => file.write(bytes));
+  }
+
+  #chain(write: () => Promise<unknown>): void {
+    this.#writes = this.#writes.then(write).catch(() => {});
   }
 }
 

@@ -232,7 +232,7 @@ class Runner {
       this.#watch(vm);
       const report = this.#report;
       if (report) {
-        vm.trace = (direction, message) => void report.qmp(vm.name, `${direction} ${message}`);
+        vm.trace = (direction, message) => report.qmp(vm.name, `${direction} ${message}`);
       }
       return vm;
     }, { concurrency: Math.min(this.#forks, 8), timeout: 90_000, signal: this.#abort.signal });
@@ -344,11 +344,7 @@ class Runner {
   /** Mark failures as allowed or not, and keep failed VMs out of later steps. */
   #applyFailures(step: Step, record: StepRecord, failures: string[], total: number): void {
     if (failures.length === 0) return;
-    const allowedCount = step.maxFailures === undefined
-      ? 0
-      : "count" in step.maxFailures
-      ? step.maxFailures.count
-      : Math.floor((total * step.maxFailures.percent) / 100);
+    const allowedCount = allowedFailures(step, total);
     const tolerated = step.continueOnError || failures.length <= allowedCount;
     for (const target of record.targets) {
       if (target.status === "ok" || !failures.includes(target.vm)) continue;
@@ -398,11 +394,7 @@ class Runner {
         );
       }
       failures.push(...stillFailed);
-      const allowed = step.maxFailures === undefined
-        ? 0
-        : "count" in step.maxFailures
-        ? step.maxFailures.count
-        : Math.floor((batch.length * step.maxFailures.percent) / 100);
+      const allowed = allowedFailures(step, batch.length);
       if (stillFailed.length > allowed) {
         const rest = batches.slice(index + 1).flat();
         if (rest.length > 0) {
@@ -514,7 +506,7 @@ class Runner {
   ): Promise<unknown> {
     const opts = { timeout, signal };
     const since = this.#marks.get(vm.name)!.previous;
-    await this.#report?.qmp(vm.name, `-- step '${stepName}' (${action.kind})`);
+    this.#report?.qmp(vm.name, `-- step '${stepName}' (${action.kind})`);
     switch (action.kind) {
       case "qmp": {
         const args = render(action.arguments, vm.name, this.#plan.seed) as
@@ -726,14 +718,10 @@ function consoleCursor(vm: Vm): number {
 }
 
 function lastLine(vm: Vm | undefined): string {
-  if (!vm) return "";
   try {
-    const line = vm.console.lastLine;
-    return line === undefined
-      ? "; the console printed nothing"
-      : `; last console line: ${JSON.stringify(line)}`;
+    return vm?.console.describeLastLine() ?? "";
   } catch {
-    return "";
+    return ""; // No console (guest none, or attached).
   }
 }
 
@@ -806,4 +794,11 @@ function paint(line: string): string {
   if (line.startsWith("  ✗")) return `\x1b[31m${line}\x1b[0m`;
   if (line.startsWith("▶")) return `\x1b[1m${line}\x1b[0m`;
   return line;
+}
+
+/** How many of `targets` VMs may fail under the step's `max-failures` (0 without it). */
+function allowedFailures(step: Step, targets: number): number {
+  const max = step.maxFailures;
+  if (max === undefined) return 0;
+  return "count" in max ? max.count : Math.floor((targets * max.percent) / 100);
 }

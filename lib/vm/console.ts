@@ -95,7 +95,7 @@ export class Console {
       vm,
       timeout: DEFAULT_TIMEOUT,
       kind: "console lines",
-      context: () => this.#lastLineContext(),
+      context: () => this.describeLastLine(),
     });
     this.#reading = this.#read();
   }
@@ -218,7 +218,7 @@ export class Console {
       new ConnectionClosedError(
         quiet
           ? `${prefix(this.#vm)}the console was closed by the client`
-          : `${prefix(this.#vm)}the serial console closed (QEMU exited)${this.#lastLineContext()}`,
+          : `${prefix(this.#vm)}the serial console closed (QEMU exited)${this.describeLastLine()}`,
         { vm: this.#vm, cause },
       ),
       quiet,
@@ -267,7 +267,8 @@ export class Console {
     }
   }
 
-  #lastLineContext(): string {
+  /** `; last console line: "…"` (or that it printed nothing), for error messages. */
+  describeLastLine(): string {
     const last = this.lastLine;
     return last === undefined
       ? "; the console printed nothing"

@@ -12,6 +12,8 @@ const live = new Set<Reapable>();
 let signalsHandled = true;
 let installed = false;
 
+/** A normal end, an uncaught error, an unhandled rejection. */
+const EXIT_EVENTS = ["unload", "error", "unhandledrejection"] as const;
 const SIGNALS = [["SIGINT", 130], ["SIGTERM", 143]] as const;
 const onSignal = SIGNALS.map(([signal, code]) => [signal, () => reapAndExit(code)] as const);
 
@@ -28,9 +30,7 @@ function reapAndExit(code: number): void {
 function install(): void {
   if (installed) return;
   installed = true;
-  globalThis.addEventListener("unload", reapAll);
-  globalThis.addEventListener("error", reapAll);
-  globalThis.addEventListener("unhandledrejection", reapAll);
+  for (const event of EXIT_EVENTS) globalThis.addEventListener(event, reapAll);
   if (signalsHandled) {
     for (const [signal, handler] of onSignal) Deno.addSignalListener(signal, handler);
   }
@@ -39,9 +39,7 @@ function install(): void {
 function uninstall(): void {
   if (!installed) return;
   installed = false;
-  globalThis.removeEventListener("unload", reapAll);
-  globalThis.removeEventListener("error", reapAll);
-  globalThis.removeEventListener("unhandledrejection", reapAll);
+  for (const event of EXIT_EVENTS) globalThis.removeEventListener(event, reapAll);
   if (signalsHandled) {
     for (const [signal, handler] of onSignal) Deno.removeSignalListener(signal, handler);
   }
