@@ -4,7 +4,8 @@
  */
 
 import { EventsLostError, TimeoutError } from "./errors.ts";
-import { formatMs, prefix } from "./_text.ts";
+import { formatMs } from "./_text.ts";
+import { abortable, after } from "./_async.ts";
 
 /** Something kept in a journal: it carries its sequence number. */
 export interface Entry {
@@ -155,21 +156,21 @@ export class Journal<T extends Entry> {
     const signal = options.signal;
     const vm = this.#options.vm;
     const onAbort = () => settle(() => reject(signal?.reason));
-    const timer = setTimeout(() => {
+    const cancel = after(timeout, () => {
       const context = this.#options.context?.() ?? "";
       const error = new TimeoutError(
-        `${prefix(vm)}no ${what} within ${formatMs(timeout)}${context}`,
+        `no ${what} within ${formatMs(timeout)}${context}`,
         { vm, timeout },
       );
       settle(() => reject(error));
-    }, timeout);
+    });
     const waiter: Waiter<T> = {
       accepts,
       resolve: (entry) => settle(() => resolve(entry)),
       reject: (error) => settle(() => reject(error)),
     };
     const settle = (finish: () => void) => {
-      clearTimeout(timer);
+      cancel();
       signal?.removeEventListener("abort", onAbort);
       this.#waiters.delete(waiter);
       finish();
@@ -191,7 +192,7 @@ export class Journal<T extends Entry> {
     if (since + 1 < this.oldest) {
       const vm = this.#options.vm;
       throw new EventsLostError(
-        `${prefix(vm)}${this.#options.kind} ${since + 1} to ${this.oldest - 1} were dropped: ` +
+        `${this.#options.kind} ${since + 1} to ${this.oldest - 1} were dropped: ` +
           `only the last ${this.#capacity} are kept; keep more, or read sooner`,
         { vm },
       );
@@ -202,16 +203,4 @@ export class Journal<T extends Entry> {
     this.#wake.resolve();
     this.#wake = Promise.withResolvers<void>();
   }
-}
-
-function abortable(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) return promise;
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    });
-  });
 }

@@ -1,7 +1,30 @@
 /**
  * The errors corral throws. Every one is a {@linkcode CorralError}, so a
  * single `instanceof` check catches them all; the subclasses carry the
- * context a user needs to act (VM name, command, QMP error class).
+ * context a user needs to act (VM name, command, QMP error class, recipe
+ * position). A message starts with `vm 'NAME': ` when a VM is named: the
+ * error composes it from its `vm` field.
+ *
+ * ```text
+ * CorralError
+ * ├── QmpError              QEMU refused a command (qmpClass, command, arguments)
+ * ├── ProtocolError         the peer broke QMP
+ * │   └── MonitorBusyError  connected, but no greeting: another client holds the monitor
+ * ├── ConnectError          nothing to connect to (address)
+ * ├── ConnectionClosedError the connection ended; every pending call fails with it
+ * ├── TimeoutError          a deadline passed (timeout, command)
+ * │   └── DeadlineError     a caller's overall deadline for one VM (fleet call, recipe step)
+ * ├── AbortedError          a fleet call's signal aborted before this VM finished
+ * ├── EventsLostError       a reader fell behind the bounded journal
+ * ├── LaunchError           QEMU could not be launched (exitCode, stderr)
+ * ├── ConsoleError          the console printed a failOn line (line)
+ * ├── StepFailure           a recipe check did not hold, or `fail:` on purpose
+ * ├── SchemaError           (qmp/schema.ts) a command does not fit this QEMU's schema
+ * ├── SelectorError         (vm/select.ts) a selector names nothing
+ * ├── FleetError            (vm/fleet.ts) some VMs of a fleet call failed (results)
+ * │   └── LabLaunchError    (vm/lab.ts) some VMs of a lab could not be launched
+ * └── RecipeError           (recipe/parse.ts) a recipe is invalid (issues, each file:line:col)
+ * ```
  *
  * @module
  */
@@ -33,11 +56,21 @@ export class CorralError extends Error {
   /** The VM the error concerns, or `undefined`. */
   readonly vm: string | undefined;
 
-  /** Make an error; `options.cause` is kept as the standard `cause`. */
+  /** What happened, without the `vm 'NAME': ` prefix. */
+  readonly detail: string;
+
+  /**
+   * Make an error; the message gets a `vm 'NAME': ` prefix when
+   * `options.vm` is given; `options.cause` is kept as the standard `cause`.
+   */
   constructor(message: string, options: CorralErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      prefix(options.vm) + message,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = new.target.name;
     this.vm = options.vm;
+    this.detail = message;
   }
 }
 
@@ -78,7 +111,7 @@ export class QmpError extends CorralError {
 
   /** Make an error from QEMU's `class` and `desc`. */
   constructor(qmpClass: string, desc: string, options: QmpErrorOptions) {
-    super(`${prefix(options.vm)}${options.command} failed: ${qmpClass}: ${desc}`, options);
+    super(`${options.command} failed: ${qmpClass}: ${desc}`, options);
     this.qmpClass = qmpClass;
     this.desc = desc;
     this.command = options.command;
@@ -148,6 +181,19 @@ export class TimeoutError extends CorralError {
     this.command = options.command;
   }
 }
+
+/**
+ * A caller's overall deadline for one VM passed: a fleet call's `timeout`,
+ * or a recipe step's. The action was abandoned (it did not heed its own
+ * deadline in time).
+ */
+export class DeadlineError extends TimeoutError {}
+
+/** A fleet call's signal aborted before this VM's action finished; the action was abandoned. */
+export class AbortedError extends CorralError {}
+
+/** A recipe step failed on purpose (`fail:`), or a check it makes did not hold. */
+export class StepFailure extends CorralError {}
 
 /**
  * Events a wait or an iterator needed were dropped from the bounded event

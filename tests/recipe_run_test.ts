@@ -81,11 +81,11 @@ Deno.test("run: lockstep, and forks caps how many VMs act at once", async () => 
   );
   const nap = step(journal, "nap").targets;
   for (let i = 1; i < nap.length; i++) {
-    assert.ok(nap[i]!.start! >= nap[i - 1]!.end!, "one at a time");
+    assert.ok(nap[i]!.startMs! >= nap[i - 1]!.endMs!, "one at a time");
   }
-  const latestEnd = Math.max(...nap.map((t) => t.end!));
+  const latestEnd = Math.max(...nap.map((t) => t.endMs!));
   for (const t of step(journal, "again").targets) {
-    assert.ok(t.start! >= latestEnd, "the next step waits for all");
+    assert.ok(t.startMs! >= latestEnd, "the next step waits for all");
   }
 });
 
@@ -143,7 +143,11 @@ Deno.test("run: a timed-out step names the VM, the step and the last console lin
   );
   const never = step(journal, "never").targets[0]!;
   assert.equal(never.status, "timeout");
-  assert.equal(never.error, `step 'never' timed out after 200 ms on a; last console line: "READY"`);
+  assert.equal(
+    never.error,
+    `step 'never' timed out after 200 ms on a: no console line matching "NEVER" within 200 ms; ` +
+      `last console line: "READY"`,
+  );
   assert.deepEqual(statuses(journal, "rescued"), { a: "ok" });
   assert.deepEqual(statuses(journal, "cleanup"), { a: "ok" });
 });

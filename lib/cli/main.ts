@@ -1,5 +1,6 @@
 /**
- * The `corral` command line: `run`, `check` and `plan` a recipe.
+ * The `corral` command line: `run`, `check` and `plan` a recipe; `ps` and
+ * `gc` for the VMs corral left running.
  *
  * ```sh
  * deno task run recipes/crash-drill.yaml --report .report/drill
@@ -8,22 +9,27 @@
  * ```
  *
  * Exit codes: 0 pass, 1 fail, 2 invalid input, 3 unknown, 4 error, 130
- * interrupted.
+ * interrupted (SIGINT), 143 terminated (SIGTERM).
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { CorralError } from "../errors.ts";
+import { formatMs } from "../_text.ts";
 import { launch } from "../vm/launch.ts";
-import { handleExitSignals, killAllLaunched, releaseAllLaunched } from "../vm/exit_cleanup.ts";
+import { handleExitSignals, killAllLaunched } from "../vm/exit_cleanup.ts";
+import { collectGarbage, listVms } from "../vm/registry.ts";
 import { Vm } from "../vm/vm.ts";
+import { isBlock } from "../recipe/actions/block.ts";
+import type { Qmp } from "../recipe/actions/qmp.ts";
 import { parseDuration } from "../recipe/duration.ts";
 import type { Recipe, Step } from "../recipe/model.ts";
 import { loadRecipe, RecipeError } from "../recipe/parse.ts";
 import { formatPlan, planRecipe, randomSeed } from "../recipe/plan.ts";
-import { summary } from "../recipe/report.ts";
+import { ReportDirError, summary } from "../recipe/report.ts";
 import { runRecipe } from "../recipe/run.ts";
+import { isSecretName, Redactor } from "../recipe/secrets.ts";
 
 const USAGE: Record<string, string> = {
   run: `usage: corral run RECIPE [options]
@@ -32,16 +38,25 @@ Run a recipe: launch its VMs, run every step, always run finally, print a
 summary, and stop the VMs corral launched.
 
 options:
-  --var NAME=VALUE   set a recipe variable (repeatable)
+  --var NAME=VALUE   set a recipe variable (repeatable); the recipe must declare it
+  --secret-var NAME=VALUE
+                     the same, and the value is masked everywhere
   --seed N           seed for picks (default: random, printed)
   --forks N          act on at most N VMs at once (default: the recipe's)
   --deadline DUR     deadline for the whole run, e.g. 5m (finally still runs)
   --report DIR       write events.jsonl, journal.json, junit.xml, vms/*/{console,qmp}.log
-  --keep             leave the VMs running at the end
+                     into DIR, which must be empty or new
+  --force            empty a --report DIR that is not empty
+  --keep             leave the VMs running at the end (corral ps lists them)
   --json             print the journal as JSON on stdout (progress goes to stderr)
+  --max-vms N        allow an inventory of more than 1000 VMs
   -h, --help         this help
 
-exit codes: 0 pass, 1 fail, 2 invalid input, 3 unknown, 4 error, 130 interrupted`,
+Ctrl-C stops the steps and runs finally and cleanup on live VMs; a second
+Ctrl-C kills every QEMU at once.
+
+exit codes: 0 pass, 1 fail, 2 invalid input, 3 unknown, 4 error,
+130 interrupted (SIGINT), 143 terminated (SIGTERM)`,
   check: `usage: corral check RECIPE [options]
 
 Validate a recipe without running anything: every problem is reported as
@@ -49,6 +64,9 @@ FILE:LINE:COL: message, and the exit code is 2 if there is any.
 
 options:
   --var NAME=VALUE   set a recipe variable (repeatable)
+  --secret-var NAME=VALUE
+                     the same, masked in every message
+  --max-vms N        allow an inventory of more than 1000 VMs
   --live             also check each qmp step's command and arguments against
                      QEMU's own schema (starts a QMP-only QEMU, or asks the
                      attached VMs; launches no guest)
@@ -60,7 +78,28 @@ Print what run would do: resolved targets, batches, seed, every step
 
 options:
   --var NAME=VALUE   set a recipe variable (repeatable)
+  --secret-var NAME=VALUE
+                     the same, masked in every message
   --seed N           seed for picks (default: random, printed)
+  --max-vms N        allow an inventory of more than 1000 VMs
+  -h, --help         this help`,
+  ps: `usage: corral ps [options]
+
+List the VMs corral launched whose directories are still in the runtime
+directory: name, QEMU pid, age, state (owned: its corral runs; kept: left
+running with --keep; orphaned: its corral died; dead: only files are left)
+and socket paths.
+
+options:
+  --json             print the list as JSON
+  -h, --help         this help`,
+  gc: `usage: corral gc [options]
+
+Stop orphaned VMs (their corral died) and remove the directories of VMs
+that no longer run. VMs whose corral still runs are never touched.
+
+options:
+  --all              stop kept VMs (--keep) too
   -h, --help         this help`,
 };
 
@@ -68,14 +107,13 @@ options:
 export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   if (!command || command === "-h" || command === "--help" || !(command in USAGE)) {
+    const unknown = command && !(command in USAGE) && command !== "-h" && command !== "--help";
     console.error(
-      `usage: corral run|check|plan RECIPE [options]\n\n${
-        command && !(command in USAGE) && command !== "-h" && command !== "--help"
-          ? `unknown command '${command}'\n\n`
-          : ""
+      `usage: corral run|check|plan RECIPE [options]\n       corral ps|gc [options]\n\n${
+        unknown ? `unknown command '${command}'\n\n` : ""
       }Try: corral run --help`,
     );
-    return command === "-h" || command === "--help" ? 0 : 2;
+    return unknown || !command ? 2 : 0;
   }
   let parsed;
   try {
@@ -84,13 +122,17 @@ export async function main(args: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         var: { type: "string", multiple: true, default: [] },
+        "secret-var": { type: "string", multiple: true, default: [] },
         seed: { type: "string" },
         forks: { type: "string" },
         deadline: { type: "string" },
         report: { type: "string" },
+        force: { type: "boolean", default: false },
         keep: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         live: { type: "boolean", default: false },
+        all: { type: "boolean", default: false },
+        "max-vms": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -103,39 +145,40 @@ export async function main(args: string[]): Promise<number> {
     console.log(USAGE[command]);
     return 0;
   }
+  if (command === "ps") return await ps(values.json);
+  if (command === "gc") return await gc(values.all);
   const problems: string[] = [];
   if (positionals.length !== 1) {
     problems.push(`expected one recipe file, got ${positionals.length}`);
   }
-  const vars: Record<string, string> = {};
-  for (const pair of values.var) {
-    const match = /^([\w-]+)=(.*)$/s.exec(pair);
-    if (match) vars[match[1]!] = match[2]!;
-    else problems.push(`--var ${pair}: write --var NAME=VALUE`);
-  }
-  const seed = values.seed === undefined ? undefined : Number(values.seed);
-  if (seed !== undefined && (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)) {
-    problems.push(`--seed ${values.seed}: a whole number from 0 to 4294967295`);
-  }
-  const forks = values.forks === undefined ? undefined : Number(values.forks);
-  if (forks !== undefined && (!Number.isInteger(forks) || forks < 1)) {
-    problems.push(`--forks ${values.forks}: a positive whole number`);
-  }
+  const vars = assignments(values.var, "--var", problems);
+  const secretVars = assignments(values["secret-var"], "--secret-var", problems);
+  // Secrets given on the command line are masked in every message, errors included.
+  const cliSecrets = new Redactor({ ...vars, ...secretVars }, [
+    ...Object.keys(vars).filter(isSecretName),
+    ...Object.keys(secretVars),
+  ]);
+  const seed = wholeNumber(values.seed, "--seed", 0, 0xffffffff, problems);
+  const forks = wholeNumber(values.forks, "--forks", 1, Infinity, problems);
+  const maxVms = wholeNumber(values["max-vms"], "--max-vms", 1, Infinity, problems);
   const deadline = values.deadline === undefined ? undefined : parseDuration(values.deadline);
   if (values.deadline !== undefined && deadline === undefined) {
     problems.push(`--deadline ${values.deadline}: a duration like 90s or 5m`);
   }
   if (problems.length > 0) {
-    console.error(`corral ${command}: ${problems.join("\n")}\n\n${USAGE[command]}`);
+    console.error(
+      cliSecrets.text(`corral ${command}: ${problems.join("\n")}\n\n${USAGE[command]}`),
+    );
     return 2;
   }
   let recipe: Recipe;
+  const runSeed = seed ?? randomSeed();
   try {
-    recipe = await loadRecipe(positionals[0]!, { vars });
-    if (command !== "run") planRecipe(recipe, seed ?? 0);
+    recipe = await loadRecipe(positionals[0]!, { vars, secretVars, maxVms });
+    planRecipe(recipe, runSeed);
   } catch (error) {
     if (error instanceof RecipeError) {
-      console.error(error.message);
+      console.error(cliSecrets.text(error.message));
       console.error(`${error.issues.length} problem(s); nothing was run.`);
       return 2;
     }
@@ -143,17 +186,83 @@ export async function main(args: string[]): Promise<number> {
   }
   if (command === "check") return await check(recipe, values.live);
   if (command === "plan") {
-    console.log(formatPlan(planRecipe(recipe, seed ?? randomSeed())));
+    const redact = new Redactor(recipe.vars, recipe.secrets);
+    console.log(redact.text(formatPlan(planRecipe(recipe, runSeed))));
     return 0;
   }
   return await run(recipe, {
-    seed,
+    seed: runSeed,
     forks,
     deadline,
     report: values.report,
+    force: values.force,
     keep: values.keep,
     json: values.json,
   });
+}
+
+/** `NAME=VALUE` pairs of a repeatable flag. */
+function assignments(pairs: string[], flag: string, problems: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const match = /^([\w-]+)=(.*)$/s.exec(pair);
+    if (match) out[match[1]!] = match[2]!;
+    else problems.push(`${flag} ${pair.replace(/=.*/s, "=…")}: write ${flag} NAME=VALUE`);
+  }
+  return out;
+}
+
+function wholeNumber(
+  text: string | undefined,
+  flag: string,
+  min: number,
+  max: number,
+  problems: string[],
+): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (Number.isInteger(value) && value >= min && value <= max) return value;
+  problems.push(
+    max === Infinity
+      ? `${flag} ${text}: a positive whole number`
+      : `${flag} ${text}: a whole number from ${min} to ${max}`,
+  );
+  return undefined;
+}
+
+async function ps(json: boolean): Promise<number> {
+  const vms = await listVms();
+  if (json) {
+    console.log(JSON.stringify(vms, null, 2));
+    return 0;
+  }
+  if (vms.length === 0) {
+    console.log("no VMs: corral left nothing in the runtime directory");
+    return 0;
+  }
+  const rows = [["NAME", "PID", "AGE", "STATE", "QMP", "CONSOLE"]];
+  for (const vm of vms) {
+    rows.push([
+      vm.name,
+      vm.state === "dead" ? "-" : String(vm.pid ?? "-"),
+      formatMs(vm.ageMs),
+      vm.state === "owned" ? `owned by ${vm.owner.pid}` : vm.state,
+      vm.qmp,
+      vm.console ?? "-",
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  for (const row of rows) {
+    console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
+  }
+  return 0;
+}
+
+async function gc(all: boolean): Promise<number> {
+  const { stopped, removed } = await collectGarbage({ all });
+  for (const vm of stopped) console.log(`stopped ${vm.name} (pid ${vm.pid}, ${vm.state})`);
+  console.log(`${stopped.length} VM(s) stopped, ${removed.length} director(ies) removed`);
+  return 0;
 }
 
 async function check(recipe: Recipe, live: boolean): Promise<number> {
@@ -186,14 +295,13 @@ async function liveProblems(recipe: Recipe, steps: Step[]): Promise<string[]> {
   const schema = await vm.schema();
   const problems: string[] = [];
   for (const step of steps) {
-    if (step.action.kind !== "qmp") continue;
-    const args = step.action.arguments;
-    const hasTemplate = JSON.stringify(args ?? null).includes('"$template"');
+    const action = step.action as Qmp;
+    const hasTemplate = JSON.stringify(action.arguments ?? null).includes('"$template"');
     if (hasTemplate) continue;
     for (
       const problem of schema.check(
-        step.action.execute,
-        args as Record<string, unknown> | undefined,
+        action.execute,
+        action.arguments as Record<string, unknown> | undefined,
       )
     ) {
       problems.push(`${step.pos.file}:${step.pos.line}:${step.pos.col}: ${problem}`);
@@ -204,41 +312,46 @@ async function liveProblems(recipe: Recipe, steps: Step[]): Promise<string[]> {
 
 function flatten(steps: readonly Step[]): Step[] {
   return steps.flatMap((step) =>
-    step.action.kind === "block"
+    isBlock(step.action)
       ? [step, ...flatten([...step.action.steps, ...step.action.rescue, ...step.action.always])]
       : [step]
   );
 }
 
 interface RunFlags {
-  seed: number | undefined;
+  seed: number;
   forks: number | undefined;
   deadline: number | undefined;
   report: string | undefined;
+  force: boolean;
   keep: boolean;
   json: boolean;
 }
+
+const SIGNAL_EXIT: Partial<Record<Deno.Signal, number>> = { SIGINT: 130, SIGTERM: 143 };
 
 async function run(recipe: Recipe, flags: RunFlags): Promise<number> {
   const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
   const write = (line: string) => (flags.json ? console.error(line) : console.log(line));
   const controller = new AbortController();
-  let interrupts = 0;
-  const onSignal = () => {
-    interrupts++;
-    if (interrupts === 1) {
-      write(
-        "interrupted: stopping the steps, running finally and cleanup (interrupt again to kill everything now)",
-      );
-      controller.abort(new CorralError("interrupted"));
-    } else {
-      killAllLaunched();
-      Deno.exit(130);
-    }
-  };
+  let interrupted: Deno.Signal | undefined;
+  const handlers = (["SIGINT", "SIGTERM"] as const).map((signal) => {
+    const handler = () => {
+      if (interrupted === undefined) {
+        interrupted = signal;
+        write(
+          `${signal}: stopping the steps, running finally and cleanup (${signal} again kills every QEMU now)`,
+        );
+        controller.abort(new CorralError(`interrupted by ${signal}`));
+      } else {
+        killAllLaunched();
+        Deno.exit(SIGNAL_EXIT[signal]);
+      }
+    };
+    Deno.addSignalListener(signal, handler);
+    return [signal, handler] as const;
+  });
   handleExitSignals(false);
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
   try {
     const result = await runRecipe(recipe, {
       seed: flags.seed,
@@ -246,6 +359,7 @@ async function run(recipe: Recipe, flags: RunFlags): Promise<number> {
       deadline: flags.deadline,
       keep: flags.keep,
       reportDir: flags.report,
+      force: flags.force,
       signal: controller.signal,
       log: write,
       color,
@@ -258,26 +372,35 @@ async function run(recipe: Recipe, flags: RunFlags): Promise<number> {
       );
     }
     if (flags.json) console.log(JSON.stringify(result.journal, null, 2));
-    if (flags.keep && result.vms.size > 0) {
-      releaseAllLaunched();
+    if (flags.keep) {
       write(
-        `kept running: ${
-          [...result.vms.values()].map((vm) => `${vm.name} (pid ${vm.pid ?? "attached"})`).join(
-            ", ",
-          )
-        }`,
+        result.kept.length
+          ? "kept running (corral ps lists them; corral gc --all stops them):"
+          : "kept running: none (no launched VM was still running)",
       );
+      for (const vm of result.kept) {
+        write(
+          `  ${vm.name}: pid ${vm.pid}, qmp unix:${vm.qmp}${
+            vm.console ? `, console ${vm.console}` : ""
+          }`,
+        );
+      }
     }
-    return interrupts > 0 ? 130 : result.exitCode;
+    return interrupted ? SIGNAL_EXIT[interrupted]! : result.exitCode;
+  } catch (error) {
+    if (error instanceof ReportDirError) {
+      console.error(`corral run: ${error.message}`);
+      return 2;
+    }
+    throw error;
   } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
+    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
     handleExitSignals(true);
   }
 }
 
 if (import.meta.main) {
   const code = await main(Deno.args);
-  // --keep leaves QEMUs running: exit explicitly, without the exit-cleanup hook killing them.
-  if (code !== 0 || Deno.args.includes("--keep")) Deno.exit(code);
+  // Exit explicitly: kept QEMUs (--keep) must not keep this process alive.
+  Deno.exit(code);
 }

@@ -1,5 +1,4 @@
 import { ConnectError } from "../errors.ts";
-import { prefix } from "../_text.ts";
 import { formatAddress, type QmpAddress } from "./address.ts";
 
 /** Open a stream connection to `address`, with errors that say what to do. */
@@ -9,7 +8,7 @@ export async function dial(address: QmpAddress, vm?: string): Promise<Deno.Conn>
       ? await Deno.connect({ transport: "unix", path: address.path })
       : await Deno.connect({ hostname: address.hostname, port: address.port });
   } catch (cause) {
-    throw new ConnectError(`${prefix(vm)}${explain(address, cause)}`, {
+    throw new ConnectError(`${explain(address, cause)}`, {
       cause,
       vm,
       address: formatAddress(address),

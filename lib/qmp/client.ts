@@ -18,7 +18,8 @@ import {
   TimeoutError,
 } from "../errors.ts";
 import { concat } from "../_bytes.ts";
-import { formatMs, prefix } from "../_text.ts";
+import { formatMs } from "../_text.ts";
+import { deadline } from "../_async.ts";
 import { parseAddress, type QmpAddress } from "./address.ts";
 import { dial } from "./_dial.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES, LineSplitter } from "./framing.ts";
@@ -34,6 +35,12 @@ export interface QmpGreeting {
   /** What QEMU offers, e.g. `oob`. */
   capabilities: string[];
 }
+
+/**
+ * A protocol log: called with every QMP message sent (`"->"`) and received
+ * (`"<-"`), as text, and the VM's name.
+ */
+export type QmpTrace = (direction: "->" | "<-", message: string, vm: string) => void;
 
 /** Where a connection is in its life. */
 export type QmpState = "connecting" | "running" | "closing" | "closed";
@@ -60,6 +67,8 @@ export interface QmpConnectOptions {
   journal?: EventJournal | undefined;
   /** Abandons connecting. */
   signal?: AbortSignal;
+  /** See every message from the greeting on (the same as setting `trace` later, but earlier). */
+  trace?: QmpTrace | undefined;
 }
 
 /** Options of {@linkcode QmpClient.prototype.execute}. */
@@ -135,11 +144,12 @@ export class QmpClient {
    * Called with every message sent (`"->"`) and received (`"<-"`), as
    * text: for protocol logs. Unset by default, and then costs nothing.
    */
-  trace: ((direction: "->" | "<-", message: string) => void) | undefined;
+  trace: QmpTrace | undefined;
 
   private constructor(conn: Deno.Conn, name: string, options: QmpConnectOptions) {
     this.#conn = conn;
     this.#name = name;
+    this.trace = options.trace;
     this.#commandTimeout = options.commandTimeout ?? DEFAULT_TIMEOUT;
     this.#journal = options.journal ?? new EventJournal({
       vm: name,
@@ -173,26 +183,27 @@ export class QmpClient {
     const signal = options.signal;
     signal?.throwIfAborted();
     let client: QmpClient | undefined;
-    const deadline = Promise.withResolvers<never>();
-    const timer = setTimeout(() => deadline.reject(undefined), timeout);
-    const onAbort = () => deadline.reject(signal?.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
+    const end = performance.now() + timeout;
+    const within = <T>(promise: Promise<T>) =>
+      deadline(promise, end - performance.now(), {
+        signal,
+        onTimeout: () =>
+          (client && client.#noGreetingError(timeout)) ??
+            new TimeoutError(`could not connect within ${formatMs(timeout)}`, {
+              vm: name,
+              timeout,
+            }),
+      });
+    const dialing = dial(parsed, options.name);
     try {
-      const conn = await Promise.race([dial(parsed, options.name), deadline.promise]);
-      client = new QmpClient(conn, name, options);
-      await Promise.race([client.#negotiate(), deadline.promise]);
+      client = new QmpClient(await within(dialing), name, options);
+      await within(client.#negotiate());
       return client;
     } catch (error) {
-      const reason = error ?? (client && client.#noGreetingError(timeout)) ??
-        new TimeoutError(`${prefix(name)}could not connect within ${formatMs(timeout)}`, {
-          vm: name,
-          timeout,
-        });
-      if (client) await client.#shutdown(reason, true);
-      throw reason;
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
+      // A dial that completes after the deadline is closed, not leaked.
+      if (!client) dialing.then((conn) => conn.close(), () => {});
+      else await client.#shutdown(error, true);
+      throw error;
     }
   }
 
@@ -246,9 +257,7 @@ export class QmpClient {
     if (options.oob && !this.#oob) {
       return Promise.reject(
         new CorralError(
-          `${
-            prefix(this.#name)
-          }cannot send ${command} out of band: QEMU did not offer the oob capability`,
+          `cannot send ${command} out of band: QEMU did not offer the oob capability`,
           { vm: this.#name },
         ),
       );
@@ -259,7 +268,7 @@ export class QmpClient {
       : { [options.oob ? "exec-oob" : "execute"]: command, arguments: args, id };
     const reply = this.#track(id, command, args, options);
     const text = JSON.stringify(message);
-    this.trace?.("->", text);
+    this.trace?.("->", text, this.#name);
     this.#send(encoder.encode(text));
     return reply;
   }
@@ -302,7 +311,7 @@ export class QmpClient {
         settle(() =>
           reject(
             new TimeoutError(
-              `${prefix(this.#name)}no reply to ${command} within ${formatMs(timeout)}; ` +
+              `no reply to ${command} within ${formatMs(timeout)}; ` +
                 `the command may still be running in QEMU`,
               { vm: this.#name, timeout, command },
             ),
@@ -395,13 +404,13 @@ export class QmpClient {
   }
 
   #dispatch(line: string): void {
-    this.trace?.("<-", line);
+    this.trace?.("<-", line, this.#name);
     let message: unknown;
     try {
       message = JSON.parse(line);
     } catch (cause) {
       throw new ProtocolError(
-        `${prefix(this.#name)}QEMU sent bytes that are not JSON: ${excerpt(line)}`,
+        `QEMU sent bytes that are not JSON: ${excerpt(line)}`,
         {
           vm: this.#name,
           cause,
@@ -431,23 +440,16 @@ export class QmpClient {
     const id = message.id;
     if (typeof id !== "number") {
       throw new ProtocolError(
-        `${prefix(this.#name)}QEMU sent a reply without an id: ${excerpt(line)}`,
+        `QEMU sent a reply without an id: ${excerpt(line)}`,
         {
           vm: this.#name,
         },
       );
     }
     const pending = this.#pending.get(id);
-    // A reply after its deadline or abort finds nobody waiting: drop it.
-    if (!pending) {
-      if (id < this.#nextId) return;
-      throw new ProtocolError(
-        `${prefix(this.#name)}QEMU replied to id ${id}, which was never sent`,
-        {
-          vm: this.#name,
-        },
-      );
-    }
+    // A reply after its deadline or abort, or to an id never sent, finds nobody waiting: the
+    // QMP spec says to drop it (the trace has seen it).
+    if (!pending) return;
     if ("return" in message) {
       pending.resolve(message.return);
       return;
@@ -466,7 +468,7 @@ export class QmpClient {
     const qmp = message.QMP;
     if (!isObject(qmp) || !isObject(qmp.version) || !Array.isArray(qmp.capabilities)) {
       throw new ProtocolError(
-        `${prefix(this.#name)}QEMU sent a malformed greeting: ${excerpt(line)}`,
+        `QEMU sent a malformed greeting: ${excerpt(line)}`,
         {
           vm: this.#name,
         },
@@ -486,7 +488,7 @@ export class QmpClient {
     const error = this.#closeError = cause instanceof ConnectionClosedError
       ? cause
       : new ConnectionClosedError(
-        `${prefix(this.#name)}${describeClose(cause, byClient)}` +
+        `${describeClose(cause, byClient)}` +
           (this.#pending.size > 0
             ? `; ${this.#pending.size} command(s) were waiting for a reply`
             : ""),
@@ -494,7 +496,7 @@ export class QmpClient {
       );
     this.#onGreeting.reject(
       greeted || cause instanceof ProtocolError ? cause ?? error : new ConnectionClosedError(
-        `${prefix(this.#name)}QEMU closed the connection before its greeting` +
+        `QEMU closed the connection before its greeting` +
           (cause ? `: ${errorText(cause)}` : ""),
         { vm: this.#name, cause },
       ),
@@ -517,7 +519,7 @@ export class QmpClient {
   #noGreetingError(timeout: number): CorralError | undefined {
     if (this.#greeting !== undefined) return undefined;
     return new MonitorBusyError(
-      `${prefix(this.#name)}connected, but QEMU sent no greeting within ${formatMs(timeout)}: ` +
+      `connected, but QEMU sent no greeting within ${formatMs(timeout)}: ` +
         `another client is probably attached to this monitor (QEMU serves one client at a time ` +
         `and leaves the others waiting); close it, or add a second -qmp monitor`,
       { vm: this.#name },
@@ -526,7 +528,7 @@ export class QmpClient {
 
   #closedError(what: string): ConnectionClosedError {
     return new ConnectionClosedError(
-      `${prefix(this.#name)}${what}: the connection is ${this.#state}` +
+      `${what}: the connection is ${this.#state}` +
         (this.#closeError ? ` (${this.#closeError.message})` : ""),
       { vm: this.#name, cause: this.#closeError },
     );
@@ -534,7 +536,7 @@ export class QmpClient {
 
   #unexpected(line: string): ProtocolError {
     return new ProtocolError(
-      `${prefix(this.#name)}QEMU sent an unexpected message: ${excerpt(line)}`,
+      `QEMU sent an unexpected message: ${excerpt(line)}`,
       {
         vm: this.#name,
       },

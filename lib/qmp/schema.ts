@@ -7,7 +7,6 @@
  */
 
 import { CorralError } from "../errors.ts";
-import { prefix } from "../_text.ts";
 import { didYouMean } from "../_suggest.ts";
 
 /** One entry of `query-qmp-schema` (QEMU's `SchemaInfo`). */
@@ -123,7 +122,7 @@ export class QmpSchema {
     const problems = this.check(command, args);
     if (problems.length > 0) {
       throw new SchemaError(
-        `${prefix(vm)}${command} does not fit this QEMU's schema:\n  ${problems.join("\n  ")}`,
+        `${command} does not fit this QEMU's schema:\n  ${problems.join("\n  ")}`,
         problems,
         { vm },
       );

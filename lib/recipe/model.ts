@@ -68,26 +68,14 @@ export type Condition =
 /** A console pattern: substring, or `/regex/flags`. */
 export type Pattern = string | RegExp;
 
-/** What a step does. */
-export type Action =
-  | { kind: "qmp"; execute: string; arguments?: unknown; expect?: unknown }
-  | { kind: "pause" | "resume" | "reset" | "powerdown" | "nmi" | "start" | "kill" }
-  | { kind: "stop"; grace: number }
-  | { kind: "wait-event"; event: string; match?: Record<string, unknown>; timeout?: number }
-  | { kind: "wait-status"; status: readonly string[] }
-  | { kind: "console-wait"; wait: Pattern; failOn: readonly Pattern[]; prompt: boolean }
-  | { kind: "console-send"; send: Template }
-  | {
-    kind: "console-exec";
-    exec: Template;
-    expect?: Pattern;
-    failOn: readonly Pattern[];
-    prompt: boolean;
-  }
-  | { kind: "panic-action"; policy: string }
-  | { kind: "sleep"; ms: number }
-  | { kind: "block"; steps: readonly Step[]; rescue: readonly Step[]; always: readonly Step[] }
-  | { kind: "fail"; message: Template };
+/**
+ * What a step does: `kind` is the action's step key (`pause`, `qmp`, …);
+ * the rest is the action's own data (see `lib/recipe/actions/`).
+ */
+export interface ActionData {
+  /** The action's step key. */
+  readonly kind: string;
+}
 
 /** Batch sizes of `serial`: counts or percentages; the last repeats. */
 export type BatchSize = { count: number } | { percent: number };
@@ -113,7 +101,9 @@ export interface Step {
   /** Failures tolerated (per batch for a serial block). */
   maxFailures?: { count: number } | { percent: number };
   /** What the step does. */
-  action: Action;
+  action: ActionData;
+  /** Whether the action can change a VM (for `plan` and verdicts). */
+  mutates: boolean;
   /** Where the step is written. */
   pos: Pos;
 }
@@ -142,6 +132,8 @@ export interface Recipe {
   description?: string;
   /** Variables, with `--var` overrides applied. */
   vars: Record<string, unknown>;
+  /** The names of the variables whose values are secret (masked everywhere). */
+  secrets: readonly string[];
   /** Every VM, ranges expanded, defaults applied. */
   inventory: readonly InventoryVm[];
   /** The default step deadline, in ms. */
@@ -154,22 +146,4 @@ export interface Recipe {
   finally: readonly Step[];
   /** Durations measured per VM. */
   metrics: readonly Metric[];
-}
-
-/** Whether an action changes the VM (for `plan`). */
-export function mutates(action: Action): boolean {
-  switch (action.kind) {
-    case "wait-event":
-    case "wait-status":
-    case "console-wait":
-    case "sleep":
-    case "fail":
-      return false;
-    case "qmp":
-      return !action.execute.startsWith("query-");
-    case "block":
-      return [...action.steps, ...action.rescue, ...action.always].some((s) => mutates(s.action));
-    default:
-      return true;
-  }
 }

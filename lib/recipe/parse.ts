@@ -7,6 +7,7 @@
  */
 
 import {
+  isAlias,
   isMap,
   isScalar,
   isSeq,
@@ -14,14 +15,19 @@ import {
   type Node,
   parseDocument,
   type Scalar,
+  visit,
   type YAMLMap,
 } from "yaml";
 import { CorralError } from "../errors.ts";
+import { MAX_TIMER_MS } from "../_async.ts";
+import { formatMs } from "../_text.ts";
 import { didYouMean } from "../_suggest.ts";
 import { type LaunchSpec, PANIC_POLICIES, validateSpec } from "../vm/launch.ts";
+import type { Entries, ParseTools } from "./actions/_action.ts";
+import { ACTION_KEYS, actionKind } from "./actions/registry.ts";
 import { parseDuration } from "./duration.ts";
+import { isSecretName } from "./secrets.ts";
 import {
-  type Action,
   type BatchSize,
   type Condition,
   type InventoryVm,
@@ -61,6 +67,10 @@ export class RecipeError extends CorralError {
 export interface ParseOptions {
   /** `--var NAME=VALUE` overrides; values are read as YAML scalars. */
   vars?: Record<string, string>;
+  /** `--secret-var NAME=VALUE`: overrides whose values are secret too. */
+  secretVars?: Record<string, string>;
+  /** The most VMs the inventory may declare. Default 1,000. */
+  maxVms?: number;
 }
 
 const TOP = [
@@ -88,42 +98,8 @@ const STEP_MODIFIERS = [
   "rescue",
   "always",
 ];
-const ACTIONS = [
-  "qmp",
-  "pause",
-  "resume",
-  "reset",
-  "powerdown",
-  "nmi",
-  "start",
-  "stop",
-  "kill",
-  "wait-event",
-  "wait-status",
-  "console",
-  "panic-action",
-  "sleep",
-  "block",
-  "fail",
-];
-const RUN_STATES = [
-  "debug",
-  "inmigrate",
-  "internal-error",
-  "io-error",
-  "paused",
-  "postmigrate",
-  "prelaunch",
-  "finish-migrate",
-  "restore-vm",
-  "running",
-  "save-vm",
-  "shutdown",
-  "suspended",
-  "watchdog",
-  "guest-panicked",
-  "colo",
-];
+/** More VMs than this need `maxVms` (`--max-vms`): a typo in a range should not launch a million. */
+export const DEFAULT_MAX_VMS = 1000;
 const REF = /\$\{\{\s*([^}]*?)\s*\}\}/g;
 
 /**
@@ -165,15 +141,17 @@ export async function loadRecipe(path: string, options: ParseOptions = {}): Prom
   return parseRecipe(text, path, options);
 }
 
-type Entries = Map<string, { key: Scalar; value: Node | null }>;
-
-class Reader {
+class Reader implements ParseTools {
   issues: RecipeIssue[] = [];
   #file: string;
   #lines = new LineCounter();
   #text: string;
   #overrides: Record<string, string>;
+  #secretOverrides: Record<string, string>;
+  #maxVms: number;
   #vars: Record<string, unknown> = {};
+  #secrets = new Set<string>();
+  #names = new Set<string>();
   #stepIds = new Map<string, Pos>();
   #stepNames = new Map<string, Pos>();
   #idRefs: { id: string; pos: Pos }[] = [];
@@ -183,10 +161,16 @@ class Reader {
     this.#text = text;
     this.#file = file;
     this.#overrides = options.vars ?? {};
+    this.#secretOverrides = options.secretVars ?? {};
+    this.#maxVms = options.maxVms ?? DEFAULT_MAX_VMS;
   }
 
   recipe(): Recipe | undefined {
-    const doc = parseDocument(this.#text, { lineCounter: this.#lines, prettyErrors: false });
+    const doc = parseDocument(this.#text, {
+      lineCounter: this.#lines,
+      prettyErrors: false,
+      merge: true,
+    });
     for (const error of doc.errors) {
       const at = this.#lines.linePos(error.pos[0]);
       this.issues.push({
@@ -195,33 +179,40 @@ class Reader {
       });
     }
     if (doc.errors.length > 0) return undefined;
+    // Anchors and aliases: an alias reads as the node it names (errors point at the anchor).
+    visit(doc, {
+      Alias: (_, alias) => {
+        const target = alias.resolve(doc);
+        return target === undefined ? visit.SKIP : target as Node;
+      },
+    });
     const root = doc.contents;
-    const top = this.#map(root, "the recipe");
+    const top = this.map(root, "the recipe");
     if (!top) return undefined;
-    this.#keys(top, TOP, "recipe");
-    const version = this.#required(top, "recipe", root);
+    this.keys(top, TOP, "recipe");
+    const version = this.required(top, "recipe", root);
     if (version && this.#value(version) !== 1) {
-      this.#issue(
+      this.issue(
         version,
         `recipe: format ${JSON.stringify(this.#value(version))} is not known; write recipe: 1`,
       );
     }
-    const name = this.#string(this.#required(top, "name", root), "name");
+    const name = this.string(this.required(top, "name", root), "name");
     const description = top.has("description")
-      ? this.#string(top.get("description")!.value, "description")
+      ? this.string(top.get("description")!.value, "description")
       : undefined;
     this.#readVars(top.get("vars")?.value ?? null);
-    this.#readInventory(this.#required(top, "vms", root));
-    const defaults = this.#map(top.get("defaults")?.value ?? null, "defaults", true);
-    if (defaults) this.#keys(defaults, ["timeout", "forks"], "defaults");
+    this.#readInventory(this.required(top, "vms", root));
+    const defaults = this.map(top.get("defaults")?.value ?? null, "defaults", true);
+    if (defaults) this.keys(defaults, ["timeout", "forks"], "defaults");
     const timeout = defaults?.get("timeout")
-      ? this.#duration(defaults.get("timeout")!.value, "timeout")
+      ? this.duration(defaults.get("timeout")!.value, "timeout")
       : 30_000;
     const forks = defaults?.get("forks")
       ? this.#positiveInt(defaults.get("forks")!.value, "forks")
       : 20;
-    const steps = this.#steps(this.#required(top, "steps", root), "steps");
-    const cleanup = top.has("finally") ? this.#steps(top.get("finally")!.value, "finally") : [];
+    const steps = this.steps(this.required(top, "steps", root), "steps");
+    const cleanup = top.has("finally") ? this.steps(top.get("finally")!.value, "finally") : [];
     const metrics = this.#metrics(top.get("metrics")?.value ?? null);
     for (const ref of this.#idRefs) {
       if (!this.#stepIds.has(ref.id)) {
@@ -236,6 +227,7 @@ class Reader {
       name: name ?? "",
       description,
       vars: this.#vars,
+      secrets: [...this.#secrets],
       inventory: this.#inventory,
       timeout: timeout ?? 30_000,
       forks: forks ?? 20,
@@ -253,39 +245,55 @@ class Reader {
     return { file: this.#file, line, col };
   }
 
-  #issue(node: Node | null | undefined, message: string): undefined {
+  issue(node: Node | null | undefined, message: string): undefined {
     this.issues.push({ pos: this.#pos(node), message });
     return undefined;
   }
 
-  #map(node: Node | null, what: string, optional = false): Entries | undefined {
+  map(node: Node | null, what: string, optional = false): Entries | undefined {
     if (node === null || (isScalar(node) && node.value === null)) {
-      return optional ? undefined : this.#issue(node, `${what} must be a mapping`);
+      return optional ? undefined : this.issue(node, `${what} must be a mapping`);
     }
-    if (!isMap(node)) return this.#issue(node, `${what} must be a mapping, not ${kindOf(node)}`);
+    if (!isMap(node)) return this.issue(node, `${what} must be a mapping, not ${kindOf(node)}`);
     const entries: Entries = new Map();
+    const merged: Node[] = [];
     for (const pair of (node as YAMLMap<Scalar, Node>).items) {
       const key = pair.key;
+      if (isScalar(key) && typeof key.value === "symbol") {
+        // A merge key (`<<: *base`, or a list of them): its mappings fill in what is not written here.
+        const value = pair.value as Node | null;
+        merged.push(...(isSeq(value) ? value.items as Node[] : value ? [value] : []));
+        continue;
+      }
       if (!isScalar(key) || typeof key.value !== "string" && typeof key.value !== "number") {
-        this.#issue(key as Node, `${what}: keys must be plain names`);
+        this.issue(key as Node, `${what}: keys must be plain names`);
         continue;
       }
       entries.set(String(key.value), { key, value: (pair.value as Node | null) ?? null });
     }
+    for (const source of merged) {
+      if (isAlias(source) || !isMap(source)) {
+        this.issue(source, `${what}: << merges mappings only, not ${kindOf(source)}`);
+        continue;
+      }
+      for (const [name, entry] of this.map(source, what) ?? []) {
+        if (!entries.has(name)) entries.set(name, entry);
+      }
+    }
     return entries;
   }
 
-  #keys(entries: Entries, allowed: readonly string[], where: string): void {
+  keys(entries: Entries, allowed: readonly string[], where: string): void {
     for (const [name, { key }] of entries) {
       if (!allowed.includes(name)) {
-        this.#issue(key, `unknown key '${name}' in ${where}${didYouMean(name, allowed)}`);
+        this.issue(key, `unknown key '${name}' in ${where}${didYouMean(name, allowed)}`);
       }
     }
   }
 
-  #required(entries: Entries, key: string, parent: Node | null): Node | null | undefined {
+  required(entries: Entries, key: string, parent: Node | null): Node | null | undefined {
     const entry = entries.get(key);
-    if (!entry) return this.#issue(parent, `missing required key '${key}'`);
+    if (!entry) return this.issue(parent, `missing required key '${key}'`);
     return entry.value;
   }
 
@@ -295,12 +303,13 @@ class Reader {
     if (!isScalar(node)) return node.toJSON();
     const value = node.value;
     if (typeof value !== "string" || !value.includes("${{")) return value;
-    const template = this.#template(node);
+    const template = this.template(node);
     if (!template) return undefined;
     if (template.some((part) => typeof part !== "string")) {
-      return this.#issue(
+      return this.issue(
         node,
-        `${"${{ vm.name }}"} and ${"${{ seed }}"} are only allowed in console input, fail messages and qmp arguments`,
+        `${"${{ vm.name }}"} and ${"${{ seed }}"} are only allowed in console send and exec, ` +
+          `fail messages, qmp arguments and expect, and wait-event match`,
       );
     }
     const whole = template.length === 1 ? this.#wholeVar(node) : undefined;
@@ -313,8 +322,8 @@ class Reader {
   }
 
   /** A string with references: vars expand now, vm.name and seed at run time. */
-  #template(node: Node | null | undefined): Template | undefined {
-    if (!node || !isScalar(node)) return this.#issue(node, "expected text");
+  template(node: Node | null | undefined): Template | undefined {
+    if (!node || !isScalar(node)) return this.issue(node, "expected text");
     const text = String(node.value);
     const parts: (string | { ref: "vm.name" | "seed" })[] = [];
     let last = 0;
@@ -326,7 +335,7 @@ class Reader {
       const variable = /^vars\.([\w-]+)$/.exec(expr);
       if (variable) {
         if (!(variable[1]! in this.#vars)) {
-          this.#issue(
+          this.issue(
             node,
             `unknown variable '${variable[1]}'${didYouMean(variable[1]!, Object.keys(this.#vars))}`,
           );
@@ -334,10 +343,10 @@ class Reader {
         } else parts.push(String(this.#vars[variable[1]!]));
       } else if (expr === "vm.name" || expr === "seed") parts.push({ ref: expr });
       else if (/^steps\.[\w-]+\.targets$/.test(expr)) {
-        this.#issue(node, `${match[0]} is a list of VMs: use it as the whole value of 'on'`);
+        this.issue(node, `${match[0]} is a list of VMs: use it as the whole value of 'on'`);
         ok = false;
       } else {
-        this.#issue(
+        this.issue(
           node,
           `unknown reference ${match[0]}: use vars.NAME, steps.ID.targets, vm.name or seed`,
         );
@@ -355,10 +364,10 @@ class Reader {
     return ok ? merged : undefined;
   }
 
-  #string(node: Node | null | undefined, what: string): string | undefined {
+  string(node: Node | null | undefined, what: string): string | undefined {
     const value = this.#value(node);
     if (typeof value === "string" && value !== "") return value;
-    if (value !== undefined) this.#issue(node, `${what} must be text, not ${describe(value)}`);
+    if (value !== undefined) this.issue(node, `${what} must be text, not ${describe(value)}`);
     return undefined;
   }
 
@@ -367,17 +376,24 @@ class Reader {
     const number = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
     if (typeof number === "number" && Number.isInteger(number) && number > 0) return number;
     if (value !== undefined) {
-      this.#issue(node, `${what} must be a positive whole number, not ${describe(value)}`);
+      this.issue(node, `${what} must be a positive whole number, not ${describe(value)}`);
     }
     return undefined;
   }
 
-  #duration(node: Node | null | undefined, what: string): number | undefined {
+  duration(node: Node | null | undefined, what: string): number | undefined {
     const value = this.#value(node);
     const ms = parseDuration(value);
+    if (ms !== undefined && ms > MAX_TIMER_MS) {
+      return this.issue(
+        node,
+        `${what}: ${describe(value)} is longer than the longest deadline corral can keep ` +
+          `(${formatMs(MAX_TIMER_MS)}, about 24 days)`,
+      );
+    }
     if (ms !== undefined) return ms;
     if (value !== undefined) {
-      this.#issue(
+      this.issue(
         node,
         `${what}: ${describe(value)} is not a duration; write 500ms, 20s, 2m or 1h`,
       );
@@ -385,22 +401,22 @@ class Reader {
     return undefined;
   }
 
-  #bool(node: Node | null | undefined, what: string): boolean | undefined {
+  bool(node: Node | null | undefined, what: string): boolean | undefined {
     const value = this.#value(node);
     if (typeof value === "boolean") return value;
     if (value !== undefined) {
-      this.#issue(node, `${what} must be true or false, not ${describe(value)}`);
+      this.issue(node, `${what} must be true or false, not ${describe(value)}`);
     }
     return undefined;
   }
 
-  #list(node: Node | null | undefined): Node[] {
+  list(node: Node | null | undefined): Node[] {
     if (isSeq(node)) return node.items as Node[];
     return node ? [node] : [];
   }
 
   /** One of `values`, or an issue with a did-you-mean. */
-  #oneOf<T extends string>(
+  oneOf<T extends string>(
     node: Node | null | undefined,
     what: string,
     values: readonly T[],
@@ -410,18 +426,18 @@ class Reader {
       return value as T;
     }
     const hint = typeof value === "string" ? didYouMean(value, values) : "";
-    return this.#issue(node, `${what} must be one of ${values.join(", ")}${hint}`);
+    return this.issue(node, `${what} must be one of ${values.join(", ")}${hint}`);
   }
 
-  #pattern(node: Node | null | undefined, what: string): Pattern | undefined {
-    const text = this.#string(node, what);
+  pattern(node: Node | null | undefined, what: string): Pattern | undefined {
+    const text = this.string(node, what);
     if (text === undefined) return undefined;
     const regex = /^\/(.*)\/([a-z]*)$/s.exec(text);
     if (!regex) return text;
     try {
       return new RegExp(regex[1]!, regex[2]);
     } catch (cause) {
-      return this.#issue(
+      return this.issue(
         node,
         `${what}: ${text} is not a valid regular expression: ${(cause as Error).message}`,
       );
@@ -431,52 +447,104 @@ class Reader {
   // ---- sections ---------------------------------------------------------
 
   #readVars(node: Node | null): void {
-    const entries = this.#map(node, "vars", true);
+    const entries = this.map(node, "vars", true);
     for (const [name, { value }] of entries ?? []) {
-      if (!isScalar(value)) {
-        this.#issue(value, `vars.${name} must be a plain value (text, number or true/false)`);
-      } else this.#vars[name] = value.value;
+      if (isScalar(value)) this.#vars[name] = value.value;
+      else if (isMap(value)) this.#declaredVar(name, value);
+      else {
+        this.issue(
+          value,
+          `vars.${name} must be a plain value (text, number or true/false), ` +
+            `or { value: …, secret: true }`,
+        );
+      }
+      if (isSecretName(name)) this.#secrets.add(name);
     }
-    for (const [name, text] of Object.entries(this.#overrides)) {
+    const overrides = [
+      ...Object.entries(this.#overrides).map(([name, text]) => ({ name, text, secret: false })),
+      ...Object.entries(this.#secretOverrides).map(([name, text]) => ({
+        name,
+        text,
+        secret: true,
+      })),
+    ];
+    for (const { name, text, secret } of overrides) {
+      const flag = secret ? "--secret-var" : "--var";
+      if (!(name in this.#vars)) {
+        this.issue(
+          node,
+          `${flag} ${name}: the recipe declares no variable '${name}'` +
+            didYouMean(name, Object.keys(this.#vars)),
+        );
+        continue;
+      }
       const parsed = parseDocument(text).toJS();
       this.#vars[name] = parsed === null || typeof parsed === "object" ? text : parsed;
+      if (secret) this.#secrets.add(name);
     }
   }
 
+  /** `NAME: { value: …, secret: true }`. */
+  #declaredVar(name: string, node: Node): void {
+    const entries = this.map(node, `vars.${name}`)!;
+    this.keys(entries, ["value", "secret"], `vars.${name}`);
+    const value = this.required(entries, "value", node);
+    if (value && !isScalar(value)) {
+      this.issue(value, `vars.${name}.value must be a plain value (text, number or true/false)`);
+    } else if (value) this.#vars[name] = value.value;
+    const secret = entries.get("secret")?.value;
+    if (secret !== undefined && this.bool(secret, `vars.${name}.secret`)) this.#secrets.add(name);
+  }
+
   #readInventory(node: Node | null | undefined): void {
-    const entries = this.#map(node ?? null, "vms");
+    const entries = this.map(node ?? null, "vms");
     if (!entries) return;
     const defaultsEntry = entries.get("defaults");
     const defaults = defaultsEntry ? this.#vmFields(defaultsEntry.value, "vms.defaults", true) : {};
-    for (const [key, { key: keyNode, value }] of entries) {
-      if (key === "defaults") continue;
-      const range = /^([A-Za-z][\w.-]*?)\[(\d+):(\d+)\]$/.exec(key);
+    const declared = [...entries].filter(([key]) => key !== "defaults").map(([key, entry]) => ({
+      key,
+      entry,
+      range: /^([A-Za-z][\w.-]*?)\[(\d+):(\d+)\]$/.exec(key),
+    }));
+    // Count before expanding: a typo like web[1:1000000] must fail at once, not after a million names.
+    const total = declared.reduce(
+      (sum, { range }) => sum + (range ? Math.max(0, Number(range[3]) - Number(range[2]) + 1) : 1),
+      0,
+    );
+    if (total > this.#maxVms) {
+      this.issue(
+        node,
+        `vms declares ${total} VMs, more than the ${this.#maxVms} allowed: ` +
+          `check the ranges, or raise the limit with --max-vms ${total}`,
+      );
+      return;
+    }
+    for (const { key, entry: { key: keyNode, value }, range } of declared) {
+      const first = range ? Number(range[2]) : 0;
+      const count = range ? Math.max(0, Number(range[3]) - first + 1) : 1;
       const names = range
-        ? Array.from(
-          { length: Math.max(0, Number(range[3]) - Number(range[2]) + 1) },
-          (_, i) => `${range[1]}${Number(range[2]) + i}`,
-        )
+        ? Array.from({ length: count }, (_, i) => `${range[1]}${first + i}`)
         : [key];
       if (range && names.length === 0) {
-        this.#issue(keyNode, `the range ${key} is empty: write name[FIRST:LAST] with FIRST ≤ LAST`);
+        this.issue(keyNode, `the range ${key} is empty: write name[FIRST:LAST] with FIRST ≤ LAST`);
       }
       const fields = this.#vmFields(value, `vms.${key}`, false);
       for (const name of names) this.#addVm(name, { ...defaults, ...fields }, keyNode);
     }
-    if (this.#inventory.length === 0) this.#issue(node, "vms declares no VM");
+    if (this.#inventory.length === 0) this.issue(node, "vms declares no VM");
   }
 
   #vmFields(node: Node | null, where: string, isDefaults: boolean): Record<string, unknown> {
-    const entries = this.#map(node, where, true);
+    const entries = this.map(node, where, true);
     if (!entries) return {};
-    this.#keys(entries, isDefaults ? VM_KEYS.filter((k) => k !== "attach") : VM_KEYS, where);
+    this.keys(entries, isDefaults ? VM_KEYS.filter((k) => k !== "attach") : VM_KEYS, where);
     const fields: Record<string, unknown> = {};
     for (const [key, { value }] of entries) {
       if (key === "groups" || key === "args") {
-        const items = this.#list(value).map((item) => this.#string(item, `${where}.${key}`));
+        const items = this.list(value).map((item) => this.string(item, `${where}.${key}`));
         if (items.every((item) => item !== undefined)) fields[key] = items;
       } else if (key === "cpus") fields.cpus = this.#positiveInt(value, `${where}.cpus`);
-      else if (key === "panic") fields.panic = this.#oneOf(value, `${where}.panic`, PANIC_POLICIES);
+      else if (key === "panic") fields.panic = this.oneOf(value, `${where}.panic`, PANIC_POLICIES);
       else fields[key] = this.#value(value);
     }
     return fields;
@@ -484,12 +552,13 @@ class Reader {
 
   #addVm(name: string, fields: Record<string, unknown>, keyNode: Node): void {
     const pos = this.#pos(keyNode);
-    if (this.#inventory.some((vm) => vm.name === name)) {
-      this.#issue(keyNode, `VM '${name}' is declared twice`);
+    if (this.#names.has(name)) {
+      this.issue(keyNode, `VM '${name}' is declared twice`);
       return;
     }
+    this.#names.add(name);
     if (name === "all") {
-      this.#issue(keyNode, "'all' is the group of every VM: name the VM something else");
+      this.issue(keyNode, "'all' is the group of every VM: name the VM something else");
     }
     const groups = (fields.groups as string[] | undefined) ?? [];
     if (typeof fields.attach === "string") {
@@ -508,9 +577,9 @@ class Reader {
     this.#inventory.push({ name, groups, spec, pos });
   }
 
-  #steps(node: Node | null | undefined, where: string): Step[] {
+  steps(node: Node | null | undefined, where: string): Step[] {
     if (!isSeq(node)) {
-      this.#issue(node, `${where} must be a list of steps`);
+      this.issue(node, `${where} must be a list of steps`);
       return [];
     }
     return (node.items as Node[]).map((item) => this.#step(item)).filter((step) =>
@@ -519,23 +588,23 @@ class Reader {
   }
 
   #step(node: Node): Step | undefined {
-    const entries = this.#map(node, "a step");
+    const entries = this.map(node, "a step");
     if (!entries) return undefined;
     const pos = this.#pos(node);
-    const actionKeys = [...entries.keys()].filter((key) => ACTIONS.includes(key));
+    const actionKeys = [...entries.keys()].filter((key) => ACTION_KEYS.includes(key));
     for (const [key, { key: keyNode }] of entries) {
-      if (!ACTIONS.includes(key) && !STEP_MODIFIERS.includes(key)) {
-        this.#issue(
+      if (!ACTION_KEYS.includes(key) && !STEP_MODIFIERS.includes(key)) {
+        this.issue(
           keyNode,
-          `unknown key '${key}' in a step${didYouMean(key, [...ACTIONS, ...STEP_MODIFIERS])}`,
+          `unknown key '${key}' in a step${didYouMean(key, [...ACTION_KEYS, ...STEP_MODIFIERS])}`,
         );
       }
     }
-    const name = this.#string(this.#required(entries, "name", node), "name");
+    const name = this.string(this.required(entries, "name", node), "name");
     if (name !== undefined) {
       const earlier = this.#stepNames.get(name);
       if (earlier) {
-        this.#issue(
+        this.issue(
           entries.get("name")!.value,
           `step name '${name}' is already used at line ${earlier.line}`,
         );
@@ -543,14 +612,14 @@ class Reader {
     }
     let id: string | undefined;
     if (entries.has("id")) {
-      id = this.#string(entries.get("id")!.value, "id");
+      id = this.string(entries.get("id")!.value, "id");
       if (id !== undefined && !/^[A-Za-z][\w-]*$/.test(id)) {
-        this.#issue(
+        this.issue(
           entries.get("id")!.value,
           `id '${id}' must start with a letter and hold only letters, digits, '-' and '_'`,
         );
       } else if (id !== undefined && this.#stepIds.has(id)) {
-        this.#issue(
+        this.issue(
           entries.get("id")!.value,
           `id '${id}' is already used at line ${this.#stepIds.get(id)!.line}`,
         );
@@ -558,10 +627,10 @@ class Reader {
     }
     const on = this.#selector(entries.get("on")?.value ?? null, pos);
     if (actionKeys.length !== 1) {
-      this.#issue(
+      this.issue(
         node,
         actionKeys.length === 0
-          ? `step '${name ?? "?"}' has no action: give it one of ${ACTIONS.join(", ")}`
+          ? `step '${name ?? "?"}' has no action: give it one of ${ACTION_KEYS.join(", ")}`
           : `step '${name ?? "?"}' has ${actionKeys.length} actions (${
             actionKeys.join(", ")
           }): give it exactly one`,
@@ -570,27 +639,33 @@ class Reader {
     }
     const kind = actionKeys[0]!;
     if (kind !== "block" && (entries.has("rescue") || entries.has("always"))) {
-      this.#issue(
+      this.issue(
         entries.get("rescue")?.key ?? entries.get("always")!.key,
         "rescue and always go with a block",
       );
     }
     if (kind !== "block" && entries.has("serial")) {
-      this.#issue(entries.get("serial")!.key, "serial goes with a block");
+      this.issue(entries.get("serial")!.key, "serial goes with a block");
     }
-    const action = this.#action(kind, entries.get(kind)!.value, entries, node);
+    const actionType = actionKind(kind)!;
+    const action = actionType.parse(this, {
+      node: entries.get(kind)!.value,
+      step: entries,
+      stepNode: node,
+    });
     const step: Step = {
       name: name ?? "",
       on,
       continueOnError: entries.has("continue-on-error")
-        ? this.#bool(entries.get("continue-on-error")!.value, "continue-on-error") ?? false
+        ? this.bool(entries.get("continue-on-error")!.value, "continue-on-error") ?? false
         : false,
-      action: action ?? { kind: "fail", message: [""] },
+      action: action ?? { kind },
+      mutates: action ? actionType.mutates(action) : false,
       pos,
     };
     if (id !== undefined) step.id = id;
     if (entries.has("timeout")) {
-      step.timeout = this.#duration(entries.get("timeout")!.value, "timeout");
+      step.timeout = this.duration(entries.get("timeout")!.value, "timeout");
     }
     if (entries.has("retry")) step.retry = this.#retry(entries.get("retry")!.value);
     if (entries.has("if")) step.if = this.#condition(entries.get("if")!.value);
@@ -610,20 +685,20 @@ class Reader {
       return { terms: [{ kind: "pattern", text: "all", pos: stepPos }], pos: stepPos };
     }
     const terms: SelectorTerm[] = [];
-    for (const item of this.#list(node)) {
+    for (const item of this.list(node)) {
       const pos = this.#pos(item);
       if (isMap(item)) {
-        const entries = this.#map(item, "a pick")!;
-        this.#keys(entries, ["group", "pick"], "a pick");
-        const group = this.#string(this.#required(entries, "group", item), "group");
-        const pickNode = this.#required(entries, "pick", item);
+        const entries = this.map(item, "a pick")!;
+        this.keys(entries, ["group", "pick"], "a pick");
+        const group = this.string(this.required(entries, "group", item), "group");
+        const pickNode = this.required(entries, "pick", item);
         const pick = this.#value(pickNode);
         const count: PickCount | undefined =
           pick === "one" || pick === "minority" || pick === "majority"
             ? pick
             : typeof pick === "number" && Number.isInteger(pick) && pick > 0
             ? pick
-            : this.#issue(
+            : this.issue(
               pickNode,
               `pick must be one, minority, majority or a positive number, not ${describe(pick)}`,
             );
@@ -640,7 +715,7 @@ class Reader {
         terms.push({ kind: "targets", step: targets[1]!, pos });
         continue;
       }
-      const text = this.#string(item, "on");
+      const text = this.string(item, "on");
       if (text === undefined) continue;
       for (const part of text.split(":")) this.#checkTerm(part.replace(/^[!&]/, ""), item, false);
       terms.push({ kind: "pattern", text, pos });
@@ -654,7 +729,7 @@ class Reader {
     const groups = this.#inventory.flatMap((vm) => vm.groups);
     if (groups.includes(term) || (!groupOnly && names.includes(term))) return;
     const known = groupOnly ? [...groups, "all"] : [...names, ...groups, "all"];
-    this.#issue(
+    this.issue(
       node,
       `'${term}' is not ${groupOnly ? "a group" : "a VM or a group"} of this recipe${
         didYouMean(term, known)
@@ -662,205 +737,58 @@ class Reader {
     );
   }
 
-  #action(kind: string, node: Node | null, entries: Entries, stepNode: Node): Action | undefined {
-    switch (kind) {
-      case "pause":
-      case "resume":
-      case "reset":
-      case "powerdown":
-      case "nmi":
-      case "start":
-      case "kill": {
-        const options = this.#map(node, kind, true);
-        if (options) this.#keys(options, [], kind);
-        return { kind };
-      }
-      case "stop": {
-        const options = this.#map(node, "stop", true);
-        if (options) this.#keys(options, ["grace"], "stop");
-        const grace = options?.get("grace")
-          ? this.#duration(options.get("grace")!.value, "grace")
-          : 5000;
-        return { kind, grace: grace ?? 5000 };
-      }
-      case "qmp": {
-        const options = this.#map(node, "qmp");
-        if (!options) return undefined;
-        this.#keys(options, ["execute", "arguments", "expect"], "qmp");
-        const execute = this.#string(this.#required(options, "execute", node), "execute");
-        if (execute === undefined) return undefined;
-        const action: Action = { kind, execute };
-        if (options.has("arguments")) {
-          action.arguments = this.#json(options.get("arguments")!.value, "arguments");
-        }
-        if (options.has("expect")) {
-          action.expect = this.#json(options.get("expect")!.value, "expect");
-        }
-        return action;
-      }
-      case "wait-event": {
-        const options = this.#map(node, "wait-event");
-        if (!options) return undefined;
-        this.#keys(options, ["event", "match", "timeout"], "wait-event");
-        const event = this.#string(this.#required(options, "event", node), "event");
-        if (event === undefined) return undefined;
-        if (event !== event.toUpperCase()) {
-          this.#issue(
-            options.get("event")!.value,
-            `QMP event names are upper case: ${event.toUpperCase()}`,
-          );
-        }
-        const action: Action = { kind, event };
-        if (options.has("match")) {
-          const match = this.#json(options.get("match")!.value, "match");
-          if (match === null || typeof match !== "object" || Array.isArray(match)) {
-            this.#issue(
-              options.get("match")!.value,
-              "match must be a mapping of the event's data members",
-            );
-          } else action.match = match as Record<string, unknown>;
-        }
-        if (options.has("timeout")) {
-          action.timeout = this.#duration(options.get("timeout")!.value, "timeout");
-        }
-        return action;
-      }
-      case "wait-status": {
-        const options = this.#map(node, "wait-status");
-        if (!options) return undefined;
-        this.#keys(options, ["status"], "wait-status");
-        const statuses = this.#list(this.#required(options, "status", node)).map((item) => {
-          const status = this.#string(item, "status");
-          if (status !== undefined && !RUN_STATES.includes(status)) {
-            return this.#issue(
-              item,
-              `'${status}' is not a QEMU run state${didYouMean(status, RUN_STATES)}`,
-            );
-          }
-          return status;
-        });
-        return statuses.every((s) => s !== undefined)
-          ? { kind, status: statuses as string[] }
-          : undefined;
-      }
-      case "console":
-        return this.#console(node);
-      case "panic-action": {
-        const policy = this.#oneOf(node, "panic-action", PANIC_POLICIES);
-        return policy === undefined ? undefined : { kind, policy };
-      }
-      case "sleep": {
-        const ms = this.#duration(node, "sleep");
-        return ms === undefined ? undefined : { kind, ms };
-      }
-      case "fail": {
-        const message = this.#template(node);
-        return message ? { kind, message } : undefined;
-      }
-      case "block": {
-        const steps = this.#steps(node, "block");
-        const rescue = entries.has("rescue")
-          ? this.#steps(entries.get("rescue")!.value, "rescue")
-          : [];
-        const always = entries.has("always")
-          ? this.#steps(entries.get("always")!.value, "always")
-          : [];
-        if (steps.length === 0) this.#issue(stepNode, "block has no steps");
-        return { kind, steps, rescue, always };
-      }
-    }
-    return undefined;
-  }
-
-  #console(node: Node | null): Action | undefined {
-    const options = this.#map(node, "console");
-    if (!options) return undefined;
-    this.#keys(options, ["wait", "fail-on", "send", "exec", "expect", "prompt"], "console");
-    const prompt = options.has("prompt")
-      ? this.#bool(options.get("prompt")!.value, "prompt") ?? false
-      : false;
-    const modes = ["wait", "send", "exec"].filter((mode) => options.has(mode));
-    if (modes.length !== 1) {
-      return this.#issue(
-        node,
-        `console takes exactly one of wait, send or exec${
-          modes.length ? `, not ${modes.join(" and ")}` : ""
-        }`,
-      );
-    }
-    const failOn = this.#list(options.get("fail-on")?.value ?? null)
-      .map((item) => this.#pattern(item, "fail-on"))
-      .filter((p) => p !== undefined);
-    if (options.has("wait")) {
-      const wait = this.#pattern(options.get("wait")!.value, "wait");
-      return wait === undefined ? undefined : { kind: "console-wait", wait, failOn, prompt };
-    }
-    if (options.has("send")) {
-      const send = this.#template(options.get("send")!.value);
-      return send ? { kind: "console-send", send } : undefined;
-    }
-    const exec = this.#template(options.get("exec")!.value);
-    if (!exec) return undefined;
-    const action: Action = { kind: "console-exec", exec, failOn, prompt };
-    if (options.has("expect")) {
-      const expect = this.#pattern(options.get("expect")!.value, "expect");
-      if (expect !== undefined) action.expect = expect;
-    }
-    return action;
-  }
-
   /** A nested YAML value as JSON, with vars expanded in its strings. */
-  #json(node: Node | null, what: string): unknown {
+  json(node: Node | null, what: string): unknown {
     if (node === null) return null;
     if (isScalar(node)) {
       const value = node.value;
       if (typeof value === "string" && value.includes("${{")) {
-        const template = this.#template(node);
+        const template = this.template(node);
         if (!template) return undefined;
         if (template.every((part) => typeof part === "string")) return this.#value(node);
         return { $template: template };
       }
       return value;
     }
-    if (isSeq(node)) return (node.items as Node[]).map((item) => this.#json(item, what));
+    if (isSeq(node)) return (node.items as Node[]).map((item) => this.json(item, what));
     if (isMap(node)) {
-      const entries = this.#map(node, what)!;
+      const entries = this.map(node, what)!;
       return Object.fromEntries(
-        [...entries].map(([key, { value }]) => [key, this.#json(value, what)]),
+        [...entries].map(([key, { value }]) => [key, this.json(value, what)]),
       );
     }
-    return this.#issue(node, `${what}: unsupported YAML here`);
+    return this.issue(node, `${what}: unsupported YAML here`);
   }
 
   #retry(node: Node | null): Step["retry"] {
-    const options = this.#map(node, "retry");
+    const options = this.map(node, "retry");
     if (!options) return undefined;
-    this.#keys(options, ["attempts", "interval", "until"], "retry");
-    const attempts = this.#positiveInt(this.#required(options, "attempts", node), "attempts") ?? 1;
+    this.keys(options, ["attempts", "interval", "until"], "retry");
+    const attempts = this.#positiveInt(this.required(options, "attempts", node), "attempts") ?? 1;
     const interval = options.has("interval")
-      ? this.#duration(options.get("interval")!.value, "interval") ?? 1000
+      ? this.duration(options.get("interval")!.value, "interval") ?? 1000
       : 1000;
     const retry: NonNullable<Step["retry"]> = { attempts, interval };
-    if (options.has("until")) retry.until = this.#json(options.get("until")!.value, "until");
+    if (options.has("until")) retry.until = this.json(options.get("until")!.value, "until");
     return retry;
   }
 
   #condition(node: Node | null): Condition | undefined {
-    const options = this.#map(node, "if");
+    const options = this.map(node, "if");
     if (!options) return undefined;
     const kinds = ["var", "step", "failed", "all", "any", "not"];
-    this.#keys(options, [...kinds, "equals", "not-equals", "outcome"], "if");
+    this.keys(options, [...kinds, "equals", "not-equals", "outcome"], "if");
     const kind = kinds.filter((k) => options.has(k));
     if (kind.length !== 1) {
-      return this.#issue(node, `a condition takes exactly one of ${kinds.join(", ")}`);
+      return this.issue(node, `a condition takes exactly one of ${kinds.join(", ")}`);
     }
     const value = options.get(kind[0]!)!.value;
     switch (kind[0]) {
       case "var": {
-        const name = this.#string(value, "var");
+        const name = this.string(value, "var");
         if (name === undefined) return undefined;
         if (!(name in this.#vars)) {
-          this.#issue(
+          this.issue(
             value,
             `unknown variable '${name}'${didYouMean(name, Object.keys(this.#vars))}`,
           );
@@ -873,17 +801,17 @@ class Reader {
         return condition;
       }
       case "step": {
-        const id = this.#string(value, "step");
-        const outcomeNode = this.#required(options, "outcome", node);
+        const id = this.string(value, "step");
+        const outcomeNode = this.required(options, "outcome", node);
         const outcome = this.#value(outcomeNode);
         if (id !== undefined) this.#idRefs.push({ id, pos: this.#pos(value) });
         if (outcome !== "ok" && outcome !== "failed" && outcome !== "skipped") {
-          return this.#issue(outcomeNode, "outcome must be ok, failed or skipped");
+          return this.issue(outcomeNode, "outcome must be ok, failed or skipped");
         }
         return id === undefined ? undefined : { step: id, outcome };
       }
       case "failed": {
-        const failed = this.#bool(value, "failed");
+        const failed = this.bool(value, "failed");
         return failed === undefined ? undefined : { failed };
       }
       case "not": {
@@ -891,7 +819,7 @@ class Reader {
         return inner ? { not: inner } : undefined;
       }
       default: {
-        const items = this.#list(value).map((item) => this.#condition(item));
+        const items = this.list(value).map((item) => this.#condition(item));
         if (!items.every((item) => item !== undefined)) return undefined;
         return kind[0] === "all" ? { all: items as Condition[] } : { any: items as Condition[] };
       }
@@ -899,7 +827,7 @@ class Reader {
   }
 
   #batches(node: Node | null): BatchSize[] | undefined {
-    const sizes = this.#list(node).map((item) => this.#countOrPercent(item, "serial", false));
+    const sizes = this.list(node).map((item) => this.#countOrPercent(item, "serial", false));
     return sizes.every((size) => size !== undefined) && sizes.length > 0
       ? sizes as BatchSize[]
       : undefined;
@@ -918,7 +846,7 @@ class Reader {
     if (percent && Number(percent[1]) <= 100 && (zeroOk || Number(percent[1]) > 0)) {
       return { percent: Number(percent[1]) };
     }
-    return this.#issue(
+    return this.issue(
       node,
       `${what} must be a ${zeroOk ? "" : "positive "}whole number or a percentage like "25%", not ${
         describe(value)
@@ -927,15 +855,15 @@ class Reader {
   }
 
   #metrics(node: Node | null): Metric[] {
-    const entries = this.#map(node, "metrics", true);
+    const entries = this.map(node, "metrics", true);
     const metrics: Metric[] = [];
     for (const [name, { value }] of entries ?? []) {
-      const options = this.#map(value, `metrics.${name}`);
+      const options = this.map(value, `metrics.${name}`);
       if (!options) continue;
-      this.#keys(options, ["from", "to", "max"], `metrics.${name}`);
-      const from = this.#edge(this.#required(options, "from", value), "from");
-      const to = this.#edge(this.#required(options, "to", value), "to");
-      const max = options.has("max") ? this.#duration(options.get("max")!.value, "max") : undefined;
+      this.keys(options, ["from", "to", "max"], `metrics.${name}`);
+      const from = this.#edge(this.required(options, "from", value), "from");
+      const to = this.#edge(this.required(options, "to", value), "to");
+      const max = options.has("max") ? this.duration(options.get("max")!.value, "max") : undefined;
       if (from && to) {
         const metric: Metric = { name, from, to, pos: this.#pos(value) };
         if (max !== undefined) metric.max = max;
@@ -946,11 +874,11 @@ class Reader {
   }
 
   #edge(node: Node | null | undefined, what: string): Metric["from"] | undefined {
-    const text = this.#string(node, what);
+    const text = this.string(node, what);
     if (text === undefined) return undefined;
     const match = /^([A-Za-z][\w-]*)\.(start|end)$/.exec(text);
     if (!match) {
-      return this.#issue(node, `${what} must name STEP_ID.start or STEP_ID.end, not '${text}'`);
+      return this.issue(node, `${what} must name STEP_ID.start or STEP_ID.end, not '${text}'`);
     }
     this.#idRefs.push({ id: match[1]!, pos: this.#pos(node) });
     return { step: match[1]!, edge: match[2] as "start" | "end" };

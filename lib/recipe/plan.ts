@@ -11,12 +11,13 @@ import { resolveSelector, SelectorError } from "../vm/select.ts";
 import {
   type BatchSize,
   type InventoryVm,
-  mutates,
   type PickCount,
   type Recipe,
   showPos,
   type Step,
 } from "./model.ts";
+import { actionKind } from "./actions/registry.ts";
+import { isBlock } from "./actions/block.ts";
 import { RecipeError } from "./parse.ts";
 import { showDuration } from "./duration.ts";
 
@@ -47,9 +48,12 @@ export interface Plan {
 }
 
 /**
- * Resolve every step's targets for `seed`.
+ * Resolve every step's targets for `seed`, and check what needs them: a
+ * pick larger than its group, a `steps.ID.targets` used before step ID,
+ * an action a target VM cannot take (console on a VM without one; start,
+ * stop or kill on an attached VM).
  *
- * @throws {RecipeError} A selector picks no VM, or names what does not exist.
+ * @throws {RecipeError} Every such problem, each at its line.
  */
 export function planRecipe(recipe: Recipe, seed: number): Plan {
   const planner = new Planner(recipe, seed);
@@ -78,9 +82,10 @@ class Planner {
   step(step: Step, path: string, within: string[] | undefined): PlannedStep {
     let targets = this.#resolve(step, path);
     if (within) targets = targets.filter((name) => within.includes(name));
+    this.#checkCapable(step, targets);
     if (step.id) this.#byId.set(step.id, targets);
     const planned: PlannedStep = { step, path, targets };
-    if (step.action.kind === "block") {
+    if (isBlock(step.action)) {
       const action = step.action;
       planned.block = {
         steps: action.steps.map((child, i) => this.step(child, `${path}.block[${i}]`, targets)),
@@ -92,6 +97,25 @@ class Planner {
     return planned;
   }
 
+  #checkCapable(step: Step, targets: string[]): void {
+    const needs = actionKind(step.action.kind)?.requires?.(step.action);
+    if (!needs) return;
+    const unable = this.#recipe.inventory.filter((vm) =>
+      targets.includes(vm.name) &&
+      (vm.attach !== undefined || (needs === "console" && vm.spec?.guest === "none"))
+    );
+    if (unable.length === 0) return;
+    const why = needs === "console"
+      ? "has no serial console corral can use (attached, or guest none)"
+      : "was not launched by corral (attached): corral never starts, stops or kills it";
+    this.issues.push({
+      pos: step.pos,
+      message: `step '${step.name}': ${step.action.kind} cannot run on ${
+        unable.map((vm) => vm.name).join(", ")
+      }, which ${why}`,
+    });
+  }
+
   #resolve(step: Step, path: string): string[] {
     const inventory = this.#recipe.inventory;
     const picked = new Set<string>();
@@ -100,9 +124,24 @@ class Planner {
         if (term.kind === "pattern") {
           for (const name of resolveSelector(term.text, inventory)) picked.add(name);
         } else if (term.kind === "targets") {
-          for (const name of this.#byId.get(term.step) ?? []) picked.add(name);
+          const earlier = this.#byId.get(term.step);
+          if (earlier === undefined) {
+            this.issues.push({
+              pos: term.pos,
+              message: `steps.${term.step}.targets is used before step '${term.step}' runs: ` +
+                `a step can only act on the targets of a step above it`,
+            });
+          }
+          for (const name of earlier ?? []) picked.add(name);
         } else {
           const group = resolveSelector(term.group, inventory);
+          if (typeof term.count === "number" && term.count > group.length) {
+            this.issues.push({
+              pos: term.pos,
+              message: `pick ${term.count} from group '${term.group}', which has only ` +
+                `${group.length} VM(s)`,
+            });
+          }
           for (const name of pick(group, term.count, this.#seed, path)) picked.add(name);
         }
       } catch (error) {
@@ -199,7 +238,7 @@ function describeVm(vm: InventoryVm): string {
 
 function formatStep(planned: PlannedStep, recipe: Recipe, indent: string): string[] {
   const { step } = planned;
-  const kind = mutates(step.action) ? "mutating" : "read-only";
+  const kind = step.mutates ? "mutating" : "read-only";
   const timeout = showDuration(step.timeout ?? recipe.timeout);
   const extras = [
     step.id ? `id ${step.id}` : "",

@@ -1,14 +1,18 @@
 /**
  * What a run leaves behind: a journal of every step on every VM, metrics,
  * the verdict; written as `journal.json`, `junit.xml`, a streamed
- * `events.jsonl`, and per VM `console.log` and `qmp.log`. Secrets (values
- * of variables whose names say password, secret, token or key) are masked
- * everywhere.
+ * `events.jsonl`, and per VM `console.log` and `qmp.log`. Secrets are
+ * masked everywhere (see `secrets.ts`).
+ *
+ * Times, the same in every file: `…At` fields are ISO-8601 wall-clock
+ * timestamps (UTC); `…Ms` fields are milliseconds since the run started.
  *
  * @module
  */
 
+import { CorralError } from "../errors.ts";
 import { showDuration } from "./duration.ts";
+import type { Redactor } from "./secrets.ts";
 
 /** The verdict of a run. */
 export type Verdict = "pass" | "fail" | "unknown" | "error";
@@ -22,10 +26,14 @@ export interface TargetRecord {
   vm: string;
   /** How the step ended on it. */
   status: "ok" | "failed" | "timeout" | "skipped" | "error";
+  /** When the step started on the VM (ISO 8601). */
+  startedAt?: string;
+  /** When it ended on the VM (ISO 8601). */
+  endedAt?: string;
   /** When the step started on the VM, in ms since the run started. */
-  start?: number;
+  startMs?: number;
   /** When it ended, in ms since the run started. */
-  end?: number;
+  endMs?: number;
   /** Tries made (retry). */
   attempts?: number;
   /** What the action produced: a QMP return, an event, a console line. */
@@ -48,10 +56,14 @@ export interface StepRecord {
   action: string;
   /** One record per VM. */
   targets: TargetRecord[];
-  /** Milliseconds since the run started. */
-  start: number;
-  /** Milliseconds since the run started. */
-  end: number;
+  /** When the step started (ISO 8601). */
+  startedAt: string;
+  /** When it ended (ISO 8601). */
+  endedAt: string;
+  /** When the step started, in ms since the run started. */
+  startMs: number;
+  /** When it ended, in ms since the run started. */
+  endMs: number;
 }
 
 /** A metric's values per VM. */
@@ -75,7 +87,7 @@ export interface RunJournal {
   /** The seed the picks were drawn from. */
   seed: number;
   /** When the run started (ISO 8601). */
-  started: string;
+  startedAt: string;
   /** How long the run took. */
   durationMs: number;
   /** pass, fail, unknown or error. */
@@ -88,29 +100,38 @@ export interface RunJournal {
   metrics: MetricRecord[];
 }
 
-/** Masks secret values in text. */
-export class Redactor {
-  #secrets: string[];
+/** The run's clock: ms since the run started, and the wall-clock time of such an offset. */
+export class RunClock {
+  #t0 = performance.now();
+  #epoch = Date.now();
 
-  /** Secrets are the values of vars named like password, secret, token or key. */
-  constructor(vars: Record<string, unknown>) {
-    this.#secrets = Object.entries(vars)
-      .filter(([name, value]) => /pass|secret|token|key/i.test(name) && String(value).length >= 3)
-      .map(([, value]) => String(value))
-      .sort((a, b) => b.length - a.length);
+  /** Milliseconds since the run started. */
+  ms(): number {
+    return Math.round((performance.now() - this.#t0) * 10) / 10;
   }
 
-  /** `text` with every secret replaced by `***`. */
-  text(text: string): string {
-    let out = text;
-    for (const secret of this.#secrets) out = out.replaceAll(secret, "***");
-    return out;
+  /** The ISO-8601 time of an offset (default: now). */
+  iso(ms: number = this.ms()): string {
+    return new Date(this.#epoch + ms).toISOString();
   }
 
-  /** A JSON-able value with every secret masked. */
-  json<T>(value: T): T {
-    return this.#secrets.length === 0 ? value : JSON.parse(this.text(JSON.stringify(value)));
+  /** The offset of a wall-clock time in epoch milliseconds. */
+  offset(epochMs: number): number {
+    return Math.round((epochMs - this.#epoch) * 10) / 10;
   }
+}
+
+/** The report directory is in use; nothing was written. */
+export class ReportDirError extends CorralError {}
+
+/** Options of {@linkcode ReportWriter.open}. */
+export interface ReportOptions {
+  /** Masks secrets in everything written. */
+  redact: Redactor;
+  /** The run's clock. */
+  clock: RunClock;
+  /** Empty a directory that is not empty (else it is refused). */
+  force?: boolean | undefined;
 }
 
 /** Streams report files into a directory as the run goes. */
@@ -118,20 +139,36 @@ export class ReportWriter {
   /** The report directory. */
   readonly dir: string;
   #redact: Redactor;
+  #clock: RunClock;
   #events: Deno.FsFile | undefined;
   #qmpLogs = new Map<string, Deno.FsFile>();
   #encoder = new TextEncoder();
   #writes: Promise<unknown> = Promise.resolve();
 
-  private constructor(dir: string, redact: Redactor) {
+  private constructor(dir: string, options: ReportOptions) {
     this.dir = dir;
-    this.#redact = redact;
+    this.#redact = options.redact;
+    this.#clock = options.clock;
   }
 
-  /** Create `dir` (and its `vms/` folder) and open `events.jsonl`. */
-  static async open(dir: string, redact: Redactor): Promise<ReportWriter> {
+  /**
+   * Create `dir` (and its `vms/` folder) and open `events.jsonl`.
+   *
+   * @throws {ReportDirError} `dir` holds files and `force` was not given:
+   *   files of an earlier run would mix with this one's.
+   */
+  static async open(dir: string, options: ReportOptions): Promise<ReportWriter> {
+    const existing = await Array.fromAsync(Deno.readDir(dir)).catch(() => []);
+    if (existing.length > 0) {
+      if (!options.force) {
+        throw new ReportDirError(
+          `the report directory ${dir} is not empty: name a new one, or add --force to empty it first`,
+        );
+      }
+      for (const entry of existing) await Deno.remove(`${dir}/${entry.name}`, { recursive: true });
+    }
     await Deno.mkdir(`${dir}/vms`, { recursive: true });
-    const writer = new ReportWriter(dir, redact);
+    const writer = new ReportWriter(dir, options);
     writer.#events = await Deno.open(`${dir}/events.jsonl`, {
       write: true,
       create: true,
@@ -140,14 +177,18 @@ export class ReportWriter {
     return writer;
   }
 
-  /** Append one line to `events.jsonl`. */
+  /** Append one record to `events.jsonl`, stamped with `time` (ISO) and `ms` unless it has them. */
   event(record: Record<string, unknown>): void {
-    this.#append(this.#events, JSON.stringify(this.#redact.json(record)) + "\n");
+    const ms = typeof record.ms === "number" ? record.ms : this.#clock.ms();
+    const stamped = { time: this.#clock.iso(ms), ms, ...record };
+    this.#append(this.#events, JSON.stringify(this.#redact.value(stamped)) + "\n");
   }
 
-  /** Append one line to the VM's `qmp.log` (opened on its first line). */
+  /** Append one line to the VM's `qmp.log` (opened on its first line): time, offset, text. */
   qmp(vm: string, line: string): void {
-    const bytes = this.#encoder.encode(`${new Date().toISOString()} ${this.#redact.text(line)}\n`);
+    const ms = this.#clock.ms();
+    const text = `${this.#clock.iso(ms)} +${ms.toFixed(1)}ms ${this.#redact.text(line)}\n`;
+    const bytes = this.#encoder.encode(text);
     // Opening inside the serial write chain: lines that arrive before the file is
     // open wait for it instead of opening it again.
     this.#chain(async () => (await this.#qmpLog(vm)).write(bytes));
@@ -174,14 +215,11 @@ export class ReportWriter {
     await Deno.writeTextFile(`${this.dir}/vms/${vm}/console.log`, this.#redact.text(text));
   }
 
-  /** Write `journal.json` and `junit.xml`, then close every file. */
+  /** Write `journal.json` and `junit.xml` (the journal is masked already), then close every file. */
   async finish(journal: RunJournal): Promise<void> {
     await this.#writes;
-    await Deno.writeTextFile(
-      `${this.dir}/journal.json`,
-      JSON.stringify(this.#redact.json(journal), null, 2) + "\n",
-    );
-    await Deno.writeTextFile(`${this.dir}/junit.xml`, this.#redact.text(junit(journal)));
+    await Deno.writeTextFile(`${this.dir}/journal.json`, JSON.stringify(journal, null, 2) + "\n");
+    await Deno.writeTextFile(`${this.dir}/junit.xml`, junit(journal));
     this.#events?.close();
     for (const file of this.#qmpLogs.values()) file.close();
     this.#qmpLogs.clear();
@@ -219,8 +257,8 @@ export function junit(journal: RunJournal): string {
     `    <properties><property name="seed" value="${journal.seed}"/><property name="verdict" value="${journal.verdict}"/></properties>`,
   ];
   for (const { step, target } of cases) {
-    const time = target.start !== undefined && target.end !== undefined
-      ? seconds(target.end - target.start)
+    const time = target.startMs !== undefined && target.endMs !== undefined
+      ? seconds(target.endMs - target.startMs)
       : "0";
     const head = `    <testcase classname="${xml(journal.recipe)}.${xml(target.vm)}" name="${
       xml(step.name)
@@ -265,6 +303,11 @@ export function summary(journal: RunJournal, color: boolean): string {
       }`
     ),
   ];
+  if (journal.steps.some((step) => step.targets.some((t) => t.allowed))) {
+    lines.push(
+      "* a failure that was allowed (continue-on-error, max-failures or rescued): it does not fail the run",
+    );
+  }
   for (const metric of journal.metrics) {
     const values = Object.entries(metric.values).map(([vm, ms]) => `${vm} ${showDuration(ms)}`)
       .join(", ");

@@ -1,74 +1,75 @@
 /**
- * Running a recipe: launch (or attach) the inventory, run the steps in
+ * Running a recipe: bring the inventory up as a `Lab`, run the steps in
  * lockstep (at most `forks` VMs at once, each within its deadline), keep
  * failed VMs out of later steps, always run `finally`, measure the metrics,
- * give a verdict, and stop what corral launched.
+ * give a verdict, and stop what corral launched. VMs are driven only
+ * through the public `Vm`/`Lab` API; each action is a file under
+ * `actions/`.
  *
  * @module
  */
 
-import { ConnectionClosedError, CorralError, LaunchError, TimeoutError } from "../errors.ts";
+import { CorralError, DeadlineError, LaunchError, TimeoutError } from "../errors.ts";
 import { subsetMatch } from "../qmp/match.ts";
 import { forEachNamed } from "../vm/_each.ts";
-import { launch } from "../vm/launch.ts";
-import type { Vm } from "../vm/vm.ts";
-import { Vm as VmClass } from "../vm/vm.ts";
+import { Lab, LabLaunchError } from "../vm/lab.ts";
+import type { DetachedVm, Vm } from "../vm/vm.ts";
+import { delay } from "../_async.ts";
 import { showDuration } from "./duration.ts";
-import {
-  type Action,
-  type Condition,
-  mutates,
-  type Recipe,
-  type Step,
-  type Template,
-} from "./model.ts";
+import type { Condition, Recipe, Step, Template } from "./model.ts";
+import type { ActionKind, Marks } from "./actions/_action.ts";
+import { isBlock } from "./actions/block.ts";
+import { actionKind } from "./actions/registry.ts";
 import { type Plan, type PlannedStep, planRecipe, randomSeed } from "./plan.ts";
 import {
   EXIT_CODES,
   type MetricRecord,
-  Redactor,
   ReportWriter,
+  RunClock,
   type RunJournal,
   type StepRecord,
   type TargetRecord,
   type Verdict,
 } from "./report.ts";
+import { Redactor } from "./secrets.ts";
 
 /** Options of {@linkcode runRecipe}. */
 export interface RunOptions {
   /** The seed for picks. Default: a random one (printed, and kept in the journal). */
-  seed?: number;
+  seed?: number | undefined;
   /** Override the recipe's `defaults.forks`. */
-  forks?: number;
-  /** Leave the VMs corral launched running at the end. Default `false`. */
-  keep?: boolean;
+  forks?: number | undefined;
+  /** Leave the VMs corral launched running at the end (they outlive this program). Default `false`. */
+  keep?: boolean | undefined;
   /** Write the report (events.jsonl, journal.json, junit.xml, per-VM logs) here. */
-  reportDir?: string;
+  reportDir?: string | undefined;
+  /** Empty `reportDir` first when it is not empty (else the run is refused). */
+  force?: boolean | undefined;
   /** A deadline for the whole run (not `finally`), in ms. */
-  deadline?: number;
+  deadline?: number | undefined;
   /** Aborting it (Ctrl-C) stops the steps; `finally` still runs. */
-  signal?: AbortSignal;
-  /** Progress, line by line, for a terminal or a log. */
-  log?: (line: string) => void;
+  signal?: AbortSignal | undefined;
+  /** Progress, line by line, for a terminal or a log (secrets masked). */
+  log?: ((line: string) => void) | undefined;
   /** Color the progress lines. Default `false`. */
-  color?: boolean;
+  color?: boolean | undefined;
 }
 
 /** What a run produced. */
 export interface RunResult {
-  /** Everything that happened, the verdict included. */
+  /** Everything that happened, the verdict included (secrets masked). */
   journal: RunJournal;
   /** The command line's exit code for the verdict. */
   exitCode: number;
-  /** The VMs, when `keep` left them running. */
-  vms: Map<string, Vm>;
+  /** With `keep`: the launched VMs still running at the end, with their sockets. */
+  kept: DetachedVm[];
 }
-
-/** A step failed on purpose, or a check did not hold. */
-class StepFailure extends CorralError {}
 
 /**
  * Run a validated recipe.
+ *
+ * @throws {RecipeError} The plan found a problem (as `check` would).
+ * @throws {ReportDirError} `reportDir` is not empty and `force` was not given.
  *
  * @example Check, plan and run a tiny recipe
  * ```ts
@@ -91,21 +92,27 @@ class StepFailure extends CorralError {}
  * ```
  */
 export async function runRecipe(recipe: Recipe, options: RunOptions = {}): Promise<RunResult> {
-  const seed = options.seed ?? randomSeed();
-  const plan = planRecipe(recipe, seed);
-  const redact = new Redactor(recipe.vars);
-  const report = options.reportDir ? await ReportWriter.open(options.reportDir, redact) : undefined;
-  const runner = new Runner(plan, options, redact, report);
+  const plan = planRecipe(recipe, options.seed ?? randomSeed());
+  const redact = new Redactor(recipe.vars, recipe.secrets);
+  const clock = new RunClock();
+  const report = options.reportDir
+    ? await ReportWriter.open(options.reportDir, { redact, clock, force: options.force })
+    : undefined;
+  const runner = new Runner(plan, options, redact, report, clock);
+  let result: RunResult | undefined;
   try {
-    return await runner.run();
+    result = await runner.run();
+    return result;
   } finally {
-    await runner.release();
+    const kept = await runner.release();
+    if (result) result.kept = kept;
   }
 }
 
-interface Marks {
-  events: number;
-  console: number;
+/** Per VM: where the previous and the current step began. */
+interface VmMarks {
+  previous: Marks;
+  current: Marks;
 }
 
 class Runner {
@@ -114,15 +121,15 @@ class Runner {
   #options: RunOptions;
   #redact: Redactor;
   #report: ReportWriter | undefined;
-  #vms = new Map<string, Vm>();
+  #clock: RunClock;
+  #lab: Lab | undefined;
   #failed = new Set<string>();
   #records: StepRecord[] = [];
   #outcomes = new Map<string, Map<string, TargetRecord["status"]>>();
   #times = new Map<string, Map<string, { start: number; end: number }>>();
-  #marks = new Map<string, { previous: Marks; current: Marks }>();
-  #t0 = performance.now();
-  #started = new Date();
+  #marks = new Map<string, VmMarks>();
   #mutated = false;
+  #acted = false;
   #baselineFailed = false;
   #verdict: { verdict: Verdict; reason: string } | undefined;
   #abort = new AbortController();
@@ -133,12 +140,19 @@ class Runner {
   /** " (batch 2/3)" while a serial block runs its batches. */
   #batchLabel = "";
 
-  constructor(plan: Plan, options: RunOptions, redact: Redactor, report: ReportWriter | undefined) {
+  constructor(
+    plan: Plan,
+    options: RunOptions,
+    redact: Redactor,
+    report: ReportWriter | undefined,
+    clock: RunClock,
+  ) {
     this.#plan = plan;
     this.#recipe = plan.recipe;
     this.#options = options;
     this.#redact = redact;
     this.#report = report;
+    this.#clock = clock;
     this.#forks = options.forks ?? plan.recipe.forks;
   }
 
@@ -158,11 +172,15 @@ class Runner {
     this.#log(
       `recipe ${this.#recipe.name}: seed ${this.#plan.seed}, ${this.#recipe.inventory.length} VM(s), forks ${this.#forks}`,
     );
+    if (this.#redact.short > 0) {
+      this.#log(
+        `note: ${this.#redact.short} secret value(s) are shorter than 3 characters: masking them masks ordinary text too`,
+      );
+    }
     this.#report?.event({
       type: "run-start",
       recipe: this.#recipe.name,
       seed: this.#plan.seed,
-      time: this.#started.toISOString(),
     });
     try {
       if (await this.#bringUp()) {
@@ -191,83 +209,93 @@ class Runner {
     for (const name of failedBefore) this.#failed.add(name);
     const journal = this.#journal();
     this.#log(`verdict ${journal.verdict}: ${journal.reason}`);
-    return {
-      journal,
-      exitCode: EXIT_CODES[journal.verdict],
-      vms: this.#options.keep ? this.#vms : new Map(),
-    };
+    return { journal, exitCode: EXIT_CODES[journal.verdict], kept: [] };
   }
 
-  /** Stop what corral launched (unless keep), close the rest, finish the report. */
-  async release(): Promise<void> {
+  /**
+   * Stop what corral launched (or, with keep, leave it running and say
+   * where), close the rest, finish the report.
+   */
+  async release(): Promise<DetachedVm[]> {
+    const lab = this.#lab;
     // The console logs live in the VMs' directories, which disposing removes: copy them first.
-    if (this.#report) {
-      for (const vm of this.#vms.values()) {
-        if (vm.dir) await this.#report.console(vm.name, `${vm.dir}/console.log`);
+    if (this.#report && lab) {
+      for (const name of lab.names) {
+        const dir = lab.vm(name).dir;
+        if (dir) await this.#report.console(name, `${dir}/console.log`);
       }
     }
-    if (!this.#options.keep) {
-      await forEachNamed([...this.#vms.values()], async (vm) => {
-        if (vm.launched) await vm[Symbol.asyncDispose]();
-        else await vm.close();
-      }, { concurrency: 50, timeout: 60_000 });
-    }
+    let kept: DetachedVm[] = [];
+    if (lab && this.#options.keep) kept = await lab.detach();
+    else await lab?.shutdown({ grace: 0 });
     this.#watchStop.abort();
     await Promise.allSettled(this.#watchers);
     await this.#report?.finish(this.#journal());
+    return kept;
   }
 
   // ---- bring-up ------------------------------------------------------------
 
   async #bringUp(): Promise<boolean> {
-    const results = await forEachNamed(this.#recipe.inventory, async (entry, signal) => {
-      const vm = entry.attach
-        ? await VmClass.connect(entry.attach, { name: entry.name, signal })
-        : await launch(entry.spec!, { signal });
-      this.#vms.set(entry.name, vm);
-      this.#marks.set(entry.name, {
+    const report = this.#report;
+    const inventory = this.#recipe.inventory;
+    try {
+      this.#lab = await Lab.launch(
+        inventory.map((vm) => ({
+          ...vm.spec!,
+          name: vm.name,
+          groups: vm.groups,
+          attach: vm.attach,
+        })),
+        {
+          concurrency: Math.min(this.#forks, 8),
+          signal: this.#abort.signal,
+          keep: this.#options.keep,
+          trace: report
+            ? (direction, message, vm) => report.qmp(vm, `${direction} ${message}`)
+            : undefined,
+        },
+      );
+    } catch (error) {
+      if (!(error instanceof LabLaunchError)) throw error;
+      for (const result of error.results) {
+        const how = inventory.find((vm) => vm.name === result.vm)?.attach ? "attached" : "launched";
+        if (result.status !== "ok") {
+          this.#log(`  ${result.vm}: could not be ${how}: ${result.error.message}`);
+        }
+      }
+      const first = error.results.find((result) => result.status !== "ok")!;
+      const what = "error" in first ? first.error.message : "";
+      this.#setError(
+        `${error.results.filter((r) => r.status !== "ok").length} VM(s) could not be brought up; ` +
+          `${first.vm}: ${what.split("\n")[0]}`,
+      );
+      return false;
+    }
+    for (const entry of inventory) {
+      const vm = this.#lab.vm(entry.name);
+      this.#marks.set(vm.name, {
         previous: { events: 0, console: 0 },
         current: { events: 0, console: 0 },
       });
       this.#watch(vm);
-      const report = this.#report;
-      if (report) {
-        vm.trace = (direction, message) => report.qmp(vm.name, `${direction} ${message}`);
-      }
-      return vm;
-    }, { concurrency: Math.min(this.#forks, 8), timeout: 90_000, signal: this.#abort.signal });
-    const failed = results.filter((result) => result.status !== "ok");
-    for (const result of results) {
-      const how = this.#recipe.inventory.find((vm) => vm.name === result.vm)?.attach
-        ? "attached"
-        : "launched";
-      if (result.status === "ok") {
-        this.#log(`  ${result.vm}: ${how}${result.value.pid ? ` (pid ${result.value.pid})` : ""}`);
-      } else this.#log(`  ${result.vm}: could not be ${how}: ${result.error.message}`);
-    }
-    if (failed.length > 0) {
-      const first = failed[0]!;
-      const what = "error" in first ? first.error.message : "";
-      this.#setError(
-        `${failed.length} VM(s) could not be brought up; ${first.vm}: ${what.split("\n")[0]}`,
-      );
-      return false;
+      this.#log(`  ${vm.name}: ${entry.attach ? "attached" : `launched (pid ${vm.pid})`}`);
     }
     return true;
   }
 
-  /** Record every QMP event of `vm` in its qmp.log and events.jsonl, from where the last watch stopped. */
+  /** Record every QMP event of `vm` in events.jsonl, from where the last watch stopped. */
   #watch(vm: Vm): void {
-    if (!this.#report) return;
     const report = this.#report;
+    if (!report) return;
     this.#watchers.push((async () => {
       try {
         const since = this.#logged.get(vm.name) ?? 0;
-        for await (
-          const event of vm.client.journal.events({}, { since, signal: this.#watchStop.signal })
-        ) {
+        for await (const event of vm.events(undefined, { since, signal: this.#watchStop.signal })) {
           this.#logged.set(vm.name, event.seq);
+          const { seconds, microseconds } = event.timestamp;
           report.event({
+            ms: this.#clock.offset(seconds * 1000 + microseconds / 1000),
             type: "qmp-event",
             vm: vm.name,
             event: event.event,
@@ -291,13 +319,16 @@ class Runner {
     const { step } = planned;
     const base = only ? planned.targets.filter((name) => only.includes(name)) : planned.targets;
     const eligible = cleanup ? base : base.filter((name) => !this.#failed.has(name));
+    const startMs = this.#clock.ms();
     const record: StepRecord = {
       name: step.name + this.#batchLabel,
       path: planned.path,
       action: step.action.kind,
       targets: [],
-      start: this.#now(),
-      end: 0,
+      startedAt: this.#clock.iso(startMs),
+      endedAt: "",
+      startMs,
+      endMs: 0,
     };
     if (step.id) record.id = step.id;
     const skipped = base.filter((name) => !eligible.includes(name));
@@ -309,11 +340,11 @@ class Runner {
       step: step.name,
       path: planned.path,
       targets: conditional,
-      time: record.start,
+      ms: startMs,
     });
 
     const failures: string[] = [];
-    if (step.action.kind === "block") {
+    if (isBlock(step.action)) {
       failures.push(...await this.#runBlock(planned, conditional, record, cleanup));
     } else {
       const results = await this.#runTargets(step, conditional, cleanup);
@@ -322,36 +353,40 @@ class Runner {
         if (result.status !== "ok") failures.push(result.vm);
       }
       this.#applyFailures(step, record, failures, conditional.length);
+      if (!cleanup && conditional.length > 0) this.#acted = true;
     }
     for (const name of [...skipped, ...skippedByIf]) {
       record.targets.push({ vm: name, status: "skipped" });
     }
     record.targets.sort((a, b) => this.#order(a.vm) - this.#order(b.vm));
-    record.end = this.#now();
+    record.endMs = this.#clock.ms();
+    record.endedAt = this.#clock.iso(record.endMs);
     this.#records.push(record);
     for (const target of record.targets) this.#outcome(step.id, target);
     this.#report?.event({
       type: "step-end",
       step: step.name,
       path: planned.path,
-      time: record.end,
+      ms: record.endMs,
       targets: record.targets,
     });
-    if (mutates(step.action) && record.targets.some((t) => t.status === "ok")) this.#mutated = true;
+    // A mutating step that ran may have changed a VM, even where it failed or timed out.
+    if (step.mutates && record.targets.some((t) => t.status !== "skipped")) this.#mutated = true;
     return failures;
   }
 
   /** Mark failures as allowed or not, and keep failed VMs out of later steps. */
   #applyFailures(step: Step, record: StepRecord, failures: string[], total: number): void {
     if (failures.length === 0) return;
-    const allowedCount = allowedFailures(step, total);
-    const tolerated = step.continueOnError || failures.length <= allowedCount;
+    const tolerated = step.continueOnError || failures.length <= allowedFailures(step, total);
     for (const target of record.targets) {
       if (target.status === "ok" || !failures.includes(target.vm)) continue;
       if (tolerated) target.allowed = true;
       if (!step.continueOnError) this.#failed.add(target.vm);
     }
-    if (!tolerated && !this.#mutated) this.#baselineFailed = true;
+    // A failure before anything changed a VM says the baseline was unhealthy, unless this very
+    // step was the change (a mutating step that failed or timed out).
+    if (!tolerated && !this.#mutated && !step.mutates) this.#baselineFailed = true;
   }
 
   async #runBlock(
@@ -374,6 +409,7 @@ class Runner {
         this.#batchLabel = ` (batch ${index + 1}/${batches.length})`;
       }
       const before = new Set(this.#failed);
+      const firstChild = this.#records.length;
       for (const child of block.steps) {
         if (this.#abort.signal.aborted && !cleanup) break;
         await this.#runStep(child, batch, cleanup);
@@ -383,6 +419,7 @@ class Runner {
         for (const name of failedHere) this.#failed.delete(name);
         for (const child of block.rescue) await this.#runStep(child, failedHere, cleanup);
       }
+      const rescued = failedHere.filter((name) => !this.#failed.has(name));
       for (const child of block.always) await this.#runStep(child, batch, true);
       this.#batchLabel = outerLabel;
       const stillFailed = batch.filter((name) => this.#failed.has(name) && !before.has(name));
@@ -395,7 +432,13 @@ class Runner {
       }
       failures.push(...stillFailed);
       const allowed = allowedFailures(step, batch.length);
-      if (stillFailed.length > allowed) {
+      const tolerated = step.continueOnError || stillFailed.length <= allowed;
+      // What the block tolerates (rescued VMs, failures within max-failures or continue-on-error)
+      // does not fail the run: its children's failures on those VMs are allowed too.
+      const forgiven = new Set([...rescued, ...(tolerated ? stillFailed : [])]);
+      this.#allow(this.#records.slice(firstChild), forgiven);
+      this.#allow([record], new Set(tolerated ? stillFailed : []));
+      if (!tolerated) {
         const rest = batches.slice(index + 1).flat();
         if (rest.length > 0) {
           this.#log(
@@ -407,43 +450,45 @@ class Runner {
         for (const name of rest) record.targets.push({ vm: name, status: "skipped" });
         break;
       }
-      // Within max-failures: the failed VMs stay out of later steps, but the batch is allowed.
+    }
+    return failures;
+  }
+
+  #allow(records: StepRecord[], vms: Set<string>): void {
+    if (vms.size === 0) return;
+    for (const record of records) {
       for (const target of record.targets) {
-        if (stillFailed.includes(target.vm)) target.allowed = true;
+        if (target.status !== "ok" && target.status !== "skipped" && vms.has(target.vm)) {
+          target.allowed = true;
+        }
       }
     }
-    const unallowed = record.targets.filter((t) => t.status === "failed" && !t.allowed);
-    if (step.continueOnError) { for (const target of unallowed) target.allowed = true; }
-    return failures;
   }
 
   async #runTargets(step: Step, targets: string[], cleanup: boolean): Promise<TargetRecord[]> {
     const timeout = step.timeout ?? this.#recipe.timeout;
+    const kind = actionKind(step.action.kind)!;
     const signal = cleanup ? new AbortController().signal : this.#abort.signal;
-    const vms = targets.map((name) => this.#vms.get(name)!).filter(Boolean);
+    const vms = targets.map((name) => this.#lab!.vm(name));
     for (const vm of vms) this.#stepStarted(vm);
     const times = new Map<string, { start: number; end?: number }>();
     const results = await forEachNamed(vms, async (vm, stepSignal) => {
-      const start = this.#now();
+      const start = this.#clock.ms();
       const time: { start: number; end?: number } = { start };
       times.set(vm.name, time);
       const attempts = step.retry?.attempts ?? 1;
       let last: unknown;
       for (let attempt = 1; attempt <= attempts; attempt++) {
         try {
-          const output = await this.#act(
-            vm,
-            step.action,
-            stepSignal,
-            Math.max(1, timeout - (this.#now() - start)),
-            step.name,
-          );
+          const left = Math.max(1, timeout - (this.#clock.ms() - start));
+          const output = await this.#act(vm, kind, step, stepSignal, left);
           if (step.retry?.until !== undefined && !subsetMatch(output, step.retry.until)) {
-            throw new StepFailure(
+            throw new CorralError(
               `${JSON.stringify(output)} does not match until ${JSON.stringify(step.retry.until)}`,
+              { vm: vm.name },
             );
           }
-          time.end = this.#now();
+          time.end = this.#clock.ms();
           this.#log(
             `  ✓ ${vm.name} ${showDuration(time.end - start)}${
               attempt > 1 ? ` (attempt ${attempt})` : ""
@@ -453,41 +498,58 @@ class Runner {
         } catch (error) {
           last = error;
           if (attempt === attempts || stepSignal.aborted) break;
-          await sleep(step.retry!.interval, stepSignal).catch(() => {});
+          await delay(step.retry!.interval, { signal: stepSignal }).catch(() => {});
         }
       }
-      time.end = this.#now();
+      time.end = this.#clock.ms();
       throw last;
-    }, { concurrency: this.#forks, timeout, signal });
+    }, { concurrency: this.#forks, timeout: timeout + STEP_GUARD_MS, signal });
     return results.map((result) => {
       const time = times.get(result.vm);
-      const start = time?.start ?? this.#now();
-      const end = time?.end ?? this.#now();
+      const start = time?.start ?? this.#clock.ms();
+      const end = time?.end ?? this.#clock.ms();
+      const when = {
+        startedAt: this.#clock.iso(start),
+        endedAt: this.#clock.iso(end),
+        startMs: start,
+        endMs: end,
+      };
       if (result.status === "ok") {
         const record: TargetRecord = {
           vm: result.vm,
           status: "ok",
-          start,
-          end,
+          ...when,
           attempts: result.value.attempts,
         };
         if (result.value.output !== undefined) record.output = result.value.output;
         return record;
       }
-      const vm = this.#vms.get(result.vm);
-      const status = result.status === "timeout"
+      const timedOut = result.error instanceof TimeoutError;
+      const status = timedOut
         ? "timeout"
         : result.error instanceof LaunchError
         ? "error"
         : "failed";
-      const message = result.status === "timeout"
-        ? `step '${step.name}' timed out after ${showDuration(timeout)} on ${result.vm}${
-          lastLine(vm)
-        }`
+      const message = timedOut
+        ? this.#timeoutMessage(step, kind, timeout, result.error as TimeoutError)
         : result.error.message;
       this.#log(`  ✗ ${result.vm}: ${message}`);
-      return { vm: result.vm, status, start, end, error: message };
+      return { vm: result.vm, status, ...when, error: message };
     });
+  }
+
+  /** Say what timed out: the action's own deadline, or the step's (and what the action saw). */
+  #timeoutMessage(step: Step, kind: ActionKind, timeout: number, error: TimeoutError): string {
+    const vm = error.vm ?? "";
+    const own = kind.ownTimeout?.(step.action);
+    if (own !== undefined && own < timeout && !(error instanceof DeadlineError)) {
+      return `${kind.key} timed out after ${showDuration(own)} (its own timeout; the step allows ` +
+        `${showDuration(timeout)}) on ${vm}: ${error.detail}`;
+    }
+    const detail = error instanceof DeadlineError
+      ? lastLine(this.#lab!.vm(vm))
+      : `: ${error.detail}`;
+    return `step '${step.name}' timed out after ${showDuration(timeout)} on ${vm}${detail}`;
   }
 
   #stepStarted(vm: Vm): void {
@@ -497,96 +559,28 @@ class Runner {
   }
 
   /** Do one action on one VM; resolves to its output. */
-  async #act(
+  #act(
     vm: Vm,
-    action: Action,
+    kind: ActionKind,
+    step: Step,
     signal: AbortSignal,
     timeout: number,
-    stepName: string,
   ): Promise<unknown> {
-    const opts = { timeout, signal };
     const since = this.#marks.get(vm.name)!.previous;
-    this.#report?.qmp(vm.name, `-- step '${stepName}' (${action.kind})`);
-    switch (action.kind) {
-      case "qmp": {
-        const args = render(action.arguments, vm.name, this.#plan.seed) as
-          | Record<string, unknown>
-          | undefined;
-        const output = await vm.executeUntyped(action.execute, args ?? undefined, opts);
-        if (action.expect !== undefined && !subsetMatch(output, action.expect)) {
-          throw new StepFailure(
-            `vm '${vm.name}': ${action.execute} returned ${
-              JSON.stringify(output)
-            }, which does not contain ${JSON.stringify(action.expect)}`,
-          );
-        }
-        return output;
-      }
-      case "pause":
-        return await vm.pause(opts);
-      case "resume":
-        return await vm.resume(opts);
-      case "reset":
-        return await vm.reset(opts);
-      case "powerdown":
-        return await vm.powerdown(opts);
-      case "nmi":
-        return await vm.injectNmi(opts);
-      case "start":
-        if (vm.launched && vm.exitStatus === undefined && vm.connected) return undefined;
-        await vm.relaunch();
+    const seed = this.#plan.seed;
+    this.#report?.qmp(vm.name, `-- step '${step.name}' (${step.action.kind})`);
+    return kind.run(step.action, {
+      vm,
+      signal,
+      timeout,
+      since,
+      render: (template) => renderTemplate(template, vm.name, seed),
+      renderValue: (value) => render(value, vm.name, seed),
+      restarted: () => {
         this.#marks.set(vm.name, { previous: since, current: { events: vm.mark(), console: 0 } });
         this.#watch(vm);
-        return undefined;
-      case "stop": {
-        const status = await vm.shutdown({ grace: action.grace });
-        return status ? { code: status.code } : undefined;
-      }
-      case "kill": {
-        const status = await vm.kill();
-        return { signal: status.signal };
-      }
-      case "wait-event": {
-        const event = await vm.client.journal.waitFor(
-          { names: action.event, match: action.match },
-          { since: since.events, timeout: Math.min(action.timeout ?? timeout, timeout), signal },
-        );
-        return { event: event.event, data: event.data, timestamp: event.timestamp };
-      }
-      case "wait-status":
-        return await waitStatus(vm, action.status, timeout, signal);
-      case "console-wait": {
-        const line = await vm.console.waitFor(action.wait, {
-          since: since.console,
-          failOn: action.failOn,
-          prompt: action.prompt,
-          ...opts,
-        });
-        return line.text;
-      }
-      case "console-send":
-        await vm.console.send(renderTemplate(action.send, vm.name, this.#plan.seed));
-        return undefined;
-      case "console-exec": {
-        const line = await vm.console.exec(renderTemplate(action.exec, vm.name, this.#plan.seed), {
-          expect: action.expect,
-          failOn: action.failOn,
-          prompt: action.prompt,
-          ...opts,
-        });
-        return line.text;
-      }
-      case "panic-action":
-        return await vm.setPanicAction(action.policy as "pause", opts);
-      case "sleep":
-        return await sleep(action.ms, signal);
-      case "fail":
-        throw new StepFailure(
-          `vm '${vm.name}': ${renderTemplate(action.message, vm.name, this.#plan.seed)}`,
-        );
-      case "block":
-        throw new CorralError("a block runs through #runBlock");
-    }
+      },
+    });
   }
 
   // ---- conditions, outcomes, verdict ----------------------------------------
@@ -617,9 +611,9 @@ class Runner {
     if (!id) return;
     if (!this.#outcomes.has(id)) this.#outcomes.set(id, new Map());
     this.#outcomes.get(id)!.set(target.vm, target.status);
-    if (target.start !== undefined && target.end !== undefined) {
+    if (target.startMs !== undefined && target.endMs !== undefined) {
       if (!this.#times.has(id)) this.#times.set(id, new Map());
-      this.#times.get(id)!.set(target.vm, { start: target.start, end: target.end });
+      this.#times.get(id)!.set(target.vm, { start: target.startMs, end: target.endMs });
     }
   }
 
@@ -643,20 +637,21 @@ class Runner {
     });
   }
 
+  /** The journal, secrets masked. */
   #journal(): RunJournal {
     const metrics = this.#metrics();
     const { verdict, reason } = this.#verdict ?? this.#judge(metrics);
-    return {
+    return this.#redact.value({
       recipe: this.#recipe.name,
       file: this.#recipe.file,
       seed: this.#plan.seed,
-      started: this.#started.toISOString(),
-      durationMs: Math.round(this.#now()),
+      startedAt: this.#clock.iso(0),
+      durationMs: Math.round(this.#clock.ms()),
       verdict,
       reason,
       steps: this.#records,
       metrics,
-    };
+    });
   }
 
   #judge(metrics: MetricRecord[]): { verdict: Verdict; reason: string } {
@@ -680,10 +675,18 @@ class Runner {
     if (exceeded.length > 0) {
       return { verdict: "fail", reason: `metric(s) over their max: ${exceeded.join(", ")}` };
     }
+    const untargeted = untargetedSteps(this.#plan.steps);
+    if (untargeted.length > 0) {
+      return {
+        verdict: "unknown",
+        reason: `nothing was tested by step(s) with no target VM: ${untargeted.join(", ")}`,
+      };
+    }
     const unmeasured = metrics.filter((m) => Object.keys(m.values).length === 0).map((m) => m.name);
     if (unmeasured.length > 0) {
       return { verdict: "unknown", reason: `could not measure: ${unmeasured.join(", ")}` };
     }
+    if (!this.#acted) return { verdict: "unknown", reason: "no step ran on any VM" };
     return {
       verdict: "pass",
       reason: "every step passed on every VM" + (metrics.length ? ", metrics within bounds" : ""),
@@ -699,14 +702,24 @@ class Runner {
     return this.#recipe.inventory.findIndex((entry) => entry.name === vm);
   }
 
-  #now(): number {
-    return performance.now() - this.#t0;
-  }
-
   #log(line: string): void {
     const text = this.#redact.text(line);
     this.#options.log?.(this.#options.color ? paint(text) : text);
   }
+}
+
+/**
+ * How much longer than a step's deadline its guard waits: an action that
+ * honours its deadline reports its own timeout (with what it saw) first.
+ */
+const STEP_GUARD_MS = 1000;
+
+/** The names of the steps (blocks' children included, cleanup not) whose selector picked no VM. */
+function untargetedSteps(steps: readonly PlannedStep[]): string[] {
+  return steps.flatMap((planned) => [
+    ...(planned.targets.length === 0 ? [planned.step.name] : []),
+    ...(planned.block ? untargetedSteps([...planned.block.steps, ...planned.block.always]) : []),
+  ]);
 }
 
 function consoleCursor(vm: Vm): number {
@@ -723,51 +736,6 @@ function lastLine(vm: Vm | undefined): string {
   } catch {
     return ""; // No console (guest none, or attached).
   }
-}
-
-async function waitStatus(
-  vm: Vm,
-  wanted: readonly string[],
-  timeout: number,
-  signal: AbortSignal,
-): Promise<string> {
-  const end = performance.now() + timeout;
-  let last = "";
-  while (performance.now() < end) {
-    signal.throwIfAborted();
-    try {
-      last = (await vm.status({ timeout: Math.max(1, end - performance.now()), signal })).status;
-    } catch (error) {
-      if (!(error instanceof ConnectionClosedError)) throw error;
-      last = "gone";
-    }
-    if (wanted.includes(last)) return last;
-    await sleep(Math.min(50, Math.max(0, end - performance.now())), signal);
-  }
-  throw new TimeoutError(
-    `vm '${vm.name}': run state is ${last}, not ${wanted.join(" or ")}, after ${
-      showDuration(timeout)
-    }`,
-    {
-      vm: vm.name,
-      timeout,
-    },
-  );
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 function renderTemplate(template: Template, vm: string, seed: number): string {

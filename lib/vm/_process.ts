@@ -1,4 +1,5 @@
 import { LaunchError } from "../errors.ts";
+import { settlesWithin } from "../_async.ts";
 import { release, track } from "./exit_cleanup.ts";
 
 const STDERR_LINES = 20;
@@ -11,6 +12,7 @@ export class QemuProcess {
   #stderr: string[] = [];
   #stderrDone: Promise<void>;
   #onKill: () => void;
+  #stopReading = new AbortController();
 
   private constructor(child: Deno.ChildProcess, onKill: () => void) {
     this.#child = child;
@@ -26,27 +28,43 @@ export class QemuProcess {
   }
 
   /**
-   * Start `binary` with `args`. `onKill` runs synchronously if the program
-   * exits while QEMU still runs (to remove its files).
+   * Start `binary` with `args` in a session of its own, so that a
+   * terminal's Ctrl-C reaches corral alone. Unless `outliveParent`, the
+   * kernel kills QEMU when this program dies, even by SIGKILL (a parent-death
+   * signal, set by util-linux `setpriv` before it execs QEMU: no extra
+   * process per VM). `onKill` runs synchronously if the program exits while
+   * QEMU still runs (to remove its files).
    */
-  static spawn(binary: string, args: string[], vm: string, onKill: () => void): QemuProcess {
+  static spawn(
+    binary: string,
+    args: string[],
+    vm: string,
+    onKill: () => void,
+    outliveParent = false,
+  ): QemuProcess {
+    const path = findExecutable(binary);
+    if (path === undefined) {
+      throw new LaunchError(
+        `${binary} was not found: install QEMU (apt-get install qemu-system-x86) ` +
+          `or name the binary with the qemu option`,
+        { vm },
+      );
+    }
+    const reaper = outliveParent ? undefined : findExecutable("setpriv");
     try {
-      const child = new Deno.Command(binary, {
-        args,
+      const child = new Deno.Command(reaper ?? path, {
+        args: reaper ? ["--pdeathsig", "KILL", "--", path, ...args] : args,
         stdin: "null",
         stdout: "null",
         stderr: "piped",
+        detached: true,
       }).spawn();
       return new QemuProcess(child, onKill);
     } catch (cause) {
-      const missing = cause instanceof Deno.errors.NotFound;
-      throw new LaunchError(
-        missing
-          ? `vm '${vm}': ${binary} was not found: install QEMU (apt-get install qemu-system-x86) ` +
-            `or name the binary with the qemu option`
-          : `vm '${vm}': cannot start ${binary}: ${(cause as Error).message}`,
-        { vm, cause },
-      );
+      throw new LaunchError(`cannot start ${binary}: ${(cause as Error).message}`, {
+        vm,
+        cause,
+      });
     }
   }
 
@@ -82,14 +100,7 @@ export class QemuProcess {
 
   /** Wait up to `ms` for QEMU to exit; resolves whether it did. */
   async exited(ms: number): Promise<boolean> {
-    if (this.#exit) return true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
-    try {
-      return await Promise.race([this.#status.then(() => true), late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return this.#exit !== undefined || await settlesWithin(this.#status, ms);
   }
 
   /** SIGTERM, then SIGKILL after `grace` ms; resolves once QEMU has exited. */
@@ -100,6 +111,13 @@ export class QemuProcess {
     return await this.#status;
   }
 
+  /** Let QEMU outlive this program: no longer killed at exit, no longer keeping the program alive. */
+  detach(): void {
+    release(this);
+    this.#stopReading.abort();
+    this.#child.unref();
+  }
+
   /** For the reaper: kill at once, synchronously. */
   killNow(): void {
     this.signal("SIGKILL");
@@ -107,12 +125,18 @@ export class QemuProcess {
   }
 
   async #collectStderr(): Promise<void> {
-    const lines = this.#child.stderr.pipeThrough(new TextDecoderStream());
+    const lines = this.#child.stderr.pipeThrough(new TextDecoderStream(), {
+      signal: this.#stopReading.signal,
+    });
     let partial = "";
-    for await (const chunk of lines) {
-      const parts = (partial + chunk).split("\n");
-      partial = parts.pop()!;
-      this.#remember(parts);
+    try {
+      for await (const chunk of lines) {
+        const parts = (partial + chunk).split("\n");
+        partial = parts.pop()!;
+        this.#remember(parts);
+      }
+    } catch {
+      // Detached: QEMU's stderr is no longer read.
     }
     this.#remember([partial]);
   }
@@ -123,4 +147,20 @@ export class QemuProcess {
       this.#stderr.splice(0, this.#stderr.length - STDERR_LINES);
     }
   }
+}
+
+/** The path of `name` (searched in `PATH` unless it holds a `/`), if it is an executable file. */
+export function findExecutable(name: string): string | undefined {
+  const candidates = name.includes("/")
+    ? [name]
+    : (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":").map((dir) => `${dir || "."}/${name}`);
+  for (const candidate of candidates) {
+    try {
+      const info = Deno.statSync(candidate);
+      if (info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0) return candidate;
+    } catch {
+      // Not there: try the next directory.
+    }
+  }
+  return undefined;
 }

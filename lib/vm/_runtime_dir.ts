@@ -36,7 +36,7 @@ export async function makeVmDir(name: string): Promise<string> {
   if (new TextEncoder().encode(longest).length > MAX_SOCKET_PATH) {
     await Deno.remove(dir, { recursive: true });
     throw new LaunchError(
-      `vm '${name}': the socket path ${longest} is longer than ${MAX_SOCKET_PATH} bytes, ` +
+      `the socket path ${longest} is longer than ${MAX_SOCKET_PATH} bytes, ` +
         `which unix sockets cannot use: set CORRAL_RUNTIME_DIR to a shorter directory`,
       { vm: name },
     );

@@ -7,7 +7,6 @@
 
 import { ConnectionClosedError, ConsoleError } from "../errors.ts";
 import { Journal } from "../_journal.ts";
-import { prefix } from "../_text.ts";
 import { DEFAULT_TIMEOUT } from "../qmp/journal.ts";
 
 /** One line the guest printed, without its line ending. */
@@ -159,7 +158,7 @@ export class Console {
     const bad = failOn.find((bad) => matches(line.text, bad));
     if (bad !== undefined && !matches(line.text, pattern)) {
       throw new ConsoleError(
-        `${prefix(this.#vm)}the console printed ${JSON.stringify(line.text)}, which matches ` +
+        `the console printed ${JSON.stringify(line.text)}, which matches ` +
           `failOn ${show(bad)}, while waiting for ${show(pattern)}`,
         { vm: this.#vm, line: line.text },
       );
@@ -217,8 +216,8 @@ export class Console {
     this.#journal.close(
       new ConnectionClosedError(
         quiet
-          ? `${prefix(this.#vm)}the console was closed by the client`
-          : `${prefix(this.#vm)}the serial console closed (QEMU exited)${this.describeLastLine()}`,
+          ? `the console was closed by the client`
+          : `the serial console closed (QEMU exited)${this.describeLastLine()}`,
         { vm: this.#vm, cause },
       ),
       quiet,

@@ -10,12 +10,17 @@ import { forEachNamed } from "./_each.ts";
 import { Fleet, FleetError, type FleetOptions, FleetResult } from "./fleet.ts";
 import { launch, type LaunchOptions, type LaunchSpec } from "./launch.ts";
 import { type Member, resolveSelector, type Selector } from "./select.ts";
-import { Vm, type VmConnectOptions } from "./vm.ts";
+import { type DetachedVm, Vm, type VmConnectOptions } from "./vm.ts";
 
-/** A launch spec with the groups the VM belongs to. */
+/** A launch spec with the groups the VM belongs to, or the address of a QEMU to attach. */
 export interface LabSpec extends LaunchSpec {
   /** Groups to select the VM by. */
   groups?: readonly string[];
+  /**
+   * Attach to this QEMU (`unix:/path` or `tcp:host:port`) instead of
+   * launching one: corral never stops or kills it.
+   */
+  attach?: string | undefined;
 }
 
 /** Options of {@linkcode Lab.launch}. */
@@ -53,9 +58,11 @@ export class Lab implements AsyncDisposable {
   #vms = new Map<string, { vm: Vm; groups: readonly string[] }>();
 
   /**
-   * Launch every spec, at most `concurrency` at once.
+   * Launch every spec (or attach, for a spec with `attach`), at most
+   * `concurrency` at once.
    *
-   * @throws {LabLaunchError} Some failed; the ones that started are stopped.
+   * @throws {LabLaunchError} Some failed; the ones that started are stopped
+   *   (the attached ones disconnected).
    */
   static async launch(specs: readonly LabSpec[], options: LabLaunchOptions = {}): Promise<Lab> {
     const lab = new Lab();
@@ -67,12 +74,24 @@ export class Lab implements AsyncDisposable {
       names.add(spec.name);
     }
     const results = new FleetResult(
-      await forEachNamed(specs, (spec, signal) => launch(spec, { ...options, signal }), {
-        concurrency: options.concurrency ?? 8,
-        // launch() keeps its own deadline; this one only guards against a hang.
-        timeout: (options.timeout ?? 30_000) + 30_000,
-        signal: options.signal,
-      }),
+      await forEachNamed(
+        specs,
+        (spec, signal) =>
+          spec.attach === undefined
+            ? launch(spec, { ...options, signal })
+            : Vm.connect(spec.attach, {
+              name: spec.name,
+              signal,
+              trace: options.trace,
+              commandTimeout: options.commandTimeout,
+            }),
+        {
+          concurrency: options.concurrency ?? 8,
+          // launch() keeps its own deadline; this one only guards against a hang.
+          timeout: (options.timeout ?? 30_000) + 30_000,
+          signal: options.signal,
+        },
+      ),
     );
     for (const result of results) {
       if (result.status === "ok") {
@@ -148,19 +167,39 @@ export class Lab implements AsyncDisposable {
     return this.select("all");
   }
 
-  /** Stop every launched VM and disconnect the attached ones. */
+  /**
+   * Stop every launched VM (the ACPI power button and `grace` ms first,
+   * default 0) and remove its files; disconnect the attached ones.
+   */
   async shutdown(options: FleetOptions & { grace?: number } = {}): Promise<FleetResult<void>> {
-    const result = await new Fleet([...this.#vms.values()].map(({ vm }) => vm)).run(async (vm) => {
-      if (vm.launched) await vm[Symbol.asyncDispose]();
-      else await vm.close();
-    }, { concurrency: 50, timeout: 60_000, ...options });
+    const grace = options.grace ?? 0;
+    const result = await new Fleet(this.#all()).run((vm) => vm.dispose({ grace }), {
+      concurrency: 50,
+      timeout: 60_000 + grace,
+      ...options,
+    });
     this.#vms.clear();
     return result;
+  }
+
+  /**
+   * Leave every launched VM running after this program (`--keep`) and
+   * disconnect from all; resolves to the launched VMs still running, with
+   * their sockets. The lab is empty afterwards.
+   */
+  async detach(): Promise<DetachedVm[]> {
+    const detached = await Promise.all(this.#all().map((vm) => vm.detach()));
+    this.#vms.clear();
+    return detached.filter((vm) => vm !== undefined);
   }
 
   /** Same as {@linkcode Lab.prototype.shutdown} with no grace, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown({ grace: 0 });
+  }
+
+  #all(): Vm[] {
+    return [...this.#vms.values()].map(({ vm }) => vm);
   }
 
   #checkFree(name: string): void {

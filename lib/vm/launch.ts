@@ -8,12 +8,13 @@
 
 import { ConnectError, LaunchError, TimeoutError } from "../errors.ts";
 import { formatMs } from "../_text.ts";
-import { QmpClient } from "../qmp/client.ts";
+import { QmpClient, type QmpTrace } from "../qmp/client.ts";
 import type { EventJournal } from "../qmp/journal.ts";
 import { Console } from "./console.ts";
 import { TINY_IMAGE } from "./guest/_tiny_image.ts";
 import { makeVmDir } from "./_runtime_dir.ts";
 import { QemuProcess } from "./_process.ts";
+import { selfOwner, writeRecord } from "./registry.ts";
 import { Vm } from "./vm.ts";
 
 /** What QEMU does when the guest panics (QEMU's `-action panic=…`). */
@@ -53,6 +54,14 @@ export interface LaunchOptions {
   paused?: boolean;
   /** Abandons the launch (QEMU is killed). */
   signal?: AbortSignal;
+  /**
+   * Let QEMU outlive this program (as `corral run --keep` does); `corral ps`
+   * lists it as kept. Default `false`: QEMU dies with this program, even
+   * when it is killed with SIGKILL.
+   */
+  keep?: boolean;
+  /** See every QMP message, from the greeting on (as `vm.trace`, set before connecting). */
+  trace?: QmpTrace | undefined;
 }
 
 /** The guest-panic policies QEMU knows. */
@@ -83,8 +92,13 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
  */
 export async function launch(spec: LaunchSpec, options: LaunchOptions = {}): Promise<Vm> {
   const machine = await Machine.create(spec, options);
-  const { client, console } = await machine.start(undefined);
-  return new Vm(client, { commandTimeout: options.commandTimeout, machine, console });
+  try {
+    const { client, console } = await machine.start(undefined);
+    return new Vm(client, { commandTimeout: options.commandTimeout, machine, console });
+  } catch (error) {
+    await machine.removeDir();
+    throw error;
+  }
 }
 
 /**
@@ -176,7 +190,7 @@ function guestDrive(guest: string, dir: string): string[] {
 
 function exitedWhileStarting(name: string, process: QemuProcess): LaunchError {
   const code = process.exit?.code;
-  return new LaunchError(`vm '${name}': QEMU exited with code ${code} while starting`, {
+  return new LaunchError(`QEMU exited with code ${code} while starting`, {
     vm: name,
     exitCode: code,
     stderr: process.stderr,
@@ -215,23 +229,36 @@ export class Machine {
       );
     }
     const dir = await makeVmDir(spec.name);
+    // A record from the start, so that `corral gc` can tell whose directory this is.
+    const machine = new Machine(spec, dir, options);
+    await machine.#record(undefined);
     if ((spec.guest ?? "builtin:tiny") === "builtin:tiny") {
       await Deno.writeFile(`${dir}/tiny.img`, TINY_IMAGE, { mode: 0o600 });
     } else if (spec.guest !== "none") {
       await Deno.stat(spec.guest!).catch(async (cause) => {
         await Deno.remove(dir, { recursive: true });
-        throw new LaunchError(`vm '${spec.name}': cannot read the guest image ${spec.guest}`, {
+        throw new LaunchError(`cannot read the guest image ${spec.guest}`, {
           vm: spec.name,
           cause,
         });
       });
     }
-    return new Machine(spec, dir, options);
+    return machine;
   }
 
   /** Whether the VM has a serial console (every guest but `none`). */
   get hasConsole(): boolean {
     return this.spec.guest !== "none";
+  }
+
+  /** The QMP socket's path. */
+  get qmpSocket(): string {
+    return `${this.dir}/qmp.sock`;
+  }
+
+  /** The serial console socket's path, for a VM that has one. */
+  get consoleSocket(): string | undefined {
+    return this.hasConsole ? `${this.dir}/serial.sock` : undefined;
   }
 
   /** The current QEMU process. */
@@ -245,6 +272,7 @@ export class Machine {
    */
   async start(
     journal: EventJournal | undefined,
+    trace: QmpTrace | undefined = this.#options.trace,
   ): Promise<{ client: QmpClient; console: Console | undefined }> {
     const name = this.spec.name;
     const binary = this.spec.qemu ?? Deno.env.get("CORRAL_QEMU") ?? "qemu-system-x86_64";
@@ -254,7 +282,9 @@ export class Machine {
       qemuArgs(this.spec, this.dir),
       name,
       () => this.#removeDirNow(),
+      this.#options.keep,
     );
+    await this.#record(process.pid);
     const timeout = this.#options.timeout ?? 30_000;
     const deadline = performance.now() + timeout;
     let client: QmpClient | undefined;
@@ -265,12 +295,13 @@ export class Machine {
         deadline,
         timeout,
         (left) =>
-          QmpClient.connect(`unix:${this.dir}/qmp.sock`, {
+          QmpClient.connect(`unix:${this.qmpSocket}`, {
             name,
             timeout: left,
             commandTimeout: this.#options.commandTimeout,
             journal,
             signal: this.#options.signal,
+            trace,
           }),
       );
       if (this.hasConsole) {
@@ -278,7 +309,7 @@ export class Machine {
           process,
           deadline,
           timeout,
-          () => Console.connect(`${this.dir}/serial.sock`, name),
+          () => Console.connect(this.consoleSocket!, name),
         );
       }
       if (!this.#options.paused) await client.execute("cont");
@@ -293,7 +324,7 @@ export class Machine {
       // A startup error can come after QEMU listened: report its exit, not the broken connection.
       if (await process.exited(2000)) throw exitedWhileStarting(name, process);
       await process.terminate(1000);
-      throw new LaunchError(`vm '${name}': QEMU did not start: ${(error as Error).message}`, {
+      throw new LaunchError(`QEMU did not start: ${(error as Error).message}`, {
         vm: name,
         cause: error,
         exitCode: process.exit?.code,
@@ -319,7 +350,7 @@ export class Machine {
       const left = deadline - performance.now();
       if (left <= 0) {
         throw new TimeoutError(
-          `vm '${this.spec.name}': QEMU did not start listening within ${formatMs(timeout)}`,
+          `QEMU did not start listening within ${formatMs(timeout)}`,
           { vm: this.spec.name, timeout },
         );
       }
@@ -335,6 +366,18 @@ export class Machine {
         throw exitedWhileStarting(this.spec.name, process);
       }
     }
+  }
+
+  #record(pid: number | undefined): Promise<void> {
+    return writeRecord(this.dir, {
+      name: this.spec.name,
+      pid,
+      owner: selfOwner(),
+      started: new Date().toISOString(),
+      keep: this.#options.keep ?? false,
+      qmp: this.qmpSocket,
+      console: this.consoleSocket,
+    });
   }
 
   async #removeSockets(): Promise<void> {

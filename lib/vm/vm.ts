@@ -7,7 +7,8 @@
  */
 
 import { ConnectionClosedError, CorralError, TimeoutError } from "../errors.ts";
-import { formatMs, prefix } from "../_text.ts";
+import { formatMs } from "../_text.ts";
+import { deadline } from "../_async.ts";
 import type { QmpAddress } from "../qmp/address.ts";
 import {
   type ExecuteOptions,
@@ -86,6 +87,20 @@ export interface VmParts {
   machine?: Machine | undefined;
   /** Its serial console, if it has one. */
   console?: Console | undefined;
+}
+
+/** A launched VM left running by {@linkcode Vm.prototype.detach}. */
+export interface DetachedVm {
+  /** The VM's name. */
+  name: string;
+  /** QEMU's pid. */
+  pid: number;
+  /** Its private directory. */
+  dir: string;
+  /** The QMP socket: `corral shell` or `Vm.connect("unix:" + qmp)`. */
+  qmp: string;
+  /** The serial console socket, if it has one. */
+  console: string | undefined;
 }
 
 /** Options of an action such as {@linkcode Vm.prototype.pause}. */
@@ -173,6 +188,7 @@ export class Vm {
     this.#commandMark = 0;
     this.#timeout = parts.commandTimeout ?? DEFAULT_TIMEOUT;
     this.#machine = parts.machine;
+    this.#trace = client.trace;
     this.#useConsole(parts.console);
   }
 
@@ -247,7 +263,7 @@ export class Vm {
   get console(): Console {
     if (!this.#console) {
       throw new CorralError(
-        `${prefix(this.name)}has no serial console: ` +
+        `has no serial console: ` +
           (this.#machine ? "it was launched with guest 'none'" : "corral did not launch it"),
         { vm: this.name },
       );
@@ -459,17 +475,14 @@ export class Vm {
     const machine = this.#requireMachine("relaunch");
     if (machine.process && !machine.process.exit) {
       throw new CorralError(
-        `${
-          prefix(this.name)
-        }cannot relaunch: QEMU (pid ${machine.process.pid}) is still running; ` +
+        `cannot relaunch: QEMU (pid ${machine.process.pid}) is still running; ` +
           `shutdown() or kill() it first`,
         { vm: this.name },
       );
     }
     await this.#closeConnections();
     this.#markAction();
-    const { client, console } = await machine.start(this.#client.journal);
-    client.trace = this.#trace;
+    const { client, console } = await machine.start(this.#client.journal, this.#trace);
     this.#client = client;
     this.#useConsole(console);
   }
@@ -511,6 +524,8 @@ export class Vm {
    * QEMU goes away.
    */
   events(): AsyncGenerator<QmpEvent, void, undefined>;
+  /** Every event after `options.since` (unknown events included), as QEMU sent them. */
+  events(event: undefined, options: EventsOptions): AsyncGenerator<QmpEvent, void, undefined>;
   /** Only the named events, with typed data. */
   events<E extends EventName>(
     event: E | readonly E[],
@@ -537,13 +552,40 @@ export class Vm {
   }
 
   /**
-   * For `await using`: a launched VM is stopped at once (no grace) and its
+   * Done with the VM: a launched one is shut down (see
+   * {@linkcode Vm.prototype.shutdown}; `grace` default 0 here) and its
    * files removed; an attached one is only disconnected.
    */
-  async [Symbol.asyncDispose](): Promise<void> {
+  async dispose(options: ShutdownOptions = {}): Promise<void> {
     if (!this.#machine) return await this.close();
-    await this.shutdown({ grace: 0 });
+    await this.shutdown({ grace: options.grace ?? 0 });
     await this.#machine.removeDir();
+  }
+
+  /**
+   * Leave a launched VM running after this program ends (`--keep`): close
+   * the connections, stop watching the process, and tell where to find it
+   * again. Returns `undefined` for an attached VM or one whose QEMU exited.
+   * It dies with this program anyway unless it was launched with `keep`.
+   */
+  async detach(): Promise<DetachedVm | undefined> {
+    await this.close();
+    const machine = this.#machine;
+    const process = machine?.process;
+    if (!machine || !process || process.exit) return undefined;
+    process.detach();
+    return {
+      name: this.name,
+      pid: process.pid,
+      dir: machine.dir,
+      qmp: machine.qmpSocket,
+      console: machine.consoleSocket,
+    };
+  }
+
+  /** Same as {@linkcode Vm.prototype.dispose} with no grace, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
   }
 
   #useConsole(console: Console | undefined): void {
@@ -563,7 +605,7 @@ export class Vm {
 
   #requireMachine(what: string): Machine {
     if (!this.#machine) {
-      throw new CorralError(`${prefix(this.name)}cannot ${what}: corral did not launch this VM`, {
+      throw new CorralError(`cannot ${what}: corral did not launch this VM`, {
         vm: this.name,
       });
     }
@@ -612,26 +654,13 @@ class Deadline {
 
   /** Wait for `promise` within what is left of the deadline, or until the signal aborts. */
   async race(promise: Promise<unknown>, what: string): Promise<void> {
-    const { promise: stopped, reject } = Promise.withResolvers<never>();
-    const timer = setTimeout(() =>
-      reject(
-        new TimeoutError(
-          `${prefix(this.#vm)}no sign of ${what} within ${formatMs(this.#timeout)}`,
-          {
-            vm: this.#vm,
-            timeout: this.#timeout,
-          },
-        ),
-      ), this.next().timeout);
-    const signal = this.#signal;
-    const onAbort = () => reject(signal?.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      signal?.throwIfAborted();
-      await Promise.race([promise, stopped]);
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-    }
+    await deadline(promise, this.next().timeout, {
+      signal: this.#signal,
+      onTimeout: () =>
+        new TimeoutError(`no sign of ${what} within ${formatMs(this.#timeout)}`, {
+          vm: this.#vm,
+          timeout: this.#timeout,
+        }),
+    });
   }
 }

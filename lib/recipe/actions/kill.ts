@@ -1,0 +1,9 @@
+import { simpleAction } from "./_action.ts";
+
+/** `kill: {}`: SIGKILL the VM's QEMU, like pulling the power cord. Launched VMs only. */
+export default simpleAction(
+  "kill",
+  "SIGKILL the VM's QEMU, like a power cut (VMs corral launched)",
+  async (vm) => ({ signal: (await vm.kill()).signal }),
+  "launched",
+);

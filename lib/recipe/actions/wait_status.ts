@@ -1,0 +1,88 @@
+import { ConnectionClosedError, TimeoutError } from "../../errors.ts";
+import { delay } from "../../_async.ts";
+import { formatMs } from "../../_text.ts";
+import { didYouMean } from "../../_suggest.ts";
+import { defineAction } from "./_action.ts";
+import type { ActionData } from "../model.ts";
+
+interface WaitStatus extends ActionData {
+  kind: "wait-status";
+  status: readonly string[];
+}
+
+/** QEMU's run states (`query-status`). */
+export const RUN_STATES = [
+  "debug",
+  "inmigrate",
+  "internal-error",
+  "io-error",
+  "paused",
+  "postmigrate",
+  "prelaunch",
+  "finish-migrate",
+  "restore-vm",
+  "running",
+  "save-vm",
+  "shutdown",
+  "suspended",
+  "watchdog",
+  "guest-panicked",
+  "colo",
+] as const;
+
+/** How often the run state is polled: QEMU sends no event for every state. */
+const POLL_MS = 50;
+
+/** `wait-status: { status }`: poll `query-status` until the run state is one of these. */
+export default defineAction<WaitStatus>({
+  key: "wait-status",
+  summary: "poll query-status until the run state is one of these",
+  schema: {
+    type: "object",
+    additionalProperties: false,
+    required: ["status"],
+    properties: {
+      status: {
+        anyOf: [{ $ref: "#/$defs/runState" }, {
+          type: "array",
+          items: { $ref: "#/$defs/runState" },
+        }],
+      },
+    },
+  },
+  parse(tools, { node }) {
+    const options = tools.map(node, "wait-status");
+    if (!options) return undefined;
+    tools.keys(options, ["status"], "wait-status");
+    const statuses = tools.list(tools.required(options, "status", node)).map((item) => {
+      const status = tools.string(item, "status");
+      if (status === undefined || (RUN_STATES as readonly string[]).includes(status)) return status;
+      return tools.issue(
+        item,
+        `'${status}' is not a QEMU run state${didYouMean(status, RUN_STATES)}`,
+      );
+    });
+    return statuses.every((s) => s !== undefined)
+      ? { kind: "wait-status", status: statuses }
+      : undefined;
+  },
+  mutates: () => false,
+  async run(action, { vm, timeout, signal }) {
+    const end = performance.now() + timeout;
+    let last = "";
+    while (performance.now() < end) {
+      try {
+        last = (await vm.status({ timeout: Math.max(1, end - performance.now()), signal })).status;
+      } catch (error) {
+        if (!(error instanceof ConnectionClosedError)) throw error;
+        last = "gone (QEMU exited)";
+      }
+      if (action.status.includes(last)) return last;
+      await delay(Math.min(POLL_MS, Math.max(0, end - performance.now())), { signal });
+    }
+    throw new TimeoutError(
+      `the run state is ${last}, not ${action.status.join(" or ")}, after ${formatMs(timeout)}`,
+      { vm: vm.name, timeout },
+    );
+  },
+});
