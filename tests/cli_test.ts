@@ -1,54 +1,10 @@
 /** The command line as a user runs it: exit codes, nothing touched on bad input, Ctrl-C, shipped recipes. */
 
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { readUntil, within } from "./_assert.ts";
 import { spawnQemu } from "./_qemu.ts";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const cli = `${root}lib/cli/main.ts`;
-const recorder = `${root}tests/fixtures/record_qemu.sh`;
-
-interface Outcome {
-  code: number;
-  out: string;
-  err: string;
-  qemuStarts: string[];
-}
-
-/** Run the CLI with QEMU starts recorded and a private runtime directory. */
-async function corral(args: string[], cwd = root): Promise<Outcome> {
-  const scratch = await Deno.makeTempDir({ prefix: "corral-cli-" });
-  try {
-    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", cli, ...args],
-      cwd,
-      env: {
-        CORRAL_QEMU: recorder,
-        CORRAL_QEMU_LOG: `${scratch}/starts.log`,
-        CORRAL_RUNTIME_DIR: `${scratch}/run`,
-        NO_COLOR: "1",
-      },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const starts = await Deno.readTextFile(`${scratch}/starts.log`).catch(() => "");
-    return {
-      code,
-      out: new TextDecoder().decode(stdout),
-      err: new TextDecoder().decode(stderr),
-      qemuStarts: starts.split("\n").filter(Boolean),
-    };
-  } finally {
-    await Deno.remove(scratch, { recursive: true });
-  }
-}
-
-async function recipeFile(text: string): Promise<string> {
-  const file = await Deno.makeTempFile({ prefix: "corral-recipe-", suffix: ".yaml" });
-  await Deno.writeTextFile(file, text);
-  return file;
-}
+import { cli, corral, recipeFile, root } from "./_cli.ts";
 
 Deno.test("cli: an invalid recipe exits 2 with every error located, and starts no QEMU", async () => {
   const file = await recipeFile(
@@ -117,43 +73,6 @@ Deno.test("cli: check --live checks qmp steps against QEMU's schema", async () =
     assert.match(live.qemuStarts[0]!, /-machine none/);
   } finally {
     await Deno.remove(file);
-  }
-});
-
-Deno.test("cli: Ctrl-C stops the steps, runs finally, leaves no QEMU, exits 130", async () => {
-  const file = await recipeFile(
-    "recipe: 1\nname: interrupted\nvms:\n  a: {}\n  b: {}\nsteps:\n" +
-      "  - { name: booted, console: { wait: READY } }\n  - { name: wait forever, sleep: 1h, timeout: 2h }\n" +
-      "finally:\n  - { name: cleanup, qmp: { execute: query-status } }\n",
-  );
-  const scratch = await Deno.makeTempDir({ prefix: "corral-cli-" });
-  try {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", cli, "run", file, "--report", `${scratch}/report`],
-      cwd: root,
-      env: { CORRAL_RUNTIME_DIR: `${scratch}/run`, NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    await readUntil(reader, "▶ wait forever", 30_000, "the run to reach its long step");
-    child.kill("SIGINT");
-    const status = await within(child.status, 30_000, "corral to exit after Ctrl-C");
-    while (!(await reader.read()).done) { /* drain */ }
-    assert.equal(status.code, 130);
-    const journal = JSON.parse(await Deno.readTextFile(`${scratch}/report/journal.json`));
-    assert.equal(journal.verdict, "error");
-    assert.match(journal.reason, /interrupted/);
-    const cleanup = journal.steps.find((s: { name: string }) => s.name === "cleanup");
-    assert.deepEqual(cleanup.targets.map((t: { status: string }) => t.status), ["ok", "ok"]);
-    assert.deepEqual([...Deno.readDirSync(`${scratch}/run`)], [], "every VM directory is gone");
-    const ps = new TextDecoder().decode(
-      (await new Deno.Command("ps", { args: ["-eo", "args"], stdout: "piped" }).output()).stdout,
-    );
-    assert.ok(!ps.includes(`${scratch}/run`), "no QEMU of this run is left");
-  } finally {
-    await Deno.remove(file);
-    await Deno.remove(scratch, { recursive: true });
   }
 });
 

@@ -246,7 +246,7 @@ async function ps(json: boolean): Promise<number> {
       vm.name,
       vm.state === "dead" ? "-" : String(vm.pid ?? "-"),
       formatMs(vm.ageMs),
-      vm.state === "owned" ? `owned by ${vm.owner.pid}` : vm.state,
+      vm.state === "owned" ? `owned by ${vm.owner}` : vm.state,
       vm.qmp,
       vm.console ?? "-",
     ]);

@@ -120,8 +120,12 @@ export function parseRecipe(text: string, file: string, options: ParseOptions = 
   const reader = new Reader(text, file, options);
   const recipe = reader.recipe();
   if (reader.issues.length > 0) {
+    // An anchor used twice reports its problems once, at the anchor.
+    const unique = new Map(
+      reader.issues.map((issue) => [`${showPos(issue.pos)} ${issue.message}`, issue]),
+    );
     throw new RecipeError(
-      [...reader.issues].sort((a, b) => a.pos.line - b.pos.line || a.pos.col - b.pos.col),
+      [...unique.values()].sort((a, b) => a.pos.line - b.pos.line || a.pos.col - b.pos.col),
     );
   }
   return recipe!;

@@ -14,7 +14,7 @@ import { Console } from "./console.ts";
 import { TINY_IMAGE } from "./guest/_tiny_image.ts";
 import { makeVmDir } from "./_runtime_dir.ts";
 import { QemuProcess } from "./_process.ts";
-import { selfOwner, writeRecord } from "./registry.ts";
+import { writeRecord } from "./registry.ts";
 import { Vm } from "./vm.ts";
 
 /** What QEMU does when the guest panics (QEMU's `-action panic=…`). */
@@ -372,7 +372,7 @@ export class Machine {
     return writeRecord(this.dir, {
       name: this.spec.name,
       pid,
-      owner: selfOwner(),
+      owner: Deno.pid,
       started: new Date().toISOString(),
       keep: this.#options.keep ?? false,
       qmp: this.qmpSocket,

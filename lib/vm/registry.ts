@@ -10,6 +10,7 @@
 
 import { delay } from "../_async.ts";
 import { runtimeBase } from "./_runtime_dir.ts";
+import { processes, type ProcessInfo } from "./_procs.ts";
 
 /** The record a launched VM leaves in its directory. */
 export interface VmRecord {
@@ -17,8 +18,8 @@ export interface VmRecord {
   name: string;
   /** QEMU's pid, once started. */
   pid?: number | undefined;
-  /** The corral process that launched it. */
-  owner: { pid: number; start: string | undefined };
+  /** The pid of the corral process that launched it. */
+  owner: number;
   /** When the VM was launched (ISO 8601). */
   started: string;
   /** Launched to outlive its corral (`--keep`). */
@@ -45,11 +46,6 @@ export interface VmEntry extends VmRecord {
 
 const RECORD = "corral.json";
 
-/** This process, as an owner: pid and kernel start time (so a reused pid is not mistaken for it). */
-export function selfOwner(): VmRecord["owner"] {
-  return { pid: Deno.pid, start: startTime(Deno.pid) };
-}
-
 /** Write `record` into `dir` (0600). */
 export async function writeRecord(dir: string, record: VmRecord): Promise<void> {
   await Deno.writeTextFile(`${dir}/${RECORD}`, JSON.stringify(record) + "\n", { mode: 0o600 });
@@ -66,13 +62,15 @@ export async function writeRecord(dir: string, record: VmRecord): Promise<void> 
  */
 export async function listVms(): Promise<VmEntry[]> {
   const base = await runtimeBase();
+  const running = await processes();
   const entries: VmEntry[] = [];
   for await (const item of Deno.readDir(base)) {
     if (!item.isDirectory) continue;
     const dir = `${base}/${item.name}`;
     const record = await readRecord(dir);
     if (!record) continue;
-    entries.push({ ...record, dir, state: stateOf(record, dir), ageMs: age(record.started) });
+    const state = stateOf(record, dir, running);
+    entries.push({ ...record, dir, state, ageMs: age(record.started) });
   }
   return entries.sort((a, b) => a.started.localeCompare(b.started));
 }
@@ -114,31 +112,18 @@ async function readRecord(dir: string): Promise<VmRecord | undefined> {
   }
 }
 
-function stateOf(record: VmRecord, dir: string): VmEntry["state"] {
-  const ownerAlive = startTime(record.owner.pid) === record.owner.start &&
-    record.owner.start !== undefined;
-  const qemuAlive = record.pid !== undefined && cmdline(record.pid).includes(dir);
+function stateOf(
+  record: VmRecord,
+  dir: string,
+  running: Map<number, ProcessInfo>,
+): VmEntry["state"] {
+  // A reused owner pid only makes a VM look owned, so it is left alone: the safe mistake.
+  const ownerAlive = running.has(record.owner);
+  const qemuAlive = record.pid !== undefined &&
+    (running.get(record.pid)?.args.includes(dir) ?? false);
   if (qemuAlive) return ownerAlive ? "owned" : record.keep ? "kept" : "orphaned";
   // A directory whose owner still runs may be a VM being launched or relaunched.
   return ownerAlive ? "owned" : "dead";
-}
-
-/** A process's start time in clock ticks since boot (field 22 of /proc/PID/stat). */
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
-}
-
-function cmdline(pid: number): string {
-  try {
-    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ");
-  } catch {
-    return "";
-  }
 }
 
 function age(started: string): number {
@@ -156,7 +141,7 @@ async function terminate(pid: number): Promise<void> {
   };
   if (!signal("SIGTERM")) return;
   for (let waited = 0; waited < 2000; waited += 50) {
-    if (cmdline(pid) === "") return;
+    if (!(await processes()).has(pid)) return;
     await delay(50);
   }
   signal("SIGKILL");

@@ -565,14 +565,19 @@ export class Vm {
   /**
    * Leave a launched VM running after this program ends (`--keep`): close
    * the connections, stop watching the process, and tell where to find it
-   * again. Returns `undefined` for an attached VM or one whose QEMU exited.
+   * again. Returns `undefined` for an attached VM, or for one whose QEMU
+   * exited (its files are removed).
    * It dies with this program anyway unless it was launched with `keep`.
    */
   async detach(): Promise<DetachedVm | undefined> {
     await this.close();
     const machine = this.#machine;
     const process = machine?.process;
-    if (!machine || !process || process.exit) return undefined;
+    if (!machine) return undefined;
+    if (!process || process.exit) {
+      await machine.removeDir(); // nothing runs there any more
+      return undefined;
+    }
     process.detach();
     return {
       name: this.name,

@@ -1,0 +1,170 @@
+/**
+ * The JSON Schema of recipes, for editors (`docs/recipe.schema.json`):
+ * generated from the action registry, so that a new action is described
+ * by its own file. `deno task gen-schema` writes it; a test fails while
+ * the file is stale.
+ *
+ * @module
+ */
+
+import { PANIC_POLICIES } from "../vm/launch.ts";
+import { DURATION_SCHEMA, type JsonSchema } from "./actions/_action.ts";
+import { ACTIONS } from "./actions/registry.ts";
+import { RUN_STATES } from "./actions/wait_status.ts";
+
+const list = (items: JsonSchema): JsonSchema => ({ type: "array", items });
+const oneOrList = (item: JsonSchema): JsonSchema => ({ anyOf: [item, list(item)] });
+const STEPS = list({ $ref: "#/$defs/step" });
+const COUNT_OR_PERCENT = (minimum: number): JsonSchema => ({
+  anyOf: [{ type: "integer", minimum }, { type: "string", pattern: "^\\d+(\\.\\d+)?%$" }],
+});
+const EDGE = { type: "string", pattern: "^[A-Za-z][\\w-]*\\.(start|end)$" };
+const PLAIN = { type: ["string", "number", "boolean", "null"] };
+
+function vmFields(attach: boolean): JsonSchema {
+  return {
+    type: ["object", "null"],
+    additionalProperties: false,
+    properties: {
+      guest: { type: "string", description: "builtin:tiny, none, or a disk image path" },
+      memory: { anyOf: [{ type: "number" }, { type: "string" }] },
+      cpus: { type: "integer", minimum: 1 },
+      machine: { type: "string" },
+      qemu: { type: "string" },
+      args: list({ type: "string" }),
+      panic: { enum: [...PANIC_POLICIES] },
+      groups: list({ type: "string" }),
+      ...(attach ? { attach: { type: "string", description: "unix:/path or tcp:host:port" } } : {}),
+    },
+  };
+}
+
+const PICK = {
+  type: "object",
+  additionalProperties: false,
+  required: ["group", "pick"],
+  properties: {
+    group: { type: "string" },
+    pick: { anyOf: [{ enum: ["one", "minority", "majority"] }, { type: "integer", minimum: 1 }] },
+  },
+};
+
+/**
+ * The whole recipe schema (JSON Schema 2020-12).
+ *
+ * @example
+ * ```ts
+ * import { recipeSchema } from "./schema.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const schema = recipeSchema() as { $defs: { step: { properties: Record<string, unknown> } } };
+ * assert.ok("wait-event" in schema.$defs.step.properties);
+ * ```
+ */
+export function recipeSchema(): JsonSchema {
+  const step = {
+    type: "object",
+    additionalProperties: false,
+    required: ["name"],
+    properties: {
+      name: { type: "string" },
+      id: { type: "string", pattern: "^[A-Za-z][\\w-]*$" },
+      on: oneOrList({ anyOf: [{ type: "string" }, PICK] }),
+      timeout: DURATION_SCHEMA,
+      retry: {
+        type: "object",
+        additionalProperties: false,
+        required: ["attempts"],
+        properties: {
+          attempts: { type: "integer", minimum: 1 },
+          interval: DURATION_SCHEMA,
+          until: {},
+        },
+      },
+      "continue-on-error": { type: "boolean" },
+      if: { $ref: "#/$defs/condition" },
+      serial: oneOrList(COUNT_OR_PERCENT(0)),
+      "max-failures": COUNT_OR_PERCENT(0),
+      rescue: STEPS,
+      always: STEPS,
+      ...Object.fromEntries(
+        ACTIONS.map((action) => [action.key, { description: action.summary, ...action.schema }]),
+      ),
+    },
+    oneOf: ACTIONS.map((action) => ({ required: [action.key] })),
+  };
+  return {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    $id: "https://corral.invalid/recipe.schema.json",
+    title: "corral recipe, format 1",
+    description: "See docs/recipes.md. Generated from lib/recipe/actions by deno task gen-schema.",
+    type: "object",
+    additionalProperties: false,
+    required: ["recipe", "name", "vms", "steps"],
+    properties: {
+      recipe: { const: 1 },
+      name: { type: "string" },
+      description: { type: "string" },
+      vars: {
+        type: "object",
+        additionalProperties: {
+          anyOf: [PLAIN, {
+            type: "object",
+            additionalProperties: false,
+            required: ["value"],
+            properties: { value: PLAIN, secret: { type: "boolean" } },
+          }],
+        },
+      },
+      vms: {
+        type: "object",
+        properties: { defaults: vmFields(false) },
+        additionalProperties: vmFields(true),
+        propertyNames: { pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*(\\[\\d+:\\d+\\])?$" },
+      },
+      defaults: {
+        type: "object",
+        additionalProperties: false,
+        properties: { timeout: DURATION_SCHEMA, forks: { type: "integer", minimum: 1 } },
+      },
+      steps: STEPS,
+      finally: STEPS,
+      metrics: {
+        type: "object",
+        additionalProperties: {
+          type: "object",
+          additionalProperties: false,
+          required: ["from", "to"],
+          properties: { from: EDGE, to: EDGE, max: DURATION_SCHEMA },
+        },
+      },
+    },
+    $defs: {
+      step,
+      runState: { enum: [...RUN_STATES] },
+      condition: {
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          var: { type: "string" },
+          equals: {},
+          "not-equals": {},
+          step: { type: "string" },
+          outcome: { enum: ["ok", "failed", "skipped"] },
+          failed: { type: "boolean" },
+          all: list({ $ref: "#/$defs/condition" }),
+          any: list({ $ref: "#/$defs/condition" }),
+          not: { $ref: "#/$defs/condition" },
+        },
+        oneOf: [
+          { required: ["var"] },
+          { required: ["step", "outcome"] },
+          { required: ["failed"] },
+          { required: ["all"] },
+          { required: ["any"] },
+          { required: ["not"] },
+        ],
+      },
+    },
+  };
+}

@@ -1,0 +1,155 @@
+/**
+ * The run's life as a terminal user sees it (issue 9): Ctrl-C and SIGTERM
+ * reach corral alone, finally runs on live VMs; if corral is killed its
+ * QEMUs die too and `corral ps`/`gc` find what is left; `--keep` leaves
+ * exactly the running VMs, with their sockets.
+ */
+
+import assert from "node:assert/strict";
+import { Vm } from "../mod.ts";
+import { within } from "./_assert.ts";
+import { delay } from "../lib/_async.ts";
+import { processes } from "../lib/vm/_procs.ts";
+import { corral, recipeFile, startCorral } from "./_cli.ts";
+
+const LONG = "recipe: 1\nname: long\nvms:\n  a: {}\n  b: {}\nsteps:\n" +
+  "  - { name: booted, console: { wait: READY } }\n  - { name: wait forever, sleep: 1h, timeout: 2h }\n" +
+  "finally:\n  - { name: cleanup, qmp: { execute: query-status } }\n";
+
+/** Whether a process runs (and is not a zombie). */
+async function alive(pid: number): Promise<boolean> {
+  return (await processes()).has(pid);
+}
+
+/** The QEMU pids a run printed (`a: launched (pid N)`). */
+function pids(out: string): number[] {
+  return [...out.matchAll(/launched \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+}
+
+async function withScratch(fn: (scratch: string, file: string) => Promise<void>, text = LONG) {
+  const scratch = await Deno.makeTempDir({ prefix: "corral-life-" });
+  const file = await recipeFile(text);
+  try {
+    await fn(scratch, file);
+  } finally {
+    await corral(["gc", "--all"], { runtimeDir: `${scratch}/run` });
+    await Deno.remove(file);
+    await Deno.remove(scratch, { recursive: true });
+  }
+}
+
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  Deno.test(`cli: ${signal} to the terminal's process group reaches corral alone; finally runs on live VMs; exit ${code}`, async () => {
+    await withScratch(async (scratch, file) => {
+      const run = startCorral(["run", file, "--report", `${scratch}/report`], `${scratch}/run`);
+      const out = await run.until("▶ wait forever");
+      // A terminal sends Ctrl-C to every process of the foreground group.
+      Deno.kill(-run.child.pid, signal);
+      const status = await within(run.child.status, 60_000, `corral to exit after ${signal}`);
+      await run.rest();
+      assert.equal(status.code, code);
+      const journal = JSON.parse(await Deno.readTextFile(`${scratch}/report/journal.json`));
+      assert.equal(journal.verdict, "error");
+      assert.match(journal.reason, /interrupted/);
+      const cleanup = journal.steps.find((s: { name: string }) => s.name === "cleanup");
+      assert.deepEqual(cleanup.targets.map((t: { status: string }) => t.status), ["ok", "ok"]);
+      for (const pid of pids(out)) assert.ok(!await alive(pid), `QEMU ${pid} outlived the run`);
+      assert.deepEqual([...Deno.readDirSync(`${scratch}/run`)], [], "every VM directory is gone");
+    });
+  });
+}
+
+Deno.test("cli: a second Ctrl-C kills every QEMU at once", async () => {
+  const text = LONG.replace(
+    "query-status } }",
+    "query-status } }\n  - { name: slow, sleep: 1h, timeout: 2h }",
+  );
+  await withScratch(async (scratch, file) => {
+    const run = startCorral(["run", file], `${scratch}/run`);
+    const out = await run.until("▶ wait forever");
+    Deno.kill(-run.child.pid, "SIGINT");
+    await run.until("▶ slow");
+    Deno.kill(-run.child.pid, "SIGINT");
+    const status = await within(run.child.status, 60_000, "corral to exit after two Ctrl-C");
+    await run.rest();
+    assert.equal(status.code, 130);
+    for (const pid of pids(out)) {
+      assert.ok(!await alive(pid), `QEMU ${pid} outlived the second Ctrl-C`);
+    }
+  }, text);
+});
+
+Deno.test("cli: when corral is killed with SIGKILL its QEMUs die; ps shows what is left, gc removes it", async () => {
+  await withScratch(async (scratch, file) => {
+    const runtimeDir = `${scratch}/run`;
+    const run = startCorral(["run", file], runtimeDir);
+    const out = await run.until("▶ wait forever");
+    const qemus = pids(out);
+    assert.equal(qemus.length, 2);
+    Deno.kill(run.child.pid, "SIGKILL");
+    await run.child.status;
+    await run.rest();
+    // The kernel's parent-death signal: QEMU dies within 5 s (in practice at once).
+    const living = async () => {
+      const table = await processes();
+      return qemus.filter((pid) => table.has(pid));
+    };
+    const end = performance.now() + 5000;
+    while ((await living()).length > 0 && performance.now() < end) await delay(20);
+    assert.deepEqual(await living(), [], "QEMUs outlived their corral by 5 s");
+    const ps = await corral(["ps", "--json"], { runtimeDir });
+    const listed = JSON.parse(ps.out);
+    const states = listed.map((vm: { name: string; state: string }) => `${vm.name} ${vm.state}`);
+    assert.deepEqual(states.sort(), ["a dead", "b dead"]);
+    const gc = await corral(["gc"], { runtimeDir });
+    assert.match(gc.out, /0 VM\(s\) stopped, 2 director\(ies\) removed/);
+    assert.deepEqual([...Deno.readDirSync(runtimeDir)], []);
+    assert.match((await corral(["ps"], { runtimeDir })).out, /^no VMs/);
+  });
+});
+
+Deno.test("cli: --keep leaves exactly the running VMs, says where their sockets are; ps finds them, gc --all stops them", async () => {
+  const text = "recipe: 1\nname: keep\nvms:\n  a: {}\n  b: {}\nsteps:\n" +
+    "  - { name: booted, console: { wait: READY } }\n" +
+    "finally:\n  - { name: stop b, on: b, stop: { grace: 0s } }\n";
+  await withScratch(async (scratch, file) => {
+    const runtimeDir = `${scratch}/run`;
+    const run = await corral(["run", file, "--keep"], { runtimeDir });
+    assert.equal(run.code, 0, run.out + run.err);
+    const kept = [...run.out.matchAll(/^ {2}(\w+): pid (\d+), qmp unix:(\S+), console (\S+)$/gm)];
+    assert.deepEqual(kept.map((m) => m[1]), ["a"], run.out);
+    const [, , pid, qmp] = kept[0]!;
+    assert.ok(await alive(Number(pid)), `kept QEMU ${pid} is not running:\n${run.out}`);
+    const ps = JSON.parse((await corral(["ps", "--json"], { runtimeDir })).out);
+    assert.deepEqual(ps.map((vm: { name: string; state: string }) => [vm.name, vm.state]), [[
+      "a",
+      "kept",
+    ]]);
+    await using vm = await Vm.connect(`unix:${qmp}`, { name: "a" });
+    assert.equal((await vm.status()).status, "running");
+    await vm.close();
+    const gc = await corral(["gc", "--all"], { runtimeDir });
+    assert.match(gc.out, /stopped a \(pid \d+, kept\)/);
+    assert.ok(!await alive(Number(pid)));
+  }, text);
+});
+
+Deno.test("cli: --json and the terminal never show a secret; --report into a used directory exits 2", async () => {
+  const text =
+    "recipe: 1\nname: secret\nvars: { api_token: x }\nvms:\n  a: { guest: none }\nsteps:\n" +
+    "  - { name: say, fail: 'token ${{ vars.api_token }}', continue-on-error: true }\n";
+  await withScratch(async (scratch, file) => {
+    const secret = 's3cr"et\\t0ken';
+    const result = await corral(["run", file, "--var", `api_token=${secret}`, "--json"]);
+    assert.equal(result.code, 0, result.err);
+    for (const text of [result.out, result.err]) {
+      assert.ok(!text.includes(secret) && !text.includes(JSON.stringify(secret).slice(1, -1)));
+    }
+    assert.match(result.out, /"error": "vm 'a': token \*\*\*"/);
+    await Deno.mkdir(`${scratch}/used/vms/old`, { recursive: true });
+    const used = await corral(["run", file, "--report", `${scratch}/used`]);
+    assert.equal(used.code, 2);
+    assert.match(used.err, /is not empty: name a new one, or add --force/);
+    assert.deepEqual(used.qemuStarts, []);
+  }, text);
+});

@@ -1,0 +1,133 @@
+/**
+ * What `check` catches before anything runs (issue 9): every problem `run`
+ * would hit for static reasons is reported at its line, at once.
+ */
+
+import assert from "node:assert/strict";
+import { parseRecipe, planRecipe, RecipeError } from "../mod.ts";
+
+/** Parse and plan `text`; every issue as `LINE:COL message`. */
+function problems(text: string, options: { vars?: Record<string, string>; maxVms?: number } = {}) {
+  try {
+    planRecipe(parseRecipe(text, "r.yaml", options), 1);
+  } catch (error) {
+    assert.ok(error instanceof RecipeError, String(error));
+    return error.issues.map((issue) => `${issue.pos.line}:${issue.pos.col} ${issue.message}`);
+  }
+  return [];
+}
+
+const HEAD = "recipe: 1\nname: t\n";
+
+Deno.test("check: steps.X.targets used before step X runs is an error at its line", () => {
+  assert.deepEqual(
+    problems(
+      HEAD + "vms: { a: {} }\nsteps:\n" +
+        "  - { name: early, on: '${{ steps.x.targets }}', pause: {} }\n" +
+        "  - { name: x, id: x, pause: {} }\n",
+    ),
+    ["5:24 steps.x.targets is used before step 'x' runs: a step can only act on the targets of a step above it"],
+  );
+});
+
+Deno.test("check: console on a VM without one, and start/stop/kill on attached VMs", () => {
+  assert.deepEqual(
+    problems(
+      HEAD + "vms:\n  a: { attach: 'unix:/nowhere.qmp' }\n  n: { guest: none }\n  t: {}\nsteps:\n" +
+        "  - { name: type, console: { send: hi } }\n" +
+        "  - { name: cut, kill: {} }\n" +
+        "  - { name: fine, on: t, kill: {} }\n" +
+        "finally:\n  - { name: bye, stop: {} }\n",
+    ),
+    [
+      "8:5 step 'type': console cannot run on a, n, which has no serial console corral can use (attached, or guest none)",
+      "9:5 step 'cut': kill cannot run on a, which was not launched by corral (attached): corral never starts, stops or kills it",
+      "12:5 step 'bye': stop cannot run on a, which was not launched by corral (attached): corral never starts, stops or kills it",
+    ],
+  );
+});
+
+Deno.test("check: an unknown --var is an error with a did-you-mean", () => {
+  const text = HEAD + "vars: { maxfail: 1 }\nvms: { a: {} }\nsteps:\n  - { name: s, pause: {} }\n";
+  assert.deepEqual(problems(text, { vars: { maxfial: "2" } }), [
+    `3:7 --var maxfial: the recipe declares no variable 'maxfial'; did you mean "maxfail"?`,
+  ]);
+  assert.deepEqual(problems(text, { vars: { maxfail: "2" } }), []);
+});
+
+Deno.test("check: a pick larger than its group", () => {
+  assert.deepEqual(
+    problems(
+      HEAD + "vms: { 'w[1:3]': { groups: [web] } }\nsteps:\n" +
+        "  - { name: s, on: { group: web, pick: 5 }, pause: {} }\n",
+    ),
+    ["5:20 pick 5 from group 'web', which has only 3 VM(s)"],
+  );
+});
+
+Deno.test("check: huge inventories need maxVms and are refused at once", () => {
+  for (const range of ["web[1:100000]", "web[1:4294967296]", "web[1:1001]"]) {
+    const text = HEAD + `vms: { '${range}': {} }\nsteps:\n  - { name: s, pause: {} }\n`;
+    const [problem] = problems(text);
+    assert.match(problem!, /^3:6 vms declares \d+ VMs, more than the 1000 allowed: .*--max-vms/);
+  }
+  const text = HEAD + "vms: { 'web[1:1001]': {} }\nsteps:\n  - { name: s, pause: {} }\n";
+  assert.deepEqual(problems(text, { maxVms: 1001 }), []);
+});
+
+Deno.test("check: durations past the timer range are invalid input", () => {
+  assert.deepEqual(
+    problems(HEAD + "vms: { a: {} }\nsteps:\n  - { name: s, timeout: 600h, sleep: 1s }\n"),
+    ['5:25 timeout: "600h" is longer than the longest deadline corral can keep (2147483.65 s, about 24 days)'],
+  );
+});
+
+Deno.test("check: templates are allowed in qmp expect and wait-event match", () => {
+  assert.deepEqual(
+    problems(
+      HEAD + "vms: { a: {} }\nsteps:\n" +
+        "  - { name: q, qmp: { execute: query-name, expect: { name: '${{ vm.name }}' } } }\n" +
+        "  - { name: w, wait-event: { event: X, match: { id: '${{ vm.name }}' } } }\n",
+    ),
+    [],
+  );
+  assert.deepEqual(
+    problems(
+      HEAD + "vms: { a: {} }\nsteps:\n  - { name: c, console: { wait: '${{ vm.name }}' } }\n",
+    ),
+    [
+      "5:33 ${{ vm.name }} and ${{ seed }} are only allowed in console send and exec, fail messages, qmp arguments and expect, and wait-event match",
+    ],
+  );
+});
+
+Deno.test("check: YAML anchors, aliases and merge keys work; errors point at the right line", () => {
+  // Anchors live in the document; merge keys fill in what a mapping does not say.
+  const recipe = parseRecipe(
+    HEAD +
+      "vms:\n  defaults: &tiny { memory: 32M }\n  a: { <<: *tiny, groups: [g] }\n" +
+      "  b: { <<: *tiny, memory: 64M }\nsteps:\n" +
+      "  - &step { name: one, on: g, pause: {} }\n" +
+      "  - { <<: *step, name: two }\n",
+    "r.yaml",
+  );
+  assert.equal(recipe.inventory[0]!.spec!.memory, "32M");
+  assert.equal(recipe.inventory[1]!.spec!.memory, "64M");
+  assert.deepEqual(recipe.steps.map((s) => [s.name, s.action.kind]), [["one", "pause"], [
+    "two",
+    "pause",
+  ]]);
+  const noAction =
+    "has no action: give it one of qmp, pause, resume, reset, powerdown, nmi, start, stop, kill, wait-event, wait-status, console, panic-action, sleep, block, fail";
+  assert.deepEqual(
+    problems(
+      HEAD +
+        "vms: { a: {} }\nsteps:\n  - &bad { name: one, pasue: {} }\n  - { <<: *bad, name: two }\n",
+    ),
+    [
+      `5:10 step 'one' ${noAction}`,
+      `5:23 unknown key 'pasue' in a step; did you mean "pause"?`,
+      `6:5 step 'two' ${noAction}`,
+    ],
+  );
+});
