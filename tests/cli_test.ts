@@ -1,10 +1,9 @@
 /** The command line as a user runs it: exit codes, nothing touched on bad input, Ctrl-C, shipped recipes. */
 
 import assert from "node:assert/strict";
-import { readUntil, within } from "./_assert.ts";
 import { spawnQemu } from "./_qemu.ts";
 
-import { cli, corral, recipeFile, root } from "./_cli.ts";
+import { corral, recipeFile } from "./_cli.ts";
 
 Deno.test("cli: an invalid recipe exits 2 with every error located, and starts no QEMU", async () => {
   const file = await recipeFile(

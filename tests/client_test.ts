@@ -8,7 +8,7 @@ import {
   TimeoutError,
   Vm,
 } from "../mod.ts";
-import { rejectsWith, within } from "./_assert.ts";
+import { readUntil, rejectsWith, within } from "./_assert.ts";
 import { spawnQemu } from "./_qemu.ts";
 
 Deno.test("connect: reads the greeting and negotiates oob", async () => {
@@ -190,3 +190,52 @@ Deno.test("tcp: the same client works over tcp:127.0.0.1:PORT", async () => {
     running: true,
   });
 });
+
+Deno.test("connect: a dial that completes after its deadline is closed, not leaked", async () => {
+  // A loopback listener whose accept queue is full: the kernel drops new SYNs, so a dial
+  // hangs until the peer drains the queue and the client retransmits (about a second later).
+  const peer = new Deno.Command("python3", {
+    args: ["-c", FULL_QUEUE_PEER],
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const lines = peer.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const port = Number((await readUntil(lines, "\n", 10_000, "the peer's port")).trim());
+  await rejectsWith(
+    QmpClient.connect(`tcp:127.0.0.1:${port}`, { name: "late", timeout: 200 }),
+    TimeoutError,
+    /vm 'late': could not connect within 200 ms/,
+  );
+  // Drain the queue: the hung dial now completes, after its deadline.
+  const writer = peer.stdin.getWriter();
+  await writer.write(new TextEncoder().encode("drain\n"));
+  await writer.close();
+  const report = await readUntil(lines, "late:", 30_000, "the late connection");
+  assert.match(report, /late: closed/, "the late connection was left open");
+  await lines.cancel();
+  await peer.status;
+});
+
+/** Listens with a queue of one, fills it, waits for "drain", then reports whether each connection is closed by the client. */
+const FULL_QUEUE_PEER = `
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)
+fillers = []
+for _ in range(4):
+    c = socket.socket(); c.setblocking(False)
+    try: c.connect(s.getsockname())
+    except BlockingIOError: pass
+    fillers.append(c)
+print(s.getsockname()[1], flush=True)
+sys.stdin.readline()
+s.settimeout(20)
+filler_ports = {c.getsockname()[1] for c in fillers}
+while True:
+    conn, addr = s.accept()
+    if addr[1] in filler_ports: continue
+    conn.settimeout(20)
+    try: data = conn.recv(1)
+    except OSError: data = b"?"
+    print("late: closed" if data == b"" else "late: open", flush=True)
+    break
+`;

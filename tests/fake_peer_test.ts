@@ -114,3 +114,29 @@ Deno.test("fake peer: events during negotiation and unknown events pass through 
     id: 1,
   });
 });
+
+Deno.test("fake peer: a reply to an id never sent is dropped and traced; the connection goes on", async () => {
+  await using peer = await fakePeer([
+    { send: GREETING },
+    { read: true },
+    { send: OK(1) },
+    { read: true },
+    {
+      send:
+        `{"return": {"stray": true}, "id": 999}\r\n{"return": {"status": "running"}, "id": 2}\r\n`,
+    },
+    { hang: true },
+  ]);
+  const seen: string[] = [];
+  const vm = await Vm.connect(peer.address, {
+    name: "stray",
+    trace: (direction, message) => seen.push(`${direction} ${message}`),
+  });
+  assert.deepEqual(await within(vm.executeUntyped("query-status"), 5000, "the reply"), {
+    status: "running",
+  });
+  assert.ok(vm.connected);
+  assert.ok(seen.some((line) => line.includes('"id": 999')), "the stray reply is in the trace");
+  assert.ok(seen[0]!.startsWith('<- {"QMP"'), "the trace starts at the greeting");
+  await vm.close();
+});

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import {
+  AbortedError,
   ConnectionClosedError,
   ConsoleError,
   CorralError,
@@ -12,6 +13,7 @@ import {
 } from "../mod.ts";
 import { readUntil, rejectsWith, within } from "./_assert.ts";
 import { spawnQemu } from "./_qemu.ts";
+import { runtimeBase } from "../lib/vm/_runtime_dir.ts";
 
 /** Whether `pid` is a live process (a zombie counts as gone); asks ps, as /proc needs --allow-all. */
 async function alive(pid: number): Promise<boolean> {
@@ -39,6 +41,15 @@ Deno.test("launch: QEMU's own message when it refuses to start", async () => {
   );
   assert.equal(error.exitCode, 1);
   assert.ok(error.stderr.some((line) => line.includes("no-such-device")));
+});
+
+Deno.test("launch: a failed launch leaves no directory behind", async () => {
+  const base = await runtimeBase();
+  const mine = () => [...Deno.readDirSync(base)].filter((e) => e.name.startsWith("leftover-"));
+  assert.deepEqual(mine(), []);
+  await rejectsWith(launch({ name: "leftover", args: ["-device", "nope"] }), LaunchError);
+  await rejectsWith(launch({ name: "leftover", guest: "builtin:nothing" }), LaunchError);
+  assert.deepEqual(mine(), []);
 });
 
 Deno.test("launch: an invalid spec or a missing binary fails before anything starts", async () => {
@@ -315,4 +326,47 @@ Deno.test("launch: a disk image guest boots from a snapshot; the original is nev
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("lab: shutdown honours grace (the power button first)", async () => {
+  const lab = await Lab.launch([{ name: "graceful" }]);
+  const vm = lab.vm("graceful");
+  await vm.console.waitFor("READY");
+  await lab.shutdown({ grace: 500 });
+  assert.equal(vm.history("POWERDOWN").length, 1, "no POWERDOWN: grace was ignored");
+});
+
+Deno.test("fleet: aborting its signal settles every VM at once, whatever the action does", async () => {
+  await using lab = await Lab.launch([
+    { name: "f1", guest: "none" },
+    { name: "f2", guest: "none" },
+  ]);
+  const controller = new AbortController();
+  // Actions that ignore the signal, as kill, shutdown and liveness do.
+  const pending = lab.all().run(() => new Promise<void>(() => {}), { signal: controller.signal });
+  await lab.vm("f1").status(); // a round trip: the actions are under way
+  controller.abort(new Error("enough"));
+  const results = await within(pending, 5000, "the aborted fleet call");
+  assert.deepEqual(results.results.map((r) => [r.vm, r.status]), [["f1", "error"], [
+    "f2",
+    "error",
+  ]]);
+  for (const result of results.failed) {
+    assert.ok("error" in result && result.error instanceof AbortedError);
+    assert.match(result.error.message, /^vm 'f\d': aborted: enough$/);
+  }
+});
+
+Deno.test("waits honour deadlines past the timer range instead of firing at once", async () => {
+  await using vm = await launch({ name: "patient", guest: "none" });
+  const controller = new AbortController();
+  let settled = false;
+  const wait = vm.waitFor("GUEST_PANICKED", { timeout: 2 ** 31 + 1000, signal: controller.signal })
+    .finally(() => settled = true);
+  wait.catch(() => {});
+  await vm.status();
+  await vm.status(); // two round trips: a timer that fires at once would have fired by now
+  assert.equal(settled, false);
+  controller.abort(new Error("done"));
+  await rejectsWith(wait, Error, /done/);
 });
