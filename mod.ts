@@ -23,15 +23,7 @@
  * @module
  */
 
-export * from "./lib/errors.ts";
-export * from "./lib/qmp/address.ts";
-export * from "./lib/qmp/framing.ts";
-export * from "./lib/qmp/match.ts";
-export * from "./lib/qmp/journal.ts";
-export * from "./lib/qmp/client.ts";
-export * from "./lib/qmp/schema.ts";
-export type { QmpCommandMap, QmpEventMap } from "./lib/qmp/qapi.ts";
-export type * as qapi from "./lib/qmp/qapi.ts";
+export * from "./lib/qmp/mod.ts";
 export * from "./lib/vm/vm.ts";
 export * from "./lib/vm/console.ts";
 export {
@@ -43,12 +35,14 @@ export {
   validateSpec,
 } from "./lib/vm/launch.ts";
 export { handleExitSignals, killAllLaunched, releaseAllLaunched } from "./lib/vm/exit_cleanup.ts";
+export {
+  collectGarbage,
+  type GcResult,
+  listVms,
+  type VmEntry,
+  type VmRecord,
+} from "./lib/vm/registry.ts";
 export * from "./lib/vm/select.ts";
 export * from "./lib/vm/fleet.ts";
 export * from "./lib/vm/lab.ts";
-export * from "./lib/recipe/model.ts";
-export * from "./lib/recipe/duration.ts";
-export * from "./lib/recipe/parse.ts";
-export * from "./lib/recipe/plan.ts";
-export * from "./lib/recipe/report.ts";
-export * from "./lib/recipe/run.ts";
+export * from "./lib/recipe/mod.ts";

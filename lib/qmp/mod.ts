@@ -1,0 +1,24 @@
+/**
+ * The QMP layer alone (`@corral/corral/qmp`): transport, framing, the
+ * protocol client, the event journal, the schema and the generated types,
+ * with the error hierarchy. No YAML, glob or process dependencies.
+ *
+ * @example
+ * ```ts ignore
+ * import { QmpClient } from "@corral/corral/qmp";
+ * await using client = await QmpClient.connect("unix:/tmp/a.qmp");
+ * console.log(await client.execute("query-status"));
+ * ```
+ *
+ * @module
+ */
+
+export * from "../errors.ts";
+export * from "./address.ts";
+export * from "./framing.ts";
+export * from "./match.ts";
+export * from "./journal.ts";
+export * from "./client.ts";
+export * from "./schema.ts";
+export type { QmpCommandMap, QmpEventMap } from "./qapi.ts";
+export type * as qapi from "./qapi.ts";

@@ -1,0 +1,32 @@
+/**
+ * Recipes (`@corral/corral/recipe`): parse with positions, plan, run,
+ * report, and the JSON Schema for editors.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadRecipe, runRecipe } from "@corral/corral/recipe";
+ * const { journal } = await runRecipe(await loadRecipe("recipes/crash-drill.yaml"));
+ * console.log(journal.verdict);
+ * ```
+ *
+ * @module
+ */
+
+export * from "./model.ts";
+export * from "./duration.ts";
+export * from "./parse.ts";
+export * from "./plan.ts";
+export {
+  EXIT_CODES,
+  junit,
+  type MetricRecord,
+  ReportDirError,
+  type RunJournal,
+  type StepRecord,
+  summary,
+  type TargetRecord,
+  type Verdict,
+} from "./report.ts";
+export * from "./run.ts";
+export { recipeSchema } from "./schema.ts";
+export { isSecretName } from "./secrets.ts";

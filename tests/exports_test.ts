@@ -1,0 +1,40 @@
+/** The package's entry points: `.`, `./qmp` (no YAML or glob dependencies) and `./recipe`. */
+
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const config = JSON.parse(await Deno.readTextFile(`${root}deno.json`));
+
+/** The npm packages a module graph pulls in. */
+async function npmPackages(entry: string): Promise<string[]> {
+  const { stdout, success } = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", entry],
+    cwd: root,
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  assert.ok(success, `deno info ${entry}`);
+  const info = JSON.parse(new TextDecoder().decode(stdout));
+  return info.modules.filter((m: { kind: string }) => m.kind === "npm").map((
+    m: { npmPackage: string },
+  ) => m.npmPackage.replace(/@[^@]*$/, ""));
+}
+
+Deno.test("exports: ., ./qmp and ./recipe", () => {
+  assert.deepEqual(config.exports, {
+    ".": "./mod.ts",
+    "./qmp": "./lib/qmp/mod.ts",
+    "./recipe": "./lib/recipe/mod.ts",
+  });
+});
+
+Deno.test("exports: ./qmp pulls in no YAML or glob package; the root exports no report internals", async () => {
+  const qmp = await npmPackages("lib/qmp/mod.ts");
+  assert.ok(!qmp.includes("yaml") && !qmp.includes("minimatch"), qmp.join(", "));
+  assert.ok((await npmPackages("mod.ts")).includes("yaml"));
+  const api = await import("../mod.ts");
+  for (const internal of ["ReportWriter", "RunClock", "Redactor", "writeRecord"]) {
+    assert.ok(!(internal in api), `${internal} is exported`);
+  }
+});
