@@ -69,11 +69,15 @@ export default defineAction<WaitStatus>({
   mutates: () => false,
   async run(action, { vm, timeout, signal }) {
     const end = performance.now() + timeout;
-    let last = "";
-    while (performance.now() < end) {
+    let last = "not known yet";
+    for (let left = timeout; left > 0; left = end - performance.now()) {
       try {
-        last = (await vm.status({ timeout: Math.max(1, end - performance.now()), signal })).status;
+        last = (await vm.status({ timeout: left, signal })).status;
       } catch (error) {
+        if (error instanceof TimeoutError) {
+          last += " (query-status got no answer)";
+          break;
+        }
         if (!(error instanceof ConnectionClosedError)) throw error;
         last = "gone (QEMU exited)";
       }
