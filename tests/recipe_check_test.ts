@@ -131,3 +131,11 @@ Deno.test("check: YAML anchors, aliases and merge keys work; errors point at the
     ],
   );
 });
+
+Deno.test("check: the whole-recipe example in docs/recipes.md is valid", async () => {
+  const doc = await Deno.readTextFile(new URL("../docs/recipes.md", import.meta.url));
+  const example = /## A whole recipe\n\n```yaml\n([\s\S]*?)```/.exec(doc)![1]!;
+  // A problem throws a RecipeError that lists it at its line.
+  const plan = planRecipe(parseRecipe(example, "docs/recipes.md"), 1);
+  assert.equal(plan.steps.length, 5);
+});

@@ -19,7 +19,7 @@ import {
 } from "../errors.ts";
 import { concat } from "../_bytes.ts";
 import { formatMs } from "../_text.ts";
-import { deadline } from "../_async.ts";
+import { after, type Cancel, deadline } from "../_async.ts";
 import { parseAddress, type QmpAddress } from "./address.ts";
 import { dial } from "./_dial.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES, LineSplitter } from "./framing.ts";
@@ -126,7 +126,8 @@ export class QmpClient {
   #outbox: Uint8Array[] = [];
   #flushing: Promise<void> | undefined;
   #writing = false;
-  #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Cancels the one timer armed for the earliest command deadline. */
+  #deadlineTimer: Cancel | undefined;
   #deadlineAt = Infinity;
   #name: string;
   #commandTimeout: number;
@@ -332,12 +333,9 @@ export class QmpClient {
    */
   #armDeadline(deadline: number): void {
     if (this.#deadlineTimer !== undefined && this.#deadlineAt <= deadline) return;
-    clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer?.();
     this.#deadlineAt = deadline;
-    this.#deadlineTimer = setTimeout(
-      () => this.#expire(),
-      Math.max(0, deadline - performance.now()),
-    );
+    this.#deadlineTimer = after(deadline - performance.now(), () => this.#expire());
   }
 
   #expire(): void {
@@ -502,7 +500,7 @@ export class QmpClient {
       ),
     );
     for (const pending of [...this.#pending.values()]) pending.reject(error);
-    clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer?.();
     this.#deadlineTimer = undefined;
     this.#journal.close(error, byClient);
     this.#outbox = [];

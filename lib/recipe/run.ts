@@ -14,7 +14,7 @@ import { subsetMatch } from "../qmp/match.ts";
 import { forEachNamed } from "../vm/_each.ts";
 import { Lab, LabLaunchError } from "../vm/lab.ts";
 import type { DetachedVm, Vm } from "../vm/vm.ts";
-import { delay } from "../_async.ts";
+import { after, delay } from "../_async.ts";
 import { showDuration } from "./duration.ts";
 import type { Condition, Recipe, Step, Template } from "./model.ts";
 import type { ActionKind, Marks } from "./actions/_action.ts";
@@ -99,14 +99,15 @@ export async function runRecipe(recipe: Recipe, options: RunOptions = {}): Promi
     ? await ReportWriter.open(options.reportDir, { redact, clock, force: options.force })
     : undefined;
   const runner = new Runner(plan, options, redact, report, clock);
-  let result: RunResult | undefined;
+  let outcome: Omit<RunResult, "kept">;
+  let kept: DetachedVm[];
   try {
-    result = await runner.run();
-    return result;
+    outcome = await runner.run();
   } finally {
-    const kept = await runner.release();
-    if (result) result.kept = kept;
+    // Cleanup (and, with keep, detaching) happens whether the run ended or threw.
+    kept = await runner.release();
   }
+  return { ...outcome, kept };
 }
 
 /** Per VM: where the previous and the current step began. */
@@ -156,18 +157,18 @@ class Runner {
     this.#forks = options.forks ?? plan.recipe.forks;
   }
 
-  async run(): Promise<RunResult> {
+  async run(): Promise<Omit<RunResult, "kept">> {
     const { signal, deadline } = this.#options;
     const onAbort = () => this.#abort.abort(signal?.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
-    const timer = deadline === undefined ? undefined : setTimeout(
+    const cancelDeadline = deadline === undefined ? undefined : after(
+      deadline,
       () =>
         this.#abort.abort(
           new TimeoutError(`the run passed its deadline of ${showDuration(deadline)}`, {
             timeout: deadline,
           }),
         ),
-      deadline,
     );
     this.#log(
       `recipe ${this.#recipe.name}: seed ${this.#plan.seed}, ${this.#recipe.inventory.length} VM(s), forks ${this.#forks}`,
@@ -192,7 +193,7 @@ class Runner {
     } catch (error) {
       this.#setError(`corral failed: ${(error as Error).message}`);
     } finally {
-      clearTimeout(timer);
+      cancelDeadline?.();
       signal?.removeEventListener("abort", onAbort);
     }
     if (this.#abort.signal.aborted && !this.#verdict) {
@@ -209,7 +210,7 @@ class Runner {
     for (const name of failedBefore) this.#failed.add(name);
     const journal = this.#journal();
     this.#log(`verdict ${journal.verdict}: ${journal.reason}`);
-    return { journal, exitCode: EXIT_CODES[journal.verdict], kept: [] };
+    return { journal, exitCode: EXIT_CODES[journal.verdict] };
   }
 
   /**
