@@ -38,3 +38,17 @@ Deno.test("exports: ./qmp pulls in no YAML or glob package; the root exports no 
     assert.ok(!(internal in api), `${internal} is exported`);
   }
 });
+
+Deno.test("layers: the recipe runner drives VMs only through the public Vm/Lab/Fleet API", async () => {
+  for (const dir of ["lib/recipe", "lib/recipe/actions", "lib/cli"]) {
+    for (const entry of Deno.readDirSync(`${root}${dir}`)) {
+      if (!entry.name.endsWith(".ts")) continue;
+      const text = await Deno.readTextFile(`${root}${dir}/${entry.name}`);
+      assert.ok(
+        !/from "(\.\.\/)+vm\/_/.test(text),
+        `${dir}/${entry.name} imports a private vm module`,
+      );
+      assert.ok(!/\bvm\.client\b/.test(text), `${dir}/${entry.name} reaches into vm.client`);
+    }
+  }
+});

@@ -329,16 +329,22 @@ interface RunFlags {
 }
 
 const SIGNAL_EXIT: Partial<Record<Deno.Signal, number>> = { SIGINT: 130, SIGTERM: 143 };
+/** Signals closer together than this are one keypress delivered twice (measured: 0.3 ms apart). */
+const SAME_KEYPRESS_MS = 200;
 
 async function run(recipe: Recipe, flags: RunFlags): Promise<number> {
   const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
   const write = (line: string) => (flags.json ? console.error(line) : console.log(line));
   const controller = new AbortController();
   let interrupted: Deno.Signal | undefined;
+  let firstAt = 0;
   const handlers = (["SIGINT", "SIGTERM"] as const).map((signal) => {
     const handler = () => {
+      // One Ctrl-C can arrive twice: from the terminal, and forwarded by `deno task`.
+      if (interrupted !== undefined && performance.now() - firstAt < SAME_KEYPRESS_MS) return;
       if (interrupted === undefined) {
         interrupted = signal;
+        firstAt = performance.now();
         write(
           `${signal}: stopping the steps, running finally and cleanup (${signal} again kills every QEMU now)`,
         );

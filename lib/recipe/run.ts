@@ -11,7 +11,7 @@
 
 import { CorralError, DeadlineError, LaunchError, TimeoutError } from "../errors.ts";
 import { subsetMatch } from "../qmp/match.ts";
-import { forEachNamed } from "../vm/_each.ts";
+import { Fleet } from "../vm/fleet.ts";
 import { Lab, LabLaunchError } from "../vm/lab.ts";
 import type { DetachedVm, Vm } from "../vm/vm.ts";
 import { after, delay } from "../_async.ts";
@@ -473,7 +473,7 @@ class Runner {
     const vms = targets.map((name) => this.#lab!.vm(name));
     for (const vm of vms) this.#stepStarted(vm);
     const times = new Map<string, { start: number; end?: number }>();
-    const results = await forEachNamed(vms, async (vm, stepSignal) => {
+    const results = await new Fleet(vms).run(async (vm, stepSignal) => {
       const start = this.#clock.ms();
       const time: { start: number; end?: number } = { start };
       times.set(vm.name, time);
@@ -505,7 +505,7 @@ class Runner {
       time.end = this.#clock.ms();
       throw last;
     }, { concurrency: this.#forks, timeout: timeout + STEP_GUARD_MS, signal });
-    return results.map((result) => {
+    return results.results.map((result) => {
       const time = times.get(result.vm);
       const start = time?.start ?? this.#clock.ms();
       const end = time?.end ?? this.#clock.ms();
