@@ -50,7 +50,7 @@ export class QemuProcess {
         { vm },
       );
     }
-    const reaper = outliveParent ? undefined : findExecutable("setpriv");
+    const reaper = outliveParent ? undefined : setpriv();
     try {
       const child = new Deno.Command(reaper ?? path, {
         args: reaper ? ["--pdeathsig", "KILL", "--", path, ...args] : args,
@@ -147,6 +147,14 @@ export class QemuProcess {
       this.#stderr.splice(0, this.#stderr.length - STDERR_LINES);
     }
   }
+}
+
+let setprivPath: string | undefined | null = null;
+
+/** util-linux `setpriv`, looked up once; without it QEMU does not die with a SIGKILLed parent. */
+function setpriv(): string | undefined {
+  if (setprivPath === null) setprivPath = findExecutable("setpriv");
+  return setprivPath;
 }
 
 /** The path of `name` (searched in `PATH` unless it holds a `/`), if it is an executable file. */
