@@ -8,6 +8,7 @@
  * ```text
  * CorralError
  * ├── QmpError              QEMU refused a command (qmpClass, command, arguments)
+ * ├── ArgumentsError        arguments that cannot be sent: not JSON, or not parseable by QEMU
  * ├── ProtocolError         the peer broke QMP
  * │   └── MonitorBusyError  connected, but no greeting: another client holds the monitor
  * ├── ConnectError          nothing to connect to (address)
@@ -116,6 +117,22 @@ export class QmpError extends CorralError {
     this.desc = desc;
     this.command = options.command;
     this.arguments = options.arguments;
+  }
+}
+
+/**
+ * A command's arguments cannot be sent: JSON cannot encode them (a BigInt,
+ * a cycle), or QEMU could not parse them (a lone UTF-16 surrogate, nesting
+ * deeper than 1,024 levels). Nothing was sent.
+ */
+export class ArgumentsError extends CorralError {
+  /** The command that was not sent. */
+  readonly command: string;
+
+  /** Make an error for `options.command`. */
+  constructor(message: string, options: CorralErrorOptions & { command: string }) {
+    super(message, options);
+    this.command = options.command;
   }
 }
 

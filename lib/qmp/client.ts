@@ -10,6 +10,7 @@
  */
 
 import {
+  ArgumentsError,
   ConnectionClosedError,
   CorralError,
   MonitorBusyError,
@@ -90,6 +91,8 @@ export const DEFAULT_CONNECT_TIMEOUT = 10_000;
 
 interface Pending {
   command: string;
+  /** Sent out of band (answered out of order). */
+  oob: boolean;
   arguments: Record<string, unknown> | undefined;
   /** `performance.now()` past which the reply is late. */
   deadline: number;
@@ -263,12 +266,25 @@ export class QmpClient {
         ),
       );
     }
-    const id = this.#nextId++;
+    const id = this.#nextId;
     const message = args === undefined
       ? { [options.oob ? "exec-oob" : "execute"]: command, id }
       : { [options.oob ? "exec-oob" : "execute"]: command, arguments: args, id };
+    // Encode (and refuse what QEMU cannot parse) before anything is registered or sent.
+    let text: string;
+    try {
+      text = encodeRequest(message, command);
+    } catch (error) {
+      return Promise.reject(
+        new ArgumentsError(`cannot send ${command}: ${(error as Error).message}`, {
+          vm: this.#name,
+          command,
+          cause: error,
+        }),
+      );
+    }
+    this.#nextId++;
     const reply = this.#track(id, command, args, options);
-    const text = JSON.stringify(message);
     this.trace?.("->", text, this.#name);
     this.#send(encoder.encode(text));
     return reply;
@@ -304,6 +320,7 @@ export class QmpClient {
     const onAbort = () => settle(() => reject(signal?.reason));
     const pending: Pending = {
       command,
+      oob: options.oob ?? false,
       arguments: args,
       deadline: performance.now() + timeout,
       resolve: (value) => settle(() => resolve(value)),
@@ -436,13 +453,11 @@ export class QmpClient {
 
   #onReply(message: Record<string, unknown>, line: string): void {
     const id = message.id;
+    if (id === undefined && isObject(message.error)) return this.#onRequestRejected(message.error);
     if (typeof id !== "number") {
-      throw new ProtocolError(
-        `QEMU sent a reply without an id: ${excerpt(line)}`,
-        {
-          vm: this.#name,
-        },
-      );
+      throw new ProtocolError(`QEMU sent a reply without an id: ${excerpt(line)}`, {
+        vm: this.#name,
+      });
     }
     const pending = this.#pending.get(id);
     // A reply after its deadline or abort, or to an id never sent, finds nobody waiting: the
@@ -462,9 +477,26 @@ export class QmpClient {
     );
   }
 
+  /**
+   * QEMU could not parse a request and answered with an error without an id.
+   * It queues such an error in order with the in-band requests, so it
+   * answers the oldest in-band request still waiting; the connection goes on.
+   */
+  #onRequestRejected(error: Record<string, unknown>): void {
+    const oldest = [...this.#pending.values()].find((pending) => !pending.oob);
+    if (!oldest) return; // Nobody to tell: the trace has it.
+    oldest.reject(
+      new QmpError(
+        String(error.class ?? "GenericError"),
+        `${String(error.desc ?? "")} (QEMU could not parse the request)`,
+        { vm: this.#name, command: oldest.command, arguments: oldest.arguments },
+      ),
+    );
+  }
+
   #onGreetingMessage(message: Record<string, unknown>, line: string): void {
     const qmp = message.QMP;
-    if (!isObject(qmp) || !isObject(qmp.version) || !Array.isArray(qmp.capabilities)) {
+    if (!isGreeting(qmp)) {
       throw new ProtocolError(
         `QEMU sent a malformed greeting: ${excerpt(line)}`,
         {
@@ -516,6 +548,13 @@ export class QmpClient {
 
   #noGreetingError(timeout: number): CorralError | undefined {
     if (this.#greeting !== undefined) return undefined;
+    if (this.#splitter.pendingBytes > 0) {
+      return new ProtocolError(
+        `the peer sent ${this.#splitter.pendingBytes} bytes of a greeting, then nothing for ` +
+          `${formatMs(timeout)}: it does not speak QMP, or it hung while greeting`,
+        { vm: this.#name },
+      );
+    }
     return new MonitorBusyError(
       `connected, but QEMU sent no greeting within ${formatMs(timeout)}: ` +
         `another client is probably attached to this monitor (QEMU serves one client at a time ` +
@@ -565,6 +604,49 @@ function excerpt(line: string): string {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isGreeting(value: unknown): value is QmpGreeting {
+  if (!isObject(value) || !isObject(value.version) || !isObject(value.version.qemu)) return false;
+  const { qemu, package: pkg } = value.version;
+  return ["major", "minor", "micro"].every((part) => Number.isInteger(qemu[part])) &&
+    typeof pkg === "string" && Array.isArray(value.capabilities) &&
+    value.capabilities.every((capability) => typeof capability === "string");
+}
+
+/** QEMU's JSON parser refuses nesting deeper than this (json-streamer.c). */
+const QEMU_MAX_NESTING = 1024;
+
+/**
+ * The request as JSON text, refusing what JSON cannot encode (BigInt, a
+ * cycle) and what QEMU cannot parse: lone UTF-16 surrogates, nesting
+ * deeper than QEMU's limit.
+ */
+function encodeRequest(message: Record<string, unknown>, command: string): string {
+  const text = JSON.stringify(message);
+  checkValue(message.arguments, "arguments", 2);
+  if (text === undefined) throw new TypeError(`${command} cannot be encoded`);
+  return text;
+}
+
+function checkValue(value: unknown, path: string, depth: number): void {
+  if (depth >= QEMU_MAX_NESTING) {
+    throw new RangeError(`${path} is nested deeper than QEMU accepts (${QEMU_MAX_NESTING} levels)`);
+  }
+  if (typeof value === "string") {
+    if (!value.isWellFormed()) {
+      throw new TypeError(`${path} holds a lone UTF-16 surrogate, which QEMU cannot parse`);
+    }
+  } else if (Array.isArray(value)) {
+    value.forEach((item, i) => checkValue(item, `${path}[${i}]`, depth + 1));
+  } else if (value && typeof value === "object") {
+    for (const [key, item] of Object.entries(value)) {
+      if (!key.isWellFormed()) {
+        throw new TypeError(`${path} has a key with a lone UTF-16 surrogate`);
+      }
+      checkValue(item, `${path}.${key}`, depth + 1);
+    }
+  }
 }
 
 function isTimestamp(value: unknown): value is QmpTimestamp {

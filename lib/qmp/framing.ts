@@ -35,7 +35,8 @@ const CR = 0x0d;
  * ```
  */
 export class LineSplitter {
-  #decoder = new TextDecoder();
+  // Strict: a byte sequence that is not UTF-8 is a protocol error, never a silent U+FFFD.
+  #decoder = new TextDecoder("utf-8", { fatal: true });
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
   #maxBytes: number;
@@ -58,7 +59,7 @@ export class LineSplitter {
       if (this.#pendingBytes + piece.length > this.#maxBytes) throw tooLong(this.#maxBytes);
       const line = this.#pendingBytes === 0 ? piece : concat([...this.#pending, piece]);
       const end = line.length > 0 && line[line.length - 1] === CR ? line.length - 1 : line.length;
-      if (end > 0) lines.push(this.#decoder.decode(line.subarray(0, end)));
+      if (end > 0) lines.push(this.#decode(line.subarray(0, end)));
       this.#pending = [];
       this.#pendingBytes = 0;
       start = newline + 1;
@@ -69,6 +70,22 @@ export class LineSplitter {
       this.#pending.push(chunk.slice(start));
     }
     return lines;
+  }
+
+  /** Bytes of an unfinished line held so far. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  #decode(bytes: Uint8Array): string {
+    try {
+      return this.#decoder.decode(bytes);
+    } catch (cause) {
+      throw new ProtocolError(
+        `a QMP message is not valid UTF-8 (${bytes.length} bytes): QEMU always sends UTF-8`,
+        { cause },
+      );
+    }
   }
 
   /**

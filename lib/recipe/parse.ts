@@ -7,6 +7,7 @@
  */
 
 import {
+  type Document,
   isAlias,
   isMap,
   isScalar,
@@ -15,7 +16,6 @@ import {
   type Node,
   parseDocument,
   type Scalar,
-  visit,
   type YAMLMap,
 } from "yaml";
 import { CorralError } from "../errors.ts";
@@ -26,7 +26,7 @@ import { type LaunchSpec, PANIC_POLICIES, validateSpec } from "../vm/launch.ts";
 import type { Entries, ParseTools } from "./actions/_action.ts";
 import { ACTION_KEYS, actionKind } from "./actions/registry.ts";
 import { parseDuration } from "./duration.ts";
-import { isSecretName } from "./secrets.ts";
+import { isSecretName, Redactor } from "./secrets.ts";
 import {
   type BatchSize,
   type Condition,
@@ -98,6 +98,11 @@ const STEP_MODIFIERS = [
   "rescue",
   "always",
 ];
+/** The deepest nesting of mappings and lists a recipe may have (blocks in blocks included). */
+const MAX_DEPTH = 64;
+/** The most values a recipe may expand to once aliases are followed (a guard against alias bombs). */
+const MAX_NODES = 1_000_000;
+
 /** More VMs than this need `maxVms` (`--max-vms`): a typo in a range should not launch a million. */
 export const DEFAULT_MAX_VMS = 1000;
 const REF = /\$\{\{\s*([^}]*?)\s*\}\}/g;
@@ -118,11 +123,26 @@ const REF = /\$\{\{\s*([^}]*?)\s*\}\}/g;
  */
 export function parseRecipe(text: string, file: string, options: ParseOptions = {}): Recipe {
   const reader = new Reader(text, file, options);
-  const recipe = reader.recipe();
+  let recipe: Recipe | undefined;
+  try {
+    recipe = reader.recipe();
+  } catch (error) {
+    // Whatever a library throws on hostile input becomes a located recipe error.
+    if (!(error instanceof Error) || error instanceof CorralError) throw error;
+    reader.issues.push({
+      pos: { file, line: 1, col: 1 },
+      message: `cannot read the recipe: ${error.message}`,
+    });
+  }
   if (reader.issues.length > 0) {
-    // An anchor used twice reports its problems once, at the anchor.
+    // Messages quote values: the secret ones are masked. An anchor used twice reports its
+    // problems once, at the anchor.
+    const redact = reader.redactor();
     const unique = new Map(
-      reader.issues.map((issue) => [`${showPos(issue.pos)} ${issue.message}`, issue]),
+      reader.issues.map((issue) => {
+        const masked = { pos: issue.pos, message: redact.text(issue.message) };
+        return [`${showPos(issue.pos)} ${masked.message}`, masked];
+      }),
     );
     throw new RecipeError(
       [...unique.values()].sort((a, b) => a.pos.line - b.pos.line || a.pos.col - b.pos.col),
@@ -169,6 +189,11 @@ class Reader implements ParseTools {
     this.#maxVms = options.maxVms ?? DEFAULT_MAX_VMS;
   }
 
+  /** Masks the values of the secret variables read so far. */
+  redactor(): Redactor {
+    return new Redactor(this.#vars, this.#secrets);
+  }
+
   recipe(): Recipe | undefined {
     const doc = parseDocument(this.#text, {
       lineCounter: this.#lines,
@@ -177,20 +202,18 @@ class Reader implements ParseTools {
     });
     for (const error of doc.errors) {
       const at = this.#lines.linePos(error.pos[0]);
+      const message = error.message.split("\n")[0]!;
       this.issues.push({
         pos: { file: this.#file, ...at },
-        message: error.message.split("\n")[0]!,
+        message: /call stack/i.test(message)
+          ? `nested too deeply to read (a recipe nests at most ${MAX_DEPTH} levels)`
+          : message,
       });
     }
     if (doc.errors.length > 0) return undefined;
-    // Anchors and aliases: an alias reads as the node it names (errors point at the anchor).
-    visit(doc, {
-      Alias: (_, alias) => {
-        const target = alias.resolve(doc);
-        return target === undefined ? visit.SKIP : target as Node;
-      },
-    });
+    resolveAliases(doc);
     const root = doc.contents;
+    if (!this.#shallow(root)) return undefined;
     const top = this.map(root, "the recipe");
     if (!top) return undefined;
     this.keys(top, TOP, "recipe");
@@ -239,6 +262,31 @@ class Reader implements ParseTools {
       finally: cleanup,
       metrics,
     };
+  }
+
+  /** Whether the document nests at most MAX_DEPTH levels (checked without recursion). */
+  #shallow(root: Node | null): boolean {
+    const stack: { node: unknown; depth: number }[] = [{ node: root, depth: 0 }];
+    for (let visited = 0; stack.length > 0; visited++) {
+      const { node, depth } = stack.pop()!;
+      if (visited > MAX_NODES) {
+        this.issue(
+          node as Node,
+          `the recipe expands to more than ${MAX_NODES} values (aliases of aliases?)`,
+        );
+        return false;
+      }
+      if (depth > MAX_DEPTH) {
+        this.issue(node as Node, `nested more than ${MAX_DEPTH} levels deep`);
+        return false;
+      }
+      if (isMap(node)) {
+        for (const pair of node.items) stack.push({ node: pair.value, depth: depth + 1 });
+      } else if (isSeq(node)) {
+        for (const item of node.items) stack.push({ node: item, depth: depth + 1 });
+      }
+    }
+    return true;
   }
 
   // ---- structure helpers ------------------------------------------------
@@ -566,6 +614,10 @@ class Reader implements ParseTools {
     }
     const groups = (fields.groups as string[] | undefined) ?? [];
     if (typeof fields.attach === "string") {
+      // Attached VMs obey the name rule too: a name becomes a report path.
+      for (const problem of validateSpec({ name })) {
+        this.issues.push({ pos, message: `vm '${name}': ${problem}` });
+      }
       this.#inventory.push({ name, groups, attach: fields.attach, pos });
       return;
     }
@@ -886,6 +938,35 @@ class Reader implements ParseTools {
     }
     this.#idRefs.push({ id: match[1]!, pos: this.#pos(node) });
     return { step: match[1]!, edge: match[2] as "start" | "end" };
+  }
+}
+
+/**
+ * Anchors and aliases: every alias is replaced by the node it names (so
+ * errors point at the anchor). One iterative walk in document order, which
+ * does not walk into what it put in place: each node is visited once, where
+ * it is written, and nothing grows however aliases nest.
+ */
+function resolveAliases(doc: Document): void {
+  const anchors = new Map<string, unknown>();
+  const stack: unknown[] = [doc.contents];
+  const resolved = (alias: { source: string }) => anchors.get(alias.source) ?? alias;
+  while (stack.length > 0) {
+    const node = stack.pop() as { anchor?: string } | null;
+    if (node?.anchor) anchors.set(node.anchor, node);
+    const children: unknown[] = [];
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        if (isAlias(pair.value)) pair.value = resolved(pair.value);
+        else children.push(pair.value);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => {
+        if (isAlias(item)) node.items[i] = resolved(item);
+        else children.push(item);
+      });
+    }
+    stack.push(...children.reverse());
   }
 }
 

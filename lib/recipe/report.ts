@@ -11,6 +11,7 @@
  */
 
 import { CorralError } from "../errors.ts";
+import { isVmName } from "../vm/launch.ts";
 import { showDuration } from "./duration.ts";
 import type { Redactor } from "./secrets.ts";
 
@@ -169,11 +170,7 @@ export class ReportWriter {
     }
     await Deno.mkdir(`${dir}/vms`, { recursive: true });
     const writer = new ReportWriter(dir, options);
-    writer.#events = await Deno.open(`${dir}/events.jsonl`, {
-      write: true,
-      create: true,
-      truncate: true,
-    });
+    writer.#events = await Deno.open(`${dir}/events.jsonl`, { write: true, createNew: true });
     return writer;
   }
 
@@ -197,29 +194,38 @@ export class ReportWriter {
   async #qmpLog(vm: string): Promise<Deno.FsFile> {
     let file = this.#qmpLogs.get(vm);
     if (!file) {
-      await Deno.mkdir(`${this.dir}/vms/${vm}`, { recursive: true });
-      file = await Deno.open(`${this.dir}/vms/${vm}/qmp.log`, {
-        write: true,
-        create: true,
-        truncate: true,
-      });
+      file = await Deno.open(`${await this.#vmDir(vm)}/qmp.log`, { write: true, createNew: true });
       this.#qmpLogs.set(vm, file);
     }
     return file;
   }
 
+  /**
+   * The VM's folder in the report. The name must be a VM name (no `/`, no
+   * `..`), so nothing is ever written outside the report directory.
+   */
+  async #vmDir(vm: string): Promise<string> {
+    if (!isVmName(vm)) {
+      throw new CorralError(
+        `${JSON.stringify(vm)} is not a VM name: the report has no folder for it`,
+      );
+    }
+    const dir = `${this.dir}/vms/${vm}`;
+    await Deno.mkdir(dir, { recursive: true });
+    return dir;
+  }
+
   /** Copy a VM's console log into the report. */
   async console(vm: string, source: string): Promise<void> {
-    await Deno.mkdir(`${this.dir}/vms/${vm}`, { recursive: true });
     const text = await Deno.readTextFile(source).catch(() => "");
-    await Deno.writeTextFile(`${this.dir}/vms/${vm}/console.log`, this.#redact.text(text));
+    await writeNew(`${await this.#vmDir(vm)}/console.log`, this.#redact.text(text));
   }
 
   /** Write `journal.json` and `junit.xml` (the journal is masked already), then close every file. */
   async finish(journal: RunJournal): Promise<void> {
     await this.#writes;
-    await Deno.writeTextFile(`${this.dir}/journal.json`, JSON.stringify(journal, null, 2) + "\n");
-    await Deno.writeTextFile(`${this.dir}/junit.xml`, junit(journal));
+    await writeNew(`${this.dir}/journal.json`, JSON.stringify(journal, null, 2) + "\n");
+    await writeNew(`${this.dir}/junit.xml`, junit(journal));
     this.#events?.close();
     for (const file of this.#qmpLogs.values()) file.close();
     this.#qmpLogs.clear();
@@ -235,6 +241,14 @@ export class ReportWriter {
   #chain(write: () => Promise<unknown>): void {
     this.#writes = this.#writes.then(write).catch(() => {});
   }
+}
+
+/**
+ * Write a file that must not exist yet: a report never follows a symlink
+ * planted in its directory, nor overwrites what is there.
+ */
+async function writeNew(path: string, text: string): Promise<void> {
+  await Deno.writeTextFile(path, text, { createNew: true });
 }
 
 /** JUnit XML: a test case per step × VM. */

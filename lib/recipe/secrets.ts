@@ -3,6 +3,8 @@
  * everywhere a run writes (terminal, `--json`, every report file). Values
  * are masked before anything is serialized, and in text in their raw and
  * JSON-escaped forms, whatever characters they hold and however short.
+ * Only strings are changed: a secret number is masked where its digits
+ * appear in text, never in a number value.
  *
  * @module
  */
@@ -55,31 +57,36 @@ export const MASK = "***";
  *
  * const redact = new Redactor({ db_password: 'Pa"ss\\word9', seed: 1234 }, ["db_password"]);
  * assert.equal(redact.text('login Pa"ss\\word9'), "login ***");
- * assert.deepEqual(redact.value({ args: ['Pa"ss\\word9'], seed: 1234 }), {
+ * assert.deepEqual(redact.value({ args: ['Pa"ss\\word9'], seed: 1234, ok: false }), {
  *   args: ["***"],
  *   seed: 1234,
+ *   ok: false,
  * });
  * ```
  */
 export class Redactor {
   /** The secret texts, longest first (so a secret inside another is not half-masked). */
   #texts: string[];
-  /** The secret values as written, for exact matches of numbers and booleans. */
-  #values: Set<unknown>;
+  #short: number;
 
-  /** Secrets are the values of the variables named in `secretNames`. */
+  /**
+   * Secrets are the values of the variables named in `secretNames`. A
+   * `true`, `false` or empty value hides nothing and is not masked (it would
+   * only garble every report).
+   */
   constructor(vars: Record<string, unknown>, secretNames: Iterable<string>) {
-    const values = [...new Set(secretNames)].filter((name) => name in vars).map((name) =>
-      vars[name]
-    ).filter((value) => value !== null && value !== undefined && String(value) !== "");
-    this.#values = new Set(values);
+    const values = [...new Set(secretNames)].filter((name) => name in vars)
+      .map((name) => vars[name])
+      .filter((value) => typeof value === "string" || typeof value === "number")
+      .map(String)
+      .filter((value) => value !== "");
     const texts = new Set<string>();
-    for (const value of values) {
-      const text = String(value);
+    for (const text of values) {
       texts.add(text);
       texts.add(JSON.stringify(text).slice(1, -1)); // as it appears inside JSON text
     }
     this.#texts = [...texts].sort((a, b) => b.length - a.length);
+    this.#short = new Set(values.filter((value) => value.length < 3)).size;
   }
 
   /** Whether there is anything to mask. */
@@ -89,7 +96,7 @@ export class Redactor {
 
   /** Secrets so short that masking them will also mask ordinary text. */
   get short(): number {
-    return [...this.#values].filter((value) => String(value).length < 3).length;
+    return this.#short;
   }
 
   /** `text` with every secret replaced by `***`. */
@@ -100,8 +107,9 @@ export class Redactor {
   }
 
   /**
-   * A copy of a JSON-able value with secrets masked: in every string, and
-   * numbers or booleans equal to a secret value.
+   * A copy of a JSON-able value with secrets masked in every string (keys
+   * included), before it is serialized; numbers, booleans and null are never
+   * changed, so the structure always survives.
    */
   value<T>(value: T): T {
     return this.active ? this.#mask(value) as T : value;
@@ -109,9 +117,6 @@ export class Redactor {
 
   #mask(value: unknown): unknown {
     if (typeof value === "string") return this.text(value);
-    if (typeof value === "number" || typeof value === "boolean") {
-      return this.#values.has(value) || this.#values.has(String(value)) ? MASK : value;
-    }
     if (Array.isArray(value)) return value.map((item) => this.#mask(item));
     if (value && typeof value === "object") {
       return Object.fromEntries(

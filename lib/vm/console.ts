@@ -53,6 +53,9 @@ export interface ConsoleExecOptions extends Omit<ConsoleWaitOptions, "since"> {
 /** The default number of console lines kept. */
 export const DEFAULT_CONSOLE_LINES = 2000;
 
+/** The longest console line kept whole, in UTF-16 units; a longer one is cut into lines this long. */
+export const MAX_CONSOLE_LINE = 64 * 1024;
+
 const encoder = new TextEncoder();
 
 /**
@@ -74,7 +77,9 @@ export class Console {
   #conn: Deno.Conn;
   #vm: string;
   #journal: Journal<ConsoleLine>;
-  #partial = "";
+  /** The unfinished line, in the pieces it came in (joined only when needed). */
+  #pieces: string[] = [];
+  #pieceLength = 0;
   #reading: Promise<void>;
   #mark = 0;
   #closedByUs = false;
@@ -177,12 +182,21 @@ export class Console {
   }
 
   /**
-   * Send `line` and a carriage return, then wait for the line that matches
-   * `expect` (default: the guest's echo of `line`).
+   * Send `line` and a carriage return, wait for the guest's echo of it, and
+   * then, with `expect`, for a later line that matches: the echo itself
+   * never satisfies `expect` (`exec: "restart && echo OK", expect: OK` waits
+   * for the command's own OK). Both waits share one deadline.
    */
   async exec(line: string, options: ConsoleExecOptions = {}): Promise<ConsoleLine> {
+    const end = performance.now() + (options.timeout ?? DEFAULT_TIMEOUT);
     await this.send(`${line}\r`);
-    return await this.waitFor(options.expect ?? line, options);
+    const echo = await this.waitFor(line, { ...options, timeout: end - performance.now() });
+    if (options.expect === undefined) return echo;
+    return await this.waitFor(options.expect, {
+      ...options,
+      since: echo.seq,
+      timeout: Math.max(0, end - performance.now()),
+    });
   }
 
   /** Close the console connection (the guest keeps running). */
@@ -211,7 +225,8 @@ export class Console {
     } catch (error) {
       if (!this.#closedByUs) cause = error;
     }
-    if (this.#partial !== "") this.#take("\n");
+    this.#take(decoder.decode());
+    if (this.#pieceLength > 0) this.#take("\n");
     const quiet = this.#closedByUs;
     this.#journal.close(
       new ConnectionClosedError(
@@ -228,12 +243,47 @@ export class Console {
     }
   }
 
+  /**
+   * Split what was read into lines. Only the new text is scanned, and a line
+   * longer than {@linkcode MAX_CONSOLE_LINE} is cut there, so output without
+   * line ends (progress bars, binary noise) costs linear time and bounded
+   * memory.
+   */
   #take(text: string): void {
-    const parts = (this.#partial + text).split("\n");
-    this.#partial = parts.pop()!;
     const time = Date.now();
-    for (const part of parts) this.#journal.append({ text: part.replace(/\r+$/, ""), time });
+    let start = 0;
+    for (let end = text.indexOf("\n"); end !== -1; end = text.indexOf("\n", start)) {
+      this.#addPiece(text.slice(start, end), time);
+      this.#endLine(time);
+      start = end + 1;
+    }
+    this.#addPiece(text.slice(start), time);
     for (const check of this.#promptWatchers) check();
+  }
+
+  #addPiece(piece: string, time: number): void {
+    while (this.#pieceLength + piece.length > MAX_CONSOLE_LINE) {
+      const room = MAX_CONSOLE_LINE - this.#pieceLength;
+      this.#pieces.push(piece.slice(0, room));
+      this.#pieceLength += room;
+      this.#endLine(time);
+      piece = piece.slice(room);
+    }
+    if (piece === "") return;
+    this.#pieces.push(piece);
+    this.#pieceLength += piece.length;
+  }
+
+  #endLine(time: number): void {
+    const text = this.#partial().replace(/\r+$/, "");
+    this.#pieces = [];
+    this.#pieceLength = 0;
+    this.#journal.append({ text, time });
+  }
+
+  #partial(): string {
+    if (this.#pieces.length > 1) this.#pieces = [this.#pieces.join("")];
+    return this.#pieces[0] ?? "";
   }
 
   /** A line wait that also resolves when the unfinished line matches (a prompt). */
@@ -249,7 +299,7 @@ export class Console {
     const lines = this.#journal.waitFor(accepts, what, { ...wait, signal: stop.signal });
     const prompt = Promise.withResolvers<ConsoleLine>();
     const check = () => {
-      const text = this.#partial.replace(/\r+$/, "");
+      const text = this.#partial().replace(/\r+$/, "");
       if (text !== "" && matches(text, pattern)) {
         prompt.resolve({ text, time: Date.now(), seq: this.#journal.cursor });
       }

@@ -68,6 +68,11 @@ export interface LaunchOptions {
 export const PANIC_POLICIES: readonly PanicPolicy[] = ["pause", "shutdown", "exit-failure", "none"];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
+/** Whether `name` is a valid VM name: 1-63 letters, digits, `-`, `_`, `.`, not starting with a symbol. */
+export function isVmName(name: unknown): name is string {
+  return typeof name === "string" && NAME.test(name) && name !== "." && name !== "..";
+}
+
 /**
  * Launch a VM from `spec` and resolve once QMP is negotiated and, for a
  * guest, the serial console is attached (so no output is lost) and the
@@ -141,7 +146,7 @@ export function qemuArgs(spec: LaunchSpec, dir: string, paused = true): string[]
 /** Check a spec; every problem is reported at once. */
 export function validateSpec(spec: LaunchSpec): string[] {
   const problems: string[] = [];
-  if (typeof spec.name !== "string" || !NAME.test(spec.name)) {
+  if (!isVmName(spec.name)) {
     problems.push(
       `name ${
         JSON.stringify(spec.name)

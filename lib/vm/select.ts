@@ -23,6 +23,9 @@ export interface Member {
 /** One selector string or a list (a union) of them. */
 export type Selector = string | readonly string[];
 
+/** The longest glob accepted (the glob library refuses 65,536 and more). */
+const MAX_GLOB = 1024;
+
 /** A selector names no VM, or a VM or group that does not exist. */
 export class SelectorError extends CorralError {}
 
@@ -85,6 +88,12 @@ function resolveTerm(term: string, text: string, members: readonly Member[]): Se
     return new Set([...byName, ...byGroup].map((m) => m.name));
   }
   if (/[*?[]/.test(term)) {
+    if (term.length > MAX_GLOB) {
+      throw new SelectorError(
+        `the glob ${JSON.stringify(term.slice(0, 40))}… is ${term.length} characters long: ` +
+          `at most ${MAX_GLOB}`,
+      );
+    }
     const matched = members.filter((member) => minimatch(member.name, term));
     if (matched.length === 0) {
       throw new SelectorError(`selector ${JSON.stringify(term)} matches no VM`);
