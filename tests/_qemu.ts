@@ -114,7 +114,12 @@ async function accepts(address: Deno.ConnectOptions | Deno.UnixConnectOptions): 
 }
 
 /** One step of a fake peer's script. */
-export type FakeStep = { send: string } | { read: true } | { close: true } | { hang: true };
+export type FakeStep =
+  | { send: string }
+  | { sendBytes: Uint8Array }
+  | { read: true }
+  | { close: true }
+  | { hang: true };
 
 /** A scripted QMP peer on a unix socket, for faults QEMU cannot make on demand. */
 export interface FakePeer extends AsyncDisposable {
@@ -142,6 +147,7 @@ export async function fakePeer(script: FakeStep[]): Promise<FakePeer> {
     const buffer = new Uint8Array(65536);
     for (const step of script) {
       if ("send" in step) await conn.write(new TextEncoder().encode(step.send));
+      else if ("sendBytes" in step) await conn.write(step.sendBytes);
       else if ("read" in step) {
         const n = await conn.read(buffer);
         if (n === null) return;

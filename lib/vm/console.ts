@@ -275,7 +275,7 @@ export class Console {
   }
 
   #endLine(time: number): void {
-    const text = this.#partial().replace(/\r+$/, "");
+    const text = trimCarriageReturns(this.#partial());
     this.#pieces = [];
     this.#pieceLength = 0;
     this.#journal.append({ text, time });
@@ -299,7 +299,7 @@ export class Console {
     const lines = this.#journal.waitFor(accepts, what, { ...wait, signal: stop.signal });
     const prompt = Promise.withResolvers<ConsoleLine>();
     const check = () => {
-      const text = this.#partial().replace(/\r+$/, "");
+      const text = trimCarriageReturns(this.#partial());
       if (text !== "" && matches(text, pattern)) {
         prompt.resolve({ text, time: Date.now(), seq: this.#journal.cursor });
       }
@@ -323,6 +323,13 @@ export class Console {
       ? "; the console printed nothing"
       : `; last console line: ${JSON.stringify(last)}`;
   }
+}
+
+/** `text` without its trailing `\r`s (a loop: the regex /\r+$/ is quadratic on long runs). */
+function trimCarriageReturns(text: string): string {
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 0x0d) end--;
+  return end === text.length ? text : text.slice(0, end);
 }
 
 function matches(text: string, pattern: LinePattern): boolean {
