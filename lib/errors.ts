@@ -13,6 +13,7 @@
  * │   └── MonitorBusyError  connected, but no greeting: another client holds the monitor
  * ├── ConnectError          nothing to connect to (address)
  * ├── ConnectionClosedError the connection ended; every pending call fails with it
+ * ├── ReplayError           (qmp/replay.ts) a qmp.log cannot be replayed
  * ├── TimeoutError          a deadline passed (timeout, command)
  * │   └── DeadlineError     a caller's overall deadline for one VM (fleet call, recipe step)
  * ├── AbortedError          a fleet call's signal aborted before this VM finished

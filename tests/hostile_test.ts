@@ -171,7 +171,7 @@ Deno.test("hostile: exec matches expect only after the echo of the typed line", 
   assert.match(reply.text, /^unknown command/);
 });
 
-Deno.test("hostile: huge inventories, names, globs and nesting are located errors, found fast", async () => {
+Deno.test("hostile: huge inventories, names, globs and nesting are located errors, found fast", () => {
   const million = HEAD + "vms: { 'web[1:1000000]': {} }\nsteps:\n  - { name: s, pause: {} }\n";
   assert.match(issues(million)[0]!, /^3:6 vms declares 1000000 VMs/);
   const many = issues(million.replace("1000000", "200000"), { maxVms: 200_000 });

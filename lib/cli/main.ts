@@ -21,6 +21,7 @@ import { launch } from "../vm/launch.ts";
 import { handleExitSignals, killAllLaunched } from "../vm/exit_cleanup.ts";
 import { collectGarbage, listVms } from "../vm/registry.ts";
 import { Vm } from "../vm/vm.ts";
+import { replay } from "../qmp/replay.ts";
 import { isBlock } from "../recipe/actions/block.ts";
 import type { Qmp } from "../recipe/actions/qmp.ts";
 import { parseDuration } from "../recipe/duration.ts";
@@ -93,6 +94,16 @@ and socket paths.
 options:
   --json             print the list as JSON
   -h, --help         this help`,
+  replay: `usage: corral replay QMP_LOG [options]
+
+Serve a recorded qmp.log (a report's vms/NAME/qmp.log) as a QMP peer on a
+unix socket, for one client: it sends what QEMU sent, in the recorded
+order, and answers each request with the recorded reply (carrying the
+client's id). Turns a bug in a user's report into a test without their QEMU.
+
+options:
+  --socket PATH      where to listen (default: replay.sock in a new private directory)
+  -h, --help         this help`,
   gc: `usage: corral gc [options]
 
 Stop orphaned VMs (their corral died) and remove the directories of VMs
@@ -109,7 +120,7 @@ export async function main(args: string[]): Promise<number> {
   if (!command || command === "-h" || command === "--help" || !(command in USAGE)) {
     const unknown = command && !(command in USAGE) && command !== "-h" && command !== "--help";
     console.error(
-      `usage: corral run|check|plan RECIPE [options]\n       corral ps|gc [options]\n\n${
+      `usage: corral run|check|plan RECIPE [options]\n       corral ps|gc [options]\n       corral replay QMP_LOG\n\n${
         unknown ? `unknown command '${command}'\n\n` : ""
       }Try: corral run --help`,
     );
@@ -133,6 +144,7 @@ export async function main(args: string[]): Promise<number> {
         live: { type: "boolean", default: false },
         all: { type: "boolean", default: false },
         "max-vms": { type: "string" },
+        socket: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -147,6 +159,7 @@ export async function main(args: string[]): Promise<number> {
   }
   if (command === "ps") return await ps(values.json);
   if (command === "gc") return await gc(values.all);
+  if (command === "replay") return await serveReplay(positionals, values.socket);
   const problems: string[] = [];
   if (positionals.length !== 1) {
     problems.push(`expected one recipe file, got ${positionals.length}`);
@@ -256,6 +269,34 @@ async function ps(json: boolean): Promise<number> {
     console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
   }
   return 0;
+}
+
+async function serveReplay(positionals: string[], socket: string | undefined): Promise<number> {
+  if (positionals.length !== 1) {
+    console.error(
+      `corral replay: expected one qmp.log, got ${positionals.length}\n\n${USAGE.replay}`,
+    );
+    return 2;
+  }
+  const dir = socket ? undefined : await Deno.makeTempDir({ prefix: "corral-replay-" });
+  const path = socket ?? `${dir}/replay.sock`;
+  try {
+    await using peer = await replay(await Deno.readTextFile(positionals[0]!), path);
+    console.log(`serving ${positionals[0]} on ${peer.address} (one client; Ctrl-C to stop)`);
+    const outcome = await peer.done;
+    console.log(
+      `${outcome.matched} request(s) as recorded, ${outcome.mismatches.length} different` +
+        `${outcome.complete ? ", the recording played to its end" : ""}`,
+    );
+    for (const mismatch of outcome.mismatches) console.log(`  ${mismatch}`);
+    return outcome.mismatches.length === 0 ? 0 : 1;
+  } catch (error) {
+    if (!(error instanceof CorralError) && !(error instanceof Deno.errors.NotFound)) throw error;
+    console.error(`corral replay: ${(error as Error).message}`);
+    return 2;
+  } finally {
+    if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 }
 
 async function gc(all: boolean): Promise<number> {

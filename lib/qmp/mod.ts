@@ -20,5 +20,6 @@ export * from "./match.ts";
 export * from "./journal.ts";
 export * from "./client.ts";
 export * from "./schema.ts";
+export * from "./replay.ts";
 export type { QmpCommandMap, QmpEventMap } from "./qapi.ts";
 export type * as qapi from "./qapi.ts";
