@@ -118,7 +118,10 @@ log(
   `corral bench: ${REPS} repetitions after a warm-up; ${Deno.build.target}, ${navigator.hardwareConcurrency} cores`,
 );
 const qemuVersion = new TextDecoder().decode(
-  (await new Deno.Command("qemu-system-x86_64", { args: ["--version"], stdout: "piped" }).output())
+  (await new Deno.Command(Deno.env.get("CORRAL_QEMU") ?? "qemu-system-x86_64", {
+    args: ["--version"],
+    stdout: "piped",
+  }).output())
     .stdout,
 ).split("\n")[0];
 log(`QEMU: ${qemuVersion}`);

@@ -34,6 +34,8 @@ export async function corral(args: string[], options: CorralOptions = {}): Promi
       cwd: options.cwd ?? root,
       env: {
         CORRAL_QEMU: recorder,
+        // The QEMU under test (the recorder runs it): the matrix sets CORRAL_QEMU.
+        CORRAL_REAL_QEMU: Deno.env.get("CORRAL_QEMU") ?? "qemu-system-x86_64",
         CORRAL_QEMU_LOG: `${scratch}/starts.log`,
         CORRAL_RUNTIME_DIR: options.runtimeDir ?? `${scratch}/run`,
         NO_COLOR: "1",

@@ -14,7 +14,8 @@ import { spawnQemu } from "./_qemu.ts";
 Deno.test("connect: reads the greeting and negotiates oob", async () => {
   await using qemu = await spawnQemu({ name: "greet" });
   await using vm = await Vm.connect(qemu.address, { name: "greet" });
-  assert.equal(vm.greeting.version.qemu.major, 7);
+  assert.ok(Number.isInteger(vm.greeting.version.qemu.major));
+  assert.equal(vm.qemuVersion.release, `${vm.qemuVersion.major}.${vm.qemuVersion.minor}`);
   assert.match(vm.greeting.version.package, /\S/);
   assert.deepEqual(vm.greeting.capabilities, ["oob"]);
   assert.equal(vm.client.oob, true);
@@ -184,11 +185,9 @@ Deno.test("tcp: the same client works over tcp:127.0.0.1:PORT", async () => {
   await using qemu = await spawnQemu({ tcp: true });
   await using client = await QmpClient.connect(qemu.address, { name: "tcp" });
   assert.match(qemu.address, /^tcp:127\.0\.0\.1:\d+$/);
-  assert.deepEqual(await client.execute("query-status"), {
-    status: "running",
-    singlestep: false,
-    running: true,
-  });
+  const status = await client.execute("query-status") as Record<string, unknown>;
+  assert.equal(status.status, "running");
+  assert.equal(status.running, true);
 });
 
 Deno.test("connect: a dial that completes after its deadline is closed, not leaked", async () => {

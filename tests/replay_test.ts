@@ -15,18 +15,31 @@ Deno.test("replay: a recorded run answers the same commands the same way, with t
     );
     await runRecipe(recipe, { reportDir: `${dir}/report`, seed: 1 });
     const log = await Deno.readTextFile(`${dir}/report/vms/a/qmp.log`);
+    const recorded = parseQmpLog(log);
+    const replies = new Map(
+      recorded.filter((r) => r.direction === "<-" && "id" in r.message).map((r) => [
+        r.message.id,
+        r.message,
+      ]),
+    );
     await using peer = await replay(log, `${dir}/replay.sock`);
     const vm = await Vm.connect(peer.address, { name: "a" });
-    // The run's own sequence, as the runner sent it: launch's cont, then the steps.
-    await vm.executeUntyped("cont");
-    await vm.pause();
-    assert.deepEqual(await vm.executeUntyped("query-name"), { name: "a" });
-    await vm.resume();
+    // Send what the run sent (negotiation aside), with this client's own ids.
+    const requests = recorded.filter((r) => r.direction === "->").slice(1);
+    for (const { message } of requests) {
+      const command = message.execute as string;
+      const args = message.arguments as Record<string, unknown> | undefined;
+      const reply = replies.get(message.id)!;
+      if ("return" in reply) assert.deepEqual(await vm.executeUntyped(command, args), reply.return);
+      else await assert.rejects(vm.executeUntyped(command, args));
+    }
+    assert.ok(requests.some((r) => r.message.execute === "query-name"));
     assert.equal(vm.history("STOP").length, 1);
     await vm.close();
     const outcome = await peer.done;
     assert.deepEqual(outcome.mismatches, []);
-    assert.ok(outcome.matched >= 4);
+    assert.equal(outcome.matched, requests.length + 1);
+    assert.equal(outcome.complete, true);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -334,6 +334,7 @@ async function liveProblems(recipe: Recipe, steps: Step[]): Promise<string[]> {
     ? await Vm.connect(attached.attach!, { name: attached.name })
     : await launch({ name: "corral-check", guest: "none", qemu: binary });
   const schema = await vm.schema();
+  const version = `QEMU ${vm.qemuVersion.major}.${vm.qemuVersion.minor}.${vm.qemuVersion.micro}`;
   const problems: string[] = [];
   for (const step of steps) {
     const action = step.action as Qmp;
@@ -345,7 +346,7 @@ async function liveProblems(recipe: Recipe, steps: Step[]): Promise<string[]> {
         action.arguments as Record<string, unknown> | undefined,
       )
     ) {
-      problems.push(`${step.pos.file}:${step.pos.line}:${step.pos.col}: ${problem}`);
+      problems.push(`${step.pos.file}:${step.pos.line}:${step.pos.col}: ${problem} (${version})`);
     }
   }
   return problems;

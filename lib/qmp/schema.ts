@@ -102,6 +102,37 @@ export class QmpSchema {
     return this.#entries.get(name)?.["meta-type"] === "command";
   }
 
+  /**
+   * Whether QEMU has `command` and, given `member`, that argument (a dotted
+   * path such as `channels` or `arguments.inner` reaches into nested objects
+   * and any union variant).
+   */
+  supports(command: string, member?: string): boolean {
+    const entry = this.#entries.get(command);
+    if (entry?.["meta-type"] !== "command") return false;
+    if (member === undefined) return true;
+    let type: string | undefined = entry["arg-type"];
+    for (const name of member.split(".")) {
+      const found: SchemaEntry["members"] = type ? this.#membersOf(type) : [];
+      type = found.find((candidate) => candidate.name === name)?.type;
+      if (type === undefined) return false;
+    }
+    return true;
+  }
+
+  /** An object's members with those of every variant (arrays are looked through). */
+  #membersOf(type: string): NonNullable<SchemaEntry["members"]> {
+    let entry = this.#entries.get(type);
+    while (entry?.["meta-type"] === "array") entry = this.#entries.get(entry["element-type"]!);
+    if (entry?.["meta-type"] !== "object") return [];
+    return [
+      ...entry.members!,
+      ...(entry.variants ?? []).flatMap((variant) =>
+        this.#entries.get(variant.type)?.members ?? []
+      ),
+    ];
+  }
+
   /** The problems with sending `command` with `args`; empty when it fits. */
   check(command: string, args: Record<string, unknown> | undefined = undefined): string[] {
     const entry = this.#entries.get(command);

@@ -89,6 +89,20 @@ export interface VmParts {
   console?: Console | undefined;
 }
 
+/** A QEMU version, from the greeting. */
+export interface QemuVersion {
+  /** e.g. 10 */
+  major: number;
+  /** e.g. 0 */
+  minor: number;
+  /** e.g. 2 */
+  micro: number;
+  /** The distribution's package version, e.g. `Debian 1:10.0.2+ds-2`. */
+  package: string;
+  /** `major.minor`, as releases are named: `"10.0"`. */
+  release: string;
+}
+
 /** A launched VM left running by {@linkcode Vm.prototype.detach}. */
 export interface DetachedVm {
   /** The VM's name. */
@@ -217,6 +231,33 @@ export class Vm {
     return this.#client.greeting;
   }
 
+  /**
+   * The QEMU this VM runs, from its greeting: `{ major, minor, micro,
+   * package, release }`, `release` being `"major.minor"` (e.g. `"10.0"`).
+   */
+  get qemuVersion(): QemuVersion {
+    const { qemu, package: pkg } = this.#client.greeting.version;
+    return { ...qemu, package: pkg, release: `${qemu.major}.${qemu.minor}` };
+  }
+
+  /**
+   * Whether this VM's QEMU has `command` and, given `member`, that argument
+   * (a dotted path reaches into nested objects), from its own schema.
+   *
+   * @example
+   * ```ts
+   * import { launch } from "../../mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * await using vm = await launch({ name: "versions", guest: "none" });
+   * assert.ok(await vm.supports("set-action", "panic"));
+   * assert.equal(await vm.supports("query-stauts"), false);
+   * ```
+   */
+  async supports(command: string, member?: string): Promise<boolean> {
+    return (await this.schema()).supports(command, member);
+  }
+
   /** Whether the QMP connection is open. */
   get connected(): boolean {
     return this.#client.state === "running";
@@ -302,14 +343,25 @@ export class Vm {
     return this.#client.execute(command, args, options);
   }
 
-  /** This VM's own schema (`query-qmp-schema`), fetched once per connection. */
+  /**
+   * This VM's own schema (`query-qmp-schema`), fetched once per connection
+   * and shared by the VMs whose QEMU greets with the same version and
+   * package (the same build): a lab of 200 reads it once.
+   */
   schema(options?: ExecuteOptions): Promise<QmpSchema> {
     const client = this.#client;
     if (this.#schema?.client !== client) {
-      const schema = client.execute("query-qmp-schema", undefined, options)
-        .then((entries) => new QmpSchema(entries as SchemaEntry[]));
+      const { qemu, package: pkg } = client.greeting.version;
+      const build = `${qemu.major}.${qemu.minor}.${qemu.micro} ${pkg}`;
+      const schema = SCHEMAS.get(build) ??
+        client.execute("query-qmp-schema", undefined, options)
+          .then((entries) => new QmpSchema(entries as SchemaEntry[]));
+      SCHEMAS.set(build, schema);
       this.#schema = { client, schema };
-      schema.catch(() => this.#schema = undefined);
+      schema.catch(() => {
+        this.#schema = undefined;
+        SCHEMAS.delete(build);
+      });
     }
     return this.#schema!.schema;
   }
@@ -636,6 +688,9 @@ export class Vm {
     return new Deadline(this.name, options.timeout ?? this.#timeout, options.signal);
   }
 }
+
+/** Schemas by QEMU build (version and package), shared by the VMs of that build. */
+const SCHEMAS = new Map<string, Promise<QmpSchema>>();
 
 /** One deadline shared by the steps of an action. */
 class Deadline {

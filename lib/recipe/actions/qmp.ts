@@ -1,6 +1,7 @@
 import { StepFailure } from "../../errors.ts";
 import { subsetMatch } from "../../qmp/match.ts";
 import { defineAction } from "./_action.ts";
+import type { Vm } from "../../vm/vm.ts";
 import type { ActionData } from "../model.ts";
 
 /** The data of a `qmp` step. */
@@ -37,6 +38,7 @@ export default defineAction<Qmp>({
   mutates: (action) => !action.execute.startsWith("query-"),
   async run(action, { vm, timeout, signal, renderValue }) {
     const args = renderValue(action.arguments) as Record<string, unknown> | undefined;
+    await requireSupport(vm, action.execute, Object.keys(args ?? {}));
     const output = await vm.executeUntyped(action.execute, args ?? undefined, { timeout, signal });
     const expect = renderValue(action.expect);
     if (expect !== undefined && !subsetMatch(output, expect)) {
@@ -50,3 +52,16 @@ export default defineAction<Qmp>({
     return output;
   },
 });
+
+/** Fail before sending when this VM's QEMU lacks the command or one of its arguments. */
+async function requireSupport(vm: Vm, command: string, members: string[]): Promise<void> {
+  const lacking = !await vm.supports(command)
+    ? `has no command ${command}`
+    : (await Promise.all(members.map(async (m) => await vm.supports(command, m) ? [] : [m]))).flat()
+      .map((m) => `has no argument '${m}' for ${command}`)[0];
+  if (lacking) {
+    throw new StepFailure(`QEMU ${vm.qemuVersion.release} ${lacking}; nothing was sent`, {
+      vm: vm.name,
+    });
+  }
+}
