@@ -190,10 +190,12 @@ export class QmpClient {
         signal,
         onTimeout: () =>
           (client && client.#noGreetingError(timeout)) ??
-            new TimeoutError(`could not connect within ${formatMs(timeout)}`, {
-              vm: name,
-              timeout,
-            }),
+            new TimeoutError(
+              client
+                ? `QEMU greeted, but did not answer qmp_capabilities within ${formatMs(timeout)}`
+                : `could not connect within ${formatMs(timeout)}`,
+              { vm: name, timeout },
+            ),
       });
     const dialing = dial(parsed, options.name);
     try {
