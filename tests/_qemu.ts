@@ -103,13 +103,34 @@ async function untilListening(
   throw new Error("QEMU's QMP monitor did not appear within 10 s");
 }
 
-/** Whether a connection is accepted. The probe takes the monitor briefly; QEMU frees it on close. */
+/**
+ * Whether the monitor serves a client: the probe reads the greeting before
+ * it leaves. A probe that closed before QEMU had accepted it could make QEMU
+ * 10 accept the next client while still busy with it, and close that one.
+ */
 async function accepts(address: Deno.ConnectOptions | Deno.UnixConnectOptions): Promise<boolean> {
+  let conn: Deno.Conn | undefined;
+  // A greeting that does not come in 2 s is no greeting: the read fails and the probe is retried.
+  const timer = setTimeout(() => conn?.close(), 2000);
   try {
-    (await Deno.connect(address as Deno.ConnectOptions)).close();
+    conn = await Deno.connect(address as Deno.ConnectOptions);
+    const buffer = new Uint8Array(4096);
+    let text = "";
+    while (!text.includes("\n")) {
+      const n = await conn.read(buffer);
+      if (n === null) return false;
+      text += new TextDecoder().decode(buffer.subarray(0, n));
+    }
     return true;
   } catch {
     return false;
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn?.close();
+    } catch {
+      // Closed by the timer already.
+    }
   }
 }
 
