@@ -31,6 +31,8 @@ import { formatPlan, planRecipe, randomSeed } from "../recipe/plan.ts";
 import { ReportDirError, summary } from "../recipe/report.ts";
 import { runRecipe } from "../recipe/run.ts";
 import { isSecretName, Redactor } from "../recipe/secrets.ts";
+import { shellMain } from "./shell.ts";
+import config from "../../deno.json" with { type: "json" };
 
 const USAGE: Record<string, string> = {
   run: `usage: corral run RECIPE [options]
@@ -104,6 +106,27 @@ client's id). Turns a bug in a user's report into a test without their QEMU.
 options:
   --socket PATH      where to listen (default: replay.sock in a new private directory)
   -h, --help         this help`,
+  shell: `usage: corral shell TARGET… [options]
+
+An interactive QMP shell. TARGET is unix:/path, tcp:host:port, or the name
+of a VM corral started that still runs (corral ps); with several, @SELECTOR
+COMMAND runs a command on some of them. Type COMMAND key=value a.b=1
+list=[1,2] name="two words", or a raw JSON request; Tab completes commands,
+arguments and enum values from the VM's own schema; events print as they
+come; wait EVENT waits for the next one; help lists the rest. Ctrl-C
+cancels the command in flight, Ctrl-D leaves. History is kept in
+$XDG_STATE_HOME/corral/shell_history. With standard input not a terminal,
+it runs the lines as a script and stops at the first error (exit 1).
+
+options:
+  --hmp              every line is a human monitor (HMP) command
+  --log FILE         append a transcript to FILE
+  -h, --help         this help`,
+  completions: `usage: corral completions bash|zsh
+
+Print a shell completion script for corral's commands and options:
+  corral completions bash > ~/.local/share/bash-completion/completions/corral
+  corral completions zsh > "\${fpath[1]}/_corral"`,
   gc: `usage: corral gc [options]
 
 Stop orphaned VMs (their corral died) and remove the directories of VMs
@@ -117,10 +140,14 @@ options:
 /** Run the command line `args`; resolves to the exit code. */
 export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
+  if (command === "--version" || command === "-V") {
+    console.log(`corral ${config.version}`);
+    return 0;
+  }
   if (!command || command === "-h" || command === "--help" || !(command in USAGE)) {
     const unknown = command && !(command in USAGE) && command !== "-h" && command !== "--help";
     console.error(
-      `usage: corral run|check|plan RECIPE [options]\n       corral ps|gc [options]\n       corral replay QMP_LOG\n\n${
+      `usage: corral run|check|plan RECIPE [options]\n       corral shell TARGET…\n       corral ps|gc [options]\n       corral replay QMP_LOG\n       corral completions bash|zsh\n       corral --version\n\n${
         unknown ? `unknown command '${command}'\n\n` : ""
       }Try: corral run --help`,
     );
@@ -145,6 +172,9 @@ export async function main(args: string[]): Promise<number> {
         all: { type: "boolean", default: false },
         "max-vms": { type: "string" },
         socket: { type: "string" },
+        hmp: { type: "boolean", default: false },
+        names: { type: "boolean", default: false },
+        log: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -157,7 +187,15 @@ export async function main(args: string[]): Promise<number> {
     console.log(USAGE[command]);
     return 0;
   }
-  if (command === "ps") return await ps(values.json);
+  if (command === "ps") return await ps(values.json, values.names);
+  if (command === "completions") return completions(positionals[0]);
+  if (command === "shell") {
+    if (positionals.length === 0) {
+      console.error(`corral shell: name a VM or a QMP address\n\n${USAGE.shell}`);
+      return 2;
+    }
+    return await shellMain(positionals, { hmp: values.hmp, log: userPath(values.log) });
+  }
   if (command === "gc") return await gc(values.all);
   if (command === "replay") return await serveReplay(positionals, values.socket);
   const problems: string[] = [];
@@ -187,7 +225,7 @@ export async function main(args: string[]): Promise<number> {
   let recipe: Recipe;
   const runSeed = seed ?? randomSeed();
   try {
-    recipe = await loadRecipe(positionals[0]!, { vars, secretVars, maxVms });
+    recipe = await loadRecipe(userPath(positionals[0])!, { vars, secretVars, maxVms });
     planRecipe(recipe, runSeed);
   } catch (error) {
     if (error instanceof RecipeError) {
@@ -207,11 +245,70 @@ export async function main(args: string[]): Promise<number> {
     seed: runSeed,
     forks,
     deadline,
-    report: values.report,
+    report: userPath(values.report),
     force: values.force,
     keep: values.keep,
     json: values.json,
   });
+}
+
+/**
+ * A path given on the command line, from the user's directory: under
+ * `deno task` the process runs in the repository, and `INIT_CWD` is where
+ * the user was.
+ */
+function userPath(path: string | undefined): string | undefined {
+  if (path === undefined || path.startsWith("/")) return path;
+  const base = Deno.env.get("INIT_CWD");
+  return base ? `${base}/${path}` : path;
+}
+
+/** The completion script for `shell`. */
+function completions(kind: string | undefined): number {
+  const commands = Object.keys(USAGE).join(" ");
+  const options = Object.fromEntries(
+    Object.entries(USAGE).map(([name, text]) => [
+      name,
+      [...new Set(text.match(/--[a-z-]+/g) ?? [])].join(" ") + " --help",
+    ]),
+  );
+  if (kind === "bash") {
+    console.log(
+      `# bash completion for corral: corral completions bash > ~/.local/share/bash-completion/completions/corral
+_corral() {
+  local cur=\${COMP_WORDS[COMP_CWORD]} sub=\${COMP_WORDS[1]}
+  if [ "$COMP_CWORD" -eq 1 ]; then
+    COMPREPLY=($(compgen -W "${commands} --version --help" -- "$cur")); return
+  fi
+  case "$sub" in
+${Object.entries(options).map(([name, opts]) => `    ${name}) local opts="${opts}" ;;`).join("\n")}
+    *) local opts="" ;;
+  esac
+  if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+  elif [ "$sub" = shell ]; then COMPREPLY=($(compgen -W "$(corral ps --names 2>/dev/null)" -- "$cur"))
+  else COMPREPLY=($(compgen -f -- "$cur")); fi
+}
+complete -o filenames -F _corral corral`,
+    );
+    return 0;
+  }
+  if (kind === "zsh") {
+    console.log(`#compdef corral
+# zsh completion for corral: corral completions zsh > "\${fpath[1]}/_corral"
+_corral() {
+  if (( CURRENT == 2 )); then compadd -- ${commands} --version --help; return; fi
+  case $words[2] in
+${
+      Object.entries(options).map(([name, opts]) => `    ${name}) compadd -- ${opts}; _files ;;`)
+        .join("\n")
+    }
+  esac
+}
+compdef _corral corral`);
+    return 0;
+  }
+  console.error(`corral completions: say bash or zsh\n\n${USAGE.completions}`);
+  return 2;
 }
 
 /** `NAME=VALUE` pairs of a repeatable flag. */
@@ -243,8 +340,12 @@ function wholeNumber(
   return undefined;
 }
 
-async function ps(json: boolean): Promise<number> {
+async function ps(json: boolean, names = false): Promise<number> {
   const vms = await listVms();
+  if (names) {
+    for (const vm of vms) if (vm.state !== "dead") console.log(vm.name);
+    return 0;
+  }
   if (json) {
     console.log(JSON.stringify(vms, null, 2));
     return 0;
