@@ -27,7 +27,7 @@ import type { Qmp } from "../recipe/actions/qmp.ts";
 import { parseDuration } from "../recipe/duration.ts";
 import type { Recipe, Step } from "../recipe/model.ts";
 import { loadRecipe, RecipeError } from "../recipe/parse.ts";
-import { formatPlan, planRecipe, randomSeed } from "../recipe/plan.ts";
+import { formatPlan, type PlannedStep, planRecipe, randomSeed } from "../recipe/plan.ts";
 import { ReportDirError, summary } from "../recipe/report.ts";
 import { runRecipe } from "../recipe/run.ts";
 import { isSecretName, Redactor } from "../recipe/secrets.ts";
@@ -53,6 +53,11 @@ options:
   --keep             leave the VMs running at the end (corral ps lists them)
   --json             print the journal as JSON on stdout (progress goes to stderr)
   --max-vms N        allow an inventory of more than 1000 VMs
+  --limit SELECTOR   only these VMs (names, groups, globs, all:!x): the others
+                     are not brought up
+  --start-at STEP    skip the steps before the step named STEP (finally runs)
+  --step             ask before each step: run it, skip it, or continue
+  -v, --verbose      print every QMP message of the run as it goes (secrets masked)
   -h, --help         this help
 
 Ctrl-C stops the steps and runs finally and cleanup on live VMs; a second
@@ -85,6 +90,8 @@ options:
                      the same, masked in every message
   --seed N           seed for picks (default: random, printed)
   --max-vms N        allow an inventory of more than 1000 VMs
+  --limit SELECTOR   show the run limited to these VMs
+  --start-at STEP    show the run starting at the step named STEP
   -h, --help         this help`,
   ps: `usage: corral ps [options]
 
@@ -174,6 +181,10 @@ export async function main(args: string[]): Promise<number> {
         socket: { type: "string" },
         hmp: { type: "boolean", default: false },
         names: { type: "boolean", default: false },
+        limit: { type: "string" },
+        "start-at": { type: "string" },
+        step: { type: "boolean", default: false },
+        verbose: { type: "boolean", short: "v", default: false },
         log: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -224,9 +235,14 @@ export async function main(args: string[]): Promise<number> {
   }
   let recipe: Recipe;
   const runSeed = seed ?? randomSeed();
+  const control = { limit: values.limit, startAt: values["start-at"] };
+  if (values.step && !Deno.stdin.isTerminal()) {
+    console.error(`corral ${command}: --step asks on a terminal, and standard input is not one`);
+    return 2;
+  }
   try {
     recipe = await loadRecipe(userPath(positionals[0])!, { vars, secretVars, maxVms });
-    planRecipe(recipe, runSeed);
+    planRecipe(recipe, runSeed, control);
   } catch (error) {
     if (error instanceof RecipeError) {
       console.error(cliSecrets.text(error.message));
@@ -238,10 +254,13 @@ export async function main(args: string[]): Promise<number> {
   if (command === "check") return await check(recipe, values.live);
   if (command === "plan") {
     const redact = new Redactor(recipe.vars, recipe.secrets);
-    console.log(redact.text(formatPlan(planRecipe(recipe, runSeed))));
+    console.log(redact.text(formatPlan(planRecipe(recipe, runSeed, control))));
     return 0;
   }
   return await run(recipe, {
+    ...control,
+    step: values.step,
+    verbose: values.verbose,
     seed: runSeed,
     forks,
     deadline,
@@ -462,6 +481,10 @@ function flatten(steps: readonly Step[]): Step[] {
 }
 
 interface RunFlags {
+  limit: string | undefined;
+  startAt: string | undefined;
+  step: boolean;
+  verbose: boolean;
   seed: number;
   forks: number | undefined;
   deadline: number | undefined;
@@ -469,6 +492,21 @@ interface RunFlags {
   force: boolean;
   keep: boolean;
   json: boolean;
+}
+
+/** `--step`: ask on the terminal before a step (prompt() reads a line from it). */
+function askStep(planned: PlannedStep): Promise<"run" | "skip" | "all"> {
+  const targets = planned.targets.join(", ") || "no VM";
+  const question =
+    `step '${planned.step.name}' on ${targets}: [y]es, [n]o, [c]ontinue without asking?`;
+  for (;;) {
+    const answer = prompt(question);
+    if (answer === null) return Promise.resolve("skip");
+    const word = answer.trim().toLowerCase();
+    if (word === "y" || word === "yes" || word === "") return Promise.resolve("run");
+    if (word === "n" || word === "no") return Promise.resolve("skip");
+    if (word === "c" || word === "continue") return Promise.resolve("all");
+  }
 }
 
 const SIGNAL_EXIT: Partial<Record<Deno.Signal, number>> = { SIGINT: 130, SIGTERM: 143 };
@@ -503,6 +541,10 @@ async function run(recipe: Recipe, flags: RunFlags): Promise<number> {
   handleExitSignals(false);
   try {
     const result = await runRecipe(recipe, {
+      limit: flags.limit,
+      startAt: flags.startAt,
+      trace: flags.verbose ? (line) => console.error(line) : undefined,
+      confirm: flags.step ? askStep : undefined,
       seed: flags.seed,
       forks: flags.forks,
       deadline: flags.deadline,

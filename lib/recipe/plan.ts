@@ -8,6 +8,7 @@
 
 import { unsafeUniformIntDistribution, xoroshiro128plus } from "pure-rand";
 import { resolveSelector, SelectorError } from "../vm/select.ts";
+import { didYouMean } from "../_suggest.ts";
 import {
   type BatchSize,
   type InventoryVm,
@@ -33,6 +34,8 @@ export interface PlannedStep {
   batches?: string[][];
   /** For a block: its steps, rescue and always, planned. */
   block?: { steps: PlannedStep[]; rescue: PlannedStep[]; always: PlannedStep[] };
+  /** Why the step does not run at all (`--start-at`). */
+  skip?: string;
 }
 
 /** A recipe with every target resolved. */
@@ -45,6 +48,20 @@ export interface Plan {
   steps: PlannedStep[];
   /** The cleanup steps, planned. */
   finally: PlannedStep[];
+  /** The VMs the run brings up: all, or those `--limit` keeps. */
+  vms: string[];
+  /** The `--limit` selector, if any. */
+  limit?: string;
+  /** The `--start-at` step, if any. */
+  startAt?: string;
+}
+
+/** Options of {@linkcode planRecipe}: Ansible-like run control. */
+export interface PlanOptions {
+  /** Only these VMs (a selector): the others are neither brought up nor acted on. */
+  limit?: string | undefined;
+  /** Skip the steps before the step of this name (finally still runs). */
+  startAt?: string | undefined;
 }
 
 /**
@@ -55,12 +72,72 @@ export interface Plan {
  *
  * @throws {RecipeError} Every such problem, each at its line.
  */
-export function planRecipe(recipe: Recipe, seed: number): Plan {
+export function planRecipe(recipe: Recipe, seed: number, options: PlanOptions = {}): Plan {
   const planner = new Planner(recipe, seed);
   const steps = recipe.steps.map((step, i) => planner.step(step, `steps[${i}]`, undefined));
   const cleanup = recipe.finally.map((step, i) => planner.step(step, `finally[${i}]`, undefined));
+  const where = { file: recipe.file, line: 1, col: 1 };
+  let vms = recipe.inventory.map((vm) => vm.name);
+  if (options.limit !== undefined) {
+    try {
+      const kept = new Set(resolveSelector(options.limit, recipe.inventory));
+      vms = vms.filter((name) => kept.has(name));
+      for (const planned of [...steps, ...cleanup]) limitTo(planned, kept);
+    } catch (error) {
+      if (!(error instanceof SelectorError)) throw error;
+      planner.issues.push({ pos: where, message: `--limit ${options.limit}: ${error.message}` });
+    }
+  }
+  if (options.startAt !== undefined && !skipUntil(steps, options.startAt)) {
+    const names = flatten(steps).map((planned) => planned.step.name);
+    planner.issues.push({
+      pos: where,
+      message: `--start-at ${JSON.stringify(options.startAt)}: no step has that name` +
+        didYouMean(options.startAt, names),
+    });
+  }
   if (planner.issues.length > 0) throw new RecipeError(planner.issues);
-  return { recipe, seed, steps, finally: cleanup };
+  const plan: Plan = { recipe, seed, steps, finally: cleanup, vms };
+  if (options.limit !== undefined) plan.limit = options.limit;
+  if (options.startAt !== undefined) plan.startAt = options.startAt;
+  return plan;
+}
+
+/** Every planned step, blocks' children included, in order. */
+function flatten(steps: readonly PlannedStep[]): PlannedStep[] {
+  return steps.flatMap((planned) =>
+    planned.block
+      ? [
+        planned,
+        ...flatten([...planned.block.steps, ...planned.block.rescue, ...planned.block.always]),
+      ]
+      : [planned]
+  );
+}
+
+function limitTo(planned: PlannedStep, kept: Set<string>): void {
+  planned.targets = planned.targets.filter((name) => kept.has(name));
+  planned.batches = planned.batches?.map((batch) => batch.filter((name) => kept.has(name)));
+  for (
+    const child of planned.block
+      ? flatten([...planned.block.steps, ...planned.block.rescue, ...planned.block.always])
+      : []
+  ) {
+    child.targets = child.targets.filter((name) => kept.has(name));
+  }
+}
+
+/**
+ * Mark the steps before the one named `name` as skipped (a block that holds
+ * it runs from there); false when no step has that name.
+ */
+function skipUntil(steps: readonly PlannedStep[], name: string): boolean {
+  for (const planned of steps) {
+    if (planned.step.name === name) return true;
+    if (planned.block && skipUntil(planned.block.steps, name)) return true;
+    planned.skip = "before --start-at";
+  }
+  return false;
 }
 
 /** A fresh random seed: 32 bits. */
@@ -204,9 +281,17 @@ export function formatPlan(plan: Plan): string {
   const lines = [
     `recipe ${recipe.name} (${recipe.file})`,
     `seed ${plan.seed}   forks ${recipe.forks}   default timeout ${showDuration(recipe.timeout)}`,
+    ...(plan.limit !== undefined
+      ? [`limit ${plan.limit}: ${plan.vms.join(", ") || "(no VM)"}`]
+      : []),
+    ...(plan.startAt !== undefined ? [`start at step ${JSON.stringify(plan.startAt)}`] : []),
     "",
     "inventory:",
-    ...recipe.inventory.map((vm) => `  ${vm.name.padEnd(12)} ${describeVm(vm)}`),
+    ...recipe.inventory.map((vm) =>
+      `  ${vm.name.padEnd(12)} ${describeVm(vm)}${
+        plan.vms.includes(vm.name) ? "" : " (left out by --limit)"
+      }`
+    ),
     "",
     "steps:",
     ...plan.steps.flatMap((step) => formatStep(step, recipe, "  ")),
@@ -251,7 +336,9 @@ function formatStep(planned: PlannedStep, recipe: Recipe, indent: string): strin
   }] (${showPos(step.pos)})`;
   const lines = [
     head,
-    `${indent}    on: ${planned.targets.length ? planned.targets.join(", ") : "(no VM)"}`,
+    planned.skip
+      ? `${indent}    skipped (${planned.skip})`
+      : `${indent}    on: ${planned.targets.length ? planned.targets.join(", ") : "(no VM)"}`,
   ];
   if (planned.batches) {
     lines.push(

@@ -53,6 +53,17 @@ export interface RunOptions {
   log?: ((line: string) => void) | undefined;
   /** Color the progress lines. Default `false`. */
   color?: boolean | undefined;
+  /** Only these VMs (a selector): the others are not brought up (`--limit`). */
+  limit?: string | undefined;
+  /** Skip the steps before this one (`--start-at`); finally still runs. */
+  startAt?: string | undefined;
+  /** Every QMP message of the run as it goes, secrets masked (`-v`). */
+  trace?: ((line: string) => void) | undefined;
+  /**
+   * Asked before each step (`--step`): run it, skip it, or run it and all
+   * the rest without asking.
+   */
+  confirm?: ((step: PlannedStep) => Promise<"run" | "skip" | "all">) | undefined;
 }
 
 /** What a run produced. */
@@ -92,7 +103,10 @@ export interface RunResult {
  * ```
  */
 export async function runRecipe(recipe: Recipe, options: RunOptions = {}): Promise<RunResult> {
-  const plan = planRecipe(recipe, options.seed ?? randomSeed());
+  const plan = planRecipe(recipe, options.seed ?? randomSeed(), {
+    limit: options.limit,
+    startAt: options.startAt,
+  });
   const redact = new Redactor(recipe.vars, recipe.secrets);
   const clock = new RunClock();
   const report = options.reportDir
@@ -239,7 +253,14 @@ class Runner {
 
   async #bringUp(): Promise<boolean> {
     const report = this.#report;
-    const inventory = this.#recipe.inventory;
+    const inventory = this.#recipe.inventory.filter((vm) => this.#plan.vms.includes(vm.name));
+    const live = this.#options.trace;
+    const trace = report || live
+      ? (direction: "->" | "<-", message: string, vm: string) => {
+        report?.qmp(vm, `${direction} ${message}`);
+        live?.(this.#redact.text(`${vm} ${direction} ${message}`));
+      }
+      : undefined;
     try {
       this.#lab = await Lab.launch(
         inventory.map((vm) => ({
@@ -252,9 +273,7 @@ class Runner {
           concurrency: Math.min(this.#forks, 8),
           signal: this.#abort.signal,
           keep: this.#options.keep,
-          trace: report
-            ? (direction, message, vm) => report.qmp(vm, `${direction} ${message}`)
-            : undefined,
+          trace,
         },
       );
     } catch (error) {
@@ -333,9 +352,19 @@ class Runner {
     };
     if (step.id) record.id = step.id;
     const skipped = base.filter((name) => !eligible.includes(name));
+    const why = planned.skip ?? (cleanup ? undefined : await this.#confirmed(planned));
+    if (why) skipped.push(...eligible.splice(0));
     const conditional = eligible.filter((name) => !step.if || this.#holds(step.if, name));
     const skippedByIf = eligible.filter((name) => !conditional.includes(name));
-    this.#log(`▶ ${step.name}${conditional.length ? ` on ${conditional.join(", ")}` : " (no VM)"}`);
+    this.#log(
+      `▶ ${step.name}${
+        why
+          ? ` (skipped: ${why})`
+          : conditional.length
+          ? ` on ${conditional.join(", ")}`
+          : " (no VM)"
+      }`,
+    );
     this.#report?.event({
       type: "step-start",
       step: step.name,
@@ -374,6 +403,16 @@ class Runner {
     // A mutating step that ran may have changed a VM, even where it failed or timed out.
     if (step.mutates && record.targets.some((t) => t.status !== "skipped")) this.#mutated = true;
     return failures;
+  }
+
+  #confirmAll = false;
+
+  /** `--step`: why the step is skipped, or undefined to run it. */
+  async #confirmed(planned: PlannedStep): Promise<string | undefined> {
+    if (!this.#options.confirm || this.#confirmAll) return undefined;
+    const answer = await this.#options.confirm(planned);
+    if (answer === "all") this.#confirmAll = true;
+    return answer === "skip" ? "by --step" : undefined;
   }
 
   /** Mark failures as allowed or not, and keep failed VMs out of later steps. */
@@ -717,7 +756,7 @@ const STEP_GUARD_MS = 1000;
 
 /** The names of the steps (blocks' children included, cleanup not) whose selector picked no VM. */
 function untargetedSteps(steps: readonly PlannedStep[]): string[] {
-  return steps.flatMap((planned) => [
+  return steps.filter((planned) => !planned.skip).flatMap((planned) => [
     ...(planned.targets.length === 0 ? [planned.step.name] : []),
     ...(planned.block ? untargetedSteps([...planned.block.steps, ...planned.block.always]) : []),
   ]);
