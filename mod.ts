@@ -30,10 +30,12 @@ export {
   launch,
   type LaunchOptions,
   type LaunchSpec,
+  type Machine,
   type PanicPolicy,
   qemuArgs,
   validateSpec,
 } from "./lib/vm/launch.ts";
+export type { QemuProcess } from "./lib/vm/_process.ts";
 export { handleExitSignals, killAllLaunched, releaseAllLaunched } from "./lib/vm/exit_cleanup.ts";
 export {
   collectGarbage,

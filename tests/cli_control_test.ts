@@ -1,7 +1,7 @@
 /** Run control like Ansible's (issue 12): --limit, --start-at, --step, -v, and plan showing them. */
 
 import assert from "node:assert/strict";
-import { cli, corral, recipeFile } from "./_cli.ts";
+import { cli, corral, recipeFile, root } from "./_cli.ts";
 import { terminal } from "./_tmux.ts";
 
 const RECIPE = "recipe: 1\nname: control\nvars: { api_token: x }\nvms:\n" +
@@ -85,5 +85,43 @@ Deno.test("cli: --step asks before each step on a terminal: no skips, yes runs, 
     assert.match(screen, /▶ third on a/);
   } finally {
     await Deno.remove(file);
+  }
+});
+
+Deno.test("cli: deno install -g puts a working corral on PATH, with paths from the user's directory", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "corral-install-" });
+  try {
+    const install = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "install",
+        "-g",
+        "-A",
+        "-f",
+        "-n",
+        "corral",
+        "--root",
+        dir,
+        "--config",
+        `${root}deno.json`,
+        cli,
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.ok(install.success, new TextDecoder().decode(install.stderr));
+    await Deno.writeTextFile(
+      `${dir}/mine.yaml`,
+      "recipe: 1\nname: mine\nvms: { a: { guest: none } }\nsteps:\n  - { name: s, pause: {} }\n",
+    );
+    const check = await new Deno.Command(`${dir}/bin/corral`, {
+      args: ["check", "mine.yaml"],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(check.code, 0, new TextDecoder().decode(check.stderr));
+    assert.match(new TextDecoder().decode(check.stdout), /^mine\.yaml: ok/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -480,11 +480,15 @@ function declaration(
 
 function memberLine(member: MergedMember, within: Releases): string {
   const notes = [
-    member.deprecated ? "@deprecated" : "",
+    `\`${member.name}\`: ${member.describe.replaceAll("\\|", "|")}${
+      member.optional ? ", optional" : ""
+    }.`,
     within.note(member.present) ? `${capital(within.note(member.present))}.` : "",
+    member.deprecated ? "@deprecated" : "",
   ].filter(Boolean);
-  const doc = notes.length ? `  /** ${notes.join(" ")} */\n` : "";
-  return `${doc}  ${quote(member.name)}${member.optional ? "?" : ""}: ${member.type};\n`;
+  return `  /** ${notes.join(" ")} */\n  ${quote(member.name)}${
+    member.optional ? "?" : ""
+  }: ${member.type};\n`;
 }
 
 function operationDoc(

@@ -21,5 +21,6 @@ export * from "./journal.ts";
 export * from "./client.ts";
 export * from "./schema.ts";
 export * from "./replay.ts";
-export type { QmpCommandMap, QmpEventMap } from "./qapi.ts";
+export type * from "./qapi.ts";
+export { QAPI_QEMU_RELEASES, QAPI_QEMU_VERSIONS } from "./qapi.ts";
 export type * as qapi from "./qapi.ts";

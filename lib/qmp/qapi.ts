@@ -20,188 +20,269 @@ export const QAPI_QEMU_VERSIONS = [
 
 /** What `query-status` returns. */
 export interface QueryStatusReturn {
+  /** `running`: bool. */
   running: boolean;
-  /** Absent in QEMU 10.0 and later. */
+  /** `singlestep`: bool, optional. Absent in QEMU 10.0 and later. */
   singlestep?: boolean;
+  /** `status`: `debug` | `inmigrate` | `internal-error` | `io-error` | `paused` | `postmigrate` | `prelaunch` | `finish-migrate` | `restore-vm` | `running` | `save-vm` | `shutdown` | `suspended` | `watchdog` | `guest-panicked` | `colo`. */
   status: QueryStatusReturnStatus;
 }
 
 /** The data of the `SHUTDOWN` event. */
 export interface ShutdownData {
+  /** `guest`: bool. */
   guest: boolean;
+  /** `reason`: `none` | `host-error` | `host-qmp-quit` | `host-qmp-system-reset` | `host-signal` | `host-ui` | `guest-shutdown` | `guest-reset` | `guest-panic` | `subsystem-reset` | `snapshot-load`. */
   reason: ShutdownDataReason;
 }
 
 /** The data of the `RESET` event. */
 export interface ResetData {
+  /** `guest`: bool. */
   guest: boolean;
+  /** `reason`: `none` | `host-error` | `host-qmp-quit` | `host-qmp-system-reset` | `host-signal` | `host-ui` | `guest-shutdown` | `guest-reset` | `guest-panic` | `subsystem-reset` | `snapshot-load`. */
   reason: ShutdownDataReason;
 }
 
 /** The data of the `WATCHDOG` event. */
 export interface WatchdogData {
+  /** `action`: `reset` | `shutdown` | `poweroff` | `pause` | `debug` | `none` | `inject-nmi`. */
   action: WatchdogSetActionArgumentsAction;
 }
 
 /** The arguments of `watchdog-set-action`. */
 export interface WatchdogSetActionArguments {
+  /** `action`: `reset` | `shutdown` | `poweroff` | `pause` | `debug` | `none` | `inject-nmi`. */
   action: WatchdogSetActionArgumentsAction;
 }
 
 /** The arguments of `set-action`. */
 export interface SetActionArguments {
+  /** `reboot`: `reset` | `shutdown`, optional. */
   reboot?: SetActionArgumentsReboot;
+  /** `shutdown`: `poweroff` | `pause`, optional. */
   shutdown?: SetActionArgumentsShutdown;
+  /** `panic`: `pause` | `shutdown` | `exit-failure` | `none`, optional. */
   panic?: SetActionArgumentsPanic;
+  /** `watchdog`: `reset` | `shutdown` | `poweroff` | `pause` | `debug` | `none` | `inject-nmi`, optional. */
   watchdog?: WatchdogSetActionArgumentsAction;
 }
 
 /** The data of the `GUEST_PANICKED` event. */
 export interface GuestPanickedData {
+  /** `action`: `pause` | `poweroff` | `run`. */
   action: GuestPanickedDataAction;
+  /** `info`: object, optional. */
   info?: GuestPanickedDataInfo;
 }
 
 /** The data of the `GUEST_CRASHLOADED` event. */
 export interface GuestCrashloadedData {
+  /** `action`: `pause` | `poweroff` | `run`. */
   action: GuestPanickedDataAction;
+  /** `info`: object, optional. */
   info?: GuestPanickedDataInfo;
 }
 
 /** The data of the `MEMORY_FAILURE` event. */
 export interface MemoryFailureData {
+  /** `recipient`: `hypervisor` | `guest`. */
   recipient: MemoryFailureDataRecipient;
+  /** `action`: `ignore` | `inject` | `fatal` | `reset`. */
   action: MemoryFailureDataAction;
+  /** `flags`: object. */
   flags: MemoryFailureDataFlags;
 }
 
 /** An element of what `query-pr-managers` returns. */
 export interface QueryPrManagersReturnItem {
+  /** `id`: str. */
   id: string;
+  /** `connected`: bool. */
   connected: boolean;
 }
 
 /** The arguments of `eject`. */
 export interface EjectArguments {
-  /** @deprecated */
+  /** `device`: str, optional. @deprecated */
   device?: string;
+  /** `id`: str, optional. */
   id?: string;
+  /** `force`: bool, optional. */
   force?: boolean;
 }
 
 /** The arguments of `blockdev-open-tray`. */
 export interface BlockdevOpenTrayArguments {
-  /** @deprecated */
+  /** `device`: str, optional. @deprecated */
   device?: string;
+  /** `id`: str, optional. */
   id?: string;
+  /** `force`: bool, optional. */
   force?: boolean;
 }
 
 /** The arguments of `blockdev-close-tray`. */
 export interface BlockdevCloseTrayArguments {
-  /** @deprecated */
+  /** `device`: str, optional. @deprecated */
   device?: string;
+  /** `id`: str, optional. */
   id?: string;
 }
 
 /** The arguments of `blockdev-remove-medium`. */
 export interface BlockdevRemoveMediumArguments {
+  /** `id`: str. */
   id: string;
 }
 
 /** The arguments of `blockdev-insert-medium`. */
 export interface BlockdevInsertMediumArguments {
+  /** `id`: str. */
   id: string;
+  /** `node-name`: str. */
   "node-name": string;
 }
 
 /** The arguments of `blockdev-change-medium`. */
 export interface BlockdevChangeMediumArguments {
-  /** @deprecated */
+  /** `device`: str, optional. @deprecated */
   device?: string;
+  /** `id`: str, optional. */
   id?: string;
+  /** `filename`: str. */
   filename: string;
+  /** `format`: str, optional. */
   format?: string;
+  /** `force`: bool, optional. */
   force?: boolean;
+  /** `read-only-mode`: `retain` | `read-only` | `read-write`, optional. */
   "read-only-mode"?: BlockdevChangeMediumArgumentsReadOnlyMode;
 }
 
 /** The data of the `DEVICE_TRAY_MOVED` event. */
 export interface DeviceTrayMovedData {
+  /** `device`: str. */
   device: string;
+  /** `id`: str. */
   id: string;
+  /** `tray-open`: bool. */
   "tray-open": boolean;
 }
 
 /** The data of the `PR_MANAGER_STATUS_CHANGED` event. */
 export interface PrManagerStatusChangedData {
+  /** `id`: str. */
   id: string;
+  /** `connected`: bool. */
   connected: boolean;
 }
 
 /** The arguments of `block_set_io_throttle`. */
 export interface BlockSetIoThrottleArguments {
-  /** @deprecated */
+  /** `device`: str, optional. @deprecated */
   device?: string;
+  /** `id`: str, optional. */
   id?: string;
+  /** `bps`: int. */
   bps: number;
+  /** `bps_rd`: int. */
   bps_rd: number;
+  /** `bps_wr`: int. */
   bps_wr: number;
+  /** `iops`: int. */
   iops: number;
+  /** `iops_rd`: int. */
   iops_rd: number;
+  /** `iops_wr`: int. */
   iops_wr: number;
+  /** `bps_max`: int, optional. */
   bps_max?: number;
+  /** `bps_rd_max`: int, optional. */
   bps_rd_max?: number;
+  /** `bps_wr_max`: int, optional. */
   bps_wr_max?: number;
+  /** `iops_max`: int, optional. */
   iops_max?: number;
+  /** `iops_rd_max`: int, optional. */
   iops_rd_max?: number;
+  /** `iops_wr_max`: int, optional. */
   iops_wr_max?: number;
+  /** `bps_max_length`: int, optional. */
   bps_max_length?: number;
+  /** `bps_rd_max_length`: int, optional. */
   bps_rd_max_length?: number;
+  /** `bps_wr_max_length`: int, optional. */
   bps_wr_max_length?: number;
+  /** `iops_max_length`: int, optional. */
   iops_max_length?: number;
+  /** `iops_rd_max_length`: int, optional. */
   iops_rd_max_length?: number;
+  /** `iops_wr_max_length`: int, optional. */
   iops_wr_max_length?: number;
+  /** `iops_size`: int, optional. */
   iops_size?: number;
+  /** `group`: str, optional. */
   group?: string;
 }
 
 /** The arguments of `block-latency-histogram-set`. */
 export interface BlockLatencyHistogramSetArguments {
+  /** `id`: str. */
   id: string;
+  /** `boundaries`: array of int, optional. */
   boundaries?: number[];
+  /** `boundaries-read`: array of int, optional. */
   "boundaries-read"?: number[];
+  /** `boundaries-write`: array of int, optional. */
   "boundaries-write"?: number[];
+  /** `boundaries-flush`: array of int, optional. */
   "boundaries-flush"?: number[];
-  /** Since QEMU 10.0. */
+  /** `boundaries-zap`: array of int, optional. Since QEMU 10.0. */
   "boundaries-zap"?: number[];
 }
 
 /** An element of what `query-block` returns. */
 export interface QueryBlockReturnItem {
+  /** `device`: str. */
   device: string;
+  /** `qdev`: str, optional. */
   qdev?: string;
+  /** `type`: str. */
   type: string;
+  /** `removable`: bool. */
   removable: boolean;
+  /** `locked`: bool. */
   locked: boolean;
+  /** `inserted`: object, optional. */
   inserted?: QueryBlockReturnItemInserted;
+  /** `tray_open`: bool, optional. */
   tray_open?: boolean;
+  /** `io-status`: `ok` | `failed` | `nospace`, optional. */
   "io-status"?: QueryBlockReturnItemIoStatus;
 }
 
 /** The arguments of `query-blockstats`. */
 export interface QueryBlockstatsArguments {
+  /** `query-nodes`: bool, optional. */
   "query-nodes"?: boolean;
 }
 
 /** An element of what `query-blockstats` returns. */
 export interface QueryBlockstatsReturnItem {
+  /** `device`: str, optional. */
   device?: string;
+  /** `qdev`: str, optional. */
   qdev?: string;
+  /** `node-name`: str, optional. */
   "node-name"?: string;
+  /** `stats`: object. */
   stats: QueryBlockstatsReturnItemStats;
+  /** `driver-specific`: object, optional. */
   "driver-specific"?: QueryBlockstatsReturnItemDriverSpecific;
+  /** `parent`: object, optional. */
   parent?: QueryBlockstatsReturnItem;
+  /** `backing`: object, optional. */
   backing?: QueryBlockstatsReturnItem;
 }
 
@@ -219,17 +300,29 @@ export interface QueryBlockstatsReturnItem {
  */
 export type QueryBlockJobsReturnItem =
   & {
+    /** `device`: str. */
     device: string;
+    /** `len`: int. */
     len: number;
+    /** `offset`: int. */
     offset: number;
+    /** `busy`: bool. */
     busy: boolean;
+    /** `paused`: bool. */
     paused: boolean;
+    /** `speed`: int. */
     speed: number;
+    /** `io-status`: `ok` | `failed` | `nospace`. */
     "io-status": QueryBlockReturnItemIoStatus;
+    /** `ready`: bool. */
     ready: boolean;
+    /** `status`: `undefined` | `created` | `running` | `paused` | `ready` | `standby` | `waiting` | `pending` | `aborting` | `concluded` | `null`. */
     status: QueryBlockJobsReturnItemStatus | QueryJobsReturnItemStatus;
+    /** `auto-finalize`: bool. */
     "auto-finalize": boolean;
+    /** `auto-dismiss`: bool. */
     "auto-dismiss": boolean;
+    /** `error`: str, optional. */
     error?: string;
   }
   & (
@@ -246,276 +339,434 @@ export type QueryBlockJobsReturnItem =
 
 /** The arguments of `block_resize`. */
 export interface BlockResizeArguments {
+  /** `device`: str, optional. */
   device?: string;
+  /** `node-name`: str, optional. */
   "node-name"?: string;
+  /** `size`: int. */
   size: number;
 }
 
 /** The arguments of `blockdev-snapshot-sync`. */
 export interface BlockdevSnapshotSyncArguments {
+  /** `device`: str, optional. */
   device?: string;
+  /** `node-name`: str, optional. */
   "node-name"?: string;
+  /** `snapshot-file`: str. */
   "snapshot-file": string;
+  /** `snapshot-node-name`: str, optional. */
   "snapshot-node-name"?: string;
+  /** `format`: str, optional. */
   format?: string;
+  /** `mode`: `existing` | `absolute-paths`, optional. */
   mode?: BlockdevSnapshotSyncArgumentsMode;
 }
 
 /** The arguments of `blockdev-snapshot`. */
 export interface BlockdevSnapshotArguments {
+  /** `node`: str. */
   node: string;
+  /** `overlay`: str. */
   overlay: string;
 }
 
 /** The arguments of `change-backing-file`. */
 export interface ChangeBackingFileArguments {
+  /** `device`: str. */
   device: string;
+  /** `image-node-name`: str. */
   "image-node-name": string;
+  /** `backing-file`: str. */
   "backing-file": string;
 }
 
 /** The arguments of `block-commit`. */
 export interface BlockCommitArguments {
+  /** `job-id`: str, optional. */
   "job-id"?: string;
+  /** `device`: str. */
   device: string;
+  /** `base-node`: str, optional. */
   "base-node"?: string;
-  /** @deprecated */
+  /** `base`: str, optional. @deprecated */
   base?: string;
+  /** `top-node`: str, optional. */
   "top-node"?: string;
-  /** @deprecated */
+  /** `top`: str, optional. @deprecated */
   top?: string;
+  /** `backing-file`: str, optional. */
   "backing-file"?: string;
+  /** `speed`: int, optional. */
   speed?: number;
+  /** `on-error`: `report` | `ignore` | `enospc` | `stop` | `auto`, optional. */
   "on-error"?: BlockCommitArgumentsOnError;
+  /** `filter-node-name`: str, optional. */
   "filter-node-name"?: string;
+  /** `auto-finalize`: bool, optional. */
   "auto-finalize"?: boolean;
+  /** `auto-dismiss`: bool, optional. */
   "auto-dismiss"?: boolean;
-  /** Since QEMU 10.0. */
+  /** `backing-mask-protocol`: bool, optional. Since QEMU 10.0. */
   "backing-mask-protocol"?: boolean;
 }
 
 /** The arguments of `drive-backup`. */
 export interface DriveBackupArguments {
+  /** `job-id`: str, optional. */
   "job-id"?: string;
+  /** `device`: str. */
   device: string;
+  /** `sync`: `top` | `full` | `none` | `incremental` | `bitmap`. */
   sync: DriveBackupArgumentsSync;
+  /** `speed`: int, optional. */
   speed?: number;
+  /** `bitmap`: str, optional. */
   bitmap?: string;
+  /** `bitmap-mode`: `on-success` | `never` | `always`, optional. */
   "bitmap-mode"?: DriveBackupArgumentsBitmapMode;
+  /** `compress`: bool, optional. */
   compress?: boolean;
+  /** `on-source-error`: `report` | `ignore` | `enospc` | `stop` | `auto`, optional. */
   "on-source-error"?: BlockCommitArgumentsOnError;
+  /** `on-target-error`: `report` | `ignore` | `enospc` | `stop` | `auto`, optional. */
   "on-target-error"?: BlockCommitArgumentsOnError;
+  /** `auto-finalize`: bool, optional. */
   "auto-finalize"?: boolean;
+  /** `auto-dismiss`: bool, optional. */
   "auto-dismiss"?: boolean;
+  /** `filter-node-name`: str, optional. */
   "filter-node-name"?: string;
+  /** `x-perf`: object, optional. */
   "x-perf"?: DriveBackupArgumentsXPerf;
+  /** `target`: str. */
   target: string;
+  /** `format`: str, optional. */
   format?: string;
+  /** `mode`: `existing` | `absolute-paths`, optional. */
   mode?: BlockdevSnapshotSyncArgumentsMode;
-  /** Since QEMU 10.0. */
+  /** `discard-source`: bool, optional. Since QEMU 10.0. */
   "discard-source"?: boolean;
 }
 
 /** The arguments of `blockdev-backup`. */
 export interface BlockdevBackupArguments {
+  /** `job-id`: str, optional. */
   "job-id"?: string;
+  /** `device`: str. */
   device: string;
+  /** `sync`: `top` | `full` | `none` | `incremental` | `bitmap`. */
   sync: DriveBackupArgumentsSync;
+  /** `speed`: int, optional. */
   speed?: number;
+  /** `bitmap`: str, optional. */
   bitmap?: string;
+  /** `bitmap-mode`: `on-success` | `never` | `always`, optional. */
   "bitmap-mode"?: DriveBackupArgumentsBitmapMode;
+  /** `compress`: bool, optional. */
   compress?: boolean;
+  /** `on-source-error`: `report` | `ignore` | `enospc` | `stop` | `auto`, optional. */
   "on-source-error"?: BlockCommitArgumentsOnError;
+  /** `on-target-error`: `report` | `ignore` | `enospc` | `stop` | `auto`, optional. */
   "on-target-error"?: BlockCommitArgumentsOnError;
+  /** `auto-finalize`: bool, optional. */
   "auto-finalize"?: boolean;
+  /** `auto-dismiss`: bool, optional. */
   "auto-dismiss"?: boolean;
+  /** `filter-node-name`: str, optional. */
   "filter-node-name"?: string;
+  /** `x-perf`: object, optional. */
   "x-perf"?: DriveBackupArgumentsXPerf;
+  /** `target`: str. */
   target: string;
-  /** Since QEMU 10.0. */
+  /** `discard-source`: bool, optional. Since QEMU 10.0. */
   "discard-source"?: boolean;
 }
 
 /** The arguments of `query-named-block-nodes`. */
 export interface QueryNamedBlockNodesArguments {
+  /** `flat`: bool, optional. */
   flat?: boolean;
 }
 
 /** `inserted` of {@linkcode QueryBlockReturnItem}. */
 export interface QueryBlockReturnItemInserted {
+  /** `file`: str. */
   file: string;
+  /** `node-name`: str, optional. */
   "node-name"?: string;
+  /** `ro`: bool. */
   ro: boolean;
+  /** `drv`: str. */
   drv: string;
+  /** `backing_file`: str, optional. */
   backing_file?: string;
+  /** `backing_file_depth`: int. */
   backing_file_depth: number;
+  /** `encrypted`: bool. */
   encrypted: boolean;
+  /** `detect_zeroes`: `off` | `on` | `unmap`. */
   detect_zeroes: QueryBlockReturnItemInsertedDetectZeroes;
+  /** `bps`: int. */
   bps: number;
+  /** `bps_rd`: int. */
   bps_rd: number;
+  /** `bps_wr`: int. */
   bps_wr: number;
+  /** `iops`: int. */
   iops: number;
+  /** `iops_rd`: int. */
   iops_rd: number;
+  /** `iops_wr`: int. */
   iops_wr: number;
+  /** `image`: object. */
   image: QueryBlockReturnItemInsertedImage;
+  /** `bps_max`: int, optional. */
   bps_max?: number;
+  /** `bps_rd_max`: int, optional. */
   bps_rd_max?: number;
+  /** `bps_wr_max`: int, optional. */
   bps_wr_max?: number;
+  /** `iops_max`: int, optional. */
   iops_max?: number;
+  /** `iops_rd_max`: int, optional. */
   iops_rd_max?: number;
+  /** `iops_wr_max`: int, optional. */
   iops_wr_max?: number;
+  /** `bps_max_length`: int, optional. */
   bps_max_length?: number;
+  /** `bps_rd_max_length`: int, optional. */
   bps_rd_max_length?: number;
+  /** `bps_wr_max_length`: int, optional. */
   bps_wr_max_length?: number;
+  /** `iops_max_length`: int, optional. */
   iops_max_length?: number;
+  /** `iops_rd_max_length`: int, optional. */
   iops_rd_max_length?: number;
+  /** `iops_wr_max_length`: int, optional. */
   iops_wr_max_length?: number;
+  /** `iops_size`: int, optional. */
   iops_size?: number;
+  /** `group`: str, optional. */
   group?: string;
+  /** `cache`: object. */
   cache: QueryBlockReturnItemInsertedCache;
+  /** `write_threshold`: int. */
   write_threshold: number;
+  /** `dirty-bitmaps`: array of object, optional. */
   "dirty-bitmaps"?: QueryBlockReturnItemInsertedDirtyBitmapsItem[];
-  /** Since QEMU 10.0. */
+  /** `active`: bool, optional. Since QEMU 10.0. */
   active?: boolean;
 }
 
 /** What `x-debug-query-block-graph` returns. */
 export interface XDebugQueryBlockGraphReturn {
+  /** `nodes`: array of object. */
   nodes: XDebugQueryBlockGraphReturnNodesItem[];
+  /** `edges`: array of object. */
   edges: XDebugQueryBlockGraphReturnEdgesItem[];
 }
 
 /** The arguments of `drive-mirror`. */
 export interface DriveMirrorArguments {
+  /** `job-id`: str, optional. */
   "job-id"?: string;
+  /** `device`: str. */
   device: string;
+  /** `target`: str. */
   target: string;
+  /** `format`: str, optional. */
   format?: string;
+  /** `node-name`: str, optional. */
   "node-name"?: string;
+  /** `replaces`: str, optional. */
   replaces?: string;
+  /** `sync`: `top` | `full` | `none` | `incremental` | `bitmap`. */
   sync: DriveBackupArgumentsSync;
+  /** `mode`: `existing` | `absolute-paths`, optional. */
   mode?: BlockdevSnapshotSyncArgumentsMode;
+  /** `speed`: int, optional. */
   speed?: number;
+  /** `granularity`: int, optional. */
   granularity?: number;
+  /** `buf-size`: int, optional. */
   "buf-size"?: number;
+  /** `on-source-error`: `report` | `ignore` | `enospc` | `stop` | `auto`, optional. */
   "on-source-error"?: BlockCommitArgumentsOnError;
+  /** `on-target-error`: `report` | `ignore` | `enospc` | `stop` | `auto`, optional. */
   "on-target-error"?: BlockCommitArgumentsOnError;
+  /** `unmap`: bool, optional. */
   unmap?: boolean;
+  /** `copy-mode`: `background` | `write-blocking`, optional. */
   "copy-mode"?: DriveMirrorArgumentsCopyMode;
+  /** `auto-finalize`: bool, optional. */
   "auto-finalize"?: boolean;
+  /** `auto-dismiss`: bool, optional. */
   "auto-dismiss"?: boolean;
 }
 
 /** The arguments of `block-dirty-bitmap-add`. */
 export interface BlockDirtyBitmapAddArguments {
+  /** `node`: str. */
   node: string;
+  /** `name`: str. */
   name: string;
+  /** `granularity`: int, optional. */
   granularity?: number;
+  /** `persistent`: bool, optional. */
   persistent?: boolean;
+  /** `disabled`: bool, optional. */
   disabled?: boolean;
 }
 
 /** The arguments of `block-dirty-bitmap-remove`. */
 export interface BlockDirtyBitmapRemoveArguments {
+  /** `node`: str. */
   node: string;
+  /** `name`: str. */
   name: string;
 }
 
 /** The arguments of `block-dirty-bitmap-merge`. */
 export interface BlockDirtyBitmapMergeArguments {
+  /** `node`: str. */
   node: string;
+  /** `target`: str. */
   target: string;
+  /** `bitmaps`: array of str or object. */
   bitmaps: BlockDirtyBitmapMergeArgumentsBitmapsItem[];
 }
 
 /** What `x-debug-block-dirty-bitmap-sha256` returns. */
 export interface XDebugBlockDirtyBitmapSha256Return {
+  /** `sha256`: str. */
   sha256: string;
 }
 
 /** The arguments of `blockdev-mirror`. */
 export interface BlockdevMirrorArguments {
+  /** `job-id`: str, optional. */
   "job-id"?: string;
+  /** `device`: str. */
   device: string;
+  /** `target`: str. */
   target: string;
+  /** `replaces`: str, optional. */
   replaces?: string;
+  /** `sync`: `top` | `full` | `none` | `incremental` | `bitmap`. */
   sync: DriveBackupArgumentsSync;
+  /** `speed`: int, optional. */
   speed?: number;
+  /** `granularity`: int, optional. */
   granularity?: number;
+  /** `buf-size`: int, optional. */
   "buf-size"?: number;
+  /** `on-source-error`: `report` | `ignore` | `enospc` | `stop` | `auto`, optional. */
   "on-source-error"?: BlockCommitArgumentsOnError;
+  /** `on-target-error`: `report` | `ignore` | `enospc` | `stop` | `auto`, optional. */
   "on-target-error"?: BlockCommitArgumentsOnError;
+  /** `filter-node-name`: str, optional. */
   "filter-node-name"?: string;
+  /** `copy-mode`: `background` | `write-blocking`, optional. */
   "copy-mode"?: DriveMirrorArgumentsCopyMode;
+  /** `auto-finalize`: bool, optional. */
   "auto-finalize"?: boolean;
+  /** `auto-dismiss`: bool, optional. */
   "auto-dismiss"?: boolean;
 }
 
 /** The arguments of `block-stream`. */
 export interface BlockStreamArguments {
+  /** `job-id`: str, optional. */
   "job-id"?: string;
+  /** `device`: str. */
   device: string;
+  /** `base`: str, optional. */
   base?: string;
+  /** `base-node`: str, optional. */
   "base-node"?: string;
+  /** `backing-file`: str, optional. */
   "backing-file"?: string;
+  /** `bottom`: str, optional. */
   bottom?: string;
+  /** `speed`: int, optional. */
   speed?: number;
+  /** `on-error`: `report` | `ignore` | `enospc` | `stop` | `auto`, optional. */
   "on-error"?: BlockCommitArgumentsOnError;
+  /** `filter-node-name`: str, optional. */
   "filter-node-name"?: string;
+  /** `auto-finalize`: bool, optional. */
   "auto-finalize"?: boolean;
+  /** `auto-dismiss`: bool, optional. */
   "auto-dismiss"?: boolean;
-  /** Since QEMU 10.0. */
+  /** `backing-mask-protocol`: bool, optional. Since QEMU 10.0. */
   "backing-mask-protocol"?: boolean;
 }
 
 /** The arguments of `block-job-set-speed`. */
 export interface BlockJobSetSpeedArguments {
+  /** `device`: str. */
   device: string;
+  /** `speed`: int. */
   speed: number;
 }
 
 /** The arguments of `block-job-cancel`. */
 export interface BlockJobCancelArguments {
+  /** `device`: str. */
   device: string;
+  /** `force`: bool, optional. */
   force?: boolean;
 }
 
 /** The arguments of `block-job-pause`. */
 export interface BlockJobPauseArguments {
+  /** `device`: str. */
   device: string;
 }
 
 /** The arguments of `block-job-resume`. */
 export interface BlockJobResumeArguments {
+  /** `device`: str. */
   device: string;
 }
 
 /** The arguments of `block-job-complete`. */
 export interface BlockJobCompleteArguments {
+  /** `device`: str. */
   device: string;
 }
 
 /** The arguments of `block-job-dismiss`. */
 export interface BlockJobDismissArguments {
+  /** `id`: str. */
   id: string;
 }
 
 /** The arguments of `block-job-finalize`. */
 export interface BlockJobFinalizeArguments {
+  /** `id`: str. */
   id: string;
 }
 
 /** The arguments of `blockdev-add`. */
 export type BlockdevAddArguments =
   & {
+    /** `node-name`: str, optional. */
     "node-name"?: string;
+    /** `discard`: `ignore` | `unmap`, optional. */
     discard?: BlockdevAddArgumentsDiscard;
+    /** `cache`: object, optional. */
     cache?: BlockdevAddArgumentsCache;
+    /** `read-only`: bool, optional. */
     "read-only"?: boolean;
+    /** `auto-read-only`: bool, optional. */
     "auto-read-only"?: boolean;
+    /** `force-share`: bool, optional. */
     "force-share"?: boolean;
+    /** `detect-zeroes`: `off` | `on` | `unmap`, optional. */
     "detect-zeroes"?: QueryBlockReturnItemInsertedDetectZeroes;
-    /** Since QEMU 10.0. */
+    /** `active`: bool, optional. Since QEMU 10.0. */
     active?: boolean;
   }
   & (
@@ -565,240 +816,344 @@ export type BlockdevAddArguments =
 
 /** The arguments of `blockdev-reopen`. */
 export interface BlockdevReopenArguments {
+  /** `options`: array of object. */
   options: BlockdevAddArguments[];
 }
 
 /** The arguments of `blockdev-del`. */
 export interface BlockdevDelArguments {
+  /** `node-name`: str. */
   "node-name": string;
 }
 
 /** The arguments of `blockdev-create`. */
 export interface BlockdevCreateArguments {
+  /** `job-id`: str. */
   "job-id": string;
+  /** `options`: object. */
   options: BlockdevCreateArgumentsOptions;
 }
 
 /** The arguments of `x-blockdev-amend`. */
 export interface XBlockdevAmendArguments {
+  /** `job-id`: str. */
   "job-id": string;
+  /** `node-name`: str. */
   "node-name": string;
+  /** `options`: object. */
   options: XBlockdevAmendArgumentsOptions;
+  /** `force`: bool, optional. */
   force?: boolean;
 }
 
 /** The data of the `BLOCK_IMAGE_CORRUPTED` event. */
 export interface BlockImageCorruptedData {
+  /** `device`: str. */
   device: string;
+  /** `node-name`: str, optional. */
   "node-name"?: string;
+  /** `msg`: str. */
   msg: string;
+  /** `offset`: int, optional. */
   offset?: number;
+  /** `size`: int, optional. */
   size?: number;
+  /** `fatal`: bool. */
   fatal: boolean;
 }
 
 /** The data of the `BLOCK_IO_ERROR` event. */
 export interface BlockIoErrorData {
+  /** `device`: str. */
   device: string;
+  /** `node-name`: str, optional. */
   "node-name"?: string;
+  /** `operation`: `read` | `write`. */
   operation: BlockIoErrorDataOperation;
+  /** `action`: `ignore` | `report` | `stop`. */
   action: BlockIoErrorDataAction;
+  /** `nospace`: bool, optional. */
   nospace?: boolean;
+  /** `reason`: str. */
   reason: string;
-  /** Since QEMU 10.0. */
+  /** `qom-path`: str, optional. Since QEMU 10.0. */
   "qom-path"?: string;
 }
 
 /** The data of the `BLOCK_JOB_COMPLETED` event. */
 export interface BlockJobCompletedData {
+  /** `type`: `commit` | `stream` | `mirror` | `backup` | `create` | `amend` | `snapshot-load` | `snapshot-save` | `snapshot-delete`. */
   type: QueryJobsReturnItemType;
+  /** `device`: str. */
   device: string;
+  /** `len`: int. */
   len: number;
+  /** `offset`: int. */
   offset: number;
+  /** `speed`: int. */
   speed: number;
+  /** `error`: str, optional. */
   error?: string;
 }
 
 /** The data of the `BLOCK_JOB_CANCELLED` event. */
 export interface BlockJobCancelledData {
+  /** `type`: `commit` | `stream` | `mirror` | `backup` | `create` | `amend` | `snapshot-load` | `snapshot-save` | `snapshot-delete`. */
   type: QueryJobsReturnItemType;
+  /** `device`: str. */
   device: string;
+  /** `len`: int. */
   len: number;
+  /** `offset`: int. */
   offset: number;
+  /** `speed`: int. */
   speed: number;
 }
 
 /** The data of the `BLOCK_JOB_ERROR` event. */
 export interface BlockJobErrorData {
+  /** `device`: str. */
   device: string;
+  /** `operation`: `read` | `write`. */
   operation: BlockIoErrorDataOperation;
+  /** `action`: `ignore` | `report` | `stop`. */
   action: BlockIoErrorDataAction;
 }
 
 /** The data of the `BLOCK_JOB_READY` event. */
 export interface BlockJobReadyData {
+  /** `type`: `commit` | `stream` | `mirror` | `backup` | `create` | `amend` | `snapshot-load` | `snapshot-save` | `snapshot-delete`. */
   type: QueryJobsReturnItemType;
+  /** `device`: str. */
   device: string;
+  /** `len`: int. */
   len: number;
+  /** `offset`: int. */
   offset: number;
+  /** `speed`: int. */
   speed: number;
 }
 
 /** The data of the `BLOCK_JOB_PENDING` event. */
 export interface BlockJobPendingData {
+  /** `type`: `commit` | `stream` | `mirror` | `backup` | `create` | `amend` | `snapshot-load` | `snapshot-save` | `snapshot-delete`. */
   type: QueryJobsReturnItemType;
+  /** `id`: str. */
   id: string;
 }
 
 /** The data of the `BLOCK_WRITE_THRESHOLD` event. */
 export interface BlockWriteThresholdData {
+  /** `node-name`: str. */
   "node-name": string;
+  /** `amount-exceeded`: int. */
   "amount-exceeded": number;
+  /** `write-threshold`: int. */
   "write-threshold": number;
 }
 
 /** The arguments of `block-set-write-threshold`. */
 export interface BlockSetWriteThresholdArguments {
+  /** `node-name`: str. */
   "node-name": string;
+  /** `write-threshold`: int. */
   "write-threshold": number;
 }
 
 /** The arguments of `x-blockdev-change`. */
 export interface XBlockdevChangeArguments {
+  /** `parent`: str. */
   parent: string;
+  /** `child`: str, optional. */
   child?: string;
+  /** `node`: str, optional. */
   node?: string;
 }
 
 /** The arguments of `x-blockdev-set-iothread`. */
 export interface XBlockdevSetIothreadArguments {
+  /** `node-name`: str. */
   "node-name": string;
+  /** `iothread`: str or null. */
   iothread: XBlockdevSetIothreadArgumentsIothread;
+  /** `force`: bool, optional. */
   force?: boolean;
 }
 
 /** The data of the `QUORUM_FAILURE` event. */
 export interface QuorumFailureData {
+  /** `reference`: str. */
   reference: string;
+  /** `sector-num`: int. */
   "sector-num": number;
+  /** `sectors-count`: int. */
   "sectors-count": number;
 }
 
 /** The data of the `QUORUM_REPORT_BAD` event. */
 export interface QuorumReportBadData {
+  /** `type`: `read` | `write` | `flush`. */
   type: QuorumReportBadDataType;
+  /** `error`: str, optional. */
   error?: string;
+  /** `node-name`: str. */
   "node-name": string;
+  /** `sector-num`: int. */
   "sector-num": number;
+  /** `sectors-count`: int. */
   "sectors-count": number;
 }
 
 /** The arguments of `blockdev-snapshot-internal-sync`. */
 export interface BlockdevSnapshotInternalSyncArguments {
+  /** `device`: str. */
   device: string;
+  /** `name`: str. */
   name: string;
 }
 
 /** The arguments of `blockdev-snapshot-delete-internal-sync`. */
 export interface BlockdevSnapshotDeleteInternalSyncArguments {
+  /** `device`: str. */
   device: string;
+  /** `id`: str, optional. */
   id?: string;
+  /** `name`: str, optional. */
   name?: string;
 }
 
 /** An element of `snapshots` of {@linkcode QueryBlockReturnItemInsertedImage}. */
 export interface QueryBlockReturnItemInsertedImageSnapshotsItem {
+  /** `id`: str. */
   id: string;
+  /** `name`: str. */
   name: string;
+  /** `vm-state-size`: int. */
   "vm-state-size": number;
+  /** `date-sec`: int. */
   "date-sec": number;
+  /** `date-nsec`: int. */
   "date-nsec": number;
+  /** `vm-clock-sec`: int. */
   "vm-clock-sec": number;
+  /** `vm-clock-nsec`: int. */
   "vm-clock-nsec": number;
+  /** `icount`: int, optional. */
   icount?: number;
 }
 
 /** The data of the `JOB_STATUS_CHANGE` event. */
 export interface JobStatusChangeData {
+  /** `id`: str. */
   id: string;
+  /** `status`: `undefined` | `created` | `running` | `paused` | `ready` | `standby` | `waiting` | `pending` | `aborting` | `concluded` | `null`. */
   status: QueryBlockJobsReturnItemStatus | QueryJobsReturnItemStatus;
 }
 
 /** The arguments of `job-pause`. */
 export interface JobPauseArguments {
+  /** `id`: str. */
   id: string;
 }
 
 /** The arguments of `job-resume`. */
 export interface JobResumeArguments {
+  /** `id`: str. */
   id: string;
 }
 
 /** The arguments of `job-cancel`. */
 export interface JobCancelArguments {
+  /** `id`: str. */
   id: string;
 }
 
 /** The arguments of `job-complete`. */
 export interface JobCompleteArguments {
+  /** `id`: str. */
   id: string;
 }
 
 /** The arguments of `job-dismiss`. */
 export interface JobDismissArguments {
+  /** `id`: str. */
   id: string;
 }
 
 /** The arguments of `job-finalize`. */
 export interface JobFinalizeArguments {
+  /** `id`: str. */
   id: string;
 }
 
 /** An element of what `query-jobs` returns. */
 export interface QueryJobsReturnItem {
+  /** `id`: str. */
   id: string;
+  /** `type`: `commit` | `stream` | `mirror` | `backup` | `create` | `amend` | `snapshot-load` | `snapshot-save` | `snapshot-delete`. */
   type: QueryJobsReturnItemType;
+  /** `status`: `undefined` | `created` | `running` | `paused` | `ready` | `standby` | `waiting` | `pending` | `aborting` | `concluded` | `null`. */
   status: QueryBlockJobsReturnItemStatus | QueryJobsReturnItemStatus;
+  /** `current-progress`: int. */
   "current-progress": number;
+  /** `total-progress`: int. */
   "total-progress": number;
+  /** `error`: str, optional. */
   error?: string;
 }
 
 /** The arguments of `nbd-server-start`. */
 export interface NbdServerStartArguments {
+  /** `addr`: object. */
   addr: NbdServerStartArgumentsAddr;
+  /** `tls-creds`: str, optional. */
   "tls-creds"?: string;
+  /** `tls-authz`: str, optional. */
   "tls-authz"?: string;
+  /** `max-connections`: int, optional. */
   "max-connections"?: number;
-  /** Since QEMU 10.0. */
+  /** `handshake-max-seconds`: int, optional. Since QEMU 10.0. */
   "handshake-max-seconds"?: number;
 }
 
 /** The arguments of `nbd-server-add`. */
 export interface NbdServerAddArguments {
+  /** `name`: str, optional. */
   name?: string;
+  /** `description`: str, optional. */
   description?: string;
+  /** `device`: str. */
   device: string;
+  /** `writable`: bool, optional. */
   writable?: boolean;
+  /** `bitmap`: str, optional. */
   bitmap?: string;
 }
 
 /** The arguments of `nbd-server-remove`. */
 export interface NbdServerRemoveArguments {
+  /** `name`: str. */
   name: string;
+  /** `mode`: `safe` | `hard`, optional. */
   mode?: NbdServerRemoveArgumentsMode;
 }
 
 /** The arguments of `block-export-add`. */
 export type BlockExportAddArguments =
   & {
+    /** `id`: str. */
     id: string;
+    /** `fixed-iothread`: bool, optional. */
     "fixed-iothread"?: boolean;
+    /** `iothread`: str, optional. */
     iothread?: string;
+    /** `node-name`: str. */
     "node-name": string;
+    /** `writable`: bool, optional. */
     writable?: boolean;
+    /** `writethrough`: bool, optional. */
     writethrough?: boolean;
-    /** Since QEMU 10.0. */
+    /** `allow-inactive`: bool, optional. Since QEMU 10.0. */
     "allow-inactive"?: boolean;
   }
   & (
@@ -810,119 +1165,160 @@ export type BlockExportAddArguments =
 
 /** The arguments of `block-export-del`. */
 export interface BlockExportDelArguments {
+  /** `id`: str. */
   id: string;
+  /** `mode`: `safe` | `hard`, optional. */
   mode?: NbdServerRemoveArgumentsMode;
 }
 
 /** The data of the `BLOCK_EXPORT_DELETED` event. */
 export interface BlockExportDeletedData {
+  /** `id`: str. */
   id: string;
 }
 
 /** An element of what `query-block-exports` returns. */
 export interface QueryBlockExportsReturnItem {
+  /** `id`: str. */
   id: string;
+  /** `type`: `nbd` | `vhost-user-blk` | `fuse` | `vduse-blk`. */
   type: BlockExportAddArgumentsType;
+  /** `node-name`: str. */
   "node-name": string;
+  /** `shutting-down`: bool. */
   "shutting-down": boolean;
 }
 
 /** An element of what `query-chardev` returns. */
 export interface QueryChardevReturnItem {
+  /** `label`: str. */
   label: string;
+  /** `filename`: str. */
   filename: string;
+  /** `frontend-open`: bool. */
   "frontend-open": boolean;
 }
 
 /** An element of what `query-chardev-backends` returns. */
 export interface QueryChardevBackendsReturnItem {
+  /** `name`: str. */
   name: string;
 }
 
 /** The arguments of `ringbuf-write`. */
 export interface RingbufWriteArguments {
+  /** `device`: str. */
   device: string;
+  /** `data`: str. */
   data: string;
+  /** `format`: `utf8` | `base64`, optional. */
   format?: RingbufWriteArgumentsFormat;
 }
 
 /** The arguments of `ringbuf-read`. */
 export interface RingbufReadArguments {
+  /** `device`: str. */
   device: string;
+  /** `size`: int. */
   size: number;
+  /** `format`: `utf8` | `base64`, optional. */
   format?: RingbufWriteArgumentsFormat;
 }
 
 /** The arguments of `chardev-add`. */
 export interface ChardevAddArguments {
+  /** `id`: str. */
   id: string;
+  /** `backend`: object. */
   backend: ChardevAddArgumentsBackend;
 }
 
 /** What `chardev-add` returns. */
 export interface ChardevAddReturn {
+  /** `pty`: str, optional. */
   pty?: string;
 }
 
 /** The arguments of `chardev-change`. */
 export interface ChardevChangeArguments {
+  /** `id`: str. */
   id: string;
+  /** `backend`: object. */
   backend: ChardevAddArgumentsBackend;
 }
 
 /** The arguments of `chardev-remove`. */
 export interface ChardevRemoveArguments {
+  /** `id`: str. */
   id: string;
 }
 
 /** The arguments of `chardev-send-break`. */
 export interface ChardevSendBreakArguments {
+  /** `id`: str. */
   id: string;
 }
 
 /** The data of the `VSERPORT_CHANGE` event. */
 export interface VserportChangeData {
+  /** `id`: str. */
   id: string;
+  /** `open`: bool. */
   open: boolean;
 }
 
 /** The arguments of `dump-guest-memory`. */
 export interface DumpGuestMemoryArguments {
+  /** `paging`: bool. */
   paging: boolean;
+  /** `protocol`: str. */
   protocol: string;
+  /** `detach`: bool, optional. */
   detach?: boolean;
+  /** `begin`: int, optional. */
   begin?: number;
+  /** `length`: int, optional. */
   length?: number;
+  /** `format`: `elf` | `kdump-zlib` | `kdump-lzo` | `kdump-snappy` | `win-dmp`, optional. */
   format?: DumpGuestMemoryArgumentsFormat;
 }
 
 /** What `query-dump` returns. */
 export interface QueryDumpReturn {
+  /** `status`: `none` | `active` | `completed` | `failed`. */
   status: QueryDumpReturnStatus;
+  /** `completed`: int. */
   completed: number;
+  /** `total`: int. */
   total: number;
 }
 
 /** The data of the `DUMP_COMPLETED` event. */
 export interface DumpCompletedData {
+  /** `result`: object. */
   result: QueryDumpReturn;
+  /** `error`: str, optional. */
   error?: string;
 }
 
 /** What `query-dump-guest-memory-capability` returns. */
 export interface QueryDumpGuestMemoryCapabilityReturn {
+  /** `formats`: array of `elf` | `kdump-zlib` | `kdump-lzo` | `kdump-snappy` | `win-dmp`. */
   formats: DumpGuestMemoryArgumentsFormat[];
 }
 
 /** The arguments of `set_link`. */
 export interface SetLinkArguments {
+  /** `name`: str. */
   name: string;
+  /** `up`: bool. */
   up: boolean;
 }
 
 /** The arguments of `netdev_add`. */
 export type NetdevAddArguments =
   & {
+    /** `id`: str. */
     id: string;
   }
   & (
@@ -944,59 +1340,85 @@ export type NetdevAddArguments =
 
 /** The arguments of `netdev_del`. */
 export interface NetdevDelArguments {
+  /** `id`: str. */
   id: string;
 }
 
 /** The arguments of `query-rx-filter`. */
 export interface QueryRxFilterArguments {
+  /** `name`: str, optional. */
   name?: string;
 }
 
 /** An element of what `query-rx-filter` returns. */
 export interface QueryRxFilterReturnItem {
+  /** `name`: str. */
   name: string;
+  /** `promiscuous`: bool. */
   promiscuous: boolean;
+  /** `multicast`: `normal` | `none` | `all`. */
   multicast: QueryRxFilterReturnItemMulticast;
+  /** `unicast`: `normal` | `none` | `all`. */
   unicast: QueryRxFilterReturnItemMulticast;
+  /** `vlan`: `normal` | `none` | `all`. */
   vlan: QueryRxFilterReturnItemMulticast;
+  /** `broadcast-allowed`: bool. */
   "broadcast-allowed": boolean;
+  /** `multicast-overflow`: bool. */
   "multicast-overflow": boolean;
+  /** `unicast-overflow`: bool. */
   "unicast-overflow": boolean;
+  /** `main-mac`: str. */
   "main-mac": string;
+  /** `vlan-table`: array of int. */
   "vlan-table": number[];
+  /** `unicast-table`: array of str. */
   "unicast-table": string[];
+  /** `multicast-table`: array of str. */
   "multicast-table": string[];
 }
 
 /** The data of the `NIC_RX_FILTER_CHANGED` event. */
 export interface NicRxFilterChangedData {
+  /** `name`: str, optional. */
   name?: string;
+  /** `path`: str. */
   path: string;
 }
 
 /** The arguments of `announce-self`. */
 export interface AnnounceSelfArguments {
+  /** `initial`: int. */
   initial: number;
+  /** `max`: int. */
   max: number;
+  /** `rounds`: int. */
   rounds: number;
+  /** `step`: int. */
   step: number;
+  /** `interfaces`: array of str, optional. */
   interfaces?: string[];
+  /** `id`: str, optional. */
   id?: string;
 }
 
 /** The data of the `FAILOVER_NEGOTIATED` event. */
 export interface FailoverNegotiatedData {
+  /** `device-id`: str. */
   "device-id": string;
 }
 
 /** The data of the `NETDEV_STREAM_CONNECTED` event. */
 export interface NetdevStreamConnectedData {
+  /** `netdev-id`: str. */
   "netdev-id": string;
+  /** `addr`: object. */
   addr: BlockdevAddArgumentsGlusterServerItem;
 }
 
 /** The data of the `NETDEV_STREAM_DISCONNECTED` event. */
 export interface NetdevStreamDisconnectedData {
+  /** `netdev-id`: str. */
   "netdev-id": string;
 }
 
@@ -1005,74 +1427,111 @@ export interface NetdevStreamDisconnectedData {
  * Absent in QEMU 10.0 and later.
  */
 export interface RdmaGidStatusChangedData {
+  /** `netdev`: str. */
   netdev: string;
+  /** `gid-status`: bool. */
   "gid-status": boolean;
+  /** `subnet-prefix`: int. */
   "subnet-prefix": number;
+  /** `interface-id`: int. */
   "interface-id": number;
 }
 
 /** The arguments of `query-rocker`. */
 export interface QueryRockerArguments {
+  /** `name`: str. */
   name: string;
 }
 
 /** What `query-rocker` returns. */
 export interface QueryRockerReturn {
+  /** `name`: str. */
   name: string;
+  /** `id`: int. */
   id: number;
+  /** `ports`: int. */
   ports: number;
 }
 
 /** The arguments of `query-rocker-ports`. */
 export interface QueryRockerPortsArguments {
+  /** `name`: str. */
   name: string;
 }
 
 /** An element of what `query-rocker-ports` returns. */
 export interface QueryRockerPortsReturnItem {
+  /** `name`: str. */
   name: string;
+  /** `enabled`: bool. */
   enabled: boolean;
+  /** `link-up`: bool. */
   "link-up": boolean;
+  /** `speed`: int. */
   speed: number;
+  /** `duplex`: `half` | `full`. */
   duplex: QueryRockerPortsReturnItemDuplex;
+  /** `autoneg`: `off` | `on`. */
   autoneg: QueryRockerPortsReturnItemAutoneg;
 }
 
 /** The arguments of `query-rocker-of-dpa-flows`. */
 export interface QueryRockerOfDpaFlowsArguments {
+  /** `name`: str. */
   name: string;
+  /** `tbl-id`: int, optional. */
   "tbl-id"?: number;
 }
 
 /** An element of what `query-rocker-of-dpa-flows` returns. */
 export interface QueryRockerOfDpaFlowsReturnItem {
+  /** `cookie`: int. */
   cookie: number;
+  /** `hits`: int. */
   hits: number;
+  /** `key`: object. */
   key: QueryRockerOfDpaFlowsReturnItemKey;
+  /** `mask`: object. */
   mask: QueryRockerOfDpaFlowsReturnItemMask;
+  /** `action`: object. */
   action: QueryRockerOfDpaFlowsReturnItemAction;
 }
 
 /** The arguments of `query-rocker-of-dpa-groups`. */
 export interface QueryRockerOfDpaGroupsArguments {
+  /** `name`: str. */
   name: string;
+  /** `type`: int, optional. */
   type?: number;
 }
 
 /** An element of what `query-rocker-of-dpa-groups` returns. */
 export interface QueryRockerOfDpaGroupsReturnItem {
+  /** `id`: int. */
   id: number;
+  /** `type`: int. */
   type: number;
+  /** `vlan-id`: int, optional. */
   "vlan-id"?: number;
+  /** `pport`: int, optional. */
   pport?: number;
+  /** `index`: int, optional. */
   index?: number;
+  /** `out-pport`: int, optional. */
   "out-pport"?: number;
+  /** `group-id`: int, optional. */
   "group-id"?: number;
+  /** `set-vlan-id`: int, optional. */
   "set-vlan-id"?: number;
+  /** `pop-vlan`: int, optional. */
   "pop-vlan"?: number;
+  /** `group-ids`: array of int, optional. */
   "group-ids"?: number[];
+  /** `set-eth-src`: str, optional. */
   "set-eth-src"?: string;
+  /** `set-eth-dst`: str, optional. */
   "set-eth-dst"?: string;
+  /** `ttl-check`: int, optional. */
   "ttl-check"?: number;
 }
 
@@ -1089,15 +1548,20 @@ export type QueryTpmTypesReturnItem =
 
 /** An element of what `query-tpm` returns. */
 export interface QueryTpmReturnItem {
+  /** `id`: str. */
   id: string;
+  /** `model`: `tpm-tis` | `tpm-crb` | `tpm-spapr`. */
   model: QueryTpmModelsReturnItem;
+  /** `options`: object. */
   options: QueryTpmReturnItemOptions;
 }
 
 /** The arguments of `set_password`. */
 export type SetPasswordArguments =
   & {
+    /** `password`: str. */
     password: string;
+    /** `connected`: `keep` | `fail` | `disconnect`, optional. */
     connected?: SetPasswordArgumentsConnected;
   }
   & (
@@ -1108,6 +1572,7 @@ export type SetPasswordArguments =
 /** The arguments of `expire_password`. */
 export type ExpirePasswordArguments =
   & {
+    /** `time`: str. */
     time: string;
   }
   & (
@@ -1117,113 +1582,164 @@ export type ExpirePasswordArguments =
 
 /** The arguments of `screendump`. */
 export interface ScreendumpArguments {
+  /** `filename`: str. */
   filename: string;
+  /** `device`: str, optional. */
   device?: string;
+  /** `head`: int, optional. */
   head?: number;
+  /** `format`: `ppm` | `png`, optional. */
   format?: ScreendumpArgumentsFormat;
 }
 
 /** What `query-spice` returns. */
 export interface QuerySpiceReturn {
+  /** `enabled`: bool. */
   enabled: boolean;
+  /** `migrated`: bool. */
   migrated: boolean;
+  /** `host`: str, optional. */
   host?: string;
+  /** `port`: int, optional. */
   port?: number;
+  /** `tls-port`: int, optional. */
   "tls-port"?: number;
+  /** `auth`: str, optional. */
   auth?: string;
+  /** `compiled-version`: str, optional. */
   "compiled-version"?: string;
+  /** `mouse-mode`: `client` | `server` | `unknown`. */
   "mouse-mode": QuerySpiceReturnMouseMode;
+  /** `channels`: array of object, optional. */
   channels?: QuerySpiceReturnChannelsItem[];
 }
 
 /** The data of the `SPICE_CONNECTED` event. */
 export interface SpiceConnectedData {
+  /** `server`: object. */
   server: SpiceConnectedDataServer;
+  /** `client`: object. */
   client: SpiceConnectedDataServer;
 }
 
 /** The data of the `SPICE_INITIALIZED` event. */
 export interface SpiceInitializedData {
+  /** `server`: object. */
   server: SpiceInitializedDataServer;
+  /** `client`: object. */
   client: QuerySpiceReturnChannelsItem;
 }
 
 /** The data of the `SPICE_DISCONNECTED` event. */
 export interface SpiceDisconnectedData {
+  /** `server`: object. */
   server: SpiceConnectedDataServer;
+  /** `client`: object. */
   client: SpiceConnectedDataServer;
 }
 
 /** What `query-vnc` returns. */
 export interface QueryVncReturn {
+  /** `enabled`: bool. */
   enabled: boolean;
+  /** `host`: str, optional. */
   host?: string;
+  /** `family`: `ipv4` | `ipv6` | `unix` | `vsock` | `unknown`, optional. */
   family?: QuerySpiceReturnChannelsItemFamily;
+  /** `service`: str, optional. */
   service?: string;
+  /** `auth`: str, optional. */
   auth?: string;
+  /** `clients`: array of object, optional. */
   clients?: QueryVncReturnClientsItem[];
 }
 
 /** An element of what `query-vnc-servers` returns. */
 export interface QueryVncServersReturnItem {
+  /** `id`: str. */
   id: string;
+  /** `server`: array of object. */
   server: QueryVncServersReturnItemServerItem[];
+  /** `clients`: array of object. */
   clients: QueryVncReturnClientsItem[];
+  /** `auth`: `none` | `vnc` | `ra2` | `ra2ne` | `tight` | `ultra` | `tls` | `vencrypt` | `sasl`. */
   auth: QueryVncServersReturnItemServerItemAuth;
+  /** `vencrypt`: `plain` | `tls-none` | `x509-none` | `tls-vnc` | `x509-vnc` | `tls-plain` | `x509-plain` | `tls-sasl` | `x509-sasl`, optional. */
   vencrypt?: QueryVncServersReturnItemServerItemVencrypt;
+  /** `display`: str, optional. */
   display?: string;
 }
 
 /** The arguments of `change-vnc-password`. */
 export interface ChangeVncPasswordArguments {
+  /** `password`: str. */
   password: string;
 }
 
 /** The data of the `VNC_CONNECTED` event. */
 export interface VncConnectedData {
+  /** `server`: object. */
   server: VncConnectedDataServer;
+  /** `client`: object. */
   client: VncConnectedDataClient;
 }
 
 /** The data of the `VNC_INITIALIZED` event. */
 export interface VncInitializedData {
+  /** `server`: object. */
   server: VncConnectedDataServer;
+  /** `client`: object. */
   client: QueryVncReturnClientsItem;
 }
 
 /** The data of the `VNC_DISCONNECTED` event. */
 export interface VncDisconnectedData {
+  /** `server`: object. */
   server: VncConnectedDataServer;
+  /** `client`: object. */
   client: QueryVncReturnClientsItem;
 }
 
 /** An element of what `query-mice` returns. */
 export interface QueryMiceReturnItem {
+  /** `name`: str. */
   name: string;
+  /** `index`: int. */
   index: number;
+  /** `current`: bool. */
   current: boolean;
+  /** `absolute`: bool. */
   absolute: boolean;
 }
 
 /** The arguments of `send-key`. */
 export interface SendKeyArguments {
+  /** `keys`: array of object. */
   keys: SendKeyArgumentsKeysItem[];
+  /** `hold-time`: int, optional. */
   "hold-time"?: number;
 }
 
 /** The arguments of `input-send-event`. */
 export interface InputSendEventArguments {
+  /** `device`: str, optional. */
   device?: string;
+  /** `head`: int, optional. */
   head?: number;
+  /** `events`: array of object. */
   events: InputSendEventArgumentsEventsItem[];
 }
 
 /** What `query-display-options` returns. */
 export type QueryDisplayOptionsReturn =
   & {
+    /** `full-screen`: bool, optional. */
     "full-screen"?: boolean;
+    /** `window-close`: bool, optional. */
     "window-close"?: boolean;
+    /** `show-cursor`: bool, optional. */
     "show-cursor"?: boolean;
+    /** `gl`: `off` | `on` | `core` | `es`, optional. */
     gl?: QueryDisplayOptionsReturnGl;
   }
   & (
@@ -1245,352 +1761,482 @@ export type DisplayUpdateArguments = { type: "vnc" } & DisplayUpdateArgumentsVnc
 
 /** What `query-migrate` returns. */
 export interface QueryMigrateReturn {
+  /** `status`: `none` | `setup` | `cancelling` | `cancelled` | `active` | `postcopy-active` | `postcopy-paused` | `postcopy-recover` | `completed` | `failed` | `colo` | `pre-switchover` | `device` | `wait-unplug`, optional. */
   status?: QueryMigrateReturnStatus;
+  /** `ram`: object, optional. */
   ram?: QueryMigrateReturnRam;
-  /** Absent in QEMU 10.0 and later. */
+  /** `disk`: object, optional. Absent in QEMU 10.0 and later. */
   disk?: QueryMigrateReturnRam;
+  /** `vfio`: object, optional. */
   vfio?: QueryMigrateReturnVfio;
+  /** `xbzrle-cache`: object, optional. */
   "xbzrle-cache"?: QueryMigrateReturnXbzrleCache;
+  /** `total-time`: int, optional. */
   "total-time"?: number;
+  /** `expected-downtime`: int, optional. */
   "expected-downtime"?: number;
+  /** `downtime`: int, optional. */
   downtime?: number;
+  /** `setup-time`: int, optional. */
   "setup-time"?: number;
+  /** `cpu-throttle-percentage`: int, optional. */
   "cpu-throttle-percentage"?: number;
+  /** `error-desc`: str, optional. */
   "error-desc"?: string;
+  /** `blocked-reasons`: array of str, optional. */
   "blocked-reasons"?: string[];
+  /** `postcopy-blocktime`: int, optional. */
   "postcopy-blocktime"?: number;
+  /** `postcopy-vcpu-blocktime`: array of int, optional. */
   "postcopy-vcpu-blocktime"?: number[];
-  /** Absent in QEMU 10.0 and later. */
+  /** `compression`: object, optional. Absent in QEMU 10.0 and later. */
   compression?: QueryMigrateReturnCompression;
+  /** `socket-address`: array of object, optional. */
   "socket-address"?: BlockdevAddArgumentsGlusterServerItem[];
-  /** Since QEMU 10.0. */
+  /** `dirty-limit-throttle-time-per-round`: int, optional. Since QEMU 10.0. */
   "dirty-limit-throttle-time-per-round"?: number;
-  /** Since QEMU 10.0. */
+  /** `dirty-limit-ring-full-time`: int, optional. Since QEMU 10.0. */
   "dirty-limit-ring-full-time"?: number;
 }
 
 /** The arguments of `migrate-set-capabilities`. */
 export interface MigrateSetCapabilitiesArguments {
+  /** `capabilities`: array of object. */
   capabilities: MigrateSetCapabilitiesArgumentsCapabilitiesItem[];
 }
 
 /** An element of `capabilities` of {@linkcode MigrateSetCapabilitiesArguments}. */
 export interface MigrateSetCapabilitiesArgumentsCapabilitiesItem {
+  /** `capability`: `xbzrle` | `rdma-pin-all` | `auto-converge` | `zero-blocks` | `compress` | `events` | `postcopy-ram` | `x-colo` | `release-ram` | `block` | `return-path` | `pause-before-switchover` | `multifd` | `dirty-bitmaps` | `postcopy-blocktime` | `late-block-activate` | `x-ignore-shared` | `validate-uuid` | `background-snapshot` | `zero-copy-send` | `postcopy-preempt`. */
   capability: MigrateSetCapabilitiesArgumentsCapabilitiesItemCapability;
+  /** `state`: bool. */
   state: boolean;
 }
 
 /** The arguments of `migrate-set-parameters`. */
 export interface MigrateSetParametersArguments {
+  /** `announce-initial`: int, optional. */
   "announce-initial"?: number;
+  /** `announce-max`: int, optional. */
   "announce-max"?: number;
+  /** `announce-rounds`: int, optional. */
   "announce-rounds"?: number;
+  /** `announce-step`: int, optional. */
   "announce-step"?: number;
-  /** Absent in QEMU 10.0 and later. */
+  /** `compress-level`: int, optional. Absent in QEMU 10.0 and later. */
   "compress-level"?: number;
-  /** Absent in QEMU 10.0 and later. */
+  /** `compress-threads`: int, optional. Absent in QEMU 10.0 and later. */
   "compress-threads"?: number;
-  /** Absent in QEMU 10.0 and later. */
+  /** `compress-wait-thread`: bool, optional. Absent in QEMU 10.0 and later. */
   "compress-wait-thread"?: boolean;
-  /** Absent in QEMU 10.0 and later. */
+  /** `decompress-threads`: int, optional. Absent in QEMU 10.0 and later. */
   "decompress-threads"?: number;
+  /** `throttle-trigger-threshold`: int, optional. */
   "throttle-trigger-threshold"?: number;
+  /** `cpu-throttle-initial`: int, optional. */
   "cpu-throttle-initial"?: number;
+  /** `cpu-throttle-increment`: int, optional. */
   "cpu-throttle-increment"?: number;
+  /** `cpu-throttle-tailslow`: bool, optional. */
   "cpu-throttle-tailslow"?: boolean;
+  /** `tls-creds`: str or null, optional. */
   "tls-creds"?: XBlockdevSetIothreadArgumentsIothread;
+  /** `tls-hostname`: str or null, optional. */
   "tls-hostname"?: XBlockdevSetIothreadArgumentsIothread;
+  /** `tls-authz`: str or null, optional. */
   "tls-authz"?: XBlockdevSetIothreadArgumentsIothread;
+  /** `max-bandwidth`: int, optional. */
   "max-bandwidth"?: number;
+  /** `downtime-limit`: int, optional. */
   "downtime-limit"?: number;
+  /** `x-checkpoint-delay`: int, optional. */
   "x-checkpoint-delay"?: number;
-  /** Absent in QEMU 10.0 and later. */
+  /** `block-incremental`: bool, optional. Absent in QEMU 10.0 and later. */
   "block-incremental"?: boolean;
+  /** `multifd-channels`: int, optional. */
   "multifd-channels"?: number;
+  /** `xbzrle-cache-size`: int, optional. */
   "xbzrle-cache-size"?: number;
+  /** `max-postcopy-bandwidth`: int, optional. */
   "max-postcopy-bandwidth"?: number;
+  /** `max-cpu-throttle`: int, optional. */
   "max-cpu-throttle"?: number;
+  /** `multifd-compression`: `none` | `zlib` | `zstd`, optional. */
   "multifd-compression"?: MigrateSetParametersArgumentsMultifdCompression;
+  /** `multifd-zlib-level`: int, optional. */
   "multifd-zlib-level"?: number;
+  /** `multifd-zstd-level`: int, optional. */
   "multifd-zstd-level"?: number;
+  /** `block-bitmap-mapping`: array of object, optional. */
   "block-bitmap-mapping"?: MigrateSetParametersArgumentsBlockBitmapMappingItem[];
-  /** Since QEMU 10.0. */
+  /** `avail-switchover-bandwidth`: int, optional. Since QEMU 10.0. */
   "avail-switchover-bandwidth"?: number;
-  /** Since QEMU 10.0. */
+  /** `multifd-qatzip-level`: int, optional. Since QEMU 10.0. */
   "multifd-qatzip-level"?: number;
-  /** Since QEMU 10.0. */
+  /** `x-vcpu-dirty-limit-period`: int, optional. Since QEMU 10.0. */
   "x-vcpu-dirty-limit-period"?: number;
-  /** Since QEMU 10.0. */
+  /** `vcpu-dirty-limit`: int, optional. Since QEMU 10.0. */
   "vcpu-dirty-limit"?: number;
-  /** Since QEMU 10.0. */
+  /** `mode`: `normal` | `cpr-reboot` | `cpr-transfer`, optional. Since QEMU 10.0. */
   mode?: MigrateSetParametersArgumentsMode;
-  /** Since QEMU 10.0. */
+  /** `zero-page-detection`: `none` | `legacy` | `multifd`, optional. Since QEMU 10.0. */
   "zero-page-detection"?: MigrateSetParametersArgumentsZeroPageDetection;
-  /** Since QEMU 10.0. */
+  /** `direct-io`: bool, optional. Since QEMU 10.0. */
   "direct-io"?: boolean;
 }
 
 /** What `query-migrate-parameters` returns. */
 export interface QueryMigrateParametersReturn {
+  /** `announce-initial`: int, optional. */
   "announce-initial"?: number;
+  /** `announce-max`: int, optional. */
   "announce-max"?: number;
+  /** `announce-rounds`: int, optional. */
   "announce-rounds"?: number;
+  /** `announce-step`: int, optional. */
   "announce-step"?: number;
-  /** Absent in QEMU 10.0 and later. */
+  /** `compress-level`: int, optional. Absent in QEMU 10.0 and later. */
   "compress-level"?: number;
-  /** Absent in QEMU 10.0 and later. */
+  /** `compress-threads`: int, optional. Absent in QEMU 10.0 and later. */
   "compress-threads"?: number;
-  /** Absent in QEMU 10.0 and later. */
+  /** `compress-wait-thread`: bool, optional. Absent in QEMU 10.0 and later. */
   "compress-wait-thread"?: boolean;
-  /** Absent in QEMU 10.0 and later. */
+  /** `decompress-threads`: int, optional. Absent in QEMU 10.0 and later. */
   "decompress-threads"?: number;
+  /** `throttle-trigger-threshold`: int, optional. */
   "throttle-trigger-threshold"?: number;
+  /** `cpu-throttle-initial`: int, optional. */
   "cpu-throttle-initial"?: number;
+  /** `cpu-throttle-increment`: int, optional. */
   "cpu-throttle-increment"?: number;
+  /** `cpu-throttle-tailslow`: bool, optional. */
   "cpu-throttle-tailslow"?: boolean;
+  /** `tls-creds`: str, optional. */
   "tls-creds"?: string;
+  /** `tls-hostname`: str, optional. */
   "tls-hostname"?: string;
+  /** `tls-authz`: str, optional. */
   "tls-authz"?: string;
+  /** `max-bandwidth`: int, optional. */
   "max-bandwidth"?: number;
+  /** `downtime-limit`: int, optional. */
   "downtime-limit"?: number;
+  /** `x-checkpoint-delay`: int, optional. */
   "x-checkpoint-delay"?: number;
-  /** Absent in QEMU 10.0 and later. */
+  /** `block-incremental`: bool, optional. Absent in QEMU 10.0 and later. */
   "block-incremental"?: boolean;
+  /** `multifd-channels`: int, optional. */
   "multifd-channels"?: number;
+  /** `xbzrle-cache-size`: int, optional. */
   "xbzrle-cache-size"?: number;
+  /** `max-postcopy-bandwidth`: int, optional. */
   "max-postcopy-bandwidth"?: number;
+  /** `max-cpu-throttle`: int, optional. */
   "max-cpu-throttle"?: number;
+  /** `multifd-compression`: `none` | `zlib` | `zstd`, optional. */
   "multifd-compression"?: MigrateSetParametersArgumentsMultifdCompression;
+  /** `multifd-zlib-level`: int, optional. */
   "multifd-zlib-level"?: number;
+  /** `multifd-zstd-level`: int, optional. */
   "multifd-zstd-level"?: number;
+  /** `block-bitmap-mapping`: array of object, optional. */
   "block-bitmap-mapping"?: MigrateSetParametersArgumentsBlockBitmapMappingItem[];
-  /** Since QEMU 10.0. */
+  /** `avail-switchover-bandwidth`: int, optional. Since QEMU 10.0. */
   "avail-switchover-bandwidth"?: number;
-  /** Since QEMU 10.0. */
+  /** `multifd-qatzip-level`: int, optional. Since QEMU 10.0. */
   "multifd-qatzip-level"?: number;
-  /** Since QEMU 10.0. */
+  /** `x-vcpu-dirty-limit-period`: int, optional. Since QEMU 10.0. */
   "x-vcpu-dirty-limit-period"?: number;
-  /** Since QEMU 10.0. */
+  /** `vcpu-dirty-limit`: int, optional. Since QEMU 10.0. */
   "vcpu-dirty-limit"?: number;
-  /** Since QEMU 10.0. */
+  /** `mode`: `normal` | `cpr-reboot` | `cpr-transfer`, optional. Since QEMU 10.0. */
   mode?: MigrateSetParametersArgumentsMode;
-  /** Since QEMU 10.0. */
+  /** `zero-page-detection`: `none` | `legacy` | `multifd`, optional. Since QEMU 10.0. */
   "zero-page-detection"?: MigrateSetParametersArgumentsZeroPageDetection;
-  /** Since QEMU 10.0. */
+  /** `direct-io`: bool, optional. Since QEMU 10.0. */
   "direct-io"?: boolean;
 }
 
 /** The arguments of `client_migrate_info`. */
 export interface ClientMigrateInfoArguments {
+  /** `protocol`: str. */
   protocol: string;
+  /** `hostname`: str. */
   hostname: string;
+  /** `port`: int, optional. */
   port?: number;
+  /** `tls-port`: int, optional. */
   "tls-port"?: number;
+  /** `cert-subject`: str, optional. */
   "cert-subject"?: string;
 }
 
 /** The data of the `MIGRATION` event. */
 export interface MigrationData {
+  /** `status`: `none` | `setup` | `cancelling` | `cancelled` | `active` | `postcopy-active` | `postcopy-paused` | `postcopy-recover` | `completed` | `failed` | `colo` | `pre-switchover` | `device` | `wait-unplug`. */
   status: QueryMigrateReturnStatus;
 }
 
 /** The data of the `MIGRATION_PASS` event. */
 export interface MigrationPassData {
+  /** `pass`: int. */
   pass: number;
 }
 
 /** The data of the `COLO_EXIT` event. */
 export interface ColoExitData {
+  /** `mode`: `none` | `primary` | `secondary`. */
   mode: QueryColoStatusReturnMode;
+  /** `reason`: `none` | `request` | `error` | `processing`. */
   reason: QueryColoStatusReturnReason;
 }
 
 /** The arguments of `migrate-continue`. */
 export interface MigrateContinueArguments {
+  /** `state`: `none` | `setup` | `cancelling` | `cancelled` | `active` | `postcopy-active` | `postcopy-paused` | `postcopy-recover` | `completed` | `failed` | `colo` | `pre-switchover` | `device` | `wait-unplug`. */
   state: QueryMigrateReturnStatus;
 }
 
 /** The arguments of `migrate`. */
 export interface MigrateArguments {
+  /** `uri`: str, optional. */
   uri?: string;
-  /** Absent in QEMU 10.0 and later. */
+  /** `blk`: bool, optional. Absent in QEMU 10.0 and later. */
   blk?: boolean;
-  /** Absent in QEMU 10.0 and later. */
+  /** `inc`: bool, optional. Absent in QEMU 10.0 and later. */
   inc?: boolean;
+  /** `detach`: bool, optional. */
   detach?: boolean;
+  /** `resume`: bool, optional. */
   resume?: boolean;
-  /** Since QEMU 10.0. */
+  /** `channels`: array of object, optional. Since QEMU 10.0. */
   channels?: MigrateArgumentsChannelsItem[];
 }
 
 /** The arguments of `migrate-incoming`. */
 export interface MigrateIncomingArguments {
+  /** `uri`: str, optional. */
   uri?: string;
-  /** Since QEMU 10.0. */
+  /** `channels`: array of object, optional. Since QEMU 10.0. */
   channels?: MigrateArgumentsChannelsItem[];
-  /** Since QEMU 10.0. */
+  /** `exit-on-error`: bool, optional. Since QEMU 10.0. */
   "exit-on-error"?: boolean;
 }
 
 /** The arguments of `xen-save-devices-state`. */
 export interface XenSaveDevicesStateArguments {
+  /** `filename`: str. */
   filename: string;
+  /** `live`: bool, optional. */
   live?: boolean;
 }
 
 /** The arguments of `xen-set-global-dirty-log`. */
 export interface XenSetGlobalDirtyLogArguments {
+  /** `enable`: bool. */
   enable: boolean;
 }
 
 /** The arguments of `xen-load-devices-state`. */
 export interface XenLoadDevicesStateArguments {
+  /** `filename`: str. */
   filename: string;
 }
 
 /** The arguments of `xen-set-replication`. */
 export interface XenSetReplicationArguments {
+  /** `enable`: bool. */
   enable: boolean;
+  /** `primary`: bool. */
   primary: boolean;
+  /** `failover`: bool, optional. */
   failover?: boolean;
 }
 
 /** What `query-xen-replication-status` returns. */
 export interface QueryXenReplicationStatusReturn {
+  /** `error`: bool. */
   error: boolean;
+  /** `desc`: str, optional. */
   desc?: string;
 }
 
 /** What `query-colo-status` returns. */
 export interface QueryColoStatusReturn {
+  /** `mode`: `none` | `primary` | `secondary`. */
   mode: QueryColoStatusReturnMode;
+  /** `last-mode`: `none` | `primary` | `secondary`. */
   "last-mode": QueryColoStatusReturnMode;
+  /** `reason`: `none` | `request` | `error` | `processing`. */
   reason: QueryColoStatusReturnReason;
 }
 
 /** The arguments of `migrate-recover`. */
 export interface MigrateRecoverArguments {
+  /** `uri`: str. */
   uri: string;
 }
 
 /** The data of the `UNPLUG_PRIMARY` event. */
 export interface UnplugPrimaryData {
+  /** `device-id`: str. */
   "device-id": string;
 }
 
 /** The arguments of `calc-dirty-rate`. */
 export interface CalcDirtyRateArguments {
+  /** `calc-time`: int. */
   "calc-time": number;
+  /** `sample-pages`: int, optional. */
   "sample-pages"?: number;
+  /** `mode`: `page-sampling` | `dirty-ring` | `dirty-bitmap`, optional. */
   mode?: CalcDirtyRateArgumentsMode;
-  /** Since QEMU 10.0. */
+  /** `calc-time-unit`: `second` | `millisecond`, optional. Since QEMU 10.0. */
   "calc-time-unit"?: CalcDirtyRateArgumentsCalcTimeUnit;
 }
 
 /** What `query-dirty-rate` returns. */
 export interface QueryDirtyRateReturn {
+  /** `dirty-rate`: int, optional. */
   "dirty-rate"?: number;
+  /** `status`: `unstarted` | `measuring` | `measured`. */
   status: QueryDirtyRateReturnStatus;
+  /** `start-time`: int. */
   "start-time": number;
+  /** `calc-time`: int. */
   "calc-time": number;
+  /** `sample-pages`: int. */
   "sample-pages": number;
+  /** `mode`: `page-sampling` | `dirty-ring` | `dirty-bitmap`. */
   mode: CalcDirtyRateArgumentsMode;
+  /** `vcpu-dirty-rate`: array of object, optional. */
   "vcpu-dirty-rate"?: QueryDirtyRateReturnVcpuDirtyRateItem[];
-  /** Since QEMU 10.0. */
+  /** `calc-time-unit`: `second` | `millisecond`, optional. Since QEMU 10.0. */
   "calc-time-unit"?: CalcDirtyRateArgumentsCalcTimeUnit;
 }
 
 /** The arguments of `set-vcpu-dirty-limit`. */
 export interface SetVcpuDirtyLimitArguments {
+  /** `cpu-index`: int, optional. */
   "cpu-index"?: number;
+  /** `dirty-rate`: int. */
   "dirty-rate": number;
 }
 
 /** The arguments of `cancel-vcpu-dirty-limit`. */
 export interface CancelVcpuDirtyLimitArguments {
+  /** `cpu-index`: int, optional. */
   "cpu-index"?: number;
 }
 
 /** An element of what `query-vcpu-dirty-limit` returns. */
 export interface QueryVcpuDirtyLimitReturnItem {
+  /** `cpu-index`: int. */
   "cpu-index": number;
+  /** `limit-rate`: int. */
   "limit-rate": number;
+  /** `current-rate`: int. */
   "current-rate": number;
 }
 
 /** The arguments of `snapshot-save`. */
 export interface SnapshotSaveArguments {
+  /** `job-id`: str. */
   "job-id": string;
+  /** `tag`: str. */
   tag: string;
+  /** `vmstate`: str. */
   vmstate: string;
+  /** `devices`: array of str. */
   devices: string[];
 }
 
 /** The arguments of `snapshot-load`. */
 export interface SnapshotLoadArguments {
+  /** `job-id`: str. */
   "job-id": string;
+  /** `tag`: str. */
   tag: string;
+  /** `vmstate`: str. */
   vmstate: string;
+  /** `devices`: array of str. */
   devices: string[];
 }
 
 /** The arguments of `snapshot-delete`. */
 export interface SnapshotDeleteArguments {
+  /** `job-id`: str. */
   "job-id": string;
+  /** `tag`: str. */
   tag: string;
+  /** `devices`: array of str. */
   devices: string[];
 }
 
 /** The arguments of `transaction`. */
 export interface TransactionArguments {
+  /** `actions`: array of object. */
   actions: TransactionArgumentsActionsItem[];
+  /** `properties`: object, optional. */
   properties?: TransactionArgumentsProperties;
 }
 
 /** The arguments of `trace-event-get-state`. */
 export interface TraceEventGetStateArguments {
+  /** `name`: str. */
   name: string;
-  /** Absent in QEMU 10.0 and later. */
+  /** `vcpu`: int, optional. Absent in QEMU 10.0 and later. */
   vcpu?: number;
 }
 
 /** An element of what `trace-event-get-state` returns. */
 export interface TraceEventGetStateReturnItem {
+  /** `name`: str. */
   name: string;
+  /** `state`: `unavailable` | `disabled` | `enabled`. */
   state: TraceEventGetStateReturnItemState;
-  /** Absent in QEMU 10.0 and later. */
+  /** `vcpu`: bool, optional. Absent in QEMU 10.0 and later. */
   vcpu?: boolean;
 }
 
 /** The arguments of `trace-event-set-state`. */
 export interface TraceEventSetStateArguments {
+  /** `name`: str. */
   name: string;
+  /** `enable`: bool. */
   enable: boolean;
+  /** `ignore-unavailable`: bool, optional. */
   "ignore-unavailable"?: boolean;
-  /** Absent in QEMU 10.0 and later. */
+  /** `vcpu`: int, optional. Absent in QEMU 10.0 and later. */
   vcpu?: number;
 }
 
 /** The arguments of `qmp_capabilities`. */
 export interface QmpCapabilitiesArguments {
+  /** `enable`: array of `oob`, optional. */
   enable?: QmpCapabilitiesArgumentsEnableItem[];
 }
 
 /** What `query-version` returns. */
 export interface QueryVersionReturn {
+  /** `qemu`: object. */
   qemu: QueryVersionReturnQemu;
+  /** `package`: str. */
   package: string;
 }
 
 /** An element of what `query-commands` returns. */
 export interface QueryCommandsReturnItem {
+  /** `name`: str. */
   name: string;
 }
 
 /** An element of what `query-qmp-schema` returns. */
 export type QueryQmpSchemaReturnItem =
   & {
+    /** `name`: str. */
     name: string;
+    /** `features`: array of str, optional. */
     features?: string[];
   }
   & (
@@ -1605,45 +2251,61 @@ export type QueryQmpSchemaReturnItem =
 
 /** The arguments of `qom-list`. */
 export interface QomListArguments {
+  /** `path`: str. */
   path: string;
 }
 
 /** An element of what `qom-list` returns. */
 export interface QomListReturnItem {
+  /** `name`: str. */
   name: string;
+  /** `type`: str. */
   type: string;
+  /** `description`: str, optional. */
   description?: string;
+  /** `default-value`: any, optional. */
   "default-value"?: unknown;
 }
 
 /** The arguments of `qom-get`. */
 export interface QomGetArguments {
+  /** `path`: str. */
   path: string;
+  /** `property`: str. */
   property: string;
 }
 
 /** The arguments of `qom-set`. */
 export interface QomSetArguments {
+  /** `path`: str. */
   path: string;
+  /** `property`: str. */
   property: string;
+  /** `value`: any. */
   value: unknown;
 }
 
 /** The arguments of `qom-list-types`. */
 export interface QomListTypesArguments {
+  /** `implements`: str, optional. */
   implements?: string;
+  /** `abstract`: bool, optional. */
   abstract?: boolean;
 }
 
 /** An element of what `qom-list-types` returns. */
 export interface QomListTypesReturnItem {
+  /** `name`: str. */
   name: string;
+  /** `abstract`: bool, optional. */
   abstract?: boolean;
+  /** `parent`: str, optional. */
   parent?: string;
 }
 
 /** The arguments of `qom-list-properties`. */
 export interface QomListPropertiesArguments {
+  /** `typename`: str. */
   typename: string;
 }
 
@@ -1657,6 +2319,7 @@ export interface QomListPropertiesArguments {
  */
 export type ObjectAddArguments =
   & {
+    /** `id`: str. */
     id: string;
   }
   & (
@@ -1713,35 +2376,45 @@ export type ObjectAddArguments =
 
 /** The arguments of `object-del`. */
 export interface ObjectDelArguments {
+  /** `id`: str. */
   id: string;
 }
 
 /** The arguments of `device-list-properties`. */
 export interface DeviceListPropertiesArguments {
+  /** `typename`: str. */
   typename: string;
 }
 
 /** The arguments of `device_add`. */
 export interface DeviceAddArguments {
+  /** `driver`: str. */
   driver: string;
+  /** `bus`: str, optional. */
   bus?: string;
+  /** `id`: str, optional. */
   id?: string;
 }
 
 /** The arguments of `device_del`. */
 export interface DeviceDelArguments {
+  /** `id`: str. */
   id: string;
 }
 
 /** The data of the `DEVICE_DELETED` event. */
 export interface DeviceDeletedData {
+  /** `device`: str, optional. */
   device?: string;
+  /** `path`: str. */
   path: string;
 }
 
 /** The data of the `DEVICE_UNPLUG_GUEST_ERROR` event. */
 export interface DeviceUnplugGuestErrorData {
+  /** `device`: str, optional. */
   device?: string;
+  /** `path`: str. */
   path: string;
 }
 
@@ -1752,9 +2425,13 @@ export interface DeviceUnplugGuestErrorData {
  */
 export type QueryCpusFastReturnItem =
   & {
+    /** `cpu-index`: int. */
     "cpu-index": number;
+    /** `qom-path`: str. */
     "qom-path": string;
+    /** `thread-id`: int. */
     "thread-id": number;
+    /** `props`: object, optional. */
     props?: QueryCpusFastReturnItemProps;
   }
   & (
@@ -1793,80 +2470,115 @@ export type QueryCpusFastReturnItem =
 
 /** An element of what `query-machines` returns. */
 export interface QueryMachinesReturnItem {
+  /** `name`: str. */
   name: string;
+  /** `alias`: str, optional. */
   alias?: string;
+  /** `is-default`: bool, optional. */
   "is-default"?: boolean;
+  /** `cpu-max`: int. */
   "cpu-max": number;
+  /** `hotpluggable-cpus`: bool. */
   "hotpluggable-cpus": boolean;
+  /** `numa-mem-supported`: bool. */
   "numa-mem-supported": boolean;
+  /** `deprecated`: bool. */
   deprecated: boolean;
+  /** `default-cpu-type`: str, optional. */
   "default-cpu-type"?: string;
+  /** `default-ram-id`: str, optional. */
   "default-ram-id"?: string;
-  /** Since QEMU 10.0. */
+  /** `acpi`: bool, optional. Since QEMU 10.0. */
   acpi?: boolean;
-  /** Since QEMU 10.0. */
+  /** `compat-props`: array of object, optional. Since QEMU 10.0. */
   "compat-props"?: QueryMachinesReturnItemCompatPropsItem[];
 }
 
 /** What `query-current-machine` returns. */
 export interface QueryCurrentMachineReturn {
+  /** `wakeup-suspend-support`: bool. */
   "wakeup-suspend-support": boolean;
 }
 
 /** What `query-target` returns. */
 export interface QueryTargetReturn {
+  /** `arch`: `aarch64` | `alpha` | `arm` | `avr` | `cris` | `hppa` | `i386` | `loongarch64` | `m68k` | `microblaze` | `microblazeel` | `mips` | `mips64` | `mips64el` | `mipsel` | `nios2` | `or1k` | `ppc` | `ppc64` | `riscv32` | `riscv64` | `rx` | `s390x` | `sh4` | `sh4eb` | `sparc` | `sparc64` | `tricore` | `x86_64` | `xtensa` | `xtensaeb`. */
   arch: QueryCpusFastReturnItemTarget;
 }
 
 /** What `query-uuid` returns. */
 export interface QueryUuidReturn {
+  /** `UUID`: str. */
   UUID: string;
 }
 
 /** What `query-vm-generation-id` returns. */
 export interface QueryVmGenerationIdReturn {
+  /** `guid`: str. */
   guid: string;
 }
 
 /** What `query-kvm` returns. */
 export interface QueryKvmReturn {
+  /** `enabled`: bool. */
   enabled: boolean;
+  /** `present`: bool. */
   present: boolean;
 }
 
 /** The arguments of `memsave`. */
 export interface MemsaveArguments {
+  /** `val`: int. */
   val: number;
+  /** `size`: int. */
   size: number;
+  /** `filename`: str. */
   filename: string;
+  /** `cpu-index`: int, optional. */
   "cpu-index"?: number;
 }
 
 /** The arguments of `pmemsave`. */
 export interface PmemsaveArguments {
+  /** `val`: int. */
   val: number;
+  /** `size`: int. */
   size: number;
+  /** `filename`: str. */
   filename: string;
 }
 
 /** An element of what `query-memdev` returns. */
 export interface QueryMemdevReturnItem {
+  /** `id`: str, optional. */
   id?: string;
+  /** `size`: int. */
   size: number;
+  /** `merge`: bool. */
   merge: boolean;
+  /** `dump`: bool. */
   dump: boolean;
+  /** `prealloc`: bool. */
   prealloc: boolean;
+  /** `share`: bool. */
   share: boolean;
+  /** `reserve`: bool, optional. */
   reserve?: boolean;
+  /** `host-nodes`: array of int. */
   "host-nodes": number[];
+  /** `policy`: `default` | `preferred` | `bind` | `interleave`. */
   policy: ObjectAddArgumentsMemoryBackendEpcPolicy;
 }
 
 /** An element of what `query-hotpluggable-cpus` returns. */
 export interface QueryHotpluggableCpusReturnItem {
+  /** `type`: str. */
   type: string;
+  /** `vcpus-count`: int. */
   "vcpus-count": number;
+  /** `props`: object. */
   props: QueryCpusFastReturnItemProps;
+  /** `qom-path`: str, optional. */
   "qom-path"?: string;
 }
 
@@ -1880,22 +2592,27 @@ export type SetNumaNodeArguments =
 
 /** The arguments of `balloon`. */
 export interface BalloonArguments {
+  /** `value`: int. */
   value: number;
 }
 
 /** What `query-balloon` returns. */
 export interface QueryBalloonReturn {
+  /** `actual`: int. */
   actual: number;
 }
 
 /** The data of the `BALLOON_CHANGE` event. */
 export interface BalloonChangeData {
+  /** `actual`: int. */
   actual: number;
 }
 
 /** What `query-memory-size-summary` returns. */
 export interface QueryMemorySizeSummaryReturn {
+  /** `base-memory`: int. */
   "base-memory": number;
+  /** `plugged-memory`: int, optional. */
   "plugged-memory"?: number;
 }
 
@@ -1913,8 +2630,11 @@ export type QueryMemoryDevicesReturnItem =
 
 /** The data of the `MEMORY_DEVICE_SIZE_CHANGE` event. */
 export interface MemoryDeviceSizeChangeData {
+  /** `id`: str, optional. */
   id?: string;
+  /** `size`: int. */
   size: number;
+  /** `qom-path`: str. */
   "qom-path": string;
 }
 
@@ -1923,61 +2643,81 @@ export interface MemoryDeviceSizeChangeData {
  * Absent in QEMU 10.0 and later.
  */
 export interface MemUnplugErrorData {
+  /** `device`: str. */
   device: string;
+  /** `msg`: str. */
   msg: string;
 }
 
 /** What `x-query-irq` returns. */
 export interface XQueryIrqReturn {
+  /** `human-readable-text`: str. */
   "human-readable-text": string;
 }
 
 /** The arguments of `dumpdtb`. */
 export interface DumpdtbArguments {
+  /** `filename`: str. */
   filename: string;
 }
 
 /** The arguments of `query-cpu-model-expansion`. */
 export interface QueryCpuModelExpansionArguments {
+  /** `type`: `static` | `full`. */
   type: QueryCpuModelExpansionArgumentsType;
+  /** `model`: object. */
   model: QueryCpuModelExpansionArgumentsModel;
 }
 
 /** What `query-cpu-model-expansion` returns. */
 export interface QueryCpuModelExpansionReturn {
+  /** `model`: object. */
   model: QueryCpuModelExpansionArgumentsModel;
 }
 
 /** An element of what `query-cpu-definitions` returns. */
 export interface QueryCpuDefinitionsReturnItem {
+  /** `name`: str. */
   name: string;
+  /** `migration-safe`: bool, optional. */
   "migration-safe"?: boolean;
+  /** `static`: bool. */
   static: boolean;
+  /** `unavailable-features`: array of str, optional. */
   "unavailable-features"?: string[];
+  /** `typename`: str. */
   typename: string;
+  /** `alias-of`: str, optional. */
   "alias-of"?: string;
+  /** `deprecated`: bool. */
   deprecated: boolean;
 }
 
 /** What `query-replay` returns. */
 export interface QueryReplayReturn {
+  /** `mode`: `none` | `record` | `play`. */
   mode: QueryReplayReturnMode;
+  /** `filename`: str, optional. */
   filename?: string;
+  /** `icount`: int. */
   icount: number;
 }
 
 /** The arguments of `replay-break`. */
 export interface ReplayBreakArguments {
+  /** `icount`: int. */
   icount: number;
 }
 
 /** The arguments of `replay-seek`. */
 export interface ReplaySeekArguments {
+  /** `icount`: int. */
   icount: number;
 }
 
 /** The arguments of `yank`. */
 export interface YankArguments {
+  /** `instances`: array of object. */
   instances: YankArgumentsInstancesItem[];
 }
 
@@ -1989,89 +2729,121 @@ export type YankArgumentsInstancesItem =
 
 /** The arguments of `add_client`. */
 export interface AddClientArguments {
+  /** `protocol`: str. */
   protocol: string;
+  /** `fdname`: str. */
   fdname: string;
+  /** `skipauth`: bool, optional. */
   skipauth?: boolean;
+  /** `tls`: bool, optional. */
   tls?: boolean;
 }
 
 /** What `query-name` returns. */
 export interface QueryNameReturn {
+  /** `name`: str, optional. */
   name?: string;
 }
 
 /** An element of what `query-iothreads` returns. */
 export interface QueryIothreadsReturnItem {
+  /** `id`: str. */
   id: string;
+  /** `thread-id`: int. */
   "thread-id": number;
+  /** `poll-max-ns`: int. */
   "poll-max-ns": number;
+  /** `poll-grow`: int. */
   "poll-grow": number;
+  /** `poll-shrink`: int. */
   "poll-shrink": number;
+  /** `aio-max-batch`: int. */
   "aio-max-batch": number;
 }
 
 /** The arguments of `human-monitor-command`. */
 export interface HumanMonitorCommandArguments {
+  /** `command-line`: str. */
   "command-line": string;
+  /** `cpu-index`: int, optional. */
   "cpu-index"?: number;
 }
 
 /** The arguments of `getfd`. */
 export interface GetfdArguments {
+  /** `fdname`: str. */
   fdname: string;
 }
 
 /** The arguments of `closefd`. */
 export interface ClosefdArguments {
+  /** `fdname`: str. */
   fdname: string;
 }
 
 /** The arguments of `add-fd`. */
 export interface AddFdArguments {
+  /** `fdset-id`: int, optional. */
   "fdset-id"?: number;
+  /** `opaque`: str, optional. */
   opaque?: string;
 }
 
 /** What `add-fd` returns. */
 export interface AddFdReturn {
+  /** `fdset-id`: int. */
   "fdset-id": number;
+  /** `fd`: int. */
   fd: number;
 }
 
 /** The arguments of `remove-fd`. */
 export interface RemoveFdArguments {
+  /** `fdset-id`: int. */
   "fdset-id": number;
+  /** `fd`: int, optional. */
   fd?: number;
 }
 
 /** An element of what `query-fdsets` returns. */
 export interface QueryFdsetsReturnItem {
+  /** `fdset-id`: int. */
   "fdset-id": number;
+  /** `fds`: array of object. */
   fds: QueryFdsetsReturnItemFdsItem[];
 }
 
 /** The arguments of `query-command-line-options`. */
 export interface QueryCommandLineOptionsArguments {
+  /** `option`: str, optional. */
   option?: string;
 }
 
 /** An element of what `query-command-line-options` returns. */
 export interface QueryCommandLineOptionsReturnItem {
+  /** `option`: str. */
   option: string;
+  /** `parameters`: array of object. */
   parameters: QueryCommandLineOptionsReturnItemParametersItem[];
 }
 
 /** The data of the `RTC_CHANGE` event. */
 export interface RtcChangeData {
+  /** `offset`: int. */
   offset: number;
+  /** `qom-path`: str. */
   "qom-path": string;
 }
 
 /** The data of the `VFU_CLIENT_HANGUP` event. */
 export interface VfuClientHangupData {
+  /** `vfu-id`: str. */
   "vfu-id": string;
+  /** `vfu-qom-path`: str. */
   "vfu-qom-path": string;
+  /** `dev-id`: str. */
   "dev-id": string;
+  /** `dev-qom-path`: str. */
   "dev-qom-path": string;
 }
 
@@ -2082,14 +2854,19 @@ export interface VfuClientHangupData {
  */
 export type QuerySevReturn =
   & {
+    /** `enabled`: bool. */
     enabled: boolean;
+    /** `api-major`: int. */
     "api-major": number;
+    /** `api-minor`: int. */
     "api-minor": number;
+    /** `build-id`: int. */
     "build-id": number;
-    /** Absent in QEMU 10.0 and later. */
+    /** `policy`: int, optional. Absent in QEMU 10.0 and later. */
     policy?: number;
+    /** `state`: `uninit` | `launch-update` | `launch-secret` | `running` | `send-update` | `receive-update`. */
     state: QuerySevReturnState;
-    /** Absent in QEMU 10.0 and later. */
+    /** `handle`: int, optional. Absent in QEMU 10.0 and later. */
     handle?: number;
   }
   & (
@@ -2099,63 +2876,87 @@ export type QuerySevReturn =
 
 /** What `query-sev-launch-measure` returns. */
 export interface QuerySevLaunchMeasureReturn {
+  /** `data`: str. */
   data: string;
 }
 
 /** What `query-sev-capabilities` returns. */
 export interface QuerySevCapabilitiesReturn {
+  /** `pdh`: str. */
   pdh: string;
+  /** `cert-chain`: str. */
   "cert-chain": string;
+  /** `cpu0-id`: str. */
   "cpu0-id": string;
+  /** `cbitpos`: int. */
   cbitpos: number;
+  /** `reduced-phys-bits`: int. */
   "reduced-phys-bits": number;
 }
 
 /** The arguments of `sev-inject-launch-secret`. */
 export interface SevInjectLaunchSecretArguments {
+  /** `packet-header`: str. */
   "packet-header": string;
+  /** `secret`: str. */
   secret: string;
+  /** `gpa`: int, optional. */
   gpa?: number;
 }
 
 /** The arguments of `query-sev-attestation-report`. */
 export interface QuerySevAttestationReportArguments {
+  /** `mnonce`: str. */
   mnonce: string;
 }
 
 /** What `query-sev-attestation-report` returns. */
 export interface QuerySevAttestationReportReturn {
+  /** `data`: str. */
   data: string;
 }
 
 /** What `query-sgx` returns. */
 export interface QuerySgxReturn {
+  /** `sgx`: bool. */
   sgx: boolean;
+  /** `sgx1`: bool. */
   sgx1: boolean;
+  /** `sgx2`: bool. */
   sgx2: boolean;
+  /** `flc`: bool. */
   flc: boolean;
-  /** @deprecated Absent in QEMU 10.0 and later. */
+  /** `section-size`: int, optional. Absent in QEMU 10.0 and later. @deprecated */
   "section-size"?: number;
+  /** `sections`: array of object. */
   sections: QuerySgxReturnSectionsItem[];
 }
 
 /** An element of what `query-acpi-ospm-status` returns. */
 export interface QueryAcpiOspmStatusReturnItem {
+  /** `device`: str, optional. */
   device?: string;
+  /** `slot`: str. */
   slot: string;
+  /** `slot-type`: `DIMM` | `CPU`. */
   "slot-type": QueryAcpiOspmStatusReturnItemSlotType;
+  /** `source`: int. */
   source: number;
+  /** `status`: int. */
   status: number;
 }
 
 /** The data of the `ACPI_DEVICE_OST` event. */
 export interface AcpiDeviceOstData {
+  /** `info`: object. */
   info: QueryAcpiOspmStatusReturnItem;
 }
 
 /** An element of what `query-pci` returns. */
 export interface QueryPciReturnItem {
+  /** `bus`: int. */
   bus: number;
+  /** `devices`: array of object. */
   devices: QueryPciReturnItemDevicesItem[];
 }
 
@@ -2165,6 +2966,7 @@ export interface QueryPciReturnItem {
  */
 export type QueryStatsArguments =
   & {
+    /** `providers`: array of object, optional. */
     providers?: QueryStatsArgumentsProvidersItem[];
   }
   & (
@@ -2175,119 +2977,189 @@ export type QueryStatsArguments =
 
 /** An element of what `query-stats` returns. */
 export interface QueryStatsReturnItem {
+  /** `provider`: `kvm`. */
   provider: QueryStatsArgumentsProvidersItemProvider;
+  /** `qom-path`: str, optional. */
   "qom-path"?: string;
+  /** `stats`: array of object. */
   stats: QueryStatsReturnItemStatsItem[];
 }
 
 /** The arguments of `query-stats-schemas`. */
 export interface QueryStatsSchemasArguments {
+  /** `provider`: `kvm`, optional. */
   provider?: QueryStatsArgumentsProvidersItemProvider;
 }
 
 /** An element of what `query-stats-schemas` returns. */
 export interface QueryStatsSchemasReturnItem {
+  /** `provider`: `kvm`. */
   provider: QueryStatsArgumentsProvidersItemProvider;
+  /** `target`: `vm` | `vcpu`. */
   target: QueryStatsArgumentsTarget;
+  /** `stats`: array of object. */
   stats: QueryStatsSchemasReturnItemStatsItem[];
 }
 
 /** An element of what `x-query-virtio` returns. */
 export interface XQueryVirtioReturnItem {
+  /** `path`: str. */
   path: string;
+  /** `name`: str. */
   name: string;
 }
 
 /** The arguments of `x-query-virtio-status`. */
 export interface XQueryVirtioStatusArguments {
+  /** `path`: str. */
   path: string;
 }
 
 /** What `x-query-virtio-status` returns. */
 export interface XQueryVirtioStatusReturn {
+  /** `name`: str. */
   name: string;
+  /** `device-id`: int. */
   "device-id": number;
+  /** `vhost-started`: bool. */
   "vhost-started": boolean;
+  /** `device-endian`: str. */
   "device-endian": string;
+  /** `guest-features`: object. */
   "guest-features": XQueryVirtioStatusReturnGuestFeatures;
+  /** `host-features`: object. */
   "host-features": XQueryVirtioStatusReturnGuestFeatures;
+  /** `backend-features`: object. */
   "backend-features": XQueryVirtioStatusReturnGuestFeatures;
+  /** `num-vqs`: int. */
   "num-vqs": number;
+  /** `status`: object. */
   status: XQueryVirtioStatusReturnStatus;
+  /** `isr`: int. */
   isr: number;
+  /** `queue-sel`: int. */
   "queue-sel": number;
+  /** `vm-running`: bool. */
   "vm-running": boolean;
+  /** `broken`: bool. */
   broken: boolean;
+  /** `disabled`: bool. */
   disabled: boolean;
+  /** `use-started`: bool. */
   "use-started": boolean;
+  /** `started`: bool. */
   started: boolean;
+  /** `start-on-kick`: bool. */
   "start-on-kick": boolean;
+  /** `disable-legacy-check`: bool. */
   "disable-legacy-check": boolean;
+  /** `bus-name`: str. */
   "bus-name": string;
+  /** `use-guest-notifier-mask`: bool. */
   "use-guest-notifier-mask": boolean;
+  /** `vhost-dev`: object, optional. */
   "vhost-dev"?: XQueryVirtioStatusReturnVhostDev;
 }
 
 /** The arguments of `x-query-virtio-queue-status`. */
 export interface XQueryVirtioQueueStatusArguments {
+  /** `path`: str. */
   path: string;
+  /** `queue`: int. */
   queue: number;
 }
 
 /** What `x-query-virtio-queue-status` returns. */
 export interface XQueryVirtioQueueStatusReturn {
+  /** `name`: str. */
   name: string;
+  /** `queue-index`: int. */
   "queue-index": number;
+  /** `inuse`: int. */
   inuse: number;
+  /** `vring-num`: int. */
   "vring-num": number;
+  /** `vring-num-default`: int. */
   "vring-num-default": number;
+  /** `vring-align`: int. */
   "vring-align": number;
+  /** `vring-desc`: int. */
   "vring-desc": number;
+  /** `vring-avail`: int. */
   "vring-avail": number;
+  /** `vring-used`: int. */
   "vring-used": number;
+  /** `last-avail-idx`: int, optional. */
   "last-avail-idx"?: number;
+  /** `shadow-avail-idx`: int, optional. */
   "shadow-avail-idx"?: number;
+  /** `used-idx`: int. */
   "used-idx": number;
+  /** `signalled-used`: int. */
   "signalled-used": number;
+  /** `signalled-used-valid`: bool. */
   "signalled-used-valid": boolean;
 }
 
 /** The arguments of `x-query-virtio-vhost-queue-status`. */
 export interface XQueryVirtioVhostQueueStatusArguments {
+  /** `path`: str. */
   path: string;
+  /** `queue`: int. */
   queue: number;
 }
 
 /** What `x-query-virtio-vhost-queue-status` returns. */
 export interface XQueryVirtioVhostQueueStatusReturn {
+  /** `name`: str. */
   name: string;
+  /** `kick`: int. */
   kick: number;
+  /** `call`: int. */
   call: number;
+  /** `desc`: int. */
   desc: number;
+  /** `avail`: int. */
   avail: number;
+  /** `used`: int. */
   used: number;
+  /** `num`: int. */
   num: number;
+  /** `desc-phys`: int. */
   "desc-phys": number;
+  /** `desc-size`: int. */
   "desc-size": number;
+  /** `avail-phys`: int. */
   "avail-phys": number;
+  /** `avail-size`: int. */
   "avail-size": number;
+  /** `used-phys`: int. */
   "used-phys": number;
+  /** `used-size`: int. */
   "used-size": number;
 }
 
 /** The arguments of `x-query-virtio-queue-element`. */
 export interface XQueryVirtioQueueElementArguments {
+  /** `path`: str. */
   path: string;
+  /** `queue`: int. */
   queue: number;
+  /** `index`: int, optional. */
   index?: number;
 }
 
 /** What `x-query-virtio-queue-element` returns. */
 export interface XQueryVirtioQueueElementReturn {
+  /** `name`: str. */
   name: string;
+  /** `index`: int. */
   index: number;
+  /** `descs`: array of object. */
   descs: XQueryVirtioQueueElementReturnDescsItem[];
+  /** `avail`: object. */
   avail: XQueryVirtioQueueElementReturnAvail;
+  /** `used`: object. */
   used: XQueryVirtioQueueElementReturnUsed;
 }
 
@@ -2376,7 +3248,9 @@ export type MemoryFailureDataAction =
 
 /** `flags` of {@linkcode MemoryFailureData}. */
 export interface MemoryFailureDataFlags {
+  /** `action-required`: bool. */
   "action-required": boolean;
+  /** `recursive`: bool. */
   recursive: boolean;
 }
 
@@ -2394,49 +3268,79 @@ export type QueryBlockReturnItemIoStatus =
 
 /** `stats` of {@linkcode QueryBlockstatsReturnItem}. */
 export interface QueryBlockstatsReturnItemStats {
+  /** `rd_bytes`: int. */
   rd_bytes: number;
+  /** `wr_bytes`: int. */
   wr_bytes: number;
+  /** `unmap_bytes`: int. */
   unmap_bytes: number;
+  /** `rd_operations`: int. */
   rd_operations: number;
+  /** `wr_operations`: int. */
   wr_operations: number;
+  /** `flush_operations`: int. */
   flush_operations: number;
+  /** `unmap_operations`: int. */
   unmap_operations: number;
+  /** `rd_total_time_ns`: int. */
   rd_total_time_ns: number;
+  /** `wr_total_time_ns`: int. */
   wr_total_time_ns: number;
+  /** `flush_total_time_ns`: int. */
   flush_total_time_ns: number;
+  /** `unmap_total_time_ns`: int. */
   unmap_total_time_ns: number;
+  /** `wr_highest_offset`: int. */
   wr_highest_offset: number;
+  /** `rd_merged`: int. */
   rd_merged: number;
+  /** `wr_merged`: int. */
   wr_merged: number;
+  /** `unmap_merged`: int. */
   unmap_merged: number;
+  /** `idle_time_ns`: int, optional. */
   idle_time_ns?: number;
+  /** `failed_rd_operations`: int. */
   failed_rd_operations: number;
+  /** `failed_wr_operations`: int. */
   failed_wr_operations: number;
+  /** `failed_flush_operations`: int. */
   failed_flush_operations: number;
+  /** `failed_unmap_operations`: int. */
   failed_unmap_operations: number;
+  /** `invalid_rd_operations`: int. */
   invalid_rd_operations: number;
+  /** `invalid_wr_operations`: int. */
   invalid_wr_operations: number;
+  /** `invalid_flush_operations`: int. */
   invalid_flush_operations: number;
+  /** `invalid_unmap_operations`: int. */
   invalid_unmap_operations: number;
+  /** `account_invalid`: bool. */
   account_invalid: boolean;
+  /** `account_failed`: bool. */
   account_failed: boolean;
+  /** `timed_stats`: array of object. */
   timed_stats: QueryBlockstatsReturnItemStatsTimedStatsItem[];
+  /** `rd_latency_histogram`: object, optional. */
   rd_latency_histogram?: QueryBlockstatsReturnItemStatsRdLatencyHistogram;
+  /** `wr_latency_histogram`: object, optional. */
   wr_latency_histogram?: QueryBlockstatsReturnItemStatsRdLatencyHistogram;
+  /** `flush_latency_histogram`: object, optional. */
   flush_latency_histogram?: QueryBlockstatsReturnItemStatsRdLatencyHistogram;
-  /** Since QEMU 10.0. */
+  /** `zone_append_bytes`: int, optional. Since QEMU 10.0. */
   zone_append_bytes?: number;
-  /** Since QEMU 10.0. */
+  /** `zone_append_operations`: int, optional. Since QEMU 10.0. */
   zone_append_operations?: number;
-  /** Since QEMU 10.0. */
+  /** `zone_append_total_time_ns`: int, optional. Since QEMU 10.0. */
   zone_append_total_time_ns?: number;
-  /** Since QEMU 10.0. */
+  /** `zone_append_merged`: int, optional. Since QEMU 10.0. */
   zone_append_merged?: number;
-  /** Since QEMU 10.0. */
+  /** `failed_zone_append_operations`: int, optional. Since QEMU 10.0. */
   failed_zone_append_operations?: number;
-  /** Since QEMU 10.0. */
+  /** `invalid_zone_append_operations`: int, optional. Since QEMU 10.0. */
   invalid_zone_append_operations?: number;
-  /** Since QEMU 10.0. */
+  /** `zone_append_latency_histogram`: object, optional. Since QEMU 10.0. */
   zone_append_latency_histogram?: QueryBlockstatsReturnItemStatsRdLatencyHistogram;
 }
 
@@ -2531,10 +3435,13 @@ export type DriveBackupArgumentsBitmapMode =
 
 /** `x-perf` of {@linkcode DriveBackupArguments}. */
 export interface DriveBackupArgumentsXPerf {
+  /** `use-copy-range`: bool, optional. */
   "use-copy-range"?: boolean;
+  /** `max-workers`: int, optional. */
   "max-workers"?: number;
+  /** `max-chunk`: int, optional. */
   "max-chunk"?: number;
-  /** Since QEMU 10.0. */
+  /** `min-cluster-size`: int, optional. Since QEMU 10.0. */
   "min-cluster-size"?: number;
 }
 
@@ -2546,53 +3453,85 @@ export type QueryBlockReturnItemInsertedDetectZeroes =
 
 /** `image` of {@linkcode QueryBlockReturnItemInserted}. */
 export interface QueryBlockReturnItemInsertedImage {
+  /** `filename`: str. */
   filename: string;
+  /** `format`: str. */
   format: string;
+  /** `dirty-flag`: bool, optional. */
   "dirty-flag"?: boolean;
+  /** `actual-size`: int, optional. */
   "actual-size"?: number;
+  /** `virtual-size`: int. */
   "virtual-size": number;
+  /** `cluster-size`: int, optional. */
   "cluster-size"?: number;
+  /** `encrypted`: bool, optional. */
   encrypted?: boolean;
+  /** `compressed`: bool, optional. */
   compressed?: boolean;
+  /** `backing-filename`: str, optional. */
   "backing-filename"?: string;
+  /** `full-backing-filename`: str, optional. */
   "full-backing-filename"?: string;
+  /** `backing-filename-format`: str, optional. */
   "backing-filename-format"?: string;
+  /** `snapshots`: array of object, optional. */
   snapshots?: QueryBlockReturnItemInsertedImageSnapshotsItem[];
+  /** `backing-image`: object, optional. */
   "backing-image"?: QueryBlockReturnItemInsertedImage;
+  /** `format-specific`: object, optional. */
   "format-specific"?: QueryBlockReturnItemInsertedImageFormatSpecific;
 }
 
 /** `cache` of {@linkcode QueryBlockReturnItemInserted}. */
 export interface QueryBlockReturnItemInsertedCache {
+  /** `writeback`: bool. */
   writeback: boolean;
+  /** `direct`: bool. */
   direct: boolean;
+  /** `no-flush`: bool. */
   "no-flush": boolean;
 }
 
 /** An element of `dirty-bitmaps` of {@linkcode QueryBlockReturnItemInserted}. */
 export interface QueryBlockReturnItemInsertedDirtyBitmapsItem {
+  /** `name`: str, optional. */
   name?: string;
+  /** `count`: int. */
   count: number;
+  /** `granularity`: int. */
   granularity: number;
+  /** `recording`: bool. */
   recording: boolean;
+  /** `busy`: bool. */
   busy: boolean;
+  /** `persistent`: bool. */
   persistent: boolean;
+  /** `inconsistent`: bool, optional. */
   inconsistent?: boolean;
 }
 
 /** An element of `nodes` of {@linkcode XDebugQueryBlockGraphReturn}. */
 export interface XDebugQueryBlockGraphReturnNodesItem {
+  /** `id`: int. */
   id: number;
+  /** `type`: `block-backend` | `block-job` | `block-driver`. */
   type: XDebugQueryBlockGraphReturnNodesItemType;
+  /** `name`: str. */
   name: string;
 }
 
 /** An element of `edges` of {@linkcode XDebugQueryBlockGraphReturn}. */
 export interface XDebugQueryBlockGraphReturnEdgesItem {
+  /** `parent`: int. */
   parent: number;
+  /** `child`: int. */
   child: number;
+  /** `name`: str. */
   name: string;
+  /** `perm`: array of `consistent-read` | `write` | `write-unchanged` | `resize`. */
   perm: XDebugQueryBlockGraphReturnEdgesItemPermItem[];
+  /** `shared-perm`: array of `consistent-read` | `write` | `write-unchanged` | `resize`. */
   "shared-perm": XDebugQueryBlockGraphReturnEdgesItemPermItem[];
 }
 
@@ -2658,292 +3597,453 @@ export type BlockdevAddArgumentsDiscard =
 
 /** `cache` of {@linkcode BlockdevAddArguments}. */
 export interface BlockdevAddArgumentsCache {
+  /** `direct`: bool, optional. */
   direct?: boolean;
+  /** `no-flush`: bool, optional. */
   "no-flush"?: boolean;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `blkdebug`. */
 export interface BlockdevAddArgumentsBlkdebug {
+  /** `image`: object or str. */
   image: BlockdevAddArgumentsBlkdebugImage;
+  /** `config`: str, optional. */
   config?: string;
+  /** `align`: int, optional. */
   align?: number;
+  /** `max-transfer`: int, optional. */
   "max-transfer"?: number;
+  /** `opt-write-zero`: int, optional. */
   "opt-write-zero"?: number;
+  /** `max-write-zero`: int, optional. */
   "max-write-zero"?: number;
+  /** `opt-discard`: int, optional. */
   "opt-discard"?: number;
+  /** `max-discard`: int, optional. */
   "max-discard"?: number;
+  /** `inject-error`: array of object, optional. */
   "inject-error"?: BlockdevAddArgumentsBlkdebugInjectErrorItem[];
+  /** `set-state`: array of object, optional. */
   "set-state"?: BlockdevAddArgumentsBlkdebugSetStateItem[];
+  /** `take-child-perms`: array of `consistent-read` | `write` | `write-unchanged` | `resize`, optional. */
   "take-child-perms"?: XDebugQueryBlockGraphReturnEdgesItemPermItem[];
+  /** `unshare-child-perms`: array of `consistent-read` | `write` | `write-unchanged` | `resize`, optional. */
   "unshare-child-perms"?: XDebugQueryBlockGraphReturnEdgesItemPermItem[];
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `blklogwrites`. */
 export interface BlockdevAddArgumentsBlklogwrites {
+  /** `file`: object or str. */
   file: BlockdevAddArgumentsBlkdebugImage;
+  /** `log`: object or str. */
   log: BlockdevAddArgumentsBlkdebugImage;
+  /** `log-sector-size`: int, optional. */
   "log-sector-size"?: number;
+  /** `log-append`: bool, optional. */
   "log-append"?: boolean;
+  /** `log-super-update-interval`: int, optional. */
   "log-super-update-interval"?: number;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `blkverify`. */
 export interface BlockdevAddArgumentsBlkverify {
+  /** `test`: object or str. */
   test: BlockdevAddArgumentsBlkdebugImage;
+  /** `raw`: object or str. */
   raw: BlockdevAddArgumentsBlkdebugImage;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `blkreplay`. */
 export interface BlockdevAddArgumentsBlkreplay {
+  /** `image`: object or str. */
   image: BlockdevAddArgumentsBlkdebugImage;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `bochs`. */
 export interface BlockdevAddArgumentsBochs {
+  /** `file`: object or str. */
   file: BlockdevAddArgumentsBlkdebugImage;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `copy-before-write`. */
 export interface BlockdevAddArgumentsCopyBeforeWrite {
+  /** `file`: object or str. */
   file: BlockdevAddArgumentsBlkdebugImage;
+  /** `target`: object or str. */
   target: BlockdevAddArgumentsBlkdebugImage;
+  /** `bitmap`: object, optional. */
   bitmap?: BlockDirtyBitmapRemoveArguments;
+  /** `on-cbw-error`: `break-guest-write` | `break-snapshot`, optional. */
   "on-cbw-error"?: BlockdevAddArgumentsCopyBeforeWriteOnCbwError;
+  /** `cbw-timeout`: int, optional. */
   "cbw-timeout"?: number;
-  /** Since QEMU 10.0. */
+  /** `min-cluster-size`: int, optional. Since QEMU 10.0. */
   "min-cluster-size"?: number;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `copy-on-read`. */
 export interface BlockdevAddArgumentsCopyOnRead {
+  /** `file`: object or str. */
   file: BlockdevAddArgumentsBlkdebugImage;
+  /** `bottom`: str, optional. */
   bottom?: string;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `file`. */
 export interface BlockdevAddArgumentsFile {
+  /** `filename`: str. */
   filename: string;
+  /** `pr-manager`: str, optional. */
   "pr-manager"?: string;
+  /** `locking`: `auto` | `on` | `off`, optional. */
   locking?: BlockdevAddArgumentsFileLocking;
+  /** `aio`: `threads` | `native` | `io_uring`, optional. */
   aio?: BlockdevAddArgumentsFileAio;
+  /** `aio-max-batch`: int, optional. */
   "aio-max-batch"?: number;
+  /** `drop-cache`: bool, optional. */
   "drop-cache"?: boolean;
+  /** `x-check-cache-dropped`: bool, optional. */
   "x-check-cache-dropped"?: boolean;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `ftp`. */
 export interface BlockdevAddArgumentsFtp {
+  /** `url`: str. */
   url: string;
+  /** `readahead`: int, optional. */
   readahead?: number;
+  /** `timeout`: int, optional. */
   timeout?: number;
+  /** `username`: str, optional. */
   username?: string;
+  /** `password-secret`: str, optional. */
   "password-secret"?: string;
+  /** `proxy-username`: str, optional. */
   "proxy-username"?: string;
+  /** `proxy-password-secret`: str, optional. */
   "proxy-password-secret"?: string;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `ftps`. */
 export interface BlockdevAddArgumentsFtps {
+  /** `url`: str. */
   url: string;
+  /** `readahead`: int, optional. */
   readahead?: number;
+  /** `timeout`: int, optional. */
   timeout?: number;
+  /** `username`: str, optional. */
   username?: string;
+  /** `password-secret`: str, optional. */
   "password-secret"?: string;
+  /** `proxy-username`: str, optional. */
   "proxy-username"?: string;
+  /** `proxy-password-secret`: str, optional. */
   "proxy-password-secret"?: string;
+  /** `sslverify`: bool, optional. */
   sslverify?: boolean;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `gluster`. */
 export interface BlockdevAddArgumentsGluster {
+  /** `volume`: str. */
   volume: string;
+  /** `path`: str. */
   path: string;
+  /** `server`: array of object. */
   server: BlockdevAddArgumentsGlusterServerItem[];
+  /** `debug`: int, optional. */
   debug?: number;
+  /** `logfile`: str, optional. */
   logfile?: string;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `http`. */
 export interface BlockdevAddArgumentsHttp {
+  /** `url`: str. */
   url: string;
+  /** `readahead`: int, optional. */
   readahead?: number;
+  /** `timeout`: int, optional. */
   timeout?: number;
+  /** `username`: str, optional. */
   username?: string;
+  /** `password-secret`: str, optional. */
   "password-secret"?: string;
+  /** `proxy-username`: str, optional. */
   "proxy-username"?: string;
+  /** `proxy-password-secret`: str, optional. */
   "proxy-password-secret"?: string;
+  /** `cookie`: str, optional. */
   cookie?: string;
+  /** `cookie-secret`: str, optional. */
   "cookie-secret"?: string;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `https`. */
 export interface BlockdevAddArgumentsHttps {
+  /** `url`: str. */
   url: string;
+  /** `readahead`: int, optional. */
   readahead?: number;
+  /** `timeout`: int, optional. */
   timeout?: number;
+  /** `username`: str, optional. */
   username?: string;
+  /** `password-secret`: str, optional. */
   "password-secret"?: string;
+  /** `proxy-username`: str, optional. */
   "proxy-username"?: string;
+  /** `proxy-password-secret`: str, optional. */
   "proxy-password-secret"?: string;
+  /** `cookie`: str, optional. */
   cookie?: string;
+  /** `sslverify`: bool, optional. */
   sslverify?: boolean;
+  /** `cookie-secret`: str, optional. */
   "cookie-secret"?: string;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `iscsi`. */
 export interface BlockdevAddArgumentsIscsi {
+  /** `transport`: `tcp` | `iser`. */
   transport: BlockdevAddArgumentsIscsiTransport;
+  /** `portal`: str. */
   portal: string;
+  /** `target`: str. */
   target: string;
+  /** `lun`: int, optional. */
   lun?: number;
+  /** `user`: str, optional. */
   user?: string;
+  /** `password-secret`: str, optional. */
   "password-secret"?: string;
+  /** `initiator-name`: str, optional. */
   "initiator-name"?: string;
+  /** `header-digest`: `crc32c` | `none` | `crc32c-none` | `none-crc32c`, optional. */
   "header-digest"?: BlockdevAddArgumentsIscsiHeaderDigest;
+  /** `timeout`: int, optional. */
   timeout?: number;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `luks`. */
 export interface BlockdevAddArgumentsLuks {
+  /** `file`: object or str. */
   file: BlockdevAddArgumentsBlkdebugImage;
+  /** `key-secret`: str, optional. */
   "key-secret"?: string;
-  /** Since QEMU 10.0. */
+  /** `header`: object or str, optional. Since QEMU 10.0. */
   header?: BlockdevAddArgumentsBlkdebugImage;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `nbd`. */
 export interface BlockdevAddArgumentsNbd {
+  /** `server`: object. */
   server: BlockdevAddArgumentsGlusterServerItem;
+  /** `export`: str, optional. */
   export?: string;
+  /** `tls-creds`: str, optional. */
   "tls-creds"?: string;
+  /** `tls-hostname`: str, optional. */
   "tls-hostname"?: string;
+  /** `x-dirty-bitmap`: str, optional. */
   "x-dirty-bitmap"?: string;
+  /** `reconnect-delay`: int, optional. */
   "reconnect-delay"?: number;
+  /** `open-timeout`: int, optional. */
   "open-timeout"?: number;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `nfs`. */
 export interface BlockdevAddArgumentsNfs {
+  /** `server`: object. */
   server: BlockdevAddArgumentsNfsServer;
+  /** `path`: str. */
   path: string;
+  /** `user`: int, optional. */
   user?: number;
+  /** `group`: int, optional. */
   group?: number;
+  /** `tcp-syn-count`: int, optional. */
   "tcp-syn-count"?: number;
+  /** `readahead-size`: int, optional. */
   "readahead-size"?: number;
+  /** `page-cache-size`: int, optional. */
   "page-cache-size"?: number;
+  /** `debug`: int, optional. */
   debug?: number;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `null-aio`. */
 export interface BlockdevAddArgumentsNullAio {
+  /** `size`: int, optional. */
   size?: number;
+  /** `latency-ns`: int, optional. */
   "latency-ns"?: number;
+  /** `read-zeroes`: bool, optional. */
   "read-zeroes"?: boolean;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `nvme`. */
 export interface BlockdevAddArgumentsNvme {
+  /** `device`: str. */
   device: string;
+  /** `namespace`: int. */
   namespace: number;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `preallocate`. */
 export interface BlockdevAddArgumentsPreallocate {
+  /** `file`: object or str. */
   file: BlockdevAddArgumentsBlkdebugImage;
+  /** `prealloc-align`: int, optional. */
   "prealloc-align"?: number;
+  /** `prealloc-size`: int, optional. */
   "prealloc-size"?: number;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `qcow2`. */
 export interface BlockdevAddArgumentsQcow2 {
+  /** `file`: object or str. */
   file: BlockdevAddArgumentsBlkdebugImage;
+  /** `backing`: object or str or null, optional. */
   backing?: BlockdevAddArgumentsQcow2Backing;
+  /** `lazy-refcounts`: bool, optional. */
   "lazy-refcounts"?: boolean;
+  /** `pass-discard-request`: bool, optional. */
   "pass-discard-request"?: boolean;
+  /** `pass-discard-snapshot`: bool, optional. */
   "pass-discard-snapshot"?: boolean;
+  /** `pass-discard-other`: bool, optional. */
   "pass-discard-other"?: boolean;
+  /** `overlap-check`: object or `none` | `constant` | `cached` | `all`, optional. */
   "overlap-check"?: BlockdevAddArgumentsQcow2OverlapCheck;
+  /** `cache-size`: int, optional. */
   "cache-size"?: number;
+  /** `l2-cache-size`: int, optional. */
   "l2-cache-size"?: number;
+  /** `l2-cache-entry-size`: int, optional. */
   "l2-cache-entry-size"?: number;
+  /** `refcount-cache-size`: int, optional. */
   "refcount-cache-size"?: number;
+  /** `cache-clean-interval`: int, optional. */
   "cache-clean-interval"?: number;
+  /** `encrypt`: object, optional. */
   encrypt?: BlockdevAddArgumentsQcow2Encrypt;
+  /** `data-file`: object or str, optional. */
   "data-file"?: BlockdevAddArgumentsBlkdebugImage;
-  /** Since QEMU 10.0. */
+  /** `discard-no-unref`: bool, optional. Since QEMU 10.0. */
   "discard-no-unref"?: boolean;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `qcow`. */
 export interface BlockdevAddArgumentsQcow {
+  /** `file`: object or str. */
   file: BlockdevAddArgumentsBlkdebugImage;
+  /** `backing`: object or str or null, optional. */
   backing?: BlockdevAddArgumentsQcow2Backing;
+  /** `encrypt`: object, optional. */
   encrypt?: BlockdevAddArgumentsQcowEncrypt;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `qed`. */
 export interface BlockdevAddArgumentsQed {
+  /** `file`: object or str. */
   file: BlockdevAddArgumentsBlkdebugImage;
+  /** `backing`: object or str or null, optional. */
   backing?: BlockdevAddArgumentsQcow2Backing;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `quorum`. */
 export interface BlockdevAddArgumentsQuorum {
+  /** `blkverify`: bool, optional. */
   blkverify?: boolean;
+  /** `children`: array of object or str. */
   children: BlockdevAddArgumentsBlkdebugImage[];
+  /** `vote-threshold`: int. */
   "vote-threshold": number;
+  /** `rewrite-corrupted`: bool, optional. */
   "rewrite-corrupted"?: boolean;
+  /** `read-pattern`: `quorum` | `fifo`, optional. */
   "read-pattern"?: BlockdevAddArgumentsQuorumReadPattern;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `raw`. */
 export interface BlockdevAddArgumentsRaw {
+  /** `file`: object or str. */
   file: BlockdevAddArgumentsBlkdebugImage;
+  /** `offset`: int, optional. */
   offset?: number;
+  /** `size`: int, optional. */
   size?: number;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `rbd`. */
 export interface BlockdevAddArgumentsRbd {
+  /** `pool`: str. */
   pool: string;
+  /** `namespace`: str, optional. */
   namespace?: string;
+  /** `image`: str. */
   image: string;
+  /** `conf`: str, optional. */
   conf?: string;
+  /** `snapshot`: str, optional. */
   snapshot?: string;
+  /** `encrypt`: object, optional. */
   encrypt?: BlockdevAddArgumentsRbdEncrypt;
+  /** `user`: str, optional. */
   user?: string;
+  /** `auth-client-required`: array of `cephx` | `none`, optional. */
   "auth-client-required"?: BlockdevAddArgumentsRbdAuthClientRequiredItem[];
+  /** `key-secret`: str, optional. */
   "key-secret"?: string;
+  /** `server`: array of object, optional. */
   server?: BlockdevAddArgumentsRbdServerItem[];
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `replication`. */
 export interface BlockdevAddArgumentsReplication {
+  /** `file`: object or str. */
   file: BlockdevAddArgumentsBlkdebugImage;
+  /** `mode`: `primary` | `secondary`. */
   mode: BlockdevAddArgumentsReplicationMode;
+  /** `top-id`: str, optional. */
   "top-id"?: string;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `ssh`. */
 export interface BlockdevAddArgumentsSsh {
+  /** `server`: object. */
   server: BlockdevAddArgumentsGlusterServerItemInet;
+  /** `path`: str. */
   path: string;
+  /** `user`: str, optional. */
   user?: string;
+  /** `host-key-check`: object, optional. */
   "host-key-check"?: BlockdevAddArgumentsSshHostKeyCheck;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `throttle`. */
 export interface BlockdevAddArgumentsThrottle {
+  /** `throttle-group`: str. */
   "throttle-group": string;
+  /** `file`: object or str. */
   file: BlockdevAddArgumentsBlkdebugImage;
 }
 
 /** The members of {@linkcode BlockdevAddArguments} when `driver` is `vvfat`. */
 export interface BlockdevAddArgumentsVvfat {
+  /** `dir`: str. */
   dir: string;
+  /** `fat-type`: int, optional. */
   "fat-type"?: number;
+  /** `floppy`: bool, optional. */
   floppy?: boolean;
+  /** `label`: str, optional. */
   label?: string;
+  /** `rw`: bool, optional. */
   rw?: boolean;
 }
 
@@ -3092,32 +4192,47 @@ export type BlockExportAddArgumentsType =
 
 /** The members of {@linkcode BlockExportAddArguments} when `type` is `nbd`. */
 export interface BlockExportAddArgumentsNbd {
+  /** `name`: str, optional. */
   name?: string;
+  /** `description`: str, optional. */
   description?: string;
+  /** `bitmaps`: array of str or object, optional. */
   bitmaps?: BlockDirtyBitmapMergeArgumentsBitmapsItem[];
+  /** `allocation-depth`: bool, optional. */
   "allocation-depth"?: boolean;
 }
 
 /** The members of {@linkcode BlockExportAddArguments} when `type` is `vhost-user-blk`. */
 export interface BlockExportAddArgumentsVhostUserBlk {
+  /** `addr`: object. */
   addr: BlockdevAddArgumentsGlusterServerItem;
+  /** `logical-block-size`: int, optional. */
   "logical-block-size"?: number;
+  /** `num-queues`: int, optional. */
   "num-queues"?: number;
 }
 
 /** The members of {@linkcode BlockExportAddArguments} when `type` is `fuse`. */
 export interface BlockExportAddArgumentsFuse {
+  /** `mountpoint`: str. */
   mountpoint: string;
+  /** `growable`: bool, optional. */
   growable?: boolean;
+  /** `allow-other`: `off` | `on` | `auto`, optional. */
   "allow-other"?: BlockExportAddArgumentsFuseAllowOther;
 }
 
 /** The members of {@linkcode BlockExportAddArguments} when `type` is `vduse-blk`. */
 export interface BlockExportAddArgumentsVduseBlk {
+  /** `name`: str. */
   name: string;
+  /** `num-queues`: int, optional. */
   "num-queues"?: number;
+  /** `queue-size`: int, optional. */
   "queue-size"?: number;
+  /** `logical-block-size`: int, optional. */
   "logical-block-size"?: number;
+  /** `serial`: str, optional. */
   serial?: string;
 }
 
@@ -3198,140 +4313,223 @@ export type NetdevAddArgumentsType =
 
 /** The members of {@linkcode NetdevAddArguments} when `type` is `nic`. */
 export interface NetdevAddArgumentsNic {
+  /** `netdev`: str, optional. */
   netdev?: string;
+  /** `macaddr`: str, optional. */
   macaddr?: string;
+  /** `model`: str, optional. */
   model?: string;
+  /** `addr`: str, optional. */
   addr?: string;
+  /** `vectors`: int, optional. */
   vectors?: number;
 }
 
 /** The members of {@linkcode NetdevAddArguments} when `type` is `user`. */
 export interface NetdevAddArgumentsUser {
+  /** `hostname`: str, optional. */
   hostname?: string;
+  /** `restrict`: bool, optional. */
   restrict?: boolean;
+  /** `ipv4`: bool, optional. */
   ipv4?: boolean;
+  /** `ipv6`: bool, optional. */
   ipv6?: boolean;
+  /** `ip`: str, optional. */
   ip?: string;
+  /** `net`: str, optional. */
   net?: string;
+  /** `host`: str, optional. */
   host?: string;
+  /** `tftp`: str, optional. */
   tftp?: string;
+  /** `bootfile`: str, optional. */
   bootfile?: string;
+  /** `dhcpstart`: str, optional. */
   dhcpstart?: string;
+  /** `dns`: str, optional. */
   dns?: string;
+  /** `dnssearch`: array of object, optional. */
   dnssearch?: BlockdevAddArgumentsGlusterServerItemFd[] | NetdevAddArgumentsUserDnssearchItem[];
+  /** `domainname`: str, optional. */
   domainname?: string;
+  /** `ipv6-prefix`: str, optional. */
   "ipv6-prefix"?: string;
+  /** `ipv6-prefixlen`: int, optional. */
   "ipv6-prefixlen"?: number;
+  /** `ipv6-host`: str, optional. */
   "ipv6-host"?: string;
+  /** `ipv6-dns`: str, optional. */
   "ipv6-dns"?: string;
+  /** `smb`: str, optional. */
   smb?: string;
+  /** `smbserver`: str, optional. */
   smbserver?: string;
+  /** `hostfwd`: array of object, optional. */
   hostfwd?: BlockdevAddArgumentsGlusterServerItemFd[] | NetdevAddArgumentsUserDnssearchItem[];
+  /** `guestfwd`: array of object, optional. */
   guestfwd?: BlockdevAddArgumentsGlusterServerItemFd[] | NetdevAddArgumentsUserDnssearchItem[];
+  /** `tftp-server-name`: str, optional. */
   "tftp-server-name"?: string;
 }
 
 /** The members of {@linkcode NetdevAddArguments} when `type` is `tap`. */
 export interface NetdevAddArgumentsTap {
+  /** `ifname`: str, optional. */
   ifname?: string;
+  /** `fd`: str, optional. */
   fd?: string;
+  /** `fds`: str, optional. */
   fds?: string;
+  /** `script`: str, optional. */
   script?: string;
+  /** `downscript`: str, optional. */
   downscript?: string;
+  /** `br`: str, optional. */
   br?: string;
+  /** `helper`: str, optional. */
   helper?: string;
+  /** `sndbuf`: int, optional. */
   sndbuf?: number;
+  /** `vnet_hdr`: bool, optional. */
   vnet_hdr?: boolean;
+  /** `vhost`: bool, optional. */
   vhost?: boolean;
+  /** `vhostfd`: str, optional. */
   vhostfd?: string;
+  /** `vhostfds`: str, optional. */
   vhostfds?: string;
+  /** `vhostforce`: bool, optional. */
   vhostforce?: boolean;
+  /** `queues`: int, optional. */
   queues?: number;
+  /** `poll-us`: int, optional. */
   "poll-us"?: number;
 }
 
 /** The members of {@linkcode NetdevAddArguments} when `type` is `l2tpv3`. */
 export interface NetdevAddArgumentsL2tpv3 {
+  /** `src`: str. */
   src: string;
+  /** `dst`: str. */
   dst: string;
+  /** `srcport`: str, optional. */
   srcport?: string;
+  /** `dstport`: str, optional. */
   dstport?: string;
+  /** `ipv6`: bool, optional. */
   ipv6?: boolean;
+  /** `udp`: bool, optional. */
   udp?: boolean;
+  /** `cookie64`: bool, optional. */
   cookie64?: boolean;
+  /** `counter`: bool, optional. */
   counter?: boolean;
+  /** `pincounter`: bool, optional. */
   pincounter?: boolean;
+  /** `txcookie`: int, optional. */
   txcookie?: number;
+  /** `rxcookie`: int, optional. */
   rxcookie?: number;
+  /** `txsession`: int. */
   txsession: number;
+  /** `rxsession`: int, optional. */
   rxsession?: number;
+  /** `offset`: int, optional. */
   offset?: number;
 }
 
 /** The members of {@linkcode NetdevAddArguments} when `type` is `socket`. */
 export interface NetdevAddArgumentsSocket {
+  /** `fd`: str, optional. */
   fd?: string;
+  /** `listen`: str, optional. */
   listen?: string;
+  /** `connect`: str, optional. */
   connect?: string;
+  /** `mcast`: str, optional. */
   mcast?: string;
+  /** `localaddr`: str, optional. */
   localaddr?: string;
+  /** `udp`: str, optional. */
   udp?: string;
 }
 
 /** The members of {@linkcode NetdevAddArguments} when `type` is `stream`. */
 export interface NetdevAddArgumentsStream {
+  /** `addr`: object. */
   addr: BlockdevAddArgumentsGlusterServerItem;
+  /** `server`: bool, optional. */
   server?: boolean;
-  /** @deprecated Since QEMU 10.0. */
+  /** `reconnect`: int, optional. Since QEMU 10.0. @deprecated */
   reconnect?: number;
-  /** Since QEMU 10.0. */
+  /** `reconnect-ms`: int, optional. Since QEMU 10.0. */
   "reconnect-ms"?: number;
 }
 
 /** The members of {@linkcode NetdevAddArguments} when `type` is `dgram`. */
 export interface NetdevAddArgumentsDgram {
+  /** `local`: object, optional. */
   local?: BlockdevAddArgumentsGlusterServerItem;
+  /** `remote`: object, optional. */
   remote?: BlockdevAddArgumentsGlusterServerItem;
 }
 
 /** The members of {@linkcode NetdevAddArguments} when `type` is `vde`. */
 export interface NetdevAddArgumentsVde {
+  /** `sock`: str, optional. */
   sock?: string;
+  /** `port`: int, optional. */
   port?: number;
+  /** `group`: str, optional. */
   group?: string;
+  /** `mode`: int, optional. */
   mode?: number;
 }
 
 /** The members of {@linkcode NetdevAddArguments} when `type` is `bridge`. */
 export interface NetdevAddArgumentsBridge {
+  /** `br`: str, optional. */
   br?: string;
+  /** `helper`: str, optional. */
   helper?: string;
 }
 
 /** The members of {@linkcode NetdevAddArguments} when `type` is `hubport`. */
 export interface NetdevAddArgumentsHubport {
+  /** `hubid`: int. */
   hubid: number;
+  /** `netdev`: str, optional. */
   netdev?: string;
 }
 
 /** The members of {@linkcode NetdevAddArguments} when `type` is `netmap`. */
 export interface NetdevAddArgumentsNetmap {
+  /** `ifname`: str. */
   ifname: string;
+  /** `devname`: str, optional. */
   devname?: string;
 }
 
 /** The members of {@linkcode NetdevAddArguments} when `type` is `vhost-user`. */
 export interface NetdevAddArgumentsVhostUser {
+  /** `chardev`: str. */
   chardev: string;
+  /** `vhostforce`: bool, optional. */
   vhostforce?: boolean;
+  /** `queues`: int, optional. */
   queues?: number;
 }
 
 /** The members of {@linkcode NetdevAddArguments} when `type` is `vhost-vdpa`. */
 export interface NetdevAddArgumentsVhostVdpa {
+  /** `vhostdev`: str, optional. */
   vhostdev?: string;
+  /** `vhostfd`: str, optional. */
   vhostfd?: string;
+  /** `queues`: int, optional. */
   queues?: number;
+  /** `x-svq`: bool, optional. */
   "x-svq"?: boolean;
 }
 
@@ -3360,37 +4558,61 @@ export type QueryRockerPortsReturnItemAutoneg =
 
 /** `key` of {@linkcode QueryRockerOfDpaFlowsReturnItem}. */
 export interface QueryRockerOfDpaFlowsReturnItemKey {
+  /** `priority`: int. */
   priority: number;
+  /** `tbl-id`: int. */
   "tbl-id": number;
+  /** `in-pport`: int, optional. */
   "in-pport"?: number;
+  /** `tunnel-id`: int, optional. */
   "tunnel-id"?: number;
+  /** `vlan-id`: int, optional. */
   "vlan-id"?: number;
+  /** `eth-type`: int, optional. */
   "eth-type"?: number;
+  /** `eth-src`: str, optional. */
   "eth-src"?: string;
+  /** `eth-dst`: str, optional. */
   "eth-dst"?: string;
+  /** `ip-proto`: int, optional. */
   "ip-proto"?: number;
+  /** `ip-tos`: int, optional. */
   "ip-tos"?: number;
+  /** `ip-dst`: str, optional. */
   "ip-dst"?: string;
 }
 
 /** `mask` of {@linkcode QueryRockerOfDpaFlowsReturnItem}. */
 export interface QueryRockerOfDpaFlowsReturnItemMask {
+  /** `in-pport`: int, optional. */
   "in-pport"?: number;
+  /** `tunnel-id`: int, optional. */
   "tunnel-id"?: number;
+  /** `vlan-id`: int, optional. */
   "vlan-id"?: number;
+  /** `eth-src`: str, optional. */
   "eth-src"?: string;
+  /** `eth-dst`: str, optional. */
   "eth-dst"?: string;
+  /** `ip-proto`: int, optional. */
   "ip-proto"?: number;
+  /** `ip-tos`: int, optional. */
   "ip-tos"?: number;
 }
 
 /** `action` of {@linkcode QueryRockerOfDpaFlowsReturnItem}. */
 export interface QueryRockerOfDpaFlowsReturnItemAction {
+  /** `goto-tbl`: int, optional. */
   "goto-tbl"?: number;
+  /** `group-id`: int, optional. */
   "group-id"?: number;
+  /** `tunnel-lport`: int, optional. */
   "tunnel-lport"?: number;
+  /** `vlan-id`: int, optional. */
   "vlan-id"?: number;
+  /** `new-vlan-id`: int, optional. */
   "new-vlan-id"?: number;
+  /** `out-pport`: int, optional. */
   "out-pport"?: number;
 }
 
@@ -3412,11 +4634,13 @@ export type SetPasswordArgumentsConnected =
 
 /** The members of {@linkcode SetPasswordArguments} when `protocol` is `vnc`. */
 export interface SetPasswordArgumentsVnc {
+  /** `display`: str, optional. */
   display?: string;
 }
 
 /** The members of {@linkcode ExpirePasswordArguments} when `protocol` is `vnc`. */
 export interface ExpirePasswordArgumentsVnc {
+  /** `display`: str, optional. */
   display?: string;
 }
 
@@ -3433,27 +4657,41 @@ export type QuerySpiceReturnMouseMode =
 
 /** An element of `channels` of {@linkcode QuerySpiceReturn}. */
 export interface QuerySpiceReturnChannelsItem {
+  /** `host`: str. */
   host: string;
+  /** `port`: str. */
   port: string;
+  /** `family`: `ipv4` | `ipv6` | `unix` | `vsock` | `unknown`. */
   family: QuerySpiceReturnChannelsItemFamily;
+  /** `connection-id`: int. */
   "connection-id": number;
+  /** `channel-type`: int. */
   "channel-type": number;
+  /** `channel-id`: int. */
   "channel-id": number;
+  /** `tls`: bool. */
   tls: boolean;
 }
 
 /** `server` of {@linkcode SpiceConnectedData}. */
 export interface SpiceConnectedDataServer {
+  /** `host`: str. */
   host: string;
+  /** `port`: str. */
   port: string;
+  /** `family`: `ipv4` | `ipv6` | `unix` | `vsock` | `unknown`. */
   family: QuerySpiceReturnChannelsItemFamily;
 }
 
 /** `server` of {@linkcode SpiceInitializedData}. */
 export interface SpiceInitializedDataServer {
+  /** `host`: str. */
   host: string;
+  /** `port`: str. */
   port: string;
+  /** `family`: `ipv4` | `ipv6` | `unix` | `vsock` | `unknown`. */
   family: QuerySpiceReturnChannelsItemFamily;
+  /** `auth`: str, optional. */
   auth?: string;
 }
 
@@ -3467,21 +4705,33 @@ export type QuerySpiceReturnChannelsItemFamily =
 
 /** An element of `clients` of {@linkcode QueryVncReturn}. */
 export interface QueryVncReturnClientsItem {
+  /** `host`: str. */
   host: string;
+  /** `service`: str. */
   service: string;
+  /** `family`: `ipv4` | `ipv6` | `unix` | `vsock` | `unknown`. */
   family: QuerySpiceReturnChannelsItemFamily;
+  /** `websocket`: bool. */
   websocket: boolean;
+  /** `x509_dname`: str, optional. */
   x509_dname?: string;
+  /** `sasl_username`: str, optional. */
   sasl_username?: string;
 }
 
 /** An element of `server` of {@linkcode QueryVncServersReturnItem}. */
 export interface QueryVncServersReturnItemServerItem {
+  /** `host`: str. */
   host: string;
+  /** `service`: str. */
   service: string;
+  /** `family`: `ipv4` | `ipv6` | `unix` | `vsock` | `unknown`. */
   family: QuerySpiceReturnChannelsItemFamily;
+  /** `websocket`: bool. */
   websocket: boolean;
+  /** `auth`: `none` | `vnc` | `ra2` | `ra2ne` | `tight` | `ultra` | `tls` | `vencrypt` | `sasl`. */
   auth: QueryVncServersReturnItemServerItemAuth;
+  /** `vencrypt`: `plain` | `tls-none` | `x509-none` | `tls-vnc` | `x509-vnc` | `tls-plain` | `x509-plain` | `tls-sasl` | `x509-sasl`, optional. */
   vencrypt?: QueryVncServersReturnItemServerItemVencrypt;
 }
 
@@ -3511,18 +4761,27 @@ export type QueryVncServersReturnItemServerItemVencrypt =
 
 /** `server` of {@linkcode VncConnectedData}. */
 export interface VncConnectedDataServer {
+  /** `host`: str. */
   host: string;
+  /** `service`: str. */
   service: string;
+  /** `family`: `ipv4` | `ipv6` | `unix` | `vsock` | `unknown`. */
   family: QuerySpiceReturnChannelsItemFamily;
+  /** `websocket`: bool. */
   websocket: boolean;
+  /** `auth`: str, optional. */
   auth?: string;
 }
 
 /** `client` of {@linkcode VncConnectedData}. */
 export interface VncConnectedDataClient {
+  /** `host`: str. */
   host: string;
+  /** `service`: str. */
   service: string;
+  /** `family`: `ipv4` | `ipv6` | `unix` | `vsock` | `unknown`. */
   family: QuerySpiceReturnChannelsItemFamily;
+  /** `websocket`: bool. */
   websocket: boolean;
 }
 
@@ -3562,32 +4821,43 @@ export type QueryDisplayOptionsReturnGl =
 
 /** The members of {@linkcode QueryDisplayOptionsReturn} when `type` is `gtk`. */
 export interface QueryDisplayOptionsReturnGtk {
+  /** `grab-on-hover`: bool, optional. */
   "grab-on-hover"?: boolean;
+  /** `zoom-to-fit`: bool, optional. */
   "zoom-to-fit"?: boolean;
+  /** `show-tabs`: bool, optional. */
   "show-tabs"?: boolean;
+  /** `show-menubar`: bool, optional. */
   "show-menubar"?: boolean;
 }
 
 /** The members of {@linkcode QueryDisplayOptionsReturn} when `type` is `curses`. */
 export interface QueryDisplayOptionsReturnCurses {
+  /** `charset`: str, optional. */
   charset?: string;
 }
 
 /** The members of {@linkcode QueryDisplayOptionsReturn} when `type` is `egl-headless`. */
 export interface QueryDisplayOptionsReturnEglHeadless {
+  /** `rendernode`: str, optional. */
   rendernode?: string;
 }
 
 /** The members of {@linkcode QueryDisplayOptionsReturn} when `type` is `dbus`. */
 export interface QueryDisplayOptionsReturnDbus {
+  /** `rendernode`: str, optional. */
   rendernode?: string;
+  /** `addr`: str, optional. */
   addr?: string;
+  /** `p2p`: bool, optional. */
   p2p?: boolean;
+  /** `audiodev`: str, optional. */
   audiodev?: string;
 }
 
 /** The members of {@linkcode QueryDisplayOptionsReturn} when `type` is `sdl`. */
 export interface QueryDisplayOptionsReturnSdl {
+  /** `grab-mod`: `lctrl-lalt` | `lshift-lctrl-lalt` | `rctrl`, optional. */
   "grab-mod"?: QueryDisplayOptionsReturnSdlGrabMod;
 }
 
@@ -3596,6 +4866,7 @@ export type DisplayReloadArgumentsType = "vnc";
 
 /** The members of {@linkcode DisplayReloadArguments} when `type` is `vnc`. */
 export interface DisplayReloadArgumentsVnc {
+  /** `tls-certs`: bool, optional. */
   "tls-certs"?: boolean;
 }
 
@@ -3604,6 +4875,7 @@ export type DisplayUpdateArgumentsType = "vnc";
 
 /** The members of {@linkcode DisplayUpdateArguments} when `type` is `vnc`. */
 export interface DisplayUpdateArgumentsVnc {
+  /** `addresses`: array of object, optional. */
   addresses?: BlockdevAddArgumentsGlusterServerItem[];
 }
 
@@ -3630,40 +4902,65 @@ export type QueryMigrateReturnStatus =
 
 /** `ram` of {@linkcode QueryMigrateReturn}. */
 export interface QueryMigrateReturnRam {
+  /** `transferred`: int. */
   transferred: number;
+  /** `remaining`: int. */
   remaining: number;
+  /** `total`: int. */
   total: number;
+  /** `duplicate`: int. */
   duplicate: number;
-  /** Absent in QEMU 10.0 and later. */
+  /** `skipped`: int, optional. Absent in QEMU 10.0 and later. */
   skipped?: number;
+  /** `normal`: int. */
   normal: number;
+  /** `normal-bytes`: int. */
   "normal-bytes": number;
+  /** `dirty-pages-rate`: int. */
   "dirty-pages-rate": number;
+  /** `mbps`: number. */
   mbps: number;
+  /** `dirty-sync-count`: int. */
   "dirty-sync-count": number;
+  /** `postcopy-requests`: int. */
   "postcopy-requests": number;
+  /** `page-size`: int. */
   "page-size": number;
+  /** `multifd-bytes`: int. */
   "multifd-bytes": number;
+  /** `pages-per-second`: int. */
   "pages-per-second": number;
+  /** `precopy-bytes`: int. */
   "precopy-bytes": number;
+  /** `downtime-bytes`: int. */
   "downtime-bytes": number;
+  /** `postcopy-bytes`: int. */
   "postcopy-bytes": number;
+  /** `dirty-sync-missed-zero-copy`: int. */
   "dirty-sync-missed-zero-copy": number;
 }
 
 /** `vfio` of {@linkcode QueryMigrateReturn}. */
 export interface QueryMigrateReturnVfio {
+  /** `transferred`: int. */
   transferred: number;
 }
 
 /** `xbzrle-cache` of {@linkcode QueryMigrateReturn}. */
 export interface QueryMigrateReturnXbzrleCache {
+  /** `cache-size`: int. */
   "cache-size": number;
+  /** `bytes`: int. */
   bytes: number;
+  /** `pages`: int. */
   pages: number;
+  /** `cache-miss`: int. */
   "cache-miss": number;
+  /** `cache-miss-rate`: number. */
   "cache-miss-rate": number;
+  /** `encoding-rate`: number. */
   "encoding-rate": number;
+  /** `overflow`: int. */
   overflow: number;
 }
 
@@ -3672,10 +4969,15 @@ export interface QueryMigrateReturnXbzrleCache {
  * Absent in QEMU 10.0 and later.
  */
 export interface QueryMigrateReturnCompression {
+  /** `pages`: int. */
   pages: number;
+  /** `busy`: int. */
   busy: number;
+  /** `busy-rate`: number. */
   "busy-rate": number;
+  /** `compressed-size`: int. */
   "compressed-size": number;
+  /** `compression-rate`: number. */
   "compression-rate": number;
 }
 
@@ -3721,8 +5023,11 @@ export type MigrateSetParametersArgumentsMultifdCompression =
 
 /** An element of `block-bitmap-mapping` of {@linkcode MigrateSetParametersArguments}. */
 export interface MigrateSetParametersArgumentsBlockBitmapMappingItem {
+  /** `node-name`: str. */
   "node-name": string;
+  /** `alias`: str. */
   alias: string;
+  /** `bitmaps`: array of object. */
   bitmaps: MigrateSetParametersArgumentsBlockBitmapMappingItemBitmapsItem[];
 }
 
@@ -3753,7 +5058,9 @@ export type QueryDirtyRateReturnStatus =
 
 /** An element of `vcpu-dirty-rate` of {@linkcode QueryDirtyRateReturn}. */
 export interface QueryDirtyRateReturnVcpuDirtyRateItem {
+  /** `id`: int. */
   id: number;
+  /** `dirty-rate`: int. */
   "dirty-rate": number;
 }
 
@@ -3777,6 +5084,7 @@ export type TransactionArgumentsActionsItem =
 
 /** `properties` of {@linkcode TransactionArguments}. */
 export interface TransactionArgumentsProperties {
+  /** `completion-mode`: `individual` | `grouped`, optional. */
   "completion-mode"?: TransactionArgumentsPropertiesCompletionMode;
 }
 
@@ -3791,8 +5099,11 @@ export type QmpCapabilitiesArgumentsEnableItem = "oob";
 
 /** `qemu` of {@linkcode QueryVersionReturn}. */
 export interface QueryVersionReturnQemu {
+  /** `major`: int. */
   major: number;
+  /** `minor`: int. */
   minor: number;
+  /** `micro`: int. */
   micro: number;
 }
 
@@ -3808,42 +5119,53 @@ export type QueryQmpSchemaReturnItemMetaType =
 
 /** The members of {@linkcode QueryQmpSchemaReturnItem} when `meta-type` is `builtin`. */
 export interface QueryQmpSchemaReturnItemBuiltin {
+  /** `json-type`: `string` | `number` | `int` | `boolean` | `null` | `object` | `array` | `value`. */
   "json-type": QueryQmpSchemaReturnItemBuiltinJsonType;
 }
 
 /** The members of {@linkcode QueryQmpSchemaReturnItem} when `meta-type` is `enum`. */
 export interface QueryQmpSchemaReturnItemEnum {
+  /** `members`: array of object. */
   members: QueryQmpSchemaReturnItemEnumMembersItem[];
-  /** @deprecated */
+  /** `values`: array of str. @deprecated */
   values: string[];
 }
 
 /** The members of {@linkcode QueryQmpSchemaReturnItem} when `meta-type` is `array`. */
 export interface QueryQmpSchemaReturnItemArray {
+  /** `element-type`: str. */
   "element-type": string;
 }
 
 /** The members of {@linkcode QueryQmpSchemaReturnItem} when `meta-type` is `object`. */
 export interface QueryQmpSchemaReturnItemObject {
+  /** `members`: array of object. */
   members: QueryQmpSchemaReturnItemObjectMembersItem[];
+  /** `tag`: str, optional. */
   tag?: string;
+  /** `variants`: array of object, optional. */
   variants?: QueryQmpSchemaReturnItemObjectVariantsItem[];
 }
 
 /** The members of {@linkcode QueryQmpSchemaReturnItem} when `meta-type` is `alternate`. */
 export interface QueryQmpSchemaReturnItemAlternate {
+  /** `members`: array of object. */
   members: QueryQmpSchemaReturnItemAlternateMembersItem[];
 }
 
 /** The members of {@linkcode QueryQmpSchemaReturnItem} when `meta-type` is `command`. */
 export interface QueryQmpSchemaReturnItemCommand {
+  /** `arg-type`: str. */
   "arg-type": string;
+  /** `ret-type`: str. */
   "ret-type": string;
+  /** `allow-oob`: bool, optional. */
   "allow-oob"?: boolean;
 }
 
 /** The members of {@linkcode QueryQmpSchemaReturnItem} when `meta-type` is `event`. */
 export interface QueryQmpSchemaReturnItemEvent {
+  /** `arg-type`: str. */
   "arg-type": string;
 }
 
@@ -3908,403 +5230,609 @@ export type ObjectAddArgumentsQomType =
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `authz-list`. */
 export interface ObjectAddArgumentsAuthzList {
+  /** `policy`: `deny` | `allow`, optional. */
   policy?: ObjectAddArgumentsAuthzListPolicy;
+  /** `rules`: array of object, optional. */
   rules?: ObjectAddArgumentsAuthzListRulesItem[];
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `authz-listfile`. */
 export interface ObjectAddArgumentsAuthzListfile {
+  /** `filename`: str. */
   filename: string;
+  /** `refresh`: bool, optional. */
   refresh?: boolean;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `authz-pam`. */
 export interface ObjectAddArgumentsAuthzPam {
+  /** `service`: str. */
   service: string;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `authz-simple`. */
 export interface ObjectAddArgumentsAuthzSimple {
+  /** `identity`: str. */
   identity: string;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `can-host-socketcan`. */
 export interface ObjectAddArgumentsCanHostSocketcan {
+  /** `if`: str. */
   if: string;
+  /** `canbus`: str. */
   canbus: string;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `colo-compare`. */
 export interface ObjectAddArgumentsColoCompare {
+  /** `primary_in`: str. */
   primary_in: string;
+  /** `secondary_in`: str. */
   secondary_in: string;
+  /** `outdev`: str. */
   outdev: string;
+  /** `iothread`: str. */
   iothread: string;
+  /** `notify_dev`: str, optional. */
   notify_dev?: string;
+  /** `compare_timeout`: int, optional. */
   compare_timeout?: number;
+  /** `expired_scan_cycle`: int, optional. */
   expired_scan_cycle?: number;
+  /** `max_queue_size`: int, optional. */
   max_queue_size?: number;
+  /** `vnet_hdr_support`: bool, optional. */
   vnet_hdr_support?: boolean;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `cryptodev-backend`. */
 export interface ObjectAddArgumentsCryptodevBackend {
+  /** `queues`: int, optional. */
   queues?: number;
-  /** Since QEMU 10.0. */
+  /** `throttle-bps`: int, optional. Since QEMU 10.0. */
   "throttle-bps"?: number;
-  /** Since QEMU 10.0. */
+  /** `throttle-ops`: int, optional. Since QEMU 10.0. */
   "throttle-ops"?: number;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `cryptodev-vhost-user`. */
 export interface ObjectAddArgumentsCryptodevVhostUser {
+  /** `queues`: int, optional. */
   queues?: number;
+  /** `chardev`: str. */
   chardev: string;
-  /** Since QEMU 10.0. */
+  /** `throttle-bps`: int, optional. Since QEMU 10.0. */
   "throttle-bps"?: number;
-  /** Since QEMU 10.0. */
+  /** `throttle-ops`: int, optional. Since QEMU 10.0. */
   "throttle-ops"?: number;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `dbus-vmstate`. */
 export interface ObjectAddArgumentsDbusVmstate {
+  /** `addr`: str. */
   addr: string;
+  /** `id-list`: str, optional. */
   "id-list"?: string;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `filter-buffer`. */
 export interface ObjectAddArgumentsFilterBuffer {
+  /** `netdev`: str. */
   netdev: string;
+  /** `queue`: `all` | `rx` | `tx`, optional. */
   queue?: ObjectAddArgumentsFilterBufferQueue;
+  /** `status`: str, optional. */
   status?: string;
+  /** `position`: str, optional. */
   position?: string;
+  /** `insert`: `before` | `behind`, optional. */
   insert?: ObjectAddArgumentsFilterBufferInsert;
+  /** `interval`: int. */
   interval: number;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `filter-dump`. */
 export interface ObjectAddArgumentsFilterDump {
+  /** `netdev`: str. */
   netdev: string;
+  /** `queue`: `all` | `rx` | `tx`, optional. */
   queue?: ObjectAddArgumentsFilterBufferQueue;
+  /** `status`: str, optional. */
   status?: string;
+  /** `position`: str, optional. */
   position?: string;
+  /** `insert`: `before` | `behind`, optional. */
   insert?: ObjectAddArgumentsFilterBufferInsert;
+  /** `file`: str. */
   file: string;
+  /** `maxlen`: int, optional. */
   maxlen?: number;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `filter-mirror`. */
 export interface ObjectAddArgumentsFilterMirror {
+  /** `netdev`: str. */
   netdev: string;
+  /** `queue`: `all` | `rx` | `tx`, optional. */
   queue?: ObjectAddArgumentsFilterBufferQueue;
+  /** `status`: str, optional. */
   status?: string;
+  /** `position`: str, optional. */
   position?: string;
+  /** `insert`: `before` | `behind`, optional. */
   insert?: ObjectAddArgumentsFilterBufferInsert;
+  /** `outdev`: str. */
   outdev: string;
+  /** `vnet_hdr_support`: bool, optional. */
   vnet_hdr_support?: boolean;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `filter-redirector`. */
 export interface ObjectAddArgumentsFilterRedirector {
+  /** `netdev`: str. */
   netdev: string;
+  /** `queue`: `all` | `rx` | `tx`, optional. */
   queue?: ObjectAddArgumentsFilterBufferQueue;
+  /** `status`: str, optional. */
   status?: string;
+  /** `position`: str, optional. */
   position?: string;
+  /** `insert`: `before` | `behind`, optional. */
   insert?: ObjectAddArgumentsFilterBufferInsert;
+  /** `indev`: str, optional. */
   indev?: string;
+  /** `outdev`: str, optional. */
   outdev?: string;
+  /** `vnet_hdr_support`: bool, optional. */
   vnet_hdr_support?: boolean;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `filter-replay`. */
 export interface ObjectAddArgumentsFilterReplay {
+  /** `netdev`: str. */
   netdev: string;
+  /** `queue`: `all` | `rx` | `tx`, optional. */
   queue?: ObjectAddArgumentsFilterBufferQueue;
+  /** `status`: str, optional. */
   status?: string;
+  /** `position`: str, optional. */
   position?: string;
+  /** `insert`: `before` | `behind`, optional. */
   insert?: ObjectAddArgumentsFilterBufferInsert;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `filter-rewriter`. */
 export interface ObjectAddArgumentsFilterRewriter {
+  /** `netdev`: str. */
   netdev: string;
+  /** `queue`: `all` | `rx` | `tx`, optional. */
   queue?: ObjectAddArgumentsFilterBufferQueue;
+  /** `status`: str, optional. */
   status?: string;
+  /** `position`: str, optional. */
   position?: string;
+  /** `insert`: `before` | `behind`, optional. */
   insert?: ObjectAddArgumentsFilterBufferInsert;
+  /** `vnet_hdr_support`: bool, optional. */
   vnet_hdr_support?: boolean;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `input-barrier`. */
 export interface ObjectAddArgumentsInputBarrier {
+  /** `name`: str. */
   name: string;
+  /** `server`: str, optional. */
   server?: string;
+  /** `port`: str, optional. */
   port?: string;
+  /** `x-origin`: str, optional. */
   "x-origin"?: string;
+  /** `y-origin`: str, optional. */
   "y-origin"?: string;
+  /** `width`: str, optional. */
   width?: string;
+  /** `height`: str, optional. */
   height?: string;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `input-linux`. */
 export interface ObjectAddArgumentsInputLinux {
+  /** `evdev`: str. */
   evdev: string;
+  /** `grab_all`: bool, optional. */
   grab_all?: boolean;
+  /** `repeat`: bool, optional. */
   repeat?: boolean;
+  /** `grab-toggle`: `ctrl-ctrl` | `alt-alt` | `shift-shift` | `meta-meta` | `scrolllock` | `ctrl-scrolllock`, optional. */
   "grab-toggle"?: ObjectAddArgumentsInputLinuxGrabToggle;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `iothread`. */
 export interface ObjectAddArgumentsIothread {
+  /** `aio-max-batch`: int, optional. */
   "aio-max-batch"?: number;
+  /** `thread-pool-min`: int, optional. */
   "thread-pool-min"?: number;
+  /** `thread-pool-max`: int, optional. */
   "thread-pool-max"?: number;
+  /** `poll-max-ns`: int, optional. */
   "poll-max-ns"?: number;
+  /** `poll-grow`: int, optional. */
   "poll-grow"?: number;
+  /** `poll-shrink`: int, optional. */
   "poll-shrink"?: number;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `main-loop`. */
 export interface ObjectAddArgumentsMainLoop {
+  /** `aio-max-batch`: int, optional. */
   "aio-max-batch"?: number;
+  /** `thread-pool-min`: int, optional. */
   "thread-pool-min"?: number;
+  /** `thread-pool-max`: int, optional. */
   "thread-pool-max"?: number;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `memory-backend-epc`. */
 export interface ObjectAddArgumentsMemoryBackendEpc {
+  /** `dump`: bool, optional. */
   dump?: boolean;
+  /** `host-nodes`: array of int, optional. */
   "host-nodes"?: number[];
+  /** `merge`: bool, optional. */
   merge?: boolean;
+  /** `policy`: `default` | `preferred` | `bind` | `interleave`, optional. */
   policy?: ObjectAddArgumentsMemoryBackendEpcPolicy;
+  /** `prealloc`: bool, optional. */
   prealloc?: boolean;
+  /** `prealloc-threads`: int, optional. */
   "prealloc-threads"?: number;
+  /** `prealloc-context`: str, optional. */
   "prealloc-context"?: string;
+  /** `share`: bool, optional. */
   share?: boolean;
+  /** `reserve`: bool, optional. */
   reserve?: boolean;
+  /** `size`: int. */
   size: number;
+  /** `x-use-canonical-path-for-ramblock-id`: bool, optional. */
   "x-use-canonical-path-for-ramblock-id"?: boolean;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `memory-backend-file`. */
 export interface ObjectAddArgumentsMemoryBackendFile {
+  /** `dump`: bool, optional. */
   dump?: boolean;
+  /** `host-nodes`: array of int, optional. */
   "host-nodes"?: number[];
+  /** `merge`: bool, optional. */
   merge?: boolean;
+  /** `policy`: `default` | `preferred` | `bind` | `interleave`, optional. */
   policy?: ObjectAddArgumentsMemoryBackendEpcPolicy;
+  /** `prealloc`: bool, optional. */
   prealloc?: boolean;
+  /** `prealloc-threads`: int, optional. */
   "prealloc-threads"?: number;
+  /** `prealloc-context`: str, optional. */
   "prealloc-context"?: string;
+  /** `share`: bool, optional. */
   share?: boolean;
+  /** `reserve`: bool, optional. */
   reserve?: boolean;
+  /** `size`: int. */
   size: number;
+  /** `x-use-canonical-path-for-ramblock-id`: bool, optional. */
   "x-use-canonical-path-for-ramblock-id"?: boolean;
+  /** `align`: int, optional. */
   align?: number;
+  /** `discard-data`: bool, optional. */
   "discard-data"?: boolean;
+  /** `mem-path`: str. */
   "mem-path": string;
+  /** `pmem`: bool, optional. */
   pmem?: boolean;
+  /** `readonly`: bool, optional. */
   readonly?: boolean;
-  /** Since QEMU 10.0. */
+  /** `offset`: int, optional. Since QEMU 10.0. */
   offset?: number;
-  /** Since QEMU 10.0. */
+  /** `rom`: `auto` | `on` | `off`, optional. Since QEMU 10.0. */
   rom?: BlockdevAddArgumentsFileLocking;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `memory-backend-memfd`. */
 export interface ObjectAddArgumentsMemoryBackendMemfd {
+  /** `dump`: bool, optional. */
   dump?: boolean;
+  /** `host-nodes`: array of int, optional. */
   "host-nodes"?: number[];
+  /** `merge`: bool, optional. */
   merge?: boolean;
+  /** `policy`: `default` | `preferred` | `bind` | `interleave`, optional. */
   policy?: ObjectAddArgumentsMemoryBackendEpcPolicy;
+  /** `prealloc`: bool, optional. */
   prealloc?: boolean;
+  /** `prealloc-threads`: int, optional. */
   "prealloc-threads"?: number;
+  /** `prealloc-context`: str, optional. */
   "prealloc-context"?: string;
+  /** `share`: bool, optional. */
   share?: boolean;
+  /** `reserve`: bool, optional. */
   reserve?: boolean;
+  /** `size`: int. */
   size: number;
+  /** `x-use-canonical-path-for-ramblock-id`: bool, optional. */
   "x-use-canonical-path-for-ramblock-id"?: boolean;
+  /** `hugetlb`: bool, optional. */
   hugetlb?: boolean;
+  /** `hugetlbsize`: int, optional. */
   hugetlbsize?: number;
+  /** `seal`: bool, optional. */
   seal?: boolean;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `memory-backend-ram`. */
 export interface ObjectAddArgumentsMemoryBackendRam {
+  /** `dump`: bool, optional. */
   dump?: boolean;
+  /** `host-nodes`: array of int, optional. */
   "host-nodes"?: number[];
+  /** `merge`: bool, optional. */
   merge?: boolean;
+  /** `policy`: `default` | `preferred` | `bind` | `interleave`, optional. */
   policy?: ObjectAddArgumentsMemoryBackendEpcPolicy;
+  /** `prealloc`: bool, optional. */
   prealloc?: boolean;
+  /** `prealloc-threads`: int, optional. */
   "prealloc-threads"?: number;
+  /** `prealloc-context`: str, optional. */
   "prealloc-context"?: string;
+  /** `share`: bool, optional. */
   share?: boolean;
+  /** `reserve`: bool, optional. */
   reserve?: boolean;
+  /** `size`: int. */
   size: number;
+  /** `x-use-canonical-path-for-ramblock-id`: bool, optional. */
   "x-use-canonical-path-for-ramblock-id"?: boolean;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `pr-manager-helper`. */
 export interface ObjectAddArgumentsPrManagerHelper {
+  /** `path`: str. */
   path: string;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `qtest`. */
 export interface ObjectAddArgumentsQtest {
+  /** `chardev`: str. */
   chardev: string;
+  /** `log`: str, optional. */
   log?: string;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `rng-builtin`. */
 export interface ObjectAddArgumentsRngBuiltin {
-  /** @deprecated */
+  /** `opened`: bool, optional. @deprecated */
   opened?: boolean;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `rng-egd`. */
 export interface ObjectAddArgumentsRngEgd {
-  /** @deprecated */
+  /** `opened`: bool, optional. @deprecated */
   opened?: boolean;
+  /** `chardev`: str. */
   chardev: string;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `rng-random`. */
 export interface ObjectAddArgumentsRngRandom {
-  /** @deprecated */
+  /** `opened`: bool, optional. @deprecated */
   opened?: boolean;
+  /** `filename`: str, optional. */
   filename?: string;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `secret`. */
 export interface ObjectAddArgumentsSecret {
-  /** @deprecated Absent in QEMU 10.0 and later. */
+  /** `loaded`: bool, optional. Absent in QEMU 10.0 and later. @deprecated */
   loaded?: boolean;
+  /** `format`: `raw` | `base64`, optional. */
   format?: ObjectAddArgumentsSecretFormat;
+  /** `keyid`: str, optional. */
   keyid?: string;
+  /** `iv`: str, optional. */
   iv?: string;
+  /** `data`: str, optional. */
   data?: string;
+  /** `file`: str, optional. */
   file?: string;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `secret_keyring`. */
 export interface ObjectAddArgumentsSecretKeyring {
-  /** @deprecated Absent in QEMU 10.0 and later. */
+  /** `loaded`: bool, optional. Absent in QEMU 10.0 and later. @deprecated */
   loaded?: boolean;
+  /** `format`: `raw` | `base64`, optional. */
   format?: ObjectAddArgumentsSecretFormat;
+  /** `keyid`: str, optional. */
   keyid?: string;
+  /** `iv`: str, optional. */
   iv?: string;
+  /** `serial`: int. */
   serial: number;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `sev-guest`. */
 export interface ObjectAddArgumentsSevGuest {
+  /** `sev-device`: str, optional. */
   "sev-device"?: string;
+  /** `dh-cert-file`: str, optional. */
   "dh-cert-file"?: string;
+  /** `session-file`: str, optional. */
   "session-file"?: string;
+  /** `policy`: int, optional. */
   policy?: number;
+  /** `handle`: int, optional. */
   handle?: number;
+  /** `cbitpos`: int, optional. */
   cbitpos?: number;
+  /** `reduced-phys-bits`: int. */
   "reduced-phys-bits": number;
+  /** `kernel-hashes`: bool, optional. */
   "kernel-hashes"?: boolean;
-  /** Since QEMU 10.0. */
+  /** `legacy-vm-type`: `auto` | `on` | `off`, optional. Since QEMU 10.0. */
   "legacy-vm-type"?: BlockdevAddArgumentsFileLocking;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `thread-context`. */
 export interface ObjectAddArgumentsThreadContext {
+  /** `cpu-affinity`: array of int, optional. */
   "cpu-affinity"?: number[];
+  /** `node-affinity`: array of int, optional. */
   "node-affinity"?: number[];
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `throttle-group`. */
 export interface ObjectAddArgumentsThrottleGroup {
+  /** `limits`: object, optional. */
   limits?: ObjectAddArgumentsThrottleGroupLimits;
+  /** `x-iops-total`: int, optional. */
   "x-iops-total"?: number;
+  /** `x-iops-total-max`: int, optional. */
   "x-iops-total-max"?: number;
+  /** `x-iops-total-max-length`: int, optional. */
   "x-iops-total-max-length"?: number;
+  /** `x-iops-read`: int, optional. */
   "x-iops-read"?: number;
+  /** `x-iops-read-max`: int, optional. */
   "x-iops-read-max"?: number;
+  /** `x-iops-read-max-length`: int, optional. */
   "x-iops-read-max-length"?: number;
+  /** `x-iops-write`: int, optional. */
   "x-iops-write"?: number;
+  /** `x-iops-write-max`: int, optional. */
   "x-iops-write-max"?: number;
+  /** `x-iops-write-max-length`: int, optional. */
   "x-iops-write-max-length"?: number;
+  /** `x-bps-total`: int, optional. */
   "x-bps-total"?: number;
+  /** `x-bps-total-max`: int, optional. */
   "x-bps-total-max"?: number;
+  /** `x-bps-total-max-length`: int, optional. */
   "x-bps-total-max-length"?: number;
+  /** `x-bps-read`: int, optional. */
   "x-bps-read"?: number;
+  /** `x-bps-read-max`: int, optional. */
   "x-bps-read-max"?: number;
+  /** `x-bps-read-max-length`: int, optional. */
   "x-bps-read-max-length"?: number;
+  /** `x-bps-write`: int, optional. */
   "x-bps-write"?: number;
+  /** `x-bps-write-max`: int, optional. */
   "x-bps-write-max"?: number;
+  /** `x-bps-write-max-length`: int, optional. */
   "x-bps-write-max-length"?: number;
+  /** `x-iops-size`: int, optional. */
   "x-iops-size"?: number;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `tls-creds-anon`. */
 export interface ObjectAddArgumentsTlsCredsAnon {
+  /** `verify-peer`: bool, optional. */
   "verify-peer"?: boolean;
+  /** `dir`: str, optional. */
   dir?: string;
+  /** `endpoint`: `client` | `server`, optional. */
   endpoint?: ObjectAddArgumentsTlsCredsAnonEndpoint;
+  /** `priority`: str, optional. */
   priority?: string;
-  /** @deprecated Absent in QEMU 10.0 and later. */
+  /** `loaded`: bool, optional. Absent in QEMU 10.0 and later. @deprecated */
   loaded?: boolean;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `tls-creds-psk`. */
 export interface ObjectAddArgumentsTlsCredsPsk {
+  /** `verify-peer`: bool, optional. */
   "verify-peer"?: boolean;
+  /** `dir`: str, optional. */
   dir?: string;
+  /** `endpoint`: `client` | `server`, optional. */
   endpoint?: ObjectAddArgumentsTlsCredsAnonEndpoint;
+  /** `priority`: str, optional. */
   priority?: string;
-  /** @deprecated Absent in QEMU 10.0 and later. */
+  /** `loaded`: bool, optional. Absent in QEMU 10.0 and later. @deprecated */
   loaded?: boolean;
+  /** `username`: str, optional. */
   username?: string;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `tls-creds-x509`. */
 export interface ObjectAddArgumentsTlsCredsX509 {
+  /** `verify-peer`: bool, optional. */
   "verify-peer"?: boolean;
+  /** `dir`: str, optional. */
   dir?: string;
+  /** `endpoint`: `client` | `server`, optional. */
   endpoint?: ObjectAddArgumentsTlsCredsAnonEndpoint;
+  /** `priority`: str, optional. */
   priority?: string;
-  /** @deprecated Absent in QEMU 10.0 and later. */
+  /** `loaded`: bool, optional. Absent in QEMU 10.0 and later. @deprecated */
   loaded?: boolean;
+  /** `sanity-check`: bool, optional. */
   "sanity-check"?: boolean;
+  /** `passwordid`: str, optional. */
   passwordid?: string;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `tls-cipher-suites`. */
 export interface ObjectAddArgumentsTlsCipherSuites {
+  /** `verify-peer`: bool, optional. */
   "verify-peer"?: boolean;
+  /** `dir`: str, optional. */
   dir?: string;
+  /** `endpoint`: `client` | `server`, optional. */
   endpoint?: ObjectAddArgumentsTlsCredsAnonEndpoint;
+  /** `priority`: str, optional. */
   priority?: string;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `x-remote-object`. */
 export interface ObjectAddArgumentsXRemoteObject {
+  /** `fd`: str. */
   fd: string;
+  /** `devid`: str. */
   devid: string;
 }
 
 /** The members of {@linkcode ObjectAddArguments} when `qom-type` is `x-vfio-user-server`. */
 export interface ObjectAddArgumentsXVfioUserServer {
+  /** `socket`: object. */
   socket: BlockdevAddArgumentsGlusterServerItem;
+  /** `device`: str. */
   device: string;
 }
 
 /** `props` of {@linkcode QueryCpusFastReturnItem}. */
 export interface QueryCpusFastReturnItemProps {
+  /** `node-id`: int, optional. */
   "node-id"?: number;
+  /** `socket-id`: int, optional. */
   "socket-id"?: number;
+  /** `die-id`: int, optional. */
   "die-id"?: number;
+  /** `cluster-id`: int, optional. */
   "cluster-id"?: number;
+  /** `core-id`: int, optional. */
   "core-id"?: number;
+  /** `thread-id`: int, optional. */
   "thread-id"?: number;
-  /** Since QEMU 10.0. */
+  /** `drawer-id`: int, optional. Since QEMU 10.0. */
   "drawer-id"?: number;
-  /** Since QEMU 10.0. */
+  /** `book-id`: int, optional. Since QEMU 10.0. */
   "book-id"?: number;
-  /** Since QEMU 10.0. */
+  /** `module-id`: int, optional. Since QEMU 10.0. */
   "module-id"?: number;
 }
 
@@ -4348,10 +5876,11 @@ export type QueryCpusFastReturnItemTarget =
 
 /** The members of {@linkcode QueryCpusFastReturnItem} when `target` is `s390x`. */
 export interface QueryCpusFastReturnItemS390x {
+  /** `cpu-state`: `uninitialized` | `stopped` | `check-stop` | `operating` | `load`. */
   "cpu-state": QueryCpusFastReturnItemS390xCpuState;
-  /** Since QEMU 10.0. */
+  /** `dedicated`: bool, optional. Since QEMU 10.0. */
   dedicated?: boolean;
-  /** Since QEMU 10.0. */
+  /** `entitlement`: `auto` | `low` | `medium` | `high`, optional. Since QEMU 10.0. */
   entitlement?: QueryCpusFastReturnItemS390xEntitlement;
 }
 
@@ -4372,53 +5901,79 @@ export type SetNumaNodeArgumentsType =
 
 /** The members of {@linkcode SetNumaNodeArguments} when `type` is `node`. */
 export interface SetNumaNodeArgumentsNode {
+  /** `nodeid`: int, optional. */
   nodeid?: number;
+  /** `cpus`: array of int, optional. */
   cpus?: number[];
+  /** `mem`: int, optional. */
   mem?: number;
+  /** `memdev`: str, optional. */
   memdev?: string;
+  /** `initiator`: int, optional. */
   initiator?: number;
 }
 
 /** The members of {@linkcode SetNumaNodeArguments} when `type` is `dist`. */
 export interface SetNumaNodeArgumentsDist {
+  /** `src`: int. */
   src: number;
+  /** `dst`: int. */
   dst: number;
+  /** `val`: int. */
   val: number;
 }
 
 /** The members of {@linkcode SetNumaNodeArguments} when `type` is `cpu`. */
 export interface SetNumaNodeArgumentsCpu {
+  /** `node-id`: int, optional. */
   "node-id"?: number;
+  /** `socket-id`: int, optional. */
   "socket-id"?: number;
+  /** `die-id`: int, optional. */
   "die-id"?: number;
+  /** `cluster-id`: int, optional. */
   "cluster-id"?: number;
+  /** `core-id`: int, optional. */
   "core-id"?: number;
+  /** `thread-id`: int, optional. */
   "thread-id"?: number;
-  /** Since QEMU 10.0. */
+  /** `drawer-id`: int, optional. Since QEMU 10.0. */
   "drawer-id"?: number;
-  /** Since QEMU 10.0. */
+  /** `book-id`: int, optional. Since QEMU 10.0. */
   "book-id"?: number;
-  /** Since QEMU 10.0. */
+  /** `module-id`: int, optional. Since QEMU 10.0. */
   "module-id"?: number;
 }
 
 /** The members of {@linkcode SetNumaNodeArguments} when `type` is `hmat-lb`. */
 export interface SetNumaNodeArgumentsHmatLb {
+  /** `initiator`: int. */
   initiator: number;
+  /** `target`: int. */
   target: number;
+  /** `hierarchy`: `memory` | `first-level` | `second-level` | `third-level`. */
   hierarchy: SetNumaNodeArgumentsHmatLbHierarchy;
+  /** `data-type`: `access-latency` | `read-latency` | `write-latency` | `access-bandwidth` | `read-bandwidth` | `write-bandwidth`. */
   "data-type": SetNumaNodeArgumentsHmatLbDataType;
+  /** `latency`: int, optional. */
   latency?: number;
+  /** `bandwidth`: int, optional. */
   bandwidth?: number;
 }
 
 /** The members of {@linkcode SetNumaNodeArguments} when `type` is `hmat-cache`. */
 export interface SetNumaNodeArgumentsHmatCache {
+  /** `node-id`: int. */
   "node-id": number;
+  /** `size`: int. */
   size: number;
+  /** `level`: int. */
   level: number;
+  /** `associativity`: `none` | `direct` | `complex`. */
   associativity: SetNumaNodeArgumentsHmatCacheAssociativity;
+  /** `policy`: `none` | `write-back` | `write-through`. */
   policy: SetNumaNodeArgumentsHmatCachePolicy;
+  /** `line`: int. */
   line: number;
 }
 
@@ -4436,27 +5991,33 @@ export type QueryMemoryDevicesReturnItemType =
 
 /** The members of {@linkcode QueryMemoryDevicesReturnItem} when `type` is `dimm`. */
 export interface QueryMemoryDevicesReturnItemDimm {
+  /** `data`: object. */
   data: QueryMemoryDevicesReturnItemDimmData;
 }
 
 /** The members of {@linkcode QueryMemoryDevicesReturnItem} when `type` is `virtio-pmem`. */
 export interface QueryMemoryDevicesReturnItemVirtioPmem {
+  /** `data`: object. */
   data: QueryMemoryDevicesReturnItemVirtioPmemData;
 }
 
 /** The members of {@linkcode QueryMemoryDevicesReturnItem} when `type` is `virtio-mem`. */
 export interface QueryMemoryDevicesReturnItemVirtioMem {
+  /** `data`: object. */
   data: QueryMemoryDevicesReturnItemVirtioMemData;
 }
 
 /** The members of {@linkcode QueryMemoryDevicesReturnItem} when `type` is `sgx-epc`. */
 export interface QueryMemoryDevicesReturnItemSgxEpc {
+  /** `data`: object. */
   data: QueryMemoryDevicesReturnItemSgxEpcData;
 }
 
 /** `model` of {@linkcode QueryCpuModelExpansionArguments}. */
 export interface QueryCpuModelExpansionArgumentsModel {
+  /** `name`: str. */
   name: string;
+  /** `props`: any, optional. */
   props?: unknown;
 }
 
@@ -4479,25 +6040,33 @@ export type YankArgumentsInstancesItemType =
 
 /** The members of {@linkcode YankArgumentsInstancesItem} when `type` is `block-node`. */
 export interface YankArgumentsInstancesItemBlockNode {
+  /** `node-name`: str. */
   "node-name": string;
 }
 
 /** The members of {@linkcode YankArgumentsInstancesItem} when `type` is `chardev`. */
 export interface YankArgumentsInstancesItemChardev {
+  /** `id`: str. */
   id: string;
 }
 
 /** An element of `fds` of {@linkcode QueryFdsetsReturnItem}. */
 export interface QueryFdsetsReturnItemFdsItem {
+  /** `fd`: int. */
   fd: number;
+  /** `opaque`: str, optional. */
   opaque?: string;
 }
 
 /** An element of `parameters` of {@linkcode QueryCommandLineOptionsReturnItem}. */
 export interface QueryCommandLineOptionsReturnItemParametersItem {
+  /** `name`: str. */
   name: string;
+  /** `type`: `string` | `boolean` | `number` | `size`. */
   type: QueryCommandLineOptionsReturnItemParametersItemType;
+  /** `help`: str, optional. */
   help?: string;
+  /** `default`: str, optional. */
   default?: string;
 }
 
@@ -4512,7 +6081,9 @@ export type QuerySevReturnState =
 
 /** An element of `sections` of {@linkcode QuerySgxReturn}. */
 export interface QuerySgxReturnSectionsItem {
+  /** `node`: int. */
   node: number;
+  /** `size`: int. */
   size: number;
 }
 
@@ -4523,15 +6094,25 @@ export type QueryAcpiOspmStatusReturnItemSlotType =
 
 /** An element of `devices` of {@linkcode QueryPciReturnItem}. */
 export interface QueryPciReturnItemDevicesItem {
+  /** `bus`: int. */
   bus: number;
+  /** `slot`: int. */
   slot: number;
+  /** `function`: int. */
   function: number;
+  /** `class_info`: object. */
   class_info: QueryPciReturnItemDevicesItemClassInfo;
+  /** `id`: object. */
   id: QueryPciReturnItemDevicesItemId;
+  /** `irq`: int, optional. */
   irq?: number;
+  /** `irq_pin`: int. */
   irq_pin: number;
+  /** `qdev_id`: str. */
   qdev_id: string;
+  /** `pci_bridge`: object, optional. */
   pci_bridge?: QueryPciReturnItemDevicesItemPciBridge;
+  /** `regions`: array of object. */
   regions: QueryPciReturnItemDevicesItemRegionsItem[];
 }
 
@@ -4546,12 +6127,15 @@ export type QueryStatsArgumentsTarget =
 
 /** An element of `providers` of {@linkcode QueryStatsArguments}. */
 export interface QueryStatsArgumentsProvidersItem {
+  /** `provider`: `kvm`. */
   provider: QueryStatsArgumentsProvidersItemProvider;
+  /** `names`: array of str, optional. */
   names?: string[];
 }
 
 /** The members of {@linkcode QueryStatsArguments} when `target` is `vcpu`. */
 export interface QueryStatsArgumentsVcpu {
+  /** `vcpus`: array of str, optional. */
   vcpus?: string[];
 }
 
@@ -4565,66 +6149,99 @@ export type QueryStatsArgumentsProvidersItemProvider =
 
 /** An element of `stats` of {@linkcode QueryStatsReturnItem}. */
 export interface QueryStatsReturnItemStatsItem {
+  /** `name`: str. */
   name: string;
+  /** `value`: int or bool or array of int. */
   value: QueryStatsReturnItemStatsItemValue;
 }
 
 /** An element of `stats` of {@linkcode QueryStatsSchemasReturnItem}. */
 export interface QueryStatsSchemasReturnItemStatsItem {
+  /** `name`: str. */
   name: string;
+  /** `type`: `cumulative` | `instant` | `peak` | `linear-histogram` | `log2-histogram`. */
   type: QueryStatsSchemasReturnItemStatsItemType;
+  /** `unit`: `bytes` | `seconds` | `cycles` | `boolean`, optional. */
   unit?: QueryStatsSchemasReturnItemStatsItemUnit;
+  /** `base`: int, optional. */
   base?: number;
+  /** `exponent`: int. */
   exponent: number;
+  /** `bucket-size`: int, optional. */
   "bucket-size"?: number;
 }
 
 /** `guest-features` of {@linkcode XQueryVirtioStatusReturn}. */
 export interface XQueryVirtioStatusReturnGuestFeatures {
+  /** `transports`: array of str. */
   transports: string[];
+  /** `dev-features`: array of str, optional. */
   "dev-features"?: string[];
+  /** `unknown-dev-features`: int, optional. */
   "unknown-dev-features"?: number;
 }
 
 /** `status` of {@linkcode XQueryVirtioStatusReturn}. */
 export interface XQueryVirtioStatusReturnStatus {
+  /** `statuses`: array of str. */
   statuses: string[];
+  /** `unknown-statuses`: int, optional. */
   "unknown-statuses"?: number;
 }
 
 /** `vhost-dev` of {@linkcode XQueryVirtioStatusReturn}. */
 export interface XQueryVirtioStatusReturnVhostDev {
+  /** `n-mem-sections`: int. */
   "n-mem-sections": number;
+  /** `n-tmp-sections`: int. */
   "n-tmp-sections": number;
+  /** `nvqs`: int. */
   nvqs: number;
+  /** `vq-index`: int. */
   "vq-index": number;
+  /** `features`: object. */
   features: XQueryVirtioStatusReturnGuestFeatures;
+  /** `acked-features`: object. */
   "acked-features": XQueryVirtioStatusReturnGuestFeatures;
+  /** `backend-features`: object. */
   "backend-features": XQueryVirtioStatusReturnGuestFeatures;
+  /** `protocol-features`: object. */
   "protocol-features": XQueryVirtioStatusReturnVhostDevProtocolFeatures;
+  /** `max-queues`: int. */
   "max-queues": number;
+  /** `backend-cap`: int. */
   "backend-cap": number;
+  /** `log-enabled`: bool. */
   "log-enabled": boolean;
+  /** `log-size`: int. */
   "log-size": number;
 }
 
 /** An element of `descs` of {@linkcode XQueryVirtioQueueElementReturn}. */
 export interface XQueryVirtioQueueElementReturnDescsItem {
+  /** `addr`: int. */
   addr: number;
+  /** `len`: int. */
   len: number;
+  /** `flags`: array of str. */
   flags: string[];
 }
 
 /** `avail` of {@linkcode XQueryVirtioQueueElementReturn}. */
 export interface XQueryVirtioQueueElementReturnAvail {
+  /** `flags`: int. */
   flags: number;
+  /** `idx`: int. */
   idx: number;
+  /** `ring`: int. */
   ring: number;
 }
 
 /** `used` of {@linkcode XQueryVirtioQueueElementReturn}. */
 export interface XQueryVirtioQueueElementReturnUsed {
+  /** `flags`: int. */
   flags: number;
+  /** `idx`: int. */
   idx: number;
 }
 
@@ -4635,62 +6252,91 @@ export type GuestPanickedDataInfoType =
 
 /** The members of {@linkcode GuestPanickedDataInfo} when `type` is `hyper-v`. */
 export interface GuestPanickedDataInfoHyperV {
+  /** `arg1`: int. */
   arg1: number;
+  /** `arg2`: int. */
   arg2: number;
+  /** `arg3`: int. */
   arg3: number;
+  /** `arg4`: int. */
   arg4: number;
+  /** `arg5`: int. */
   arg5: number;
 }
 
 /** The members of {@linkcode GuestPanickedDataInfo} when `type` is `s390`. */
 export interface GuestPanickedDataInfoS390 {
+  /** `core`: int. */
   core: number;
+  /** `psw-mask`: int. */
   "psw-mask": number;
+  /** `psw-addr`: int. */
   "psw-addr": number;
+  /** `reason`: `unknown` | `disabled-wait` | `extint-loop` | `pgmint-loop` | `opint-loop`. */
   reason: GuestPanickedDataInfoS390Reason;
 }
 
 /** An element of `timed_stats` of {@linkcode QueryBlockstatsReturnItemStats}. */
 export interface QueryBlockstatsReturnItemStatsTimedStatsItem {
+  /** `interval_length`: int. */
   interval_length: number;
+  /** `min_rd_latency_ns`: int. */
   min_rd_latency_ns: number;
+  /** `max_rd_latency_ns`: int. */
   max_rd_latency_ns: number;
+  /** `avg_rd_latency_ns`: int. */
   avg_rd_latency_ns: number;
+  /** `min_wr_latency_ns`: int. */
   min_wr_latency_ns: number;
+  /** `max_wr_latency_ns`: int. */
   max_wr_latency_ns: number;
+  /** `avg_wr_latency_ns`: int. */
   avg_wr_latency_ns: number;
+  /** `min_flush_latency_ns`: int. */
   min_flush_latency_ns: number;
+  /** `max_flush_latency_ns`: int. */
   max_flush_latency_ns: number;
+  /** `avg_flush_latency_ns`: int. */
   avg_flush_latency_ns: number;
+  /** `avg_rd_queue_depth`: number. */
   avg_rd_queue_depth: number;
+  /** `avg_wr_queue_depth`: number. */
   avg_wr_queue_depth: number;
-  /** Since QEMU 10.0. */
+  /** `min_zone_append_latency_ns`: int, optional. Since QEMU 10.0. */
   min_zone_append_latency_ns?: number;
-  /** Since QEMU 10.0. */
+  /** `max_zone_append_latency_ns`: int, optional. Since QEMU 10.0. */
   max_zone_append_latency_ns?: number;
-  /** Since QEMU 10.0. */
+  /** `avg_zone_append_latency_ns`: int, optional. Since QEMU 10.0. */
   avg_zone_append_latency_ns?: number;
-  /** Since QEMU 10.0. */
+  /** `avg_zone_append_queue_depth`: number, optional. Since QEMU 10.0. */
   avg_zone_append_queue_depth?: number;
 }
 
 /** `rd_latency_histogram` of {@linkcode QueryBlockstatsReturnItemStats}. */
 export interface QueryBlockstatsReturnItemStatsRdLatencyHistogram {
+  /** `boundaries`: array of int. */
   boundaries: number[];
+  /** `bins`: array of int. */
   bins: number[];
 }
 
 /** The members of {@linkcode QueryBlockstatsReturnItemDriverSpecific} when `driver` is `file`. */
 export interface QueryBlockstatsReturnItemDriverSpecificFile {
+  /** `discard-nb-ok`: int. */
   "discard-nb-ok": number;
+  /** `discard-nb-failed`: int. */
   "discard-nb-failed": number;
+  /** `discard-bytes-ok`: int. */
   "discard-bytes-ok": number;
 }
 
 /** The members of {@linkcode QueryBlockstatsReturnItemDriverSpecific} when `driver` is `nvme`. */
 export interface QueryBlockstatsReturnItemDriverSpecificNvme {
+  /** `completion-errors`: int. */
   "completion-errors": number;
+  /** `aligned-accesses`: int. */
   "aligned-accesses": number;
+  /** `unaligned-accesses`: int. */
   "unaligned-accesses": number;
 }
 
@@ -4725,19 +6371,29 @@ export type BlockdevAddArgumentsBlkdebugImage =
 
 /** An element of `inject-error` of {@linkcode BlockdevAddArgumentsBlkdebug}. */
 export interface BlockdevAddArgumentsBlkdebugInjectErrorItem {
+  /** `event`: `l1_update` | `l1_grow_alloc_table` | `l1_grow_write_table` | `l1_grow_activate_table` | `l2_load` | `l2_update` | `l2_update_compressed` | `l2_alloc_cow_read` | `l2_alloc_write` | `read_aio` | `read_backing_aio` | `read_compressed` | `write_aio` | `write_compressed` | `vmstate_load` | `vmstate_save` | `cow_read` | `cow_write` | `reftable_load` | `reftable_grow` | `reftable_update` | `refblock_load` | `refblock_update` | `refblock_update_part` | `refblock_alloc` | `refblock_alloc_hookup` | `refblock_alloc_write` | `refblock_alloc_write_blocks` | `refblock_alloc_write_table` | `refblock_alloc_switch_table` | `cluster_alloc` | `cluster_alloc_bytes` | `cluster_free` | `flush_to_os` | `flush_to_disk` | `pwritev_rmw_head` | `pwritev_rmw_after_head` | `pwritev_rmw_tail` | `pwritev_rmw_after_tail` | `pwritev` | `pwritev_zero` | `pwritev_done` | `empty_image_prepare` | `l1_shrink_write_table` | `l1_shrink_free_l2_clusters` | `cor_write` | `cluster_alloc_space` | `none`. */
   event: BlockdevAddArgumentsBlkdebugInjectErrorItemEvent;
+  /** `state`: int, optional. */
   state?: number;
+  /** `iotype`: `read` | `write` | `write-zeroes` | `discard` | `flush` | `block-status`, optional. */
   iotype?: BlockdevAddArgumentsBlkdebugInjectErrorItemIotype;
+  /** `errno`: int, optional. */
   errno?: number;
+  /** `sector`: int, optional. */
   sector?: number;
+  /** `once`: bool, optional. */
   once?: boolean;
+  /** `immediately`: bool, optional. */
   immediately?: boolean;
 }
 
 /** An element of `set-state` of {@linkcode BlockdevAddArgumentsBlkdebug}. */
 export interface BlockdevAddArgumentsBlkdebugSetStateItem {
+  /** `event`: `l1_update` | `l1_grow_alloc_table` | `l1_grow_write_table` | `l1_grow_activate_table` | `l2_load` | `l2_update` | `l2_update_compressed` | `l2_alloc_cow_read` | `l2_alloc_write` | `read_aio` | `read_backing_aio` | `read_compressed` | `write_aio` | `write_compressed` | `vmstate_load` | `vmstate_save` | `cow_read` | `cow_write` | `reftable_load` | `reftable_grow` | `reftable_update` | `refblock_load` | `refblock_update` | `refblock_update_part` | `refblock_alloc` | `refblock_alloc_hookup` | `refblock_alloc_write` | `refblock_alloc_write_blocks` | `refblock_alloc_write_table` | `refblock_alloc_switch_table` | `cluster_alloc` | `cluster_alloc_bytes` | `cluster_free` | `flush_to_os` | `flush_to_disk` | `pwritev_rmw_head` | `pwritev_rmw_after_head` | `pwritev_rmw_tail` | `pwritev_rmw_after_tail` | `pwritev` | `pwritev_zero` | `pwritev_done` | `empty_image_prepare` | `l1_shrink_write_table` | `l1_shrink_free_l2_clusters` | `cor_write` | `cluster_alloc_space` | `none`. */
   event: BlockdevAddArgumentsBlkdebugInjectErrorItemEvent;
+  /** `state`: int, optional. */
   state?: number;
+  /** `new_state`: int. */
   new_state: number;
 }
 
@@ -4772,7 +6428,9 @@ export type BlockdevAddArgumentsIscsiHeaderDigest =
 
 /** `server` of {@linkcode BlockdevAddArgumentsNfs}. */
 export interface BlockdevAddArgumentsNfsServer {
+  /** `type`: `inet`. */
   type: BlockdevAddArgumentsNfsServerType;
+  /** `host`: str. */
   host: string;
 }
 
@@ -4808,7 +6466,7 @@ export type BlockdevAddArgumentsQuorumReadPattern =
  */
 export type BlockdevAddArgumentsRbdEncrypt =
   & {
-    /** Since QEMU 10.0. */
+    /** `parent`: object, optional. Since QEMU 10.0. */
     parent?: BlockdevAddArgumentsRbdEncrypt;
   }
   & (
@@ -4824,7 +6482,9 @@ export type BlockdevAddArgumentsRbdAuthClientRequiredItem =
 
 /** An element of `server` of {@linkcode BlockdevAddArgumentsRbd}. */
 export interface BlockdevAddArgumentsRbdServerItem {
+  /** `host`: str. */
   host: string;
+  /** `port`: str. */
   port: string;
 }
 
@@ -4835,13 +6495,21 @@ export type BlockdevAddArgumentsReplicationMode =
 
 /** The members of {@linkcode BlockdevAddArgumentsGlusterServerItem} when `type` is `inet`. */
 export interface BlockdevAddArgumentsGlusterServerItemInet {
+  /** `host`: str. */
   host: string;
+  /** `port`: str. */
   port: string;
+  /** `numeric`: bool, optional. */
   numeric?: boolean;
+  /** `to`: int, optional. */
   to?: number;
+  /** `ipv4`: bool, optional. */
   ipv4?: boolean;
+  /** `ipv6`: bool, optional. */
   ipv6?: boolean;
+  /** `keep-alive`: bool, optional. */
   "keep-alive"?: boolean;
+  /** `mptcp`: bool, optional. */
   mptcp?: boolean;
 }
 
@@ -4853,150 +6521,232 @@ export type BlockdevAddArgumentsSshHostKeyCheck =
 
 /** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `file`. */
 export interface BlockdevCreateArgumentsOptionsFile {
+  /** `filename`: str. */
   filename: string;
+  /** `size`: int. */
   size: number;
+  /** `preallocation`: `off` | `metadata` | `falloc` | `full`, optional. */
   preallocation?: BlockdevCreateArgumentsOptionsFilePreallocation;
+  /** `nocow`: bool, optional. */
   nocow?: boolean;
+  /** `extent-size-hint`: int, optional. */
   "extent-size-hint"?: number;
 }
 
 /** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `gluster`. */
 export interface BlockdevCreateArgumentsOptionsGluster {
+  /** `location`: object. */
   location: BlockdevAddArgumentsGluster;
+  /** `size`: int. */
   size: number;
+  /** `preallocation`: `off` | `metadata` | `falloc` | `full`, optional. */
   preallocation?: BlockdevCreateArgumentsOptionsFilePreallocation;
 }
 
 /** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `luks`. */
 export interface BlockdevCreateArgumentsOptionsLuks {
+  /** `key-secret`: str, optional. */
   "key-secret"?: string;
+  /** `cipher-alg`: `aes-128` | `aes-192` | `aes-256` | `des` | `3des` | `cast5-128` | `serpent-128` | `serpent-192` | `serpent-256` | `twofish-128` | `twofish-192` | `twofish-256`, optional. */
   "cipher-alg"?: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksCipherAlg;
+  /** `cipher-mode`: `ecb` | `cbc` | `xts` | `ctr`, optional. */
   "cipher-mode"?: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksCipherMode;
+  /** `ivgen-alg`: `plain` | `plain64` | `essiv`, optional. */
   "ivgen-alg"?: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksIvgenAlg;
+  /** `ivgen-hash-alg`: `md5` | `sha1` | `sha224` | `sha256` | `sha384` | `sha512` | `ripemd160`, optional. */
   "ivgen-hash-alg"?:
     QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksIvgenHashAlg;
+  /** `hash-alg`: `md5` | `sha1` | `sha224` | `sha256` | `sha384` | `sha512` | `ripemd160`, optional. */
   "hash-alg"?: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksIvgenHashAlg;
+  /** `iter-time`: int, optional. */
   "iter-time"?: number;
+  /** `file`: object or str, optional. */
   file?: BlockdevAddArgumentsBlkdebugImage;
+  /** `size`: int. */
   size: number;
+  /** `preallocation`: `off` | `metadata` | `falloc` | `full`, optional. */
   preallocation?: BlockdevCreateArgumentsOptionsFilePreallocation;
-  /** Since QEMU 10.0. */
+  /** `header`: object or str, optional. Since QEMU 10.0. */
   header?: BlockdevAddArgumentsBlkdebugImage;
 }
 
 /** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `nfs`. */
 export interface BlockdevCreateArgumentsOptionsNfs {
+  /** `location`: object. */
   location: BlockdevAddArgumentsNfs;
+  /** `size`: int. */
   size: number;
 }
 
 /** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `parallels`. */
 export interface BlockdevCreateArgumentsOptionsParallels {
+  /** `file`: object or str. */
   file: BlockdevAddArgumentsBlkdebugImage;
+  /** `size`: int. */
   size: number;
+  /** `cluster-size`: int, optional. */
   "cluster-size"?: number;
 }
 
 /** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `qcow`. */
 export interface BlockdevCreateArgumentsOptionsQcow {
+  /** `file`: object or str. */
   file: BlockdevAddArgumentsBlkdebugImage;
+  /** `size`: int. */
   size: number;
+  /** `backing-file`: str, optional. */
   "backing-file"?: string;
+  /** `encrypt`: object, optional. */
   encrypt?: BlockdevCreateArgumentsOptionsQcowEncrypt;
 }
 
 /** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `qcow2`. */
 export interface BlockdevCreateArgumentsOptionsQcow2 {
+  /** `file`: object or str. */
   file: BlockdevAddArgumentsBlkdebugImage;
+  /** `data-file`: object or str, optional. */
   "data-file"?: BlockdevAddArgumentsBlkdebugImage;
+  /** `data-file-raw`: bool, optional. */
   "data-file-raw"?: boolean;
+  /** `extended-l2`: bool, optional. */
   "extended-l2"?: boolean;
+  /** `size`: int. */
   size: number;
+  /** `version`: `v2` | `v3`, optional. */
   version?: BlockdevCreateArgumentsOptionsQcow2Version;
+  /** `backing-file`: str, optional. */
   "backing-file"?: string;
+  /** `backing-fmt`: `blkdebug` | `blklogwrites` | `blkreplay` | `blkverify` | `bochs` | `cloop` | `compress` | `copy-before-write` | `copy-on-read` | `dmg` | `file` | `snapshot-access` | `ftp` | `ftps` | `gluster` | `host_cdrom` | `host_device` | `http` | `https` | `iscsi` | `luks` | `nbd` | `nfs` | `null-aio` | `null-co` | `nvme` | `parallels` | `preallocate` | `qcow` | `qcow2` | `qed` | `quorum` | `raw` | `rbd` | `replication` | `ssh` | `throttle` | `vdi` | `vhdx` | `vmdk` | `vpc` | `vvfat`, optional. */
   "backing-fmt"?: QueryBlockstatsReturnItemDriverSpecificDriver;
+  /** `encrypt`: object, optional. */
   encrypt?: BlockdevCreateArgumentsOptionsQcowEncrypt;
+  /** `cluster-size`: int, optional. */
   "cluster-size"?: number;
+  /** `preallocation`: `off` | `metadata` | `falloc` | `full`, optional. */
   preallocation?: BlockdevCreateArgumentsOptionsFilePreallocation;
+  /** `lazy-refcounts`: bool, optional. */
   "lazy-refcounts"?: boolean;
+  /** `refcount-bits`: int, optional. */
   "refcount-bits"?: number;
+  /** `compression-type`: `zlib` | `zstd`, optional. */
   "compression-type"?: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataCompressionType;
 }
 
 /** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `qed`. */
 export interface BlockdevCreateArgumentsOptionsQed {
+  /** `file`: object or str. */
   file: BlockdevAddArgumentsBlkdebugImage;
+  /** `size`: int. */
   size: number;
+  /** `backing-file`: str, optional. */
   "backing-file"?: string;
+  /** `backing-fmt`: `blkdebug` | `blklogwrites` | `blkreplay` | `blkverify` | `bochs` | `cloop` | `compress` | `copy-before-write` | `copy-on-read` | `dmg` | `file` | `snapshot-access` | `ftp` | `ftps` | `gluster` | `host_cdrom` | `host_device` | `http` | `https` | `iscsi` | `luks` | `nbd` | `nfs` | `null-aio` | `null-co` | `nvme` | `parallels` | `preallocate` | `qcow` | `qcow2` | `qed` | `quorum` | `raw` | `rbd` | `replication` | `ssh` | `throttle` | `vdi` | `vhdx` | `vmdk` | `vpc` | `vvfat`, optional. */
   "backing-fmt"?: QueryBlockstatsReturnItemDriverSpecificDriver;
+  /** `cluster-size`: int, optional. */
   "cluster-size"?: number;
+  /** `table-size`: int, optional. */
   "table-size"?: number;
 }
 
 /** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `rbd`. */
 export interface BlockdevCreateArgumentsOptionsRbd {
+  /** `location`: object. */
   location: BlockdevAddArgumentsRbd;
+  /** `size`: int. */
   size: number;
+  /** `cluster-size`: int, optional. */
   "cluster-size"?: number;
+  /** `encrypt`: object, optional. */
   encrypt?: BlockdevCreateArgumentsOptionsRbdEncrypt;
 }
 
 /** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `ssh`. */
 export interface BlockdevCreateArgumentsOptionsSsh {
+  /** `location`: object. */
   location: BlockdevAddArgumentsSsh;
+  /** `size`: int. */
   size: number;
 }
 
 /** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `vdi`. */
 export interface BlockdevCreateArgumentsOptionsVdi {
+  /** `file`: object or str. */
   file: BlockdevAddArgumentsBlkdebugImage;
+  /** `size`: int. */
   size: number;
+  /** `preallocation`: `off` | `metadata` | `falloc` | `full`, optional. */
   preallocation?: BlockdevCreateArgumentsOptionsFilePreallocation;
 }
 
 /** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `vhdx`. */
 export interface BlockdevCreateArgumentsOptionsVhdx {
+  /** `file`: object or str. */
   file: BlockdevAddArgumentsBlkdebugImage;
+  /** `size`: int. */
   size: number;
+  /** `log-size`: int, optional. */
   "log-size"?: number;
+  /** `block-size`: int, optional. */
   "block-size"?: number;
+  /** `subformat`: `dynamic` | `fixed`, optional. */
   subformat?: BlockdevCreateArgumentsOptionsVhdxSubformat;
+  /** `block-state-zero`: bool, optional. */
   "block-state-zero"?: boolean;
 }
 
 /** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `vmdk`. */
 export interface BlockdevCreateArgumentsOptionsVmdk {
+  /** `file`: object or str. */
   file: BlockdevAddArgumentsBlkdebugImage;
+  /** `size`: int. */
   size: number;
+  /** `extents`: array of object or str, optional. */
   extents?: BlockdevAddArgumentsBlkdebugImage[];
+  /** `subformat`: `monolithicSparse` | `monolithicFlat` | `twoGbMaxExtentSparse` | `twoGbMaxExtentFlat` | `streamOptimized`, optional. */
   subformat?: BlockdevCreateArgumentsOptionsVmdkSubformat;
+  /** `backing-file`: str, optional. */
   "backing-file"?: string;
+  /** `adapter-type`: `ide` | `buslogic` | `lsilogic` | `legacyESX`, optional. */
   "adapter-type"?: BlockdevCreateArgumentsOptionsVmdkAdapterType;
+  /** `hwversion`: str, optional. */
   hwversion?: string;
+  /** `toolsversion`: str, optional. */
   toolsversion?: string;
+  /** `zeroed-grain`: bool, optional. */
   "zeroed-grain"?: boolean;
 }
 
 /** The members of {@linkcode BlockdevCreateArgumentsOptions} when `driver` is `vpc`. */
 export interface BlockdevCreateArgumentsOptionsVpc {
+  /** `file`: object or str. */
   file: BlockdevAddArgumentsBlkdebugImage;
+  /** `size`: int. */
   size: number;
+  /** `subformat`: `dynamic` | `fixed`, optional. */
   subformat?: BlockdevCreateArgumentsOptionsVpcSubformat;
+  /** `force-size`: bool, optional. */
   "force-size"?: boolean;
 }
 
 /** The members of {@linkcode XBlockdevAmendArgumentsOptions} when `driver` is `luks`. */
 export interface XBlockdevAmendArgumentsOptionsLuks {
+  /** `state`: `active` | `inactive`. */
   state: XBlockdevAmendArgumentsOptionsLuksState;
+  /** `new-secret`: str, optional. */
   "new-secret"?: string;
+  /** `old-secret`: str, optional. */
   "old-secret"?: string;
+  /** `keyslot`: int, optional. */
   keyslot?: number;
+  /** `iter-time`: int, optional. */
   "iter-time"?: number;
+  /** `secret`: str, optional. */
   secret?: string;
 }
 
 /** The members of {@linkcode XBlockdevAmendArgumentsOptions} when `driver` is `qcow2`. */
 export interface XBlockdevAmendArgumentsOptionsQcow2 {
+  /** `encrypt`: object, optional. */
   encrypt?: XBlockdevAmendArgumentsOptionsQcow2Encrypt;
 }
 
@@ -5009,21 +6759,25 @@ export type BlockdevAddArgumentsGlusterServerItemType =
 
 /** The members of {@linkcode NbdServerStartArgumentsAddr} when `type` is `inet`. */
 export interface NbdServerStartArgumentsAddrInet {
+  /** `data`: object. */
   data: BlockdevAddArgumentsGlusterServerItemInet;
 }
 
 /** The members of {@linkcode NbdServerStartArgumentsAddr} when `type` is `unix`. */
 export interface NbdServerStartArgumentsAddrUnix {
+  /** `data`: object. */
   data: BlockdevAddArgumentsGlusterServerItemUnix;
 }
 
 /** The members of {@linkcode NbdServerStartArgumentsAddr} when `type` is `vsock`. */
 export interface NbdServerStartArgumentsAddrVsock {
+  /** `data`: object. */
   data: BlockdevAddArgumentsGlusterServerItemVsock;
 }
 
 /** The members of {@linkcode NbdServerStartArgumentsAddr} when `type` is `fd`. */
 export interface NbdServerStartArgumentsAddrFd {
+  /** `data`: object. */
   data: BlockdevAddArgumentsGlusterServerItemFd;
 }
 
@@ -5065,94 +6819,115 @@ export type ChardevAddArgumentsBackendType =
 
 /** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `file`. */
 export interface ChardevAddArgumentsBackendFile {
+  /** `data`: object. */
   data: ChardevAddArgumentsBackendFileData;
 }
 
 /** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `serial`. */
 export interface ChardevAddArgumentsBackendSerial {
+  /** `data`: object. */
   data: ChardevAddArgumentsBackendSerialData;
 }
 
 /** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `socket`. */
 export interface ChardevAddArgumentsBackendSocket {
+  /** `data`: object. */
   data: ChardevAddArgumentsBackendSocketData;
 }
 
 /** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `udp`. */
 export interface ChardevAddArgumentsBackendUdp {
+  /** `data`: object. */
   data: ChardevAddArgumentsBackendUdpData;
 }
 
 /** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `pty`. */
 export interface ChardevAddArgumentsBackendPty {
+  /** `data`: object. */
   data: ChardevAddArgumentsBackendPtyData;
 }
 
 /** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `mux`. */
 export interface ChardevAddArgumentsBackendMux {
+  /** `data`: object. */
   data: ChardevAddArgumentsBackendMuxData;
 }
 
 /** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `stdio`. */
 export interface ChardevAddArgumentsBackendStdio {
+  /** `data`: object. */
   data: ChardevAddArgumentsBackendStdioData;
 }
 
 /** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `spicevmc`. */
 export interface ChardevAddArgumentsBackendSpicevmc {
+  /** `data`: object. */
   data: ChardevAddArgumentsBackendSpicevmcData;
 }
 
 /** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `spiceport`. */
 export interface ChardevAddArgumentsBackendSpiceport {
+  /** `data`: object. */
   data: ChardevAddArgumentsBackendSpiceportData;
 }
 
 /** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `qemu-vdagent`. */
 export interface ChardevAddArgumentsBackendQemuVdagent {
+  /** `data`: object. */
   data: ChardevAddArgumentsBackendQemuVdagentData;
 }
 
 /** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `dbus`. */
 export interface ChardevAddArgumentsBackendDbus {
+  /** `data`: object. */
   data: ChardevAddArgumentsBackendDbusData;
 }
 
 /** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `vc`. */
 export interface ChardevAddArgumentsBackendVc {
+  /** `data`: object. */
   data: ChardevAddArgumentsBackendVcData;
 }
 
 /** The members of {@linkcode ChardevAddArgumentsBackend} when `type` is `ringbuf`. */
 export interface ChardevAddArgumentsBackendRingbuf {
+  /** `data`: object. */
   data: ChardevAddArgumentsBackendRingbufData;
 }
 
 /** The members of {@linkcode BlockdevAddArgumentsGlusterServerItem} when `type` is `fd`. */
 export interface BlockdevAddArgumentsGlusterServerItemFd {
+  /** `str`: str. */
   str: string;
 }
 
 /** The members of {@linkcode BlockdevAddArgumentsGlusterServerItem} when `type` is `unix`. */
 export interface BlockdevAddArgumentsGlusterServerItemUnix {
+  /** `path`: str. */
   path: string;
+  /** `abstract`: bool, optional. */
   abstract?: boolean;
+  /** `tight`: bool, optional. */
   tight?: boolean;
 }
 
 /** The members of {@linkcode BlockdevAddArgumentsGlusterServerItem} when `type` is `vsock`. */
 export interface BlockdevAddArgumentsGlusterServerItemVsock {
+  /** `cid`: str. */
   cid: string;
+  /** `port`: str. */
   port: string;
 }
 
 /** The members of {@linkcode QueryTpmReturnItemOptions} when `type` is `passthrough`. */
 export interface QueryTpmReturnItemOptionsPassthrough {
+  /** `data`: object. */
   data: QueryTpmReturnItemOptionsPassthroughData;
 }
 
 /** The members of {@linkcode QueryTpmReturnItemOptions} when `type` is `emulator`. */
 export interface QueryTpmReturnItemOptionsEmulator {
+  /** `data`: object. */
   data: QueryTpmReturnItemOptionsEmulatorData;
 }
 
@@ -5163,11 +6938,13 @@ export type SendKeyArgumentsKeysItemType =
 
 /** The members of {@linkcode SendKeyArgumentsKeysItem} when `type` is `number`. */
 export interface SendKeyArgumentsKeysItemNumber {
+  /** `data`: int. */
   data: number;
 }
 
 /** The members of {@linkcode SendKeyArgumentsKeysItem} when `type` is `qcode`. */
 export interface SendKeyArgumentsKeysItemQcode {
+  /** `data`: `unmapped` | `shift` | `shift_r` | `alt` | `alt_r` | `ctrl` | `ctrl_r` | `menu` | `esc` | `1` | `2` | `3` | `4` | `5` | `6` | `7` | `8` | `9` | `0` | `minus` | `equal` | `backspace` | `tab` | `q` | `w` | `e` | `r` | `t` | `y` | `u` | `i` | `o` | `p` | `bracket_left` | `bracket_right` | `ret` | `a` | `s` | `d` | `f` | `g` | `h` | `j` | `k` | `l` | `semicolon` | `apostrophe` | `grave_accent` | `backslash` | `z` | `x` | `c` | `v` | `b` | `n` | `m` | `comma` | `dot` | `slash` | `asterisk` | `spc` | `caps_lock` | `f1` | `f2` | `f3` | `f4` | `f5` | `f6` | `f7` | `f8` | `f9` | `f10` | `num_lock` | `scroll_lock` | `kp_divide` | `kp_multiply` | `kp_subtract` | `kp_add` | `kp_enter` | `kp_decimal` | `sysrq` | `kp_0` | `kp_1` | `kp_2` | `kp_3` | `kp_4` | `kp_5` | `kp_6` | `kp_7` | `kp_8` | `kp_9` | `less` | `f11` | `f12` | `print` | `home` | `pgup` | `pgdn` | `end` | `left` | `up` | `down` | `right` | `insert` | `delete` | `stop` | `again` | `props` | `undo` | `front` | `copy` | `open` | `paste` | `find` | `cut` | `lf` | `help` | `meta_l` | `meta_r` | `compose` | `pause` | `ro` | `hiragana` | `henkan` | `yen` | `muhenkan` | `katakanahiragana` | `kp_comma` | `kp_equals` | `power` | `sleep` | `wake` | `audionext` | `audioprev` | `audiostop` | `audioplay` | `audiomute` | `volumeup` | `volumedown` | `mediaselect` | `mail` | `calculator` | `computer` | `ac_home` | `ac_back` | `ac_forward` | `ac_refresh` | `ac_bookmarks` | `lang1` | `lang2`. */
   data: SendKeyArgumentsKeysItemQcodeData;
 }
 
@@ -5184,16 +6961,19 @@ export type InputSendEventArgumentsEventsItemType =
 
 /** The members of {@linkcode InputSendEventArgumentsEventsItem} when `type` is `key`. */
 export interface InputSendEventArgumentsEventsItemKey {
+  /** `data`: object. */
   data: InputSendEventArgumentsEventsItemKeyData;
 }
 
 /** The members of {@linkcode InputSendEventArgumentsEventsItem} when `type` is `btn`. */
 export interface InputSendEventArgumentsEventsItemBtn {
+  /** `data`: object. */
   data: InputSendEventArgumentsEventsItemBtnData;
 }
 
 /** The members of {@linkcode InputSendEventArgumentsEventsItem} when `type` is `rel`. */
 export interface InputSendEventArgumentsEventsItemRel {
+  /** `data`: object. */
   data: InputSendEventArgumentsEventsItemRelData;
 }
 
@@ -5205,8 +6985,11 @@ export type QueryDisplayOptionsReturnSdlGrabMod =
 
 /** An element of `bitmaps` of {@linkcode MigrateSetParametersArgumentsBlockBitmapMappingItem}. */
 export interface MigrateSetParametersArgumentsBlockBitmapMappingItemBitmapsItem {
+  /** `name`: str. */
   name: string;
+  /** `alias`: str. */
   alias: string;
+  /** `transform`: object, optional. */
   transform?: MigrateSetParametersArgumentsBlockBitmapMappingItemBitmapsItemTransform;
 }
 
@@ -5227,46 +7010,55 @@ export type TransactionArgumentsActionsItemType =
 
 /** The members of {@linkcode TransactionArgumentsActionsItem} when `type` is `abort`. */
 export interface TransactionArgumentsActionsItemAbort {
+  /** `data`: {}. */
   data: Record<string, never>;
 }
 
 /** The members of {@linkcode TransactionArgumentsActionsItem} when `type` is `block-dirty-bitmap-add`. */
 export interface TransactionArgumentsActionsItemBlockDirtyBitmapAdd {
+  /** `data`: object. */
   data: BlockDirtyBitmapAddArguments;
 }
 
 /** The members of {@linkcode TransactionArgumentsActionsItem} when `type` is `block-dirty-bitmap-remove`. */
 export interface TransactionArgumentsActionsItemBlockDirtyBitmapRemove {
+  /** `data`: object. */
   data: BlockDirtyBitmapRemoveArguments;
 }
 
 /** The members of {@linkcode TransactionArgumentsActionsItem} when `type` is `block-dirty-bitmap-merge`. */
 export interface TransactionArgumentsActionsItemBlockDirtyBitmapMerge {
+  /** `data`: object. */
   data: BlockDirtyBitmapMergeArguments;
 }
 
 /** The members of {@linkcode TransactionArgumentsActionsItem} when `type` is `blockdev-backup`. */
 export interface TransactionArgumentsActionsItemBlockdevBackup {
+  /** `data`: object. */
   data: BlockdevBackupArguments;
 }
 
 /** The members of {@linkcode TransactionArgumentsActionsItem} when `type` is `blockdev-snapshot`. */
 export interface TransactionArgumentsActionsItemBlockdevSnapshot {
+  /** `data`: object. */
   data: BlockdevSnapshotArguments;
 }
 
 /** The members of {@linkcode TransactionArgumentsActionsItem} when `type` is `blockdev-snapshot-internal-sync`. */
 export interface TransactionArgumentsActionsItemBlockdevSnapshotInternalSync {
+  /** `data`: object. */
   data: BlockdevSnapshotInternalSyncArguments;
 }
 
 /** The members of {@linkcode TransactionArgumentsActionsItem} when `type` is `blockdev-snapshot-sync`. */
 export interface TransactionArgumentsActionsItemBlockdevSnapshotSync {
+  /** `data`: object. */
   data: BlockdevSnapshotSyncArguments;
 }
 
 /** The members of {@linkcode TransactionArgumentsActionsItem} when `type` is `drive-backup`. */
 export interface TransactionArgumentsActionsItemDriveBackup {
+  /** `data`: object. */
   data: DriveBackupArguments;
 }
 
@@ -5288,26 +7080,35 @@ export type QueryQmpSchemaReturnItemBuiltinJsonType =
 
 /** An element of `members` of {@linkcode QueryQmpSchemaReturnItemEnum}. */
 export interface QueryQmpSchemaReturnItemEnumMembersItem {
+  /** `name`: str. */
   name: string;
+  /** `features`: array of str, optional. */
   features?: string[];
 }
 
 /** An element of `members` of {@linkcode QueryQmpSchemaReturnItemObject}. */
 export interface QueryQmpSchemaReturnItemObjectMembersItem {
+  /** `name`: str. */
   name: string;
+  /** `type`: str. */
   type: string;
+  /** `default`: any, optional. */
   default?: unknown;
+  /** `features`: array of str, optional. */
   features?: string[];
 }
 
 /** An element of `variants` of {@linkcode QueryQmpSchemaReturnItemObject}. */
 export interface QueryQmpSchemaReturnItemObjectVariantsItem {
+  /** `case`: str. */
   case: string;
+  /** `type`: str. */
   type: string;
 }
 
 /** An element of `members` of {@linkcode QueryQmpSchemaReturnItemAlternate}. */
 export interface QueryQmpSchemaReturnItemAlternateMembersItem {
+  /** `type`: str. */
   type: string;
 }
 
@@ -5318,8 +7119,11 @@ export type ObjectAddArgumentsAuthzListPolicy =
 
 /** An element of `rules` of {@linkcode ObjectAddArgumentsAuthzList}. */
 export interface ObjectAddArgumentsAuthzListRulesItem {
+  /** `match`: str. */
   match: string;
+  /** `policy`: `deny` | `allow`. */
   policy: ObjectAddArgumentsAuthzListPolicy;
+  /** `format`: `exact` | `glob`, optional. */
   format?: ObjectAddArgumentsAuthzListRulesItemFormat;
 }
 
@@ -5350,24 +7154,43 @@ export type ObjectAddArgumentsSecretFormat =
 
 /** `limits` of {@linkcode ObjectAddArgumentsThrottleGroup}. */
 export interface ObjectAddArgumentsThrottleGroupLimits {
+  /** `iops-total`: int, optional. */
   "iops-total"?: number;
+  /** `iops-total-max`: int, optional. */
   "iops-total-max"?: number;
+  /** `iops-total-max-length`: int, optional. */
   "iops-total-max-length"?: number;
+  /** `iops-read`: int, optional. */
   "iops-read"?: number;
+  /** `iops-read-max`: int, optional. */
   "iops-read-max"?: number;
+  /** `iops-read-max-length`: int, optional. */
   "iops-read-max-length"?: number;
+  /** `iops-write`: int, optional. */
   "iops-write"?: number;
+  /** `iops-write-max`: int, optional. */
   "iops-write-max"?: number;
+  /** `iops-write-max-length`: int, optional. */
   "iops-write-max-length"?: number;
+  /** `bps-total`: int, optional. */
   "bps-total"?: number;
+  /** `bps-total-max`: int, optional. */
   "bps-total-max"?: number;
+  /** `bps-total-max-length`: int, optional. */
   "bps-total-max-length"?: number;
+  /** `bps-read`: int, optional. */
   "bps-read"?: number;
+  /** `bps-read-max`: int, optional. */
   "bps-read-max"?: number;
+  /** `bps-read-max-length`: int, optional. */
   "bps-read-max-length"?: number;
+  /** `bps-write`: int, optional. */
   "bps-write"?: number;
+  /** `bps-write-max`: int, optional. */
   "bps-write-max"?: number;
+  /** `bps-write-max-length`: int, optional. */
   "bps-write-max-length"?: number;
+  /** `iops-size`: int, optional. */
   "iops-size"?: number;
 }
 
@@ -5414,42 +7237,67 @@ export type SetNumaNodeArgumentsHmatCachePolicy =
 
 /** `data` of {@linkcode QueryMemoryDevicesReturnItemDimm}. */
 export interface QueryMemoryDevicesReturnItemDimmData {
+  /** `id`: str, optional. */
   id?: string;
+  /** `addr`: int. */
   addr: number;
+  /** `size`: int. */
   size: number;
+  /** `slot`: int. */
   slot: number;
+  /** `node`: int. */
   node: number;
+  /** `memdev`: str. */
   memdev: string;
+  /** `hotplugged`: bool. */
   hotplugged: boolean;
+  /** `hotpluggable`: bool. */
   hotpluggable: boolean;
 }
 
 /** `data` of {@linkcode QueryMemoryDevicesReturnItemVirtioPmem}. */
 export interface QueryMemoryDevicesReturnItemVirtioPmemData {
+  /** `id`: str, optional. */
   id?: string;
+  /** `memaddr`: int. */
   memaddr: number;
+  /** `size`: int. */
   size: number;
+  /** `memdev`: str. */
   memdev: string;
 }
 
 /** `data` of {@linkcode QueryMemoryDevicesReturnItemVirtioMem}. */
 export interface QueryMemoryDevicesReturnItemVirtioMemData {
+  /** `id`: str, optional. */
   id?: string;
+  /** `memaddr`: int. */
   memaddr: number;
+  /** `requested-size`: int. */
   "requested-size": number;
+  /** `size`: int. */
   size: number;
+  /** `max-size`: int. */
   "max-size": number;
+  /** `block-size`: int. */
   "block-size": number;
+  /** `node`: int. */
   node: number;
+  /** `memdev`: str. */
   memdev: string;
 }
 
 /** `data` of {@linkcode QueryMemoryDevicesReturnItemSgxEpc}. */
 export interface QueryMemoryDevicesReturnItemSgxEpcData {
+  /** `id`: str, optional. */
   id?: string;
+  /** `memaddr`: int. */
   memaddr: number;
+  /** `size`: int. */
   size: number;
+  /** `node`: int. */
   node: number;
+  /** `memdev`: str. */
   memdev: string;
 }
 
@@ -5462,31 +7310,45 @@ export type QueryCommandLineOptionsReturnItemParametersItemType =
 
 /** `class_info` of {@linkcode QueryPciReturnItemDevicesItem}. */
 export interface QueryPciReturnItemDevicesItemClassInfo {
+  /** `desc`: str, optional. */
   desc?: string;
+  /** `class`: int. */
   class: number;
 }
 
 /** `id` of {@linkcode QueryPciReturnItemDevicesItem}. */
 export interface QueryPciReturnItemDevicesItemId {
+  /** `device`: int. */
   device: number;
+  /** `vendor`: int. */
   vendor: number;
+  /** `subsystem`: int, optional. */
   subsystem?: number;
+  /** `subsystem-vendor`: int, optional. */
   "subsystem-vendor"?: number;
 }
 
 /** `pci_bridge` of {@linkcode QueryPciReturnItemDevicesItem}. */
 export interface QueryPciReturnItemDevicesItemPciBridge {
+  /** `bus`: object. */
   bus: QueryPciReturnItemDevicesItemPciBridgeBus;
+  /** `devices`: array of object, optional. */
   devices?: QueryPciReturnItemDevicesItem[];
 }
 
 /** An element of `regions` of {@linkcode QueryPciReturnItemDevicesItem}. */
 export interface QueryPciReturnItemDevicesItemRegionsItem {
+  /** `bar`: int. */
   bar: number;
+  /** `type`: str. */
   type: string;
+  /** `address`: int. */
   address: number;
+  /** `size`: int. */
   size: number;
+  /** `prefetch`: bool, optional. */
   prefetch?: boolean;
+  /** `mem_type_64`: bool, optional. */
   mem_type_64?: boolean;
 }
 
@@ -5513,7 +7375,9 @@ export type QueryStatsSchemasReturnItemStatsItemUnit =
 
 /** `protocol-features` of {@linkcode XQueryVirtioStatusReturnVhostDev}. */
 export interface XQueryVirtioStatusReturnVhostDevProtocolFeatures {
+  /** `protocols`: array of str. */
   protocols: string[];
+  /** `unknown-protocols`: int, optional. */
   "unknown-protocols"?: number;
 }
 
@@ -5538,21 +7402,25 @@ export type QueryBlockReturnItemInsertedImageFormatSpecificType =
 
 /** The members of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecific} when `type` is `qcow2`. */
 export interface QueryBlockReturnItemInsertedImageFormatSpecificQcow2 {
+  /** `data`: object. */
   data: QueryBlockReturnItemInsertedImageFormatSpecificQcow2Data;
 }
 
 /** The members of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecific} when `type` is `vmdk`. */
 export interface QueryBlockReturnItemInsertedImageFormatSpecificVmdk {
+  /** `data`: object. */
   data: QueryBlockReturnItemInsertedImageFormatSpecificVmdkData;
 }
 
 /** The members of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecific} when `type` is `luks`. */
 export interface QueryBlockReturnItemInsertedImageFormatSpecificLuks {
+  /** `data`: object. */
   data: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuks;
 }
 
 /** The members of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecific} when `type` is `rbd`. */
 export interface QueryBlockReturnItemInsertedImageFormatSpecificRbd {
+  /** `data`: object. */
   data: QueryBlockReturnItemInsertedImageFormatSpecificRbdData;
 }
 
@@ -5621,15 +7489,25 @@ export type BlockdevAddArgumentsNfsServerType = "inet";
 
 /** Choice 1 of `overlap-check` of {@linkcode BlockdevAddArgumentsQcow2}. */
 export interface BlockdevAddArgumentsQcow2OverlapCheckChoice1 {
+  /** `template`: `none` | `constant` | `cached` | `all`, optional. */
   template?: BlockdevAddArgumentsQcow2OverlapCheckChoice1Template;
+  /** `main-header`: bool, optional. */
   "main-header"?: boolean;
+  /** `active-l1`: bool, optional. */
   "active-l1"?: boolean;
+  /** `active-l2`: bool, optional. */
   "active-l2"?: boolean;
+  /** `refcount-table`: bool, optional. */
   "refcount-table"?: boolean;
+  /** `refcount-block`: bool, optional. */
   "refcount-block"?: boolean;
+  /** `snapshot-table`: bool, optional. */
   "snapshot-table"?: boolean;
+  /** `inactive-l1`: bool, optional. */
   "inactive-l1"?: boolean;
+  /** `inactive-l2`: bool, optional. */
   "inactive-l2"?: boolean;
+  /** `bitmap-directory`: bool, optional. */
   "bitmap-directory"?: boolean;
 }
 
@@ -5647,11 +7525,13 @@ export type QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptForma
 
 /** The members of {@linkcode BlockdevAddArgumentsQcow2Encrypt} when `format` is `aes`. */
 export interface BlockdevAddArgumentsQcow2EncryptAes {
+  /** `key-secret`: str, optional. */
   "key-secret"?: string;
 }
 
 /** The members of {@linkcode BlockdevAddArgumentsQcow2Encrypt} when `format` is `luks`. */
 export interface BlockdevAddArgumentsQcow2EncryptLuks {
+  /** `key-secret`: str, optional. */
   "key-secret"?: string;
 }
 
@@ -5669,11 +7549,13 @@ export type QueryBlockReturnItemInsertedImageFormatSpecificRbdDataEncryptionForm
 
 /** The members of {@linkcode BlockdevAddArgumentsRbdEncrypt} when `format` is `luks`. */
 export interface BlockdevAddArgumentsRbdEncryptLuks {
+  /** `key-secret`: str. */
   "key-secret": string;
 }
 
 /** The members of {@linkcode BlockdevAddArgumentsRbdEncrypt} when `format` is `luks2`. */
 export interface BlockdevAddArgumentsRbdEncryptLuks2 {
+  /** `key-secret`: str. */
   "key-secret": string;
 }
 
@@ -5685,7 +7567,9 @@ export type BlockdevAddArgumentsSshHostKeyCheckMode =
 
 /** The members of {@linkcode BlockdevAddArgumentsSshHostKeyCheck} when `mode` is `hash`. */
 export interface BlockdevAddArgumentsSshHostKeyCheckHash {
+  /** `type`: `md5` | `sha1` | `sha256`. */
   type: BlockdevAddArgumentsSshHostKeyCheckHashType;
+  /** `hash`: str. */
   hash: string;
 }
 
@@ -5803,123 +7687,179 @@ export type XBlockdevAmendArgumentsOptionsQcow2Encrypt =
 
 /** `data` of {@linkcode ChardevAddArgumentsBackendFile}. */
 export interface ChardevAddArgumentsBackendFileData {
+  /** `logfile`: str, optional. */
   logfile?: string;
+  /** `logappend`: bool, optional. */
   logappend?: boolean;
+  /** `in`: str, optional. */
   in?: string;
+  /** `out`: str. */
   out: string;
+  /** `append`: bool, optional. */
   append?: boolean;
 }
 
 /** `data` of {@linkcode ChardevAddArgumentsBackendSerial}. */
 export interface ChardevAddArgumentsBackendSerialData {
+  /** `logfile`: str, optional. */
   logfile?: string;
+  /** `logappend`: bool, optional. */
   logappend?: boolean;
+  /** `device`: str. */
   device: string;
 }
 
 /** `data` of {@linkcode ChardevAddArgumentsBackendSocket}. */
 export interface ChardevAddArgumentsBackendSocketData {
+  /** `logfile`: str, optional. */
   logfile?: string;
+  /** `logappend`: bool, optional. */
   logappend?: boolean;
+  /** `addr`: object. */
   addr: NbdServerStartArgumentsAddr;
+  /** `tls-creds`: str, optional. */
   "tls-creds"?: string;
+  /** `tls-authz`: str, optional. */
   "tls-authz"?: string;
+  /** `server`: bool, optional. */
   server?: boolean;
+  /** `wait`: bool, optional. */
   wait?: boolean;
+  /** `nodelay`: bool, optional. */
   nodelay?: boolean;
+  /** `telnet`: bool, optional. */
   telnet?: boolean;
+  /** `tn3270`: bool, optional. */
   tn3270?: boolean;
+  /** `websocket`: bool, optional. */
   websocket?: boolean;
-  /** @deprecated */
+  /** `reconnect`: int, optional. @deprecated */
   reconnect?: number;
-  /** Since QEMU 10.0. */
+  /** `reconnect-ms`: int, optional. Since QEMU 10.0. */
   "reconnect-ms"?: number;
 }
 
 /** `data` of {@linkcode ChardevAddArgumentsBackendUdp}. */
 export interface ChardevAddArgumentsBackendUdpData {
+  /** `logfile`: str, optional. */
   logfile?: string;
+  /** `logappend`: bool, optional. */
   logappend?: boolean;
+  /** `remote`: object. */
   remote: NbdServerStartArgumentsAddr;
+  /** `local`: object, optional. */
   local?: NbdServerStartArgumentsAddr;
 }
 
 /** `data` of {@linkcode ChardevAddArgumentsBackendPty}. */
 export interface ChardevAddArgumentsBackendPtyData {
+  /** `logfile`: str, optional. */
   logfile?: string;
+  /** `logappend`: bool, optional. */
   logappend?: boolean;
-  /** Since QEMU 10.0. */
+  /** `path`: str, optional. Since QEMU 10.0. */
   path?: string;
 }
 
 /** `data` of {@linkcode ChardevAddArgumentsBackendMux}. */
 export interface ChardevAddArgumentsBackendMuxData {
+  /** `logfile`: str, optional. */
   logfile?: string;
+  /** `logappend`: bool, optional. */
   logappend?: boolean;
+  /** `chardev`: str. */
   chardev: string;
 }
 
 /** `data` of {@linkcode ChardevAddArgumentsBackendStdio}. */
 export interface ChardevAddArgumentsBackendStdioData {
+  /** `logfile`: str, optional. */
   logfile?: string;
+  /** `logappend`: bool, optional. */
   logappend?: boolean;
+  /** `signal`: bool, optional. */
   signal?: boolean;
 }
 
 /** `data` of {@linkcode ChardevAddArgumentsBackendSpicevmc}. */
 export interface ChardevAddArgumentsBackendSpicevmcData {
+  /** `logfile`: str, optional. */
   logfile?: string;
+  /** `logappend`: bool, optional. */
   logappend?: boolean;
+  /** `type`: str. */
   type: string;
 }
 
 /** `data` of {@linkcode ChardevAddArgumentsBackendSpiceport}. */
 export interface ChardevAddArgumentsBackendSpiceportData {
+  /** `logfile`: str, optional. */
   logfile?: string;
+  /** `logappend`: bool, optional. */
   logappend?: boolean;
+  /** `fqdn`: str. */
   fqdn: string;
 }
 
 /** `data` of {@linkcode ChardevAddArgumentsBackendQemuVdagent}. */
 export interface ChardevAddArgumentsBackendQemuVdagentData {
+  /** `logfile`: str, optional. */
   logfile?: string;
+  /** `logappend`: bool, optional. */
   logappend?: boolean;
+  /** `mouse`: bool, optional. */
   mouse?: boolean;
+  /** `clipboard`: bool, optional. */
   clipboard?: boolean;
 }
 
 /** `data` of {@linkcode ChardevAddArgumentsBackendDbus}. */
 export interface ChardevAddArgumentsBackendDbusData {
+  /** `logfile`: str, optional. */
   logfile?: string;
+  /** `logappend`: bool, optional. */
   logappend?: boolean;
+  /** `name`: str. */
   name: string;
 }
 
 /** `data` of {@linkcode ChardevAddArgumentsBackendVc}. */
 export interface ChardevAddArgumentsBackendVcData {
+  /** `logfile`: str, optional. */
   logfile?: string;
+  /** `logappend`: bool, optional. */
   logappend?: boolean;
+  /** `width`: int, optional. */
   width?: number;
+  /** `height`: int, optional. */
   height?: number;
+  /** `cols`: int, optional. */
   cols?: number;
+  /** `rows`: int, optional. */
   rows?: number;
 }
 
 /** `data` of {@linkcode ChardevAddArgumentsBackendRingbuf}. */
 export interface ChardevAddArgumentsBackendRingbufData {
+  /** `logfile`: str, optional. */
   logfile?: string;
+  /** `logappend`: bool, optional. */
   logappend?: boolean;
+  /** `size`: int, optional. */
   size?: number;
 }
 
 /** `data` of {@linkcode QueryTpmReturnItemOptionsPassthrough}. */
 export interface QueryTpmReturnItemOptionsPassthroughData {
+  /** `path`: str, optional. */
   path?: string;
+  /** `cancel-path`: str, optional. */
   "cancel-path"?: string;
 }
 
 /** `data` of {@linkcode QueryTpmReturnItemOptionsEmulator}. */
 export interface QueryTpmReturnItemOptionsEmulatorData {
+  /** `chardev`: str. */
   chardev: string;
 }
 
@@ -6104,24 +8044,31 @@ export type SendKeyArgumentsKeysItemQcodeData =
 
 /** `data` of {@linkcode InputSendEventArgumentsEventsItemKey}. */
 export interface InputSendEventArgumentsEventsItemKeyData {
+  /** `key`: object. */
   key: SendKeyArgumentsKeysItem;
+  /** `down`: bool. */
   down: boolean;
 }
 
 /** `data` of {@linkcode InputSendEventArgumentsEventsItemBtn}. */
 export interface InputSendEventArgumentsEventsItemBtnData {
+  /** `button`: `left` | `middle` | `right` | `wheel-up` | `wheel-down` | `side` | `extra` | `wheel-left` | `wheel-right`. */
   button: InputSendEventArgumentsEventsItemBtnDataButton;
+  /** `down`: bool. */
   down: boolean;
 }
 
 /** `data` of {@linkcode InputSendEventArgumentsEventsItemRel}. */
 export interface InputSendEventArgumentsEventsItemRelData {
+  /** `axis`: `x` | `y`. */
   axis: InputSendEventArgumentsEventsItemRelDataAxis;
+  /** `value`: int. */
   value: number;
 }
 
 /** `transform` of {@linkcode MigrateSetParametersArgumentsBlockBitmapMappingItemBitmapsItem}. */
 export interface MigrateSetParametersArgumentsBlockBitmapMappingItemBitmapsItemTransform {
+  /** `persistent`: bool, optional. */
   persistent?: boolean;
 }
 
@@ -6132,33 +8079,53 @@ export type ObjectAddArgumentsAuthzListRulesItemFormat =
 
 /** `bus` of {@linkcode QueryPciReturnItemDevicesItemPciBridge}. */
 export interface QueryPciReturnItemDevicesItemPciBridgeBus {
+  /** `number`: int. */
   number: number;
+  /** `secondary`: int. */
   secondary: number;
+  /** `subordinate`: int. */
   subordinate: number;
+  /** `io_range`: object. */
   io_range: QueryPciReturnItemDevicesItemPciBridgeBusIoRange;
+  /** `memory_range`: object. */
   memory_range: QueryPciReturnItemDevicesItemPciBridgeBusIoRange;
+  /** `prefetchable_range`: object. */
   prefetchable_range: QueryPciReturnItemDevicesItemPciBridgeBusIoRange;
 }
 
 /** `data` of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecificQcow2}. */
 export interface QueryBlockReturnItemInsertedImageFormatSpecificQcow2Data {
+  /** `compat`: str. */
   compat: string;
+  /** `data-file`: str, optional. */
   "data-file"?: string;
+  /** `data-file-raw`: bool, optional. */
   "data-file-raw"?: boolean;
+  /** `extended-l2`: bool, optional. */
   "extended-l2"?: boolean;
+  /** `lazy-refcounts`: bool, optional. */
   "lazy-refcounts"?: boolean;
+  /** `corrupt`: bool, optional. */
   corrupt?: boolean;
+  /** `refcount-bits`: int. */
   "refcount-bits": number;
+  /** `encrypt`: object, optional. */
   encrypt?: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncrypt;
+  /** `bitmaps`: array of object, optional. */
   bitmaps?: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataBitmapsItem[];
+  /** `compression-type`: `zlib` | `zstd`. */
   "compression-type": QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataCompressionType;
 }
 
 /** `data` of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecificVmdk}. */
 export interface QueryBlockReturnItemInsertedImageFormatSpecificVmdkData {
+  /** `create-type`: str. */
   "create-type": string;
+  /** `cid`: int. */
   cid: number;
+  /** `parent-cid`: int. */
   "parent-cid": number;
+  /** `extents`: array of object. */
   extents:
     | QueryBlockReturnItemInsertedImage[]
     | QueryBlockReturnItemInsertedImageFormatSpecificVmdkDataExtentsItem[];
@@ -6166,22 +8133,32 @@ export interface QueryBlockReturnItemInsertedImageFormatSpecificVmdkData {
 
 /** The members of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncrypt} when `format` is `luks`. */
 export interface QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuks {
+  /** `cipher-alg`: `aes-128` | `aes-192` | `aes-256` | `des` | `3des` | `cast5-128` | `serpent-128` | `serpent-192` | `serpent-256` | `twofish-128` | `twofish-192` | `twofish-256`. */
   "cipher-alg": QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksCipherAlg;
+  /** `cipher-mode`: `ecb` | `cbc` | `xts` | `ctr`. */
   "cipher-mode": QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksCipherMode;
+  /** `ivgen-alg`: `plain` | `plain64` | `essiv`. */
   "ivgen-alg": QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksIvgenAlg;
+  /** `ivgen-hash-alg`: `md5` | `sha1` | `sha224` | `sha256` | `sha384` | `sha512` | `ripemd160`, optional. */
   "ivgen-hash-alg"?:
     QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksIvgenHashAlg;
+  /** `hash-alg`: `md5` | `sha1` | `sha224` | `sha256` | `sha384` | `sha512` | `ripemd160`. */
   "hash-alg": QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksIvgenHashAlg;
+  /** `payload-offset`: int. */
   "payload-offset": number;
+  /** `master-key-iters`: int. */
   "master-key-iters": number;
+  /** `uuid`: str. */
   uuid: string;
+  /** `slots`: array of object. */
   slots: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksSlotsItem[];
-  /** Since QEMU 10.0. */
+  /** `detached-header`: bool, optional. Since QEMU 10.0. */
   "detached-header"?: boolean;
 }
 
 /** `data` of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecificRbd}. */
 export interface QueryBlockReturnItemInsertedImageFormatSpecificRbdData {
+  /** `encryption-format`: `luks` | `luks2`, optional. */
   "encryption-format"?: QueryBlockReturnItemInsertedImageFormatSpecificRbdDataEncryptionFormat;
 }
 
@@ -6198,35 +8175,52 @@ export type BlockdevCreateArgumentsOptionsQcowEncryptFormat =
 
 /** The members of {@linkcode BlockdevCreateArgumentsOptionsQcowEncrypt} when `format` is `luks`. */
 export interface BlockdevCreateArgumentsOptionsQcowEncryptLuks {
+  /** `key-secret`: str, optional. */
   "key-secret"?: string;
+  /** `cipher-alg`: `aes-128` | `aes-192` | `aes-256` | `des` | `3des` | `cast5-128` | `serpent-128` | `serpent-192` | `serpent-256` | `twofish-128` | `twofish-192` | `twofish-256`, optional. */
   "cipher-alg"?: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksCipherAlg;
+  /** `cipher-mode`: `ecb` | `cbc` | `xts` | `ctr`, optional. */
   "cipher-mode"?: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksCipherMode;
+  /** `ivgen-alg`: `plain` | `plain64` | `essiv`, optional. */
   "ivgen-alg"?: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksIvgenAlg;
+  /** `ivgen-hash-alg`: `md5` | `sha1` | `sha224` | `sha256` | `sha384` | `sha512` | `ripemd160`, optional. */
   "ivgen-hash-alg"?:
     QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksIvgenHashAlg;
+  /** `hash-alg`: `md5` | `sha1` | `sha224` | `sha256` | `sha384` | `sha512` | `ripemd160`, optional. */
   "hash-alg"?: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksIvgenHashAlg;
+  /** `iter-time`: int, optional. */
   "iter-time"?: number;
 }
 
 /** The members of {@linkcode BlockdevCreateArgumentsOptionsRbdEncrypt} when `format` is `luks`. */
 export interface BlockdevCreateArgumentsOptionsRbdEncryptLuks {
+  /** `key-secret`: str. */
   "key-secret": string;
+  /** `cipher-alg`: `aes-128` | `aes-192` | `aes-256` | `des` | `3des` | `cast5-128` | `serpent-128` | `serpent-192` | `serpent-256` | `twofish-128` | `twofish-192` | `twofish-256`, optional. */
   "cipher-alg"?: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksCipherAlg;
 }
 
 /** The members of {@linkcode BlockdevCreateArgumentsOptionsRbdEncrypt} when `format` is `luks2`. */
 export interface BlockdevCreateArgumentsOptionsRbdEncryptLuks2 {
+  /** `key-secret`: str. */
   "key-secret": string;
+  /** `cipher-alg`: `aes-128` | `aes-192` | `aes-256` | `des` | `3des` | `cast5-128` | `serpent-128` | `serpent-192` | `serpent-256` | `twofish-128` | `twofish-192` | `twofish-256`, optional. */
   "cipher-alg"?: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksCipherAlg;
 }
 
 /** The members of {@linkcode XBlockdevAmendArgumentsOptionsQcow2Encrypt} when `format` is `luks`. */
 export interface XBlockdevAmendArgumentsOptionsQcow2EncryptLuks {
+  /** `state`: `active` | `inactive`. */
   state: XBlockdevAmendArgumentsOptionsLuksState;
+  /** `new-secret`: str, optional. */
   "new-secret"?: string;
+  /** `old-secret`: str, optional. */
   "old-secret"?: string;
+  /** `keyslot`: int, optional. */
   keyslot?: number;
+  /** `iter-time`: int, optional. */
   "iter-time"?: number;
+  /** `secret`: str, optional. */
   secret?: string;
 }
 
@@ -6253,7 +8247,9 @@ export type InputSendEventArgumentsEventsItemRelDataAxis =
 
 /** `io_range` of {@linkcode QueryPciReturnItemDevicesItemPciBridgeBus}. */
 export interface QueryPciReturnItemDevicesItemPciBridgeBusIoRange {
+  /** `base`: int. */
   base: number;
+  /** `limit`: int. */
   limit: number;
 }
 
@@ -6264,16 +8260,23 @@ export type QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncrypt =
 
 /** An element of `bitmaps` of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecificQcow2Data}. */
 export interface QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataBitmapsItem {
+  /** `name`: str. */
   name: string;
+  /** `granularity`: int. */
   granularity: number;
+  /** `flags`: array of `in-use` | `auto`. */
   flags: QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataBitmapsItemFlagsItem[];
 }
 
 /** An element of `slots` of {@linkcode QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuks}. */
 export interface QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataEncryptLuksSlotsItem {
+  /** `active`: bool. */
   active: boolean;
+  /** `iters`: int, optional. */
   iters?: number;
+  /** `stripes`: int, optional. */
   stripes?: number;
+  /** `key-offset`: int. */
   "key-offset": number;
 }
 
@@ -6288,6 +8291,7 @@ export type QueryBlockReturnItemInsertedImageFormatSpecificQcow2DataBitmapsItemF
  */
 export type BlockJobChangeArguments =
   & {
+    /** `id`: str. */
     id: string;
   }
   & (
@@ -6307,7 +8311,9 @@ export type BlockJobChangeArguments =
  * Since QEMU 10.0.
  */
 export interface BlockdevSetActiveArguments {
+  /** `node-name`: str, optional. */
   "node-name"?: string;
+  /** `active`: bool. */
   active: boolean;
 }
 
@@ -6316,7 +8322,9 @@ export interface BlockdevSetActiveArguments {
  * Since QEMU 10.0.
  */
 export interface NetdevVhostUserConnectedData {
+  /** `netdev-id`: str. */
   "netdev-id": string;
+  /** `chardev-id`: str. */
   "chardev-id": string;
 }
 
@@ -6325,6 +8333,7 @@ export interface NetdevVhostUserConnectedData {
  * Since QEMU 10.0.
  */
 export interface NetdevVhostUserDisconnectedData {
+  /** `netdev-id`: str. */
   "netdev-id": string;
 }
 
@@ -6333,6 +8342,7 @@ export interface NetdevVhostUserDisconnectedData {
  * Since QEMU 10.0.
  */
 export interface RequestEbpfArguments {
+  /** `id`: `rss`. */
   id: RequestEbpfArgumentsId;
 }
 
@@ -6341,6 +8351,7 @@ export interface RequestEbpfArguments {
  * Since QEMU 10.0.
  */
 export interface RequestEbpfReturn {
+  /** `object`: str. */
   object: string;
 }
 
@@ -6349,6 +8360,7 @@ export interface RequestEbpfReturn {
  * Since QEMU 10.0.
  */
 export interface QueryDirtyRateArguments {
+  /** `calc-time-unit`: `second` | `millisecond`, optional. */
   "calc-time-unit"?: CalcDirtyRateArgumentsCalcTimeUnit;
 }
 
@@ -6357,7 +8369,9 @@ export interface QueryDirtyRateArguments {
  * Since QEMU 10.0.
  */
 export interface QueryMigrationthreadsReturnItem {
+  /** `name`: str. */
   name: string;
+  /** `thread-id`: int. */
   "thread-id": number;
 }
 
@@ -6366,6 +8380,7 @@ export interface QueryMigrationthreadsReturnItem {
  * Since QEMU 10.0.
  */
 export interface DeviceSyncConfigArguments {
+  /** `id`: str. */
   id: string;
 }
 
@@ -6374,6 +8389,7 @@ export interface DeviceSyncConfigArguments {
  * Since QEMU 10.0.
  */
 export interface QueryMachinesArguments {
+  /** `compat-props`: bool, optional. */
   "compat-props"?: boolean;
 }
 
@@ -6382,7 +8398,9 @@ export interface QueryMachinesArguments {
  * Since QEMU 10.0.
  */
 export interface QueryHvBalloonStatusReportReturn {
+  /** `committed`: int. */
   committed: number;
+  /** `available`: int. */
   available: number;
 }
 
@@ -6391,12 +8409,19 @@ export interface QueryHvBalloonStatusReportReturn {
  * Since QEMU 10.0.
  */
 export interface XenEventListReturnItem {
+  /** `port`: int. */
   port: number;
+  /** `vcpu`: int. */
   vcpu: number;
+  /** `type`: `closed` | `unbound` | `interdomain` | `pirq` | `virq` | `ipi`. */
   type: XenEventListReturnItemType;
+  /** `remote-domain`: str. */
   "remote-domain": string;
+  /** `target`: int. */
   target: number;
+  /** `pending`: bool. */
   pending: boolean;
+  /** `masked`: bool. */
   masked: boolean;
 }
 
@@ -6405,6 +8430,7 @@ export interface XenEventListReturnItem {
  * Since QEMU 10.0.
  */
 export interface XenEventInjectArguments {
+  /** `port`: int. */
   port: number;
 }
 
@@ -6414,7 +8440,9 @@ export interface XenEventInjectArguments {
  */
 export type QueryAudiodevsReturnItem =
   & {
+    /** `id`: str. */
     id: string;
+    /** `timer-period`: int, optional. */
     "timer-period"?: number;
   }
   & (
@@ -6435,8 +8463,11 @@ export type QueryAudiodevsReturnItem =
  * Since QEMU 10.0.
  */
 export interface VfioMigrationData {
+  /** `device-id`: str. */
   "device-id": string;
+  /** `qom-path`: str. */
   "qom-path": string;
+  /** `device-state`: `stop` | `running` | `stop-copy` | `resuming` | `running-p2p` | `pre-copy` | `pre-copy-p2p`. */
   "device-state": VfioMigrationDataDeviceState;
 }
 
@@ -6445,8 +8476,11 @@ export interface VfioMigrationData {
  * Since QEMU 10.0.
  */
 export interface QueryCryptodevReturnItem {
+  /** `id`: str. */
   id: string;
+  /** `service`: array of `cipher` | `hash` | `mac` | `aead` | `akcipher`. */
   service: QueryCryptodevReturnItemServiceItem[];
+  /** `client`: array of object. */
   client: QueryCryptodevReturnItemClientItem[];
 }
 
@@ -6455,16 +8489,27 @@ export interface QueryCryptodevReturnItem {
  * Since QEMU 10.0.
  */
 export interface CxlInjectGeneralMediaEventArguments {
+  /** `path`: str. */
   path: string;
+  /** `log`: `informational` | `warning` | `failure` | `fatal`. */
   log: CxlInjectGeneralMediaEventArgumentsLog;
+  /** `flags`: int. */
   flags: number;
+  /** `dpa`: int. */
   dpa: number;
+  /** `descriptor`: int. */
   descriptor: number;
+  /** `type`: int. */
   type: number;
+  /** `transaction-type`: int. */
   "transaction-type": number;
+  /** `channel`: int, optional. */
   channel?: number;
+  /** `rank`: int, optional. */
   rank?: number;
+  /** `device`: int, optional. */
   device?: number;
+  /** `component-id`: str, optional. */
   "component-id"?: string;
 }
 
@@ -6473,20 +8518,35 @@ export interface CxlInjectGeneralMediaEventArguments {
  * Since QEMU 10.0.
  */
 export interface CxlInjectDramEventArguments {
+  /** `path`: str. */
   path: string;
+  /** `log`: `informational` | `warning` | `failure` | `fatal`. */
   log: CxlInjectGeneralMediaEventArgumentsLog;
+  /** `flags`: int. */
   flags: number;
+  /** `dpa`: int. */
   dpa: number;
+  /** `descriptor`: int. */
   descriptor: number;
+  /** `type`: int. */
   type: number;
+  /** `transaction-type`: int. */
   "transaction-type": number;
+  /** `channel`: int, optional. */
   channel?: number;
+  /** `rank`: int, optional. */
   rank?: number;
+  /** `nibble-mask`: int, optional. */
   "nibble-mask"?: number;
+  /** `bank-group`: int, optional. */
   "bank-group"?: number;
+  /** `bank`: int, optional. */
   bank?: number;
+  /** `row`: int, optional. */
   row?: number;
+  /** `column`: int, optional. */
   column?: number;
+  /** `correction-mask`: array of int, optional. */
   "correction-mask"?: number[];
 }
 
@@ -6495,17 +8555,29 @@ export interface CxlInjectDramEventArguments {
  * Since QEMU 10.0.
  */
 export interface CxlInjectMemoryModuleEventArguments {
+  /** `path`: str. */
   path: string;
+  /** `log`: `informational` | `warning` | `failure` | `fatal`. */
   log: CxlInjectGeneralMediaEventArgumentsLog;
+  /** `flags`: int. */
   flags: number;
+  /** `type`: int. */
   type: number;
+  /** `health-status`: int. */
   "health-status": number;
+  /** `media-status`: int. */
   "media-status": number;
+  /** `additional-status`: int. */
   "additional-status": number;
+  /** `life-used`: int. */
   "life-used": number;
+  /** `temperature`: int. */
   temperature: number;
+  /** `dirty-shutdown-count`: int. */
   "dirty-shutdown-count": number;
+  /** `corrected-volatile-error-count`: int. */
   "corrected-volatile-error-count": number;
+  /** `corrected-persistent-error-count`: int. */
   "corrected-persistent-error-count": number;
 }
 
@@ -6514,8 +8586,11 @@ export interface CxlInjectMemoryModuleEventArguments {
  * Since QEMU 10.0.
  */
 export interface CxlInjectPoisonArguments {
+  /** `path`: str. */
   path: string;
+  /** `start`: int. */
   start: number;
+  /** `length`: int. */
   length: number;
 }
 
@@ -6524,7 +8599,9 @@ export interface CxlInjectPoisonArguments {
  * Since QEMU 10.0.
  */
 export interface CxlInjectUncorrectableErrorsArguments {
+  /** `path`: str. */
   path: string;
+  /** `errors`: array of object. */
   errors: CxlInjectUncorrectableErrorsArgumentsErrorsItem[];
 }
 
@@ -6533,7 +8610,9 @@ export interface CxlInjectUncorrectableErrorsArguments {
  * Since QEMU 10.0.
  */
 export interface CxlInjectCorrectableErrorArguments {
+  /** `path`: str. */
   path: string;
+  /** `type`: `cache-data-ecc` | `mem-data-ecc` | `crc-threshold` | `retry-threshold` | `cache-poison-received` | `mem-poison-received` | `physical`. */
   type: CxlInjectCorrectableErrorArgumentsType;
 }
 
@@ -6542,11 +8621,17 @@ export interface CxlInjectCorrectableErrorArguments {
  * Since QEMU 10.0.
  */
 export interface CxlAddDynamicCapacityArguments {
+  /** `path`: str. */
   path: string;
+  /** `host-id`: int. */
   "host-id": number;
+  /** `selection-policy`: `free` | `contiguous` | `prescriptive` | `enable-shared-access`. */
   "selection-policy": CxlAddDynamicCapacityArgumentsSelectionPolicy;
+  /** `region`: int. */
   region: number;
+  /** `tag`: str, optional. */
   tag?: string;
+  /** `extents`: array of object. */
   extents: CxlAddDynamicCapacityArgumentsExtentsItem[];
 }
 
@@ -6555,13 +8640,21 @@ export interface CxlAddDynamicCapacityArguments {
  * Since QEMU 10.0.
  */
 export interface CxlReleaseDynamicCapacityArguments {
+  /** `path`: str. */
   path: string;
+  /** `host-id`: int. */
   "host-id": number;
+  /** `removal-policy`: `tag-based` | `prescriptive`. */
   "removal-policy": CxlReleaseDynamicCapacityArgumentsRemovalPolicy;
+  /** `forced-removal`: bool, optional. */
   "forced-removal"?: boolean;
+  /** `sanitize-on-release`: bool, optional. */
   "sanitize-on-release"?: boolean;
+  /** `region`: int. */
   region: number;
+  /** `tag`: str, optional. */
   tag?: string;
+  /** `extents`: array of object. */
   extents: CxlAddDynamicCapacityArgumentsExtentsItem[];
 }
 
@@ -6587,6 +8680,7 @@ export type QueryJobsReturnItemStatus =
  * Since QEMU 10.0.
  */
 export interface QueryBlockJobsReturnItemMirror {
+  /** `actively-synced`: bool. */
   "actively-synced": boolean;
 }
 
@@ -6595,6 +8689,7 @@ export interface QueryBlockJobsReturnItemMirror {
  * Since QEMU 10.0.
  */
 export interface BlockJobChangeArgumentsMirror {
+  /** `copy-mode`: `background` | `write-blocking`. */
   "copy-mode": DriveMirrorArgumentsCopyMode;
 }
 
@@ -6627,7 +8722,9 @@ export type MigrateSetParametersArgumentsZeroPageDetection =
  * Since QEMU 10.0.
  */
 export interface MigrateArgumentsChannelsItem {
+  /** `channel-type`: `main` | `cpr`. */
   "channel-type": MigrateArgumentsChannelsItemChannelType;
+  /** `addr`: object. */
   addr: MigrateArgumentsChannelsItemAddr;
 }
 
@@ -6644,7 +8741,9 @@ export type CalcDirtyRateArgumentsCalcTimeUnit =
  * Since QEMU 10.0.
  */
 export interface ObjectAddArgumentsAcpiGenericInitiator {
+  /** `pci-dev`: str. */
   "pci-dev": string;
+  /** `node`: int. */
   node: number;
 }
 
@@ -6653,7 +8752,9 @@ export interface ObjectAddArgumentsAcpiGenericInitiator {
  * Since QEMU 10.0.
  */
 export interface ObjectAddArgumentsAcpiGenericPort {
+  /** `pci-bus`: str. */
   "pci-bus": string;
+  /** `node`: int. */
   node: number;
 }
 
@@ -6662,6 +8763,7 @@ export interface ObjectAddArgumentsAcpiGenericPort {
  * Since QEMU 10.0.
  */
 export interface ObjectAddArgumentsIommufd {
+  /** `fd`: str, optional. */
   fd?: string;
 }
 
@@ -6670,16 +8772,27 @@ export interface ObjectAddArgumentsIommufd {
  * Since QEMU 10.0.
  */
 export interface ObjectAddArgumentsMemoryBackendShm {
+  /** `dump`: bool, optional. */
   dump?: boolean;
+  /** `host-nodes`: array of int, optional. */
   "host-nodes"?: number[];
+  /** `merge`: bool, optional. */
   merge?: boolean;
+  /** `policy`: `default` | `preferred` | `bind` | `interleave`, optional. */
   policy?: ObjectAddArgumentsMemoryBackendEpcPolicy;
+  /** `prealloc`: bool, optional. */
   prealloc?: boolean;
+  /** `prealloc-threads`: int, optional. */
   "prealloc-threads"?: number;
+  /** `prealloc-context`: str, optional. */
   "prealloc-context"?: string;
+  /** `share`: bool, optional. */
   share?: boolean;
+  /** `reserve`: bool, optional. */
   reserve?: boolean;
+  /** `size`: int. */
   size: number;
+  /** `x-use-canonical-path-for-ramblock-id`: bool, optional. */
   "x-use-canonical-path-for-ramblock-id"?: boolean;
 }
 
@@ -6688,16 +8801,27 @@ export interface ObjectAddArgumentsMemoryBackendShm {
  * Since QEMU 10.0.
  */
 export interface ObjectAddArgumentsSevSnpGuest {
+  /** `sev-device`: str, optional. */
   "sev-device"?: string;
+  /** `cbitpos`: int, optional. */
   cbitpos?: number;
+  /** `reduced-phys-bits`: int. */
   "reduced-phys-bits": number;
+  /** `kernel-hashes`: bool, optional. */
   "kernel-hashes"?: boolean;
+  /** `policy`: int, optional. */
   policy?: number;
+  /** `guest-visible-workarounds`: str, optional. */
   "guest-visible-workarounds"?: string;
+  /** `id-block`: str, optional. */
   "id-block"?: string;
+  /** `id-auth`: str, optional. */
   "id-auth"?: string;
+  /** `author-key-enabled`: bool, optional. */
   "author-key-enabled"?: boolean;
+  /** `host-data`: str, optional. */
   "host-data"?: string;
+  /** `vcek-disabled`: bool, optional. */
   "vcek-disabled"?: boolean;
 }
 
@@ -6706,8 +8830,11 @@ export interface ObjectAddArgumentsSevSnpGuest {
  * Since QEMU 10.0.
  */
 export interface QueryMachinesReturnItemCompatPropsItem {
+  /** `qom-type`: str. */
   "qom-type": string;
+  /** `property`: str. */
   property: string;
+  /** `value`: str. */
   value: string;
 }
 
@@ -6716,6 +8843,7 @@ export interface QueryMachinesReturnItemCompatPropsItem {
  * Since QEMU 10.0.
  */
 export interface QueryMemoryDevicesReturnItemHvBalloon {
+  /** `data`: object. */
   data: QueryMemoryDevicesReturnItemHvBalloonData;
 }
 
@@ -6742,7 +8870,9 @@ export type QuerySevReturnSevType =
  * Since QEMU 10.0.
  */
 export interface QuerySevReturnSev {
+  /** `policy`: int. */
   policy: number;
+  /** `handle`: int. */
   handle: number;
 }
 
@@ -6751,6 +8881,7 @@ export interface QuerySevReturnSev {
  * Since QEMU 10.0.
  */
 export interface QuerySevReturnSevSnp {
+  /** `snp-policy`: int. */
   "snp-policy": number;
 }
 
@@ -6787,7 +8918,9 @@ export type QueryAudiodevsReturnItemDriver =
  * Since QEMU 10.0.
  */
 export interface QueryAudiodevsReturnItemNone {
+  /** `in`: object, optional. */
   in?: QueryAudiodevsReturnItemNoneIn;
+  /** `out`: object, optional. */
   out?: QueryAudiodevsReturnItemNoneIn;
 }
 
@@ -6796,8 +8929,11 @@ export interface QueryAudiodevsReturnItemNone {
  * Since QEMU 10.0.
  */
 export interface QueryAudiodevsReturnItemAlsa {
+  /** `in`: object, optional. */
   in?: QueryAudiodevsReturnItemAlsaIn;
+  /** `out`: object, optional. */
   out?: QueryAudiodevsReturnItemAlsaIn;
+  /** `threshold`: int, optional. */
   threshold?: number;
 }
 
@@ -6806,8 +8942,11 @@ export interface QueryAudiodevsReturnItemAlsa {
  * Since QEMU 10.0.
  */
 export interface QueryAudiodevsReturnItemDbus {
+  /** `in`: object, optional. */
   in?: QueryAudiodevsReturnItemNoneIn;
+  /** `out`: object, optional. */
   out?: QueryAudiodevsReturnItemNoneIn;
+  /** `nsamples`: int, optional. */
   nsamples?: number;
 }
 
@@ -6816,7 +8955,9 @@ export interface QueryAudiodevsReturnItemDbus {
  * Since QEMU 10.0.
  */
 export interface QueryAudiodevsReturnItemJack {
+  /** `in`: object, optional. */
   in?: QueryAudiodevsReturnItemJackIn;
+  /** `out`: object, optional. */
   out?: QueryAudiodevsReturnItemJackIn;
 }
 
@@ -6825,10 +8966,15 @@ export interface QueryAudiodevsReturnItemJack {
  * Since QEMU 10.0.
  */
 export interface QueryAudiodevsReturnItemOss {
+  /** `in`: object, optional. */
   in?: QueryAudiodevsReturnItemOssIn;
+  /** `out`: object, optional. */
   out?: QueryAudiodevsReturnItemOssIn;
+  /** `try-mmap`: bool, optional. */
   "try-mmap"?: boolean;
+  /** `exclusive`: bool, optional. */
   exclusive?: boolean;
+  /** `dsp-policy`: int, optional. */
   "dsp-policy"?: number;
 }
 
@@ -6837,8 +8983,11 @@ export interface QueryAudiodevsReturnItemOss {
  * Since QEMU 10.0.
  */
 export interface QueryAudiodevsReturnItemPa {
+  /** `in`: object, optional. */
   in?: QueryAudiodevsReturnItemPaIn;
+  /** `out`: object, optional. */
   out?: QueryAudiodevsReturnItemPaIn;
+  /** `server`: str, optional. */
   server?: string;
 }
 
@@ -6847,7 +8996,9 @@ export interface QueryAudiodevsReturnItemPa {
  * Since QEMU 10.0.
  */
 export interface QueryAudiodevsReturnItemPipewire {
+  /** `in`: object, optional. */
   in?: QueryAudiodevsReturnItemPipewireIn;
+  /** `out`: object, optional. */
   out?: QueryAudiodevsReturnItemPipewireIn;
 }
 
@@ -6856,7 +9007,9 @@ export interface QueryAudiodevsReturnItemPipewire {
  * Since QEMU 10.0.
  */
 export interface QueryAudiodevsReturnItemSdl {
+  /** `in`: object, optional. */
   in?: QueryAudiodevsReturnItemSdlIn;
+  /** `out`: object, optional. */
   out?: QueryAudiodevsReturnItemSdlIn;
 }
 
@@ -6865,8 +9018,11 @@ export interface QueryAudiodevsReturnItemSdl {
  * Since QEMU 10.0.
  */
 export interface QueryAudiodevsReturnItemWav {
+  /** `in`: object, optional. */
   in?: QueryAudiodevsReturnItemNoneIn;
+  /** `out`: object, optional. */
   out?: QueryAudiodevsReturnItemNoneIn;
+  /** `path`: str, optional. */
   path?: string;
 }
 
@@ -6899,7 +9055,9 @@ export type QueryCryptodevReturnItemServiceItem =
  * Since QEMU 10.0.
  */
 export interface QueryCryptodevReturnItemClientItem {
+  /** `queue`: int. */
   queue: number;
+  /** `type`: `builtin` | `vhost-user` | `lkcf`. */
   type: QueryCryptodevReturnItemClientItemType;
 }
 
@@ -6918,7 +9076,9 @@ export type CxlInjectGeneralMediaEventArgumentsLog =
  * Since QEMU 10.0.
  */
 export interface CxlInjectUncorrectableErrorsArgumentsErrorsItem {
+  /** `type`: `cache-data-parity` | `cache-address-parity` | `cache-be-parity` | `cache-data-ecc` | `mem-data-parity` | `mem-address-parity` | `mem-be-parity` | `mem-data-ecc` | `reinit-threshold` | `rsvd-encoding` | `poison-received` | `receiver-overflow` | `internal` | `cxl-ide-tx` | `cxl-ide-rx`. */
   type: CxlInjectUncorrectableErrorsArgumentsErrorsItemType;
+  /** `header`: array of int. */
   header: number[];
 }
 
@@ -6950,7 +9110,9 @@ export type CxlAddDynamicCapacityArgumentsSelectionPolicy =
  * Since QEMU 10.0.
  */
 export interface CxlAddDynamicCapacityArgumentsExtentsItem {
+  /** `offset`: int. */
   offset: number;
+  /** `len`: int. */
   len: number;
 }
 
@@ -6967,6 +9129,7 @@ export type CxlReleaseDynamicCapacityArgumentsRemovalPolicy =
  * Since QEMU 10.0.
  */
 export interface ChardevAddArgumentsBackendNull {
+  /** `data`: object. */
   data: ChardevAddArgumentsBackendNullData;
 }
 
@@ -6975,6 +9138,7 @@ export interface ChardevAddArgumentsBackendNull {
  * Since QEMU 10.0.
  */
 export interface ChardevAddArgumentsBackendHub {
+  /** `data`: object. */
   data: ChardevAddArgumentsBackendHubData;
 }
 
@@ -6983,6 +9147,7 @@ export interface ChardevAddArgumentsBackendHub {
  * Since QEMU 10.0.
  */
 export interface NetdevAddArgumentsUserDnssearchItem {
+  /** `str`: str. */
   str: string;
 }
 
@@ -6991,6 +9156,7 @@ export interface NetdevAddArgumentsUserDnssearchItem {
  * Since QEMU 10.0.
  */
 export interface InputSendEventArgumentsEventsItemMtt {
+  /** `data`: object. */
   data: InputSendEventArgumentsEventsItemMttData;
 }
 
@@ -7017,9 +9183,13 @@ export type MigrateArgumentsChannelsItemAddr =
  * Since QEMU 10.0.
  */
 export interface QueryMemoryDevicesReturnItemHvBalloonData {
+  /** `id`: str, optional. */
   id?: string;
+  /** `memaddr`: int, optional. */
   memaddr?: number;
+  /** `max-size`: int. */
   "max-size": number;
+  /** `memdev`: str, optional. */
   memdev?: string;
 }
 
@@ -7028,12 +9198,19 @@ export interface QueryMemoryDevicesReturnItemHvBalloonData {
  * Since QEMU 10.0.
  */
 export interface QueryAudiodevsReturnItemNoneIn {
+  /** `mixing-engine`: bool, optional. */
   "mixing-engine"?: boolean;
+  /** `fixed-settings`: bool, optional. */
   "fixed-settings"?: boolean;
+  /** `frequency`: int, optional. */
   frequency?: number;
+  /** `channels`: int, optional. */
   channels?: number;
+  /** `voices`: int, optional. */
   voices?: number;
+  /** `format`: `u8` | `s8` | `u16` | `s16` | `u32` | `s32` | `f32`, optional. */
   format?: QueryAudiodevsReturnItemNoneInFormat;
+  /** `buffer-length`: int, optional. */
   "buffer-length"?: number;
 }
 
@@ -7042,15 +9219,25 @@ export interface QueryAudiodevsReturnItemNoneIn {
  * Since QEMU 10.0.
  */
 export interface QueryAudiodevsReturnItemAlsaIn {
+  /** `mixing-engine`: bool, optional. */
   "mixing-engine"?: boolean;
+  /** `fixed-settings`: bool, optional. */
   "fixed-settings"?: boolean;
+  /** `frequency`: int, optional. */
   frequency?: number;
+  /** `channels`: int, optional. */
   channels?: number;
+  /** `voices`: int, optional. */
   voices?: number;
+  /** `format`: `u8` | `s8` | `u16` | `s16` | `u32` | `s32` | `f32`, optional. */
   format?: QueryAudiodevsReturnItemNoneInFormat;
+  /** `buffer-length`: int, optional. */
   "buffer-length"?: number;
+  /** `dev`: str, optional. */
   dev?: string;
+  /** `period-length`: int, optional. */
   "period-length"?: number;
+  /** `try-poll`: bool, optional. */
   "try-poll"?: boolean;
 }
 
@@ -7059,17 +9246,29 @@ export interface QueryAudiodevsReturnItemAlsaIn {
  * Since QEMU 10.0.
  */
 export interface QueryAudiodevsReturnItemJackIn {
+  /** `mixing-engine`: bool, optional. */
   "mixing-engine"?: boolean;
+  /** `fixed-settings`: bool, optional. */
   "fixed-settings"?: boolean;
+  /** `frequency`: int, optional. */
   frequency?: number;
+  /** `channels`: int, optional. */
   channels?: number;
+  /** `voices`: int, optional. */
   voices?: number;
+  /** `format`: `u8` | `s8` | `u16` | `s16` | `u32` | `s32` | `f32`, optional. */
   format?: QueryAudiodevsReturnItemNoneInFormat;
+  /** `buffer-length`: int, optional. */
   "buffer-length"?: number;
+  /** `server-name`: str, optional. */
   "server-name"?: string;
+  /** `client-name`: str, optional. */
   "client-name"?: string;
+  /** `connect-ports`: str, optional. */
   "connect-ports"?: string;
+  /** `start-server`: bool, optional. */
   "start-server"?: boolean;
+  /** `exact-name`: bool, optional. */
   "exact-name"?: boolean;
 }
 
@@ -7078,15 +9277,25 @@ export interface QueryAudiodevsReturnItemJackIn {
  * Since QEMU 10.0.
  */
 export interface QueryAudiodevsReturnItemOssIn {
+  /** `mixing-engine`: bool, optional. */
   "mixing-engine"?: boolean;
+  /** `fixed-settings`: bool, optional. */
   "fixed-settings"?: boolean;
+  /** `frequency`: int, optional. */
   frequency?: number;
+  /** `channels`: int, optional. */
   channels?: number;
+  /** `voices`: int, optional. */
   voices?: number;
+  /** `format`: `u8` | `s8` | `u16` | `s16` | `u32` | `s32` | `f32`, optional. */
   format?: QueryAudiodevsReturnItemNoneInFormat;
+  /** `buffer-length`: int, optional. */
   "buffer-length"?: number;
+  /** `dev`: str, optional. */
   dev?: string;
+  /** `buffer-count`: int, optional. */
   "buffer-count"?: number;
+  /** `try-poll`: bool, optional. */
   "try-poll"?: boolean;
 }
 
@@ -7095,15 +9304,25 @@ export interface QueryAudiodevsReturnItemOssIn {
  * Since QEMU 10.0.
  */
 export interface QueryAudiodevsReturnItemPaIn {
+  /** `mixing-engine`: bool, optional. */
   "mixing-engine"?: boolean;
+  /** `fixed-settings`: bool, optional. */
   "fixed-settings"?: boolean;
+  /** `frequency`: int, optional. */
   frequency?: number;
+  /** `channels`: int, optional. */
   channels?: number;
+  /** `voices`: int, optional. */
   voices?: number;
+  /** `format`: `u8` | `s8` | `u16` | `s16` | `u32` | `s32` | `f32`, optional. */
   format?: QueryAudiodevsReturnItemNoneInFormat;
+  /** `buffer-length`: int, optional. */
   "buffer-length"?: number;
+  /** `name`: str, optional. */
   name?: string;
+  /** `stream-name`: str, optional. */
   "stream-name"?: string;
+  /** `latency`: int, optional. */
   latency?: number;
 }
 
@@ -7112,15 +9331,25 @@ export interface QueryAudiodevsReturnItemPaIn {
  * Since QEMU 10.0.
  */
 export interface QueryAudiodevsReturnItemPipewireIn {
+  /** `mixing-engine`: bool, optional. */
   "mixing-engine"?: boolean;
+  /** `fixed-settings`: bool, optional. */
   "fixed-settings"?: boolean;
+  /** `frequency`: int, optional. */
   frequency?: number;
+  /** `channels`: int, optional. */
   channels?: number;
+  /** `voices`: int, optional. */
   voices?: number;
+  /** `format`: `u8` | `s8` | `u16` | `s16` | `u32` | `s32` | `f32`, optional. */
   format?: QueryAudiodevsReturnItemNoneInFormat;
+  /** `buffer-length`: int, optional. */
   "buffer-length"?: number;
+  /** `name`: str, optional. */
   name?: string;
+  /** `stream-name`: str, optional. */
   "stream-name"?: string;
+  /** `latency`: int, optional. */
   latency?: number;
 }
 
@@ -7129,13 +9358,21 @@ export interface QueryAudiodevsReturnItemPipewireIn {
  * Since QEMU 10.0.
  */
 export interface QueryAudiodevsReturnItemSdlIn {
+  /** `mixing-engine`: bool, optional. */
   "mixing-engine"?: boolean;
+  /** `fixed-settings`: bool, optional. */
   "fixed-settings"?: boolean;
+  /** `frequency`: int, optional. */
   frequency?: number;
+  /** `channels`: int, optional. */
   channels?: number;
+  /** `voices`: int, optional. */
   voices?: number;
+  /** `format`: `u8` | `s8` | `u16` | `s16` | `u32` | `s32` | `f32`, optional. */
   format?: QueryAudiodevsReturnItemNoneInFormat;
+  /** `buffer-length`: int, optional. */
   "buffer-length"?: number;
+  /** `buffer-count`: int, optional. */
   "buffer-count"?: number;
 }
 
@@ -7174,6 +9411,7 @@ export type CxlInjectUncorrectableErrorsArgumentsErrorsItemType =
  * Since QEMU 10.0.
  */
 export interface QueryBlockReturnItemInsertedImageFormatSpecificFile {
+  /** `data`: object. */
   data: QueryBlockReturnItemInsertedImageFormatSpecificFileData;
 }
 
@@ -7182,6 +9420,7 @@ export interface QueryBlockReturnItemInsertedImageFormatSpecificFile {
  * Since QEMU 10.0.
  */
 export interface BlockdevAddArgumentsRbdEncryptLuksAny {
+  /** `key-secret`: str. */
   "key-secret": string;
 }
 
@@ -7190,7 +9429,9 @@ export interface BlockdevAddArgumentsRbdEncryptLuksAny {
  * Since QEMU 10.0.
  */
 export interface ChardevAddArgumentsBackendNullData {
+  /** `logfile`: str, optional. */
   logfile?: string;
+  /** `logappend`: bool, optional. */
   logappend?: boolean;
 }
 
@@ -7199,8 +9440,11 @@ export interface ChardevAddArgumentsBackendNullData {
  * Since QEMU 10.0.
  */
 export interface ChardevAddArgumentsBackendHubData {
+  /** `logfile`: str, optional. */
   logfile?: string;
+  /** `logappend`: bool, optional. */
   logappend?: boolean;
+  /** `chardevs`: array of str. */
   chardevs: string[];
 }
 
@@ -7209,10 +9453,15 @@ export interface ChardevAddArgumentsBackendHubData {
  * Since QEMU 10.0.
  */
 export interface InputSendEventArgumentsEventsItemMttData {
+  /** `type`: `begin` | `update` | `end` | `cancel` | `data`. */
   type: InputSendEventArgumentsEventsItemMttDataType;
+  /** `slot`: int. */
   slot: number;
+  /** `tracking-id`: int. */
   "tracking-id": number;
+  /** `axis`: `x` | `y`. */
   axis: InputSendEventArgumentsEventsItemRelDataAxis;
+  /** `value`: int. */
   value: number;
 }
 
@@ -7231,6 +9480,7 @@ export type MigrateArgumentsChannelsItemAddrTransport =
  * Since QEMU 10.0.
  */
 export interface MigrateArgumentsChannelsItemAddrExec {
+  /** `args`: array of str. */
   args: string[];
 }
 
@@ -7239,7 +9489,9 @@ export interface MigrateArgumentsChannelsItemAddrExec {
  * Since QEMU 10.0.
  */
 export interface MigrateArgumentsChannelsItemAddrFile {
+  /** `filename`: str. */
   filename: string;
+  /** `offset`: int. */
   offset: number;
 }
 
@@ -7261,6 +9513,7 @@ export type QueryAudiodevsReturnItemNoneInFormat =
  * Since QEMU 10.0.
  */
 export interface QueryBlockReturnItemInsertedImageFormatSpecificFileData {
+  /** `extent-size-hint`: int, optional. */
   "extent-size-hint"?: number;
 }
 
@@ -7280,10 +9533,15 @@ export type InputSendEventArgumentsEventsItemMttDataType =
  * Since QEMU 10.0.
  */
 export interface QueryBlockReturnItemInsertedImageFormatSpecificVmdkDataExtentsItem {
+  /** `filename`: str. */
   filename: string;
+  /** `format`: str. */
   format: string;
+  /** `virtual-size`: int. */
   "virtual-size": number;
+  /** `cluster-size`: int, optional. */
   "cluster-size"?: number;
+  /** `compressed`: bool, optional. */
   compressed?: boolean;
 }
 

@@ -29,4 +29,5 @@ export {
 } from "./report.ts";
 export * from "./run.ts";
 export { recipeSchema } from "./schema.ts";
+export type { JsonSchema } from "./actions/_action.ts";
 export { isSecretName } from "./secrets.ts";
