@@ -205,3 +205,43 @@ Deno.test("shell: completion on its own, against a real schema", async () => {
   const [nested] = complete("blockdev-add cache.d", context);
   assert.deepEqual(nested, ["cache.direct="]);
 });
+
+Deno.test("shell: a VM corral started is found by name; --hmp mode; --log keeps a transcript", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "corral-shellname-" });
+  const runtimeDir = `${dir}/run`;
+  try {
+    await Deno.writeTextFile(
+      `${dir}/keep.yaml`,
+      "recipe: 1\nname: keep\nvms: { kept1: { guest: none } }\nsteps:\n  - { name: s, qmp: { execute: query-status } }\n",
+    );
+    const kept = await corral(["run", `${dir}/keep.yaml`, "--keep"], { runtimeDir });
+    assert.equal(kept.code, 0, kept.err);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", cli, "shell", "kept1", "--hmp", "--log", `${dir}/log.txt`],
+      cwd: root,
+      env: { CORRAL_RUNTIME_DIR: runtimeDir },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode("info name\n@kept1 query-name\n"));
+    await writer.close();
+    const { code, stdout, stderr } = await child.output();
+    const out = new TextDecoder().decode(stdout);
+    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    assert.match(out, /^"kept1\\r\\n"/, "HMP answered info name");
+    assert.match(out, /\{"vm":"kept1","return":\{"name":"kept1"\}\}/);
+    const log = await Deno.readTextFile(`${dir}/log.txt`);
+    assert.match(log, /> info name\n"kept1/);
+    const missing = await corral(["shell", "nobody"], { runtimeDir });
+    assert.equal(missing.code, 2);
+    assert.match(
+      missing.err,
+      /no running VM named 'nobody' that corral started: corral ps lists them/,
+    );
+  } finally {
+    await corral(["gc", "--all"], { runtimeDir });
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -15,6 +15,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
 import { CorralError } from "../errors.ts";
 import { formatMs } from "../_text.ts";
 import { launch } from "../vm/launch.ts";
@@ -278,9 +279,13 @@ export async function main(args: string[]): Promise<number> {
  */
 function userPath(path: string | undefined): string | undefined {
   if (path === undefined || path.startsWith("/")) return path;
+  // Only a `deno task` of this repository runs here with INIT_CWD set; an installed corral
+  // runs where the user is, and an INIT_CWD inherited from elsewhere means nothing to it.
   const base = Deno.env.get("INIT_CWD");
-  return base ? `${base}/${path}` : path;
+  return base && Deno.cwd() === REPOSITORY ? `${base}/${path}` : path;
 }
+
+const REPOSITORY = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 
 /** The completion script for `shell`. */
 function completions(kind: string | undefined): number {
