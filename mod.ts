@@ -47,4 +47,5 @@ export {
 export * from "./lib/vm/select.ts";
 export * from "./lib/vm/fleet.ts";
 export * from "./lib/vm/lab.ts";
+export * from "./lib/agent/client.ts";
 export * from "./lib/recipe/mod.ts";

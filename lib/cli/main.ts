@@ -128,6 +128,9 @@ it runs the lines as a script and stops at the first error (exit 1).
 
 options:
   --hmp              every line is a human monitor (HMP) command
+  --agent            TARGET is a guest agent's socket (qemu-ga): synced on
+                     connect and after every timeout, commands completed from
+                     the agent's own list
   --log FILE         append a transcript to FILE
   -h, --help         this help`,
   completions: `usage: corral completions bash|zsh
@@ -181,6 +184,7 @@ export async function main(args: string[]): Promise<number> {
         "max-vms": { type: "string" },
         socket: { type: "string" },
         hmp: { type: "boolean", default: false },
+        agent: { type: "boolean", default: false },
         names: { type: "boolean", default: false },
         limit: { type: "string" },
         "start-at": { type: "string" },
@@ -206,7 +210,11 @@ export async function main(args: string[]): Promise<number> {
       console.error(`corral shell: name a VM or a QMP address\n\n${USAGE.shell}`);
       return 2;
     }
-    return await shellMain(positionals, { hmp: values.hmp, log: userPath(values.log) });
+    return await shellMain(positionals, {
+      hmp: values.hmp,
+      agent: values.agent,
+      log: userPath(values.log),
+    });
   }
   if (command === "gc") return await gc(values.all);
   if (command === "replay") return await serveReplay(positionals, values.socket);

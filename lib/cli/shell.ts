@@ -10,7 +10,8 @@
 
 import readline from "node:readline";
 import process from "node:process";
-import { resolveTarget, Shell, type ShellOutput } from "../shell/shell.ts";
+import { resolveTarget, Shell, type ShellOutput, type ShellSession } from "../shell/shell.ts";
+import { AgentShell } from "../shell/agent_shell.ts";
 
 /** Options of {@linkcode shellMain}. */
 export interface ShellFlags {
@@ -18,6 +19,8 @@ export interface ShellFlags {
   hmp: boolean;
   /** Keep a transcript here. */
   log: string | undefined;
+  /** The target is a guest agent's socket (qemu-ga), not a QMP monitor. */
+  agent: boolean;
 }
 
 const HISTORY_SIZE = 1000;
@@ -46,10 +49,17 @@ export async function shellMain(targets: string[], flags: ShellFlags): Promise<n
     error: (text) => above(text, "err"),
     notice: (text) => above(text),
   };
-  let shell: Shell;
+  let shell: ShellSession;
   try {
-    const resolved = await Promise.all(targets.map((t, i) => resolveTarget(t, i)));
-    shell = await Shell.open(resolved, { output, pretty: interactive, hmp: flags.hmp });
+    if (flags.agent) {
+      if (targets.length !== 1 || !/^(unix|tcp):/.test(targets[0]!)) {
+        throw new Error("--agent takes one guest agent socket: unix:/path or tcp:host:port");
+      }
+      shell = await AgentShell.open(targets[0]!, { output, pretty: interactive });
+    } else {
+      const resolved = await Promise.all(targets.map((t, i) => resolveTarget(t, i)));
+      shell = await Shell.open(resolved, { output, pretty: interactive, hmp: flags.hmp });
+    }
   } catch (error) {
     console.error(`corral shell: ${(error as Error).message}`);
     transcript?.close();
@@ -70,7 +80,7 @@ export async function shellMain(targets: string[], flags: ShellFlags): Promise<n
 }
 
 /** Lines from standard input, one after another; the first error ends it with 1. */
-async function script(shell: Shell, keep: (text: string) => void): Promise<number> {
+async function script(shell: ShellSession, keep: (text: string) => void): Promise<number> {
   const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
   let partial = "";
   for await (const chunk of lines) {
@@ -86,7 +96,7 @@ async function script(shell: Shell, keep: (text: string) => void): Promise<numbe
 }
 
 async function repl(
-  shell: Shell,
+  shell: ShellSession,
   keep: (text: string) => void,
   expose: (rl: readline.Interface) => void,
 ): Promise<number> {

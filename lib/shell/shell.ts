@@ -70,8 +70,20 @@ export async function resolveTarget(text: string, index: number): Promise<ShellT
   return { name: text, address: `unix:${running.at(-1)!.qmp}` };
 }
 
-/** One session. */
-export class Shell implements AsyncDisposable {
+/** What the terminal driver needs of a session (QMP VMs, or a guest agent). */
+export interface ShellSession {
+  /** The names of what it talks to. */
+  readonly names: readonly string[];
+  /** Completion candidates for `line`. */
+  complete(line: string): [string[], string];
+  /** Run one line; resolves to whether it succeeded. */
+  run(text: string, signal?: AbortSignal): Promise<boolean>;
+  /** Disconnect. */
+  close(): Promise<void>;
+}
+
+/** One session on QMP VMs. */
+export class Shell implements AsyncDisposable, ShellSession {
   #lab: Lab;
   #names: string[];
   #options: ShellOptions;

@@ -1,0 +1,266 @@
+/**
+ * A client for the QEMU guest agent (qemu-ga) on its socket: the QMP
+ * framing without a greeting, negotiation, events or reliable ids. It
+ * syncs with `guest-sync-delimited` on connect and after every timeout
+ * (skipping whatever a previous client left in the channel), sends one
+ * command at a time, and matches replies by order.
+ *
+ * @module
+ */
+
+import { ConnectionClosedError, ProtocolError, QmpError, TimeoutError } from "../errors.ts";
+import { formatMs } from "../_text.ts";
+import { deadline } from "../_async.ts";
+import { parseAddress } from "../qmp/address.ts";
+import { dial } from "../qmp/_dial.ts";
+import { LineSplitter } from "../qmp/framing.ts";
+
+/** Options of {@linkcode GuestAgent.connect}. */
+export interface GuestAgentOptions {
+  /** The VM's name, for messages. Default: the address. */
+  name?: string;
+  /** Deadline of the connection and each sync, in ms. Default 10,000. */
+  timeout?: number;
+  /** Default deadline of each command, in ms. Default 30,000. */
+  commandTimeout?: number;
+}
+
+/** Options of {@linkcode GuestAgent.prototype.execute}. */
+export interface GuestAgentExecuteOptions {
+  /** Deadline in ms. Default: the client's `commandTimeout`. */
+  timeout?: number;
+  /** Abandons the wait (the agent may still run the command). */
+  signal?: AbortSignal;
+  /**
+   * The command answers nothing when it succeeds (`guest-shutdown`, the
+   * suspend commands): the channel closing, or the deadline passing, is
+   * success.
+   */
+  noReply?: boolean;
+}
+
+const SYNC_BYTE = 0xff;
+const encoder = new TextEncoder();
+
+/**
+ * A connection to a guest agent.
+ *
+ * @example
+ * ```ts ignore
+ * import { GuestAgent } from "@corral/corral";
+ * await using agent = await GuestAgent.connect("unix:/run/vm/qga.sock", { name: "db1" });
+ * console.log(await agent.execute("guest-info"));
+ * ```
+ */
+export class GuestAgent implements AsyncDisposable {
+  #conn: Deno.Conn;
+  #name: string;
+  #options: GuestAgentOptions;
+  #splitter = new LineSplitter();
+  #lines: string[] = [];
+  #buffer = new Uint8Array(64 * 1024);
+  #queue: Promise<unknown> = Promise.resolve();
+  #needsSync = true;
+  #closed = false;
+
+  private constructor(conn: Deno.Conn, name: string, options: GuestAgentOptions) {
+    this.#conn = conn;
+    this.#name = name;
+    this.#options = options;
+  }
+
+  /** Connect to the agent's socket (`unix:/path` or `tcp:host:port`) and sync. */
+  static async connect(address: string, options: GuestAgentOptions = {}): Promise<GuestAgent> {
+    const name = options.name ?? address;
+    const timeout = options.timeout ?? 10_000;
+    const dialing = dial(parseAddress(address), name);
+    const conn = await deadline(dialing, timeout, {
+      onTimeout: () =>
+        new TimeoutError(`the guest agent did not accept within ${formatMs(timeout)}`, {
+          vm: name,
+          timeout,
+        }),
+    }).catch((error) => {
+      dialing.then((late) => late.close(), () => {});
+      throw error;
+    });
+    const agent = new GuestAgent(conn, name, options);
+    try {
+      await agent.#sync();
+    } catch (error) {
+      agent.close();
+      throw error;
+    }
+    return agent;
+  }
+
+  /** The VM's name, for messages. */
+  get name(): string {
+    return this.#name;
+  }
+
+  /**
+   * Run one agent command and resolve to its `return`.
+   *
+   * @throws {QmpError} The agent refused it (its error class kept).
+   * @throws {TimeoutError} No answer in time; the next command syncs first.
+   * @throws {ConnectionClosedError} The channel closed.
+   */
+  execute(
+    command: string,
+    args?: Record<string, unknown>,
+    options: GuestAgentExecuteOptions = {},
+  ): Promise<unknown> {
+    const run = this.#queue.then(() => this.#execute(command, args, options));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Close the channel. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // Closed by the other side already.
+    }
+  }
+
+  /** Same as {@linkcode GuestAgent.prototype.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+
+  async #execute(
+    command: string,
+    args: Record<string, unknown> | undefined,
+    options: GuestAgentExecuteOptions,
+  ) {
+    if (this.#needsSync) await this.#sync();
+    const timeout = options.timeout ?? this.#options.commandTimeout ?? 30_000;
+    await this.#write(
+      encoder.encode(
+        JSON.stringify(args ? { execute: command, arguments: args } : { execute: command }) + "\n",
+      ),
+    );
+    try {
+      const reply = await deadline(this.#nextMessage(), timeout, {
+        signal: options.signal,
+        onTimeout: () =>
+          new TimeoutError(
+            `no answer from the guest agent to ${command} within ${formatMs(timeout)}`,
+            {
+              vm: this.#name,
+              timeout,
+              command,
+            },
+          ),
+      });
+      if ("error" in reply) {
+        const error = (reply.error ?? {}) as Record<string, unknown>;
+        throw new QmpError(String(error.class ?? "GenericError"), String(error.desc ?? ""), {
+          vm: this.#name,
+          command,
+          arguments: args,
+        });
+      }
+      return reply.return;
+    } catch (error) {
+      if (
+        options.noReply && (error instanceof TimeoutError || error instanceof ConnectionClosedError)
+      ) {
+        return undefined;
+      }
+      // A late answer would be taken for the next command's: sync before the next one.
+      if (!(error instanceof QmpError)) this.#needsSync = true;
+      throw error;
+    }
+  }
+
+  /**
+   * `guest-sync-delimited`: send 0xFF and the request, then skip everything
+   * until a 0xFF byte followed by the reply that echoes our id.
+   */
+  async #sync(): Promise<void> {
+    const id = crypto.getRandomValues(new Uint32Array(1))[0]! & 0x7fffffff;
+    const timeout = this.#options.timeout ?? 10_000;
+    const request = JSON.stringify({ execute: "guest-sync-delimited", arguments: { id } });
+    await this.#write(new Uint8Array([SYNC_BYTE, ...encoder.encode(`${request}\n`)]));
+    await deadline(
+      (async () => {
+        this.#lines = [];
+        this.#splitter = new LineSplitter();
+        for (let seen = false; !seen;) seen = await this.#readRaw(true);
+        for (;;) {
+          const message = await this.#nextMessage();
+          if (message.return === id) break;
+        }
+      })(),
+      timeout,
+      {
+        onTimeout: () =>
+          new TimeoutError(
+            `the guest agent did not answer guest-sync-delimited within ${
+              formatMs(timeout)
+            }: is it running in the guest?`,
+            { vm: this.#name, timeout },
+          ),
+      },
+    );
+    this.#needsSync = false;
+  }
+
+  async #nextMessage(): Promise<Record<string, unknown>> {
+    while (this.#lines.length === 0) await this.#readRaw(false);
+    const line = this.#lines.shift()!;
+    try {
+      const message = JSON.parse(line);
+      if (message && typeof message === "object" && !Array.isArray(message)) return message;
+    } catch {
+      // Reported below.
+    }
+    throw new ProtocolError(
+      `the guest agent sent something that is not a message: ${line.slice(0, 120)}`,
+      { vm: this.#name },
+    );
+  }
+
+  /**
+   * Read once. Syncing, bytes up to a 0xFF are dropped (stale output of an
+   * earlier client, and the error line our own 0xFF causes); resolves
+   * whether the 0xFF was seen.
+   */
+  async #readRaw(syncing: boolean): Promise<boolean> {
+    let n: number | null;
+    try {
+      n = await this.#conn.read(this.#buffer);
+    } catch (cause) {
+      throw new ConnectionClosedError(`the guest agent channel broke`, { vm: this.#name, cause });
+    }
+    if (n === null) {
+      throw new ConnectionClosedError(
+        "the guest agent channel closed (the guest stopped, or the agent exited)",
+        { vm: this.#name },
+      );
+    }
+    let bytes = this.#buffer.subarray(0, n);
+    if (syncing) {
+      const at = bytes.indexOf(SYNC_BYTE);
+      if (at === -1) return false;
+      bytes = bytes.subarray(at + 1);
+    }
+    this.#lines.push(...this.#splitter.push(bytes));
+    return true;
+  }
+
+  async #write(bytes: Uint8Array): Promise<void> {
+    if (this.#closed) {
+      throw new ConnectionClosedError("the guest agent channel is closed", { vm: this.#name });
+    }
+    for (let written = 0; written < bytes.length;) {
+      written += await this.#conn.write(bytes.subarray(written));
+    }
+  }
+}
