@@ -20,6 +20,7 @@
  * ├── EventsLostError       a reader fell behind the bounded journal
  * ├── LaunchError           QEMU could not be launched (exitCode, stderr)
  * ├── ConsoleError          the console printed a failOn line (line)
+ * ├── AgentError            the guest agent does not answer, or went away
  * ├── StepFailure           a recipe check did not hold, or `fail:` on purpose
  * ├── SchemaError           (qmp/schema.ts) a command does not fit this QEMU's schema
  * ├── SelectorError         (vm/select.ts) a selector names nothing
@@ -245,6 +246,12 @@ export class LaunchError extends CorralError {
     this.stderr = options.stderr ?? [];
   }
 }
+
+/**
+ * The guest agent of a VM does not answer at its socket, or went away in
+ * the middle of a command (the guest rebooted, the agent exited).
+ */
+export class AgentError extends CorralError {}
 
 /** The serial console printed a line that a wait's `failOn` names. */
 export class ConsoleError extends CorralError {

@@ -1,10 +1,14 @@
 /**
  * Set-up step of `deno task test` and `deno task demo`: make sure QEMU is
  * installed. As root it installs Debian's `qemu-system-x86` with apt-get;
- * otherwise it prints the exact command to run and exits 1.
+ * otherwise it prints the exact command to run and exits 1. With
+ * `--linux`, it also builds the `builtin:linux` guest ahead of its first
+ * use (and installs qemu-guest-agent, whose libraries go into it).
  *
  * @module
  */
+
+import { ensureLinuxGuest } from "../lib/vm/guest/linux.ts";
 
 const QEMU = Deno.env.get("CORRAL_QEMU") ?? "qemu-system-x86_64";
 const PACKAGES = ["qemu-system-x86"];
@@ -55,4 +59,41 @@ if (import.meta.main) {
     }
     console.error(`corral setup: ${installed}`);
   }
+  if (Deno.args.includes("--tests")) {
+    // What the tests drive besides QEMU: a terminal (the shell's tests), a guest agent on this
+    // host (the agent's), ps (the lifecycle's).
+    const wanted = [["tmux", "tmux"], ["qemu-ga", "qemu-guest-agent"], ["ps", "procps"]];
+    const missing = [];
+    for (const [command, pkg] of wanted) if (!await has(command!)) missing.push(pkg!);
+    if (missing.length > 0 && Deno.uid() === 0) {
+      await run("apt-get", ["update", "-q"]);
+      await run("apt-get", ["install", "-y", "-q", "--no-install-recommends", ...missing]);
+    } else if (missing.length > 0) {
+      console.error(
+        `corral setup: the tests need ${missing.join(", ")}: sudo apt-get install ${
+          missing.join(" ")
+        }`,
+      );
+      Deno.exit(1);
+    }
+  }
+  if (Deno.args.includes("--linux")) {
+    if (!await has("qemu-ga") && Deno.uid() === 0) {
+      await run("apt-get", ["install", "-y", "-q", "--no-install-recommends", "qemu-guest-agent"]);
+    }
+    try {
+      const guest = await ensureLinuxGuest((line) => console.error(`corral setup: ${line}`));
+      console.error(`corral setup: builtin:linux ready (${guest.kernel})`);
+    } catch (error) {
+      console.error(`corral setup: ${(error as Error).message}`);
+      Deno.exit(1);
+    }
+  }
+}
+
+async function has(command: string): Promise<boolean> {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":").concat("/usr/sbin")) {
+    if (await Deno.stat(`${dir}/${command}`).then(() => true, () => false)) return true;
+  }
+  return false;
 }

@@ -13,7 +13,6 @@ import { formatMs } from "../_text.ts";
 import { deadline } from "../_async.ts";
 import { parseAddress } from "../qmp/address.ts";
 import { dial } from "../qmp/_dial.ts";
-import { LineSplitter } from "../qmp/framing.ts";
 
 /** Options of {@linkcode GuestAgent.connect}. */
 export interface GuestAgentOptions {
@@ -40,6 +39,8 @@ export interface GuestAgentExecuteOptions {
 }
 
 const SYNC_BYTE = 0xff;
+/** The longest answer accepted (a file read returns 64 KiB as base64). */
+const MAX_LINE = 16 * 1024 * 1024;
 const encoder = new TextEncoder();
 
 /**
@@ -56,9 +57,12 @@ export class GuestAgent implements AsyncDisposable {
   #conn: Deno.Conn;
   #name: string;
   #options: GuestAgentOptions;
-  #splitter = new LineSplitter();
-  #lines: string[] = [];
-  #buffer = new Uint8Array(64 * 1024);
+  /** Bytes read and not consumed yet. One read loop fills it, so no abandoned read can eat a reply. */
+  #unread = new Uint8Array(0);
+  #arrived = Promise.withResolvers<void>();
+  #ended: ConnectionClosedError | undefined;
+  /** Bumped by every sync and command: a wait that gave up (deadline) stops consuming. */
+  #epoch = 0;
   #queue: Promise<unknown> = Promise.resolve();
   #needsSync = true;
   #closed = false;
@@ -67,6 +71,7 @@ export class GuestAgent implements AsyncDisposable {
     this.#conn = conn;
     this.#name = name;
     this.#options = options;
+    this.#readLoop();
   }
 
   /** Connect to the agent's socket (`unix:/path` or `tcp:host:port`) and sync. */
@@ -146,7 +151,7 @@ export class GuestAgent implements AsyncDisposable {
       ),
     );
     try {
-      const reply = await deadline(this.#nextMessage(), timeout, {
+      const reply = await deadline(this.#nextMessage(++this.#epoch), timeout, {
         signal: options.signal,
         onTimeout: () =>
           new TimeoutError(
@@ -188,13 +193,12 @@ export class GuestAgent implements AsyncDisposable {
     const timeout = this.#options.timeout ?? 10_000;
     const request = JSON.stringify({ execute: "guest-sync-delimited", arguments: { id } });
     await this.#write(new Uint8Array([SYNC_BYTE, ...encoder.encode(`${request}\n`)]));
+    const epoch = ++this.#epoch;
     await deadline(
       (async () => {
-        this.#lines = [];
-        this.#splitter = new LineSplitter();
-        for (let seen = false; !seen;) seen = await this.#readRaw(true);
+        await this.#skipPastSyncByte(epoch);
         for (;;) {
-          const message = await this.#nextMessage();
+          const message = await this.#nextMessage(epoch);
           if (message.return === id) break;
         }
       })(),
@@ -212,47 +216,85 @@ export class GuestAgent implements AsyncDisposable {
     this.#needsSync = false;
   }
 
-  async #nextMessage(): Promise<Record<string, unknown>> {
-    while (this.#lines.length === 0) await this.#readRaw(false);
-    const line = this.#lines.shift()!;
+  /** Read the channel into `#unread` until it ends. */
+  async #readLoop(): Promise<void> {
+    const buffer = new Uint8Array(64 * 1024);
     try {
-      const message = JSON.parse(line);
-      if (message && typeof message === "object" && !Array.isArray(message)) return message;
-    } catch {
-      // Reported below.
-    }
-    throw new ProtocolError(
-      `the guest agent sent something that is not a message: ${line.slice(0, 120)}`,
-      { vm: this.#name },
-    );
-  }
-
-  /**
-   * Read once. Syncing, bytes up to a 0xFF are dropped (stale output of an
-   * earlier client, and the error line our own 0xFF causes); resolves
-   * whether the 0xFF was seen.
-   */
-  async #readRaw(syncing: boolean): Promise<boolean> {
-    let n: number | null;
-    try {
-      n = await this.#conn.read(this.#buffer);
-    } catch (cause) {
-      throw new ConnectionClosedError(`the guest agent channel broke`, { vm: this.#name, cause });
-    }
-    if (n === null) {
-      throw new ConnectionClosedError(
+      for (;;) {
+        const n = await this.#conn.read(buffer);
+        if (n === null) break;
+        const joined = new Uint8Array(this.#unread.length + n);
+        joined.set(this.#unread);
+        joined.set(buffer.subarray(0, n), this.#unread.length);
+        this.#unread = joined;
+        this.#wake();
+      }
+      this.#ended = new ConnectionClosedError(
         "the guest agent channel closed (the guest stopped, or the agent exited)",
         { vm: this.#name },
       );
+    } catch (cause) {
+      this.#ended = new ConnectionClosedError("the guest agent channel broke", {
+        vm: this.#name,
+        cause,
+      });
     }
-    let bytes = this.#buffer.subarray(0, n);
-    if (syncing) {
-      const at = bytes.indexOf(SYNC_BYTE);
-      if (at === -1) return false;
-      bytes = bytes.subarray(at + 1);
+    this.#wake();
+  }
+
+  #wake(): void {
+    this.#arrived.resolve();
+    this.#arrived = Promise.withResolvers<void>();
+  }
+
+  /** Wait for more bytes; throws when the channel ended or this wait was given up. */
+  async #more(epoch: number): Promise<void> {
+    if (this.#ended) throw this.#ended;
+    await this.#arrived.promise;
+    if (epoch !== this.#epoch) throw new Error("abandoned");
+  }
+
+  /**
+   * Drop everything up to and including a 0xFF byte: stale output of an
+   * earlier client, and the error line our own 0xFF causes.
+   */
+  async #skipPastSyncByte(epoch: number): Promise<void> {
+    for (;;) {
+      const at = this.#unread.indexOf(SYNC_BYTE);
+      if (at !== -1) {
+        this.#unread = this.#unread.slice(at + 1);
+        return;
+      }
+      this.#unread = new Uint8Array(0);
+      await this.#more(epoch);
     }
-    this.#lines.push(...this.#splitter.push(bytes));
-    return true;
+  }
+
+  async #nextMessage(epoch: number): Promise<Record<string, unknown>> {
+    for (;;) {
+      const end = this.#unread.indexOf(0x0a);
+      if (end !== -1) {
+        const line = new TextDecoder().decode(this.#unread.subarray(0, end)).trim();
+        this.#unread = this.#unread.slice(end + 1);
+        if (line === "") continue;
+        try {
+          const message = JSON.parse(line);
+          if (message && typeof message === "object" && !Array.isArray(message)) return message;
+        } catch {
+          // Reported below.
+        }
+        throw new ProtocolError(
+          `the guest agent sent something that is not a message: ${line.slice(0, 120)}`,
+          { vm: this.#name },
+        );
+      }
+      if (this.#unread.length > MAX_LINE) {
+        throw new ProtocolError(`the guest agent sent a line longer than ${MAX_LINE} bytes`, {
+          vm: this.#name,
+        });
+      }
+      await this.#more(epoch);
+    }
   }
 
   async #write(bytes: Uint8Array): Promise<void> {

@@ -35,6 +35,8 @@ export interface InventoryVm {
   spec?: LaunchSpec;
   /** `unix:/path` or `tcp:host:port`, for a QEMU corral did not start. */
   attach?: string;
+  /** An attached VM's guest agent socket (`unix:/path`). */
+  agent?: string;
   /** Where it is declared. */
   pos: Pos;
 }

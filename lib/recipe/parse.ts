@@ -84,7 +84,22 @@ const TOP = [
   "finally",
   "metrics",
 ];
-const VM_KEYS = ["guest", "memory", "cpus", "machine", "qemu", "args", "panic", "groups", "attach"];
+const VM_KEYS = [
+  "guest",
+  "memory",
+  "cpus",
+  "machine",
+  "qemu",
+  "args",
+  "panic",
+  "groups",
+  "attach",
+  "kernel",
+  "initrd",
+  "append",
+  "agent",
+  "accel",
+];
 const STEP_MODIFIERS = [
   "name",
   "id",
@@ -618,11 +633,38 @@ class Reader implements ParseTools {
       for (const problem of validateSpec({ name })) {
         this.issues.push({ pos, message: `vm '${name}': ${problem}` });
       }
-      this.#inventory.push({ name, groups, attach: fields.attach, pos });
+      const vm: InventoryVm = { name, groups, attach: fields.attach, pos };
+      if (typeof fields.agent === "string") vm.agent = fields.agent;
+      else if (fields.agent !== undefined) {
+        this.issues.push({
+          pos,
+          message: `vm '${name}': agent of an attached VM is its socket, unix:/path`,
+        });
+      }
+      this.#inventory.push(vm);
       return;
     }
+    if (fields.agent !== undefined && typeof fields.agent !== "boolean") {
+      this.issues.push({
+        pos,
+        message: `vm '${name}': agent is true or false for a VM corral launches`,
+      });
+    }
     const spec: LaunchSpec = { name };
-    for (const key of ["guest", "memory", "cpus", "machine", "qemu", "args", "panic"] as const) {
+    const keys = [
+      "guest",
+      "memory",
+      "cpus",
+      "machine",
+      "qemu",
+      "args",
+      "panic",
+      "kernel",
+      "initrd",
+      "append",
+      "agent",
+    ] as const;
+    for (const key of keys) {
       if (fields[key] !== undefined) {
         (spec as unknown as Record<string, unknown>)[key] = fields[key];
       }

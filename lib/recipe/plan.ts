@@ -9,6 +9,7 @@
 import { unsafeUniformIntDistribution, xoroshiro128plus } from "pure-rand";
 import { resolveSelector, SelectorError } from "../vm/select.ts";
 import { didYouMean } from "../_suggest.ts";
+import { defaultAccel } from "../vm/launch.ts";
 import {
   type BatchSize,
   type InventoryVm,
@@ -177,12 +178,18 @@ class Planner {
   #checkCapable(step: Step, targets: string[]): void {
     const needs = actionKind(step.action.kind)?.requires?.(step.action);
     if (!needs) return;
+    const hasAgent = (vm: InventoryVm) =>
+      vm.agent !== undefined || (vm.spec?.agent ?? vm.spec?.guest === "builtin:linux");
     const unable = this.#recipe.inventory.filter((vm) =>
       targets.includes(vm.name) &&
-      (vm.attach !== undefined || (needs === "console" && vm.spec?.guest === "none"))
+      (needs === "agent"
+        ? !hasAgent(vm)
+        : vm.attach !== undefined || (needs === "console" && vm.spec?.guest === "none"))
     );
     if (unable.length === 0) return;
-    const why = needs === "console"
+    const why = needs === "agent"
+      ? "has no guest agent (guest builtin:linux has one; else agent: true, or agent: unix:/path for an attached VM)"
+      : needs === "console"
       ? "has no serial console corral can use (attached, or guest none)"
       : "was not launched by corral (attached): corral never starts, stops or kills it";
     this.issues.push({
@@ -318,7 +325,10 @@ export function formatPlan(plan: Plan): string {
 function describeVm(vm: InventoryVm): string {
   const groups = vm.groups.length ? ` groups ${vm.groups.join(",")}` : "";
   if (vm.attach) return `attach ${vm.attach}${groups}`;
-  return `launch ${vm.spec?.guest ?? "builtin:tiny"}, panic ${vm.spec?.panic ?? "pause"}${groups}`;
+  const accel = vm.spec?.guest === "none" ? "" : `, ${vm.spec?.accel ?? defaultAccel()}`;
+  return `launch ${vm.spec?.guest ?? "builtin:tiny"}${accel}, panic ${
+    vm.spec?.panic ?? "pause"
+  }${groups}`;
 }
 
 function formatStep(planned: PlannedStep, recipe: Recipe, indent: string): string[] {

@@ -268,6 +268,7 @@ class Runner {
           name: vm.name,
           groups: vm.groups,
           attach: vm.attach,
+          agentAddress: vm.agent,
         })),
         {
           concurrency: Math.min(this.#forks, 8),

@@ -26,7 +26,10 @@ function vmFields(attach: boolean): JsonSchema {
     type: ["object", "null"],
     additionalProperties: false,
     properties: {
-      guest: { type: "string", description: "builtin:tiny, none, or a disk image path" },
+      guest: {
+        type: "string",
+        description: "builtin:tiny, builtin:linux, none, or a disk image path",
+      },
       memory: { anyOf: [{ type: "number" }, { type: "string" }] },
       cpus: { type: "integer", minimum: 1 },
       machine: { type: "string" },
@@ -34,6 +37,16 @@ function vmFields(attach: boolean): JsonSchema {
       args: list({ type: "string" }),
       panic: { enum: [...PANIC_POLICIES] },
       groups: list({ type: "string" }),
+      kernel: { type: "string" },
+      accel: { enum: ["kvm", "tcg"] },
+      initrd: { type: "string" },
+      append: { type: "string" },
+      agent: attach
+        ? {
+          type: ["boolean", "string"],
+          description: "true/false, or an attached VM's agent socket",
+        }
+        : { type: "boolean" },
       ...(attach ? { attach: { type: "string", description: "unix:/path or tcp:host:port" } } : {}),
     },
   };

@@ -21,6 +21,8 @@ export interface LabSpec extends LaunchSpec {
    * launching one: corral never stops or kills it.
    */
   attach?: string | undefined;
+  /** With `attach`: the guest agent's socket (`unix:/path`), for `vm.agent`. */
+  agentAddress?: string | undefined;
 }
 
 /** Options of {@linkcode Lab.launch}. */
@@ -81,6 +83,7 @@ export class Lab implements AsyncDisposable {
             ? launch(spec, { ...options, signal })
             : Vm.connect(spec.attach, {
               name: spec.name,
+              agent: spec.agentAddress,
               signal,
               trace: options.trace,
               commandTimeout: options.commandTimeout,

@@ -12,6 +12,7 @@ import { QmpClient, type QmpTrace } from "../qmp/client.ts";
 import type { EventJournal } from "../qmp/journal.ts";
 import { Console } from "./console.ts";
 import { TINY_IMAGE } from "./guest/_tiny_image.ts";
+import { ensureLinuxGuest } from "./guest/linux.ts";
 import { makeVmDir } from "./_runtime_dir.ts";
 import { QemuProcess } from "./_process.ts";
 import { writeRecord } from "./registry.ts";
@@ -26,11 +27,28 @@ export interface LaunchSpec {
   name: string;
   /**
    * `builtin:tiny` (default: corral's 512-byte guest that prints READY and
-   * panics on NMI), `none` (no guest: `-machine none`, QMP only), or the
-   * path of a disk image, opened with `snapshot=on` so it is never written.
+   * panics on NMI), `builtin:linux` (a Linux guest built from Debian
+   * packages on first use: prints `corral-linux: ready`, runs the guest
+   * agent, panics on NMI), `none` (no guest: `-machine none`, QMP only), or
+   * the path of a disk image, opened with `snapshot=on` so it is never
+   * written.
    */
   guest?: string;
-  /** Guest memory: a number of MiB or QEMU's syntax (`32M`, `1G`). Default 16 MiB for builtin:tiny, else QEMU's. */
+  /** A kernel to boot directly (QEMU `-kernel`). `builtin:linux` sets its own. */
+  kernel?: string;
+  /** An initramfs for `kernel` (QEMU `-initrd`). */
+  initrd?: string;
+  /** The kernel command line (QEMU `-append`); for `builtin:linux`, added to its own. */
+  append?: string;
+  /**
+   * Give the VM a guest agent channel (virtio-serial port
+   * `org.qemu.guest_agent.0`, socket `qga.sock` in its directory), for
+   * `vm.agent`. Default: on for `builtin:linux`, off otherwise.
+   */
+  agent?: boolean;
+  /** `kvm` or `tcg`. Default: `$CORRAL_ACCEL`, else `tcg` (software emulation, works everywhere). */
+  accel?: "kvm" | "tcg";
+  /** Guest memory: a number of MiB or QEMU's syntax (`32M`, `1G`). Default 16 MiB for builtin:tiny, 256 MiB for builtin:linux, else QEMU's. */
   memory?: number | string;
   /** Number of virtual CPUs. Default 1. */
   cpus?: number;
@@ -126,10 +144,25 @@ export function qemuArgs(spec: LaunchSpec, dir: string, paused = true): string[]
   args.push("-qmp", `unix:${escape(`${dir}/qmp.sock`)},server=on,wait=off`);
   if (paused) args.push("-S");
   if (!none) {
-    const memory = spec.memory ?? (guest === "builtin:tiny" ? 16 : undefined);
+    const memory = spec.memory ??
+      (guest === "builtin:tiny" ? 16 : guest === "builtin:linux" ? 256 : undefined);
     if (memory !== undefined) args.push("-m", typeof memory === "number" ? `${memory}M` : memory);
     if (spec.cpus !== undefined) args.push("-smp", String(spec.cpus));
+    args.push("-accel", spec.accel ?? defaultAccel());
     args.push(...guestDrive(guest, dir));
+    if (spec.kernel) args.push("-kernel", spec.kernel);
+    if (spec.initrd) args.push("-initrd", spec.initrd);
+    if (spec.append) args.push("-append", spec.append);
+    if (spec.agent ?? guest === "builtin:linux") {
+      args.push(
+        "-device",
+        "virtio-serial-pci",
+        "-chardev",
+        `socket,id=qga0,path=${escape(`${dir}/qga.sock`)},server=on,wait=off`,
+        "-device",
+        "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
+      );
+    }
     args.push(
       "-chardev",
       `socket,id=ser0,path=${escape(`${dir}/serial.sock`)},server=on,wait=off,` +
@@ -141,6 +174,15 @@ export function qemuArgs(spec: LaunchSpec, dir: string, paused = true): string[]
   }
   args.push(...(spec.args ?? []));
   return args;
+}
+
+/**
+ * The accelerator when a spec names none: `$CORRAL_ACCEL` (`kvm` or `tcg`),
+ * else `tcg`. Not guessed from `/dev/kvm`: on machines where it opens but
+ * nested virtualisation does not work, guests never boot under it.
+ */
+export function defaultAccel(): "kvm" | "tcg" {
+  return Deno.env.get("CORRAL_ACCEL") === "kvm" ? "kvm" : "tcg";
 }
 
 /** Check a spec; every problem is reported at once. */
@@ -157,6 +199,9 @@ export function validateSpec(spec: LaunchSpec): string[] {
     problems.push(
       `panic must be one of ${PANIC_POLICIES.join(", ")}, not ${JSON.stringify(spec.panic)}`,
     );
+  }
+  if (spec.accel !== undefined && spec.accel !== "kvm" && spec.accel !== "tcg") {
+    problems.push(`accel must be kvm or tcg, not ${JSON.stringify(spec.accel)}`);
   }
   if (spec.cpus !== undefined && (!Number.isInteger(spec.cpus) || spec.cpus < 1)) {
     problems.push(`cpus must be a positive integer, not ${JSON.stringify(spec.cpus)}`);
@@ -176,9 +221,10 @@ function guestDrive(guest: string, dir: string): string[] {
   if (guest === "builtin:tiny") {
     return ["-drive", `file=${escape(`${dir}/tiny.img`)},format=raw,if=floppy,readonly=on`];
   }
+  if (guest === "builtin:linux") return []; // It boots from -kernel and -initrd.
   if (guest.startsWith("builtin:")) {
     throw new LaunchError(
-      `unknown built-in guest ${guest}: the built-in guest is builtin:tiny`,
+      `unknown built-in guest ${guest}: the built-in guests are builtin:tiny and builtin:linux`,
       {},
     );
   }
@@ -191,6 +237,18 @@ function guestDrive(guest: string, dir: string): string[] {
     "-drive",
     `file=${escape(guest)},${format ? `format=${format},` : ""}if=ide,snapshot=on`,
   ];
+}
+
+/** The spec with the built Linux guest's kernel, initramfs and command line. */
+async function withLinux(spec: LaunchSpec): Promise<LaunchSpec> {
+  const linux = await ensureLinuxGuest();
+  const append = `console=ttyS0 quiet panic=-1${spec.append ? ` ${spec.append}` : ""}`;
+  return {
+    ...spec,
+    kernel: spec.kernel ?? linux.kernel,
+    initrd: spec.initrd ?? linux.initrd,
+    append,
+  };
 }
 
 function exitedWhileStarting(name: string, process: QemuProcess): LaunchError {
@@ -233,13 +291,14 @@ export class Machine {
         },
       );
     }
+    if ((spec.guest ?? "") === "builtin:linux") spec = await withLinux(spec);
     const dir = await makeVmDir(spec.name);
     // A record from the start, so that `corral gc` can tell whose directory this is.
     const machine = new Machine(spec, dir, options);
     await machine.#record(undefined);
     if ((spec.guest ?? "builtin:tiny") === "builtin:tiny") {
       await Deno.writeFile(`${dir}/tiny.img`, TINY_IMAGE, { mode: 0o600 });
-    } else if (spec.guest !== "none") {
+    } else if (spec.guest !== "none" && spec.guest !== "builtin:linux") {
       await Deno.stat(spec.guest!).catch(async (cause) => {
         await Deno.remove(dir, { recursive: true });
         throw new LaunchError(`cannot read the guest image ${spec.guest}`, {
@@ -249,6 +308,13 @@ export class Machine {
       });
     }
     return machine;
+  }
+
+  /** The guest agent's socket, for a VM launched with one. */
+  get agentSocket(): string | undefined {
+    return (this.spec.agent ?? this.spec.guest === "builtin:linux")
+      ? `${this.dir}/qga.sock`
+      : undefined;
   }
 
   /** Whether the VM has a serial console (every guest but `none`). */

@@ -26,6 +26,7 @@ import type {
 import { QmpSchema, type SchemaEntry } from "../qmp/schema.ts";
 import type { Console } from "./console.ts";
 import type { Machine, PanicPolicy } from "./launch.ts";
+import { VmAgent } from "../agent/vm_agent.ts";
 
 /** A VM's run state as `query-status` reports it. */
 export type RunState = QueryStatusReturnStatus;
@@ -64,7 +65,10 @@ export type ExecuteRest<C extends CommandName> = undefined extends CommandArgume
   : [args: CommandArguments<C>, options?: ExecuteOptions];
 
 /** Options of {@linkcode Vm.connect}. */
-export interface VmConnectOptions extends QmpConnectOptions {}
+export interface VmConnectOptions extends QmpConnectOptions {
+  /** The guest agent's socket of an attached VM (`unix:/path`), for `vm.agent`. */
+  agent?: string | undefined;
+}
 
 /** How a VM is doing, as {@linkcode Vm.prototype.liveness} tells. */
 export type Liveness = "healthy" | "wedged" | "dead";
@@ -85,6 +89,8 @@ export interface VmParts {
   commandTimeout?: number | undefined;
   /** The launched QEMU this Vm owns, if corral launched it. */
   machine?: Machine | undefined;
+  /** The guest agent's socket, if the VM has one. */
+  agent?: string | undefined;
   /** Its serial console, if it has one. */
   console?: Console | undefined;
 }
@@ -194,6 +200,7 @@ export class Vm {
   #console: Console | undefined;
   #schema: { client: QmpClient; schema: Promise<QmpSchema> } | undefined;
   #trace: QmpClient["trace"];
+  #agent: VmAgent | undefined;
 
   /** Wrap a connected client. Most users call {@linkcode Vm.connect} or `launch`. */
   constructor(client: QmpClient, parts: VmParts = {}) {
@@ -203,6 +210,9 @@ export class Vm {
     this.#timeout = parts.commandTimeout ?? DEFAULT_TIMEOUT;
     this.#machine = parts.machine;
     this.#trace = client.trace;
+    const agent = parts.agent ??
+      (parts.machine?.agentSocket && `unix:${parts.machine.agentSocket}`);
+    if (agent) this.#agent = new VmAgent(agent, client.name);
     this.#useConsole(parts.console);
   }
 
@@ -294,6 +304,24 @@ export class Vm {
   /** The directory that holds a launched VM's sockets and `console.log`. */
   get dir(): string | undefined {
     return this.#machine?.dir;
+  }
+
+  /**
+   * The guest agent: `ping`, `exec`, files, freeze and thaw, `shutdown`,
+   * `interfaces` (see {@linkcode VmAgent}).
+   *
+   * @throws {CorralError} The VM has no agent channel: launch it with
+   *   `agent: true` (on by default for `builtin:linux`), or attach with `agent`.
+   */
+  get agent(): VmAgent {
+    if (!this.#agent) {
+      throw new CorralError(
+        "has no guest agent channel: launch it with agent: true (builtin:linux has one), " +
+          "or attach with the agent option naming its socket",
+        { vm: this.name },
+      );
+    }
+    return this.#agent;
   }
 
   /**
@@ -656,6 +684,7 @@ export class Vm {
   }
 
   async #closeConnections(): Promise<void> {
+    this.#agent?.close();
     await this.#client.close();
     await this.#console?.close();
   }

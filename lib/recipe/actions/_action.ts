@@ -87,7 +87,7 @@ export interface RunContext {
 }
 
 /** What an action needs of the VMs it targets, checked before anything runs. */
-export type Requirement = "console" | "launched";
+export type Requirement = "console" | "launched" | "agent";
 
 /** One kind of action. */
 export interface ActionKind<A extends ActionData = ActionData> {

@@ -7,6 +7,7 @@
  */
 
 import type { ActionKind } from "./_action.ts";
+import agent from "./agent.ts";
 import block from "./block.ts";
 import console from "./console.ts";
 import fail from "./fail.ts";
@@ -22,6 +23,7 @@ import sleep from "./sleep.ts";
 import start from "./start.ts";
 import stop from "./stop.ts";
 import waitEvent from "./wait_event.ts";
+import waitAgent from "./wait_agent.ts";
 import waitStatus from "./wait_status.ts";
 
 /** Every action kind, in the order the docs list them. */
@@ -38,6 +40,8 @@ export const ACTIONS: readonly ActionKind[] = [
   waitEvent,
   waitStatus,
   console,
+  agent,
+  waitAgent,
   panicAction,
   sleep,
   block,

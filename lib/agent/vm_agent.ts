@@ -1,0 +1,305 @@
+/**
+ * `vm.agent`: what orchestration does with the guest agent — ping, info,
+ * run a command and collect its exit code and output, read and write
+ * files, freeze and thaw the file systems (with a helper that always
+ * thaws), shut down, list interfaces. It connects on first use, reconnects
+ * after the channel closed (a guest reboot), and syncs after every timeout.
+ *
+ * @module
+ */
+
+import { AgentError, ConnectionClosedError, CorralError, TimeoutError } from "../errors.ts";
+import { delay } from "../_async.ts";
+import { formatMs } from "../_text.ts";
+import { GuestAgent } from "./client.ts";
+
+/** Options of {@linkcode VmAgent.prototype.exec}. */
+export interface AgentExecOptions {
+  /** Text given to the command's standard input. */
+  input?: string;
+  /** Environment variables, `{ NAME: value }`. */
+  env?: Record<string, string>;
+  /** Deadline for the command to exit, in ms. Default 30,000. */
+  timeout?: number;
+  /** Abandons the wait (the command keeps running in the guest). */
+  signal?: AbortSignal;
+}
+
+/** What a command run through the agent did. */
+export interface AgentExecResult {
+  /** Its exit code (or 128 + signal when a signal ended it). */
+  exitCode: number;
+  /** Its standard output. */
+  stdout: string;
+  /** Its standard error. */
+  stderr: string;
+}
+
+/** A network interface as the guest sees it. */
+export interface AgentInterface {
+  /** e.g. `eth0`. */
+  name: string;
+  /** The MAC address. */
+  hardwareAddress?: string;
+  /** Its addresses, as `10.0.0.2/24`. */
+  addresses: string[];
+}
+
+/** How often a running command's status is asked for: the agent has no completion event. */
+const POLL_MS = 25;
+
+/**
+ * The guest agent of one VM.
+ *
+ * @example
+ * ```ts ignore
+ * import { launch } from "@corral/corral";
+ * await using vm = await launch({ name: "db1", guest: "builtin:linux" });
+ * await vm.agent.waitReady();
+ * const { exitCode, stdout } = await vm.agent.exec("uname -r");
+ * ```
+ */
+export class VmAgent {
+  #address: string;
+  #vm: string;
+  #client: GuestAgent | undefined;
+  #connecting: Promise<GuestAgent> | undefined;
+
+  /** The agent at `address` (`unix:/path`) of the VM named `vm`. */
+  constructor(address: string, vm: string) {
+    this.#address = address;
+    this.#vm = vm;
+  }
+
+  /** Where the agent's socket is. */
+  get address(): string {
+    return this.#address;
+  }
+
+  /** `guest-ping`: resolves when the agent answers. */
+  async ping(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<void> {
+    await this.#call("guest-ping", undefined, options);
+  }
+
+  /**
+   * Wait until the agent answers (after a boot or a reboot), trying again
+   * until the deadline.
+   *
+   * @throws {AgentError} It did not answer in time.
+   */
+  async waitReady(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const timeout = options.timeout ?? 60_000;
+    const end = performance.now() + timeout;
+    let last: unknown;
+    while (performance.now() < end) {
+      options.signal?.throwIfAborted();
+      try {
+        return await this.ping({
+          timeout: Math.min(2000, end - performance.now()),
+          signal: options.signal,
+        });
+      } catch (error) {
+        if (options.signal?.aborted) throw error;
+        last = error;
+        await delay(Math.min(100, Math.max(0, end - performance.now())), options);
+      }
+    }
+    throw new AgentError(`the guest agent did not answer within ${formatMs(timeout)}`, {
+      vm: this.#vm,
+      cause: last,
+    });
+  }
+
+  /** `guest-info`: the agent's version and commands. */
+  info(): Promise<{ version: string; supported_commands: { name: string; enabled: boolean }[] }> {
+    return this.#call("guest-info") as never;
+  }
+
+  /**
+   * Run `command` with `/bin/sh -c` in the guest and resolve once it exited,
+   * with its exit code and output.
+   *
+   * @throws {TimeoutError} It did not exit in time (it may still run).
+   */
+  async exec(command: string, options: AgentExecOptions = {}): Promise<AgentExecResult> {
+    const timeout = options.timeout ?? 30_000;
+    const end = performance.now() + timeout;
+    const args: Record<string, unknown> = {
+      path: "/bin/sh",
+      arg: ["-c", command],
+      "capture-output": true,
+    };
+    if (options.input !== undefined) args["input-data"] = base64(options.input);
+    if (options.env) args.env = Object.entries(options.env).map(([k, v]) => `${k}=${v}`);
+    const { pid } = await this.#call("guest-exec", args, options) as { pid: number };
+    for (;;) {
+      const left = end - performance.now();
+      if (left <= 0) {
+        throw new TimeoutError(
+          `${JSON.stringify(command)} did not exit within ${
+            formatMs(timeout)
+          }; it may still run in the guest`,
+          {
+            vm: this.#vm,
+            timeout,
+          },
+        );
+      }
+      const status = await this.#call("guest-exec-status", { pid }, {
+        ...options,
+        timeout: left,
+      }) as {
+        exited: boolean;
+        exitcode?: number;
+        signal?: number;
+        "out-data"?: string;
+        "err-data"?: string;
+      };
+      if (status.exited) {
+        return {
+          exitCode: status.exitcode ?? 128 + (status.signal ?? 0),
+          stdout: unbase64(status["out-data"]),
+          stderr: unbase64(status["err-data"]),
+        };
+      }
+      await delay(Math.min(POLL_MS, Math.max(0, end - performance.now())), options);
+    }
+  }
+
+  /** The content of a file in the guest, as text. */
+  async readFile(path: string): Promise<string> {
+    const handle = await this.#call("guest-file-open", { path, mode: "r" });
+    try {
+      const chunks: string[] = [];
+      for (;;) {
+        const chunk = await this.#call("guest-file-read", { handle, count: 65536 }) as {
+          "buf-b64": string;
+          eof: boolean;
+        };
+        chunks.push(unbase64(chunk["buf-b64"]));
+        if (chunk.eof) return chunks.join("");
+      }
+    } finally {
+      await this.#call("guest-file-close", { handle }).catch(() => {});
+    }
+  }
+
+  /** Write `content` to a file in the guest (created or truncated). */
+  async writeFile(path: string, content: string): Promise<void> {
+    const handle = await this.#call("guest-file-open", { path, mode: "w" });
+    try {
+      await this.#call("guest-file-write", { handle, "buf-b64": base64(content) });
+    } finally {
+      await this.#call("guest-file-close", { handle });
+    }
+  }
+
+  /** Freeze the guest's file systems (for a consistent snapshot); resolves to how many. */
+  async freeze(options: { timeout?: number } = {}): Promise<number> {
+    // An interrupted freeze can leave the guest unfreezable: a long deadline.
+    return await this.#call("guest-fsfreeze-freeze", undefined, {
+      timeout: options.timeout ?? 600_000,
+    }) as number;
+  }
+
+  /** Thaw the file systems. */
+  async thaw(options: { timeout?: number } = {}): Promise<number> {
+    return await this.#call("guest-fsfreeze-thaw", undefined, {
+      timeout: options.timeout ?? 300_000,
+    }) as number;
+  }
+
+  /** Run `fn` with the file systems frozen, and always thaw, even when `fn` fails. */
+  async withFrozen<T>(fn: () => Promise<T>): Promise<T> {
+    await this.freeze();
+    try {
+      return await fn();
+    } finally {
+      await this.thaw();
+    }
+  }
+
+  /** Ask the guest to power off (the agent sends no answer when it obeys). */
+  async shutdown(mode: "powerdown" | "reboot" | "halt" = "powerdown"): Promise<void> {
+    await this.#call("guest-shutdown", { mode }, { noReply: true, timeout: 5000 });
+    this.close();
+  }
+
+  /** The guest's network interfaces and their addresses. */
+  async interfaces(): Promise<AgentInterface[]> {
+    const list = await this.#call("guest-network-get-interfaces") as {
+      name: string;
+      "hardware-address"?: string;
+      "ip-addresses"?: { "ip-address": string; prefix: number }[];
+    }[];
+    return list.map((i) => ({
+      name: i.name,
+      hardwareAddress: i["hardware-address"],
+      addresses: (i["ip-addresses"] ?? []).map((a) => `${a["ip-address"]}/${a.prefix}`),
+    }));
+  }
+
+  /** Any agent command, for what the helpers do not cover. */
+  execute(
+    command: string,
+    args?: Record<string, unknown>,
+    options?: { timeout?: number; signal?: AbortSignal },
+  ): Promise<unknown> {
+    return this.#call(command, args, options);
+  }
+
+  /** Close the channel (the next call connects again). */
+  close(): void {
+    this.#client?.close();
+    this.#client = undefined;
+  }
+
+  async #call(
+    command: string,
+    args?: Record<string, unknown>,
+    options: { timeout?: number; signal?: AbortSignal; noReply?: boolean } = {},
+  ): Promise<unknown> {
+    const client = await this.#connect();
+    try {
+      return await client.execute(command, args, options);
+    } catch (error) {
+      // The guest rebooted or the agent exited: connect afresh next time.
+      if (error instanceof ConnectionClosedError) {
+        this.close();
+        throw new AgentError(`the guest agent went away during ${command}: ${error.detail}`, {
+          vm: this.#vm,
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  #connect(): Promise<GuestAgent> {
+    if (this.#client) return Promise.resolve(this.#client);
+    this.#connecting ??= GuestAgent.connect(this.#address, { name: this.#vm, timeout: 5000 })
+      .then((client) => this.#client = client, (cause) => {
+        throw new AgentError(
+          `the guest agent does not answer at ${this.#address}: ${
+            cause instanceof CorralError ? cause.detail : String(cause)
+          }` +
+            "; is it running in the guest (builtin:linux starts it; your own image needs qemu-guest-agent)?",
+          { vm: this.#vm, cause },
+        );
+      })
+      .finally(() => this.#connecting = undefined);
+    return this.#connecting;
+  }
+}
+
+function base64(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+function unbase64(data: string | undefined): string {
+  if (!data) return "";
+  return new TextDecoder().decode(Uint8Array.from(atob(data), (c) => c.charCodeAt(0)));
+}
