@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import { ACTION_KEYS } from "../lib/recipe/actions/registry.ts";
 import { parseRecipe, planRecipe, RecipeError } from "../mod.ts";
 
 /** Parse and plan `text`; every issue as `LINE:COL message`. */
@@ -117,8 +118,7 @@ Deno.test("check: YAML anchors, aliases and merge keys work; errors point at the
     "two",
     "pause",
   ]]);
-  const noAction =
-    "has no action: give it one of qmp, pause, resume, reset, powerdown, nmi, start, stop, kill, wait-event, wait-status, console, panic-action, sleep, block, fail";
+  const noAction = `has no action: give it one of ${ACTION_KEYS.join(", ")}`;
   assert.deepEqual(
     problems(
       HEAD +
