@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { AgentError, launch, TimeoutError } from "../mod.ts";
 import { LINUX_READY } from "../lib/vm/guest/linux.ts";
 import { rejectsWith } from "./_assert.ts";
-import { corral } from "./_cli.ts";
+import { corral, recipeFile } from "./_cli.ts";
 
 Deno.test("linux: builtin:linux boots to its agent; exec, files, freeze, stale output, reconnects, power button, NMI", async (t) => {
   await using vm = await launch({ name: "lx", guest: "builtin:linux" }, { timeout: 120_000 });
@@ -95,4 +95,32 @@ Deno.test("linux: the shipped linux-crash-drill recipe passes", async () => {
     /metric recovery: db1 [\d.]+ (ms|s) \(max 2 min: ok\)|metric recovery: db1 [\d.]+ (ms|s) \(max 120 s: ok\)/,
   );
   assert.equal(result.qemuStarts.length, 3);
+});
+
+Deno.test("linux: two VMs talk over a lab network, a third on another network cannot; the network goes at the end", async () => {
+  const file = await recipeFile(
+    "recipe: 1\nname: net\nnetworks:\n  lan: {}\n  other: { subnet: 10.45.0.0/24 }\n" +
+      "vms:\n  defaults: { guest: builtin:linux }\n  a: { networks: [lan] }\n  b: { networks: [lan] }\n" +
+      "  c: { networks: [other] }\nsteps:\n" +
+      '  - { name: booted, console: { wait: "corral-linux: ready" }, timeout: 120s }\n' +
+      '  - { name: a reaches b, on: a, agent: { exec: "ping -c 1 -W 5 ${{ vms.b.address.lan }}" } }\n' +
+      '  - { name: c cannot reach a, on: c, agent: { exec: "ping -c 1 -W 1 ${{ vms.a.address.lan }}", exit-code: 1 } }\n' +
+      '  - { name: c has its own address, on: c, agent: { exec: "ip -4 addr show eth0", expect: "10.45.0.2/24" } }\n',
+  );
+  try {
+    const plan = await corral(["plan", file]);
+    assert.match(plan.out, /a {12}launch builtin:linux, tcg, panic pause, on lan 10\.44\.0\.2\/24/);
+    assert.match(
+      plan.out,
+      /c {12}launch builtin:linux, tcg, panic pause, on other 10\.45\.0\.2\/24/,
+    );
+    const run = await corral(["run", file]);
+    assert.equal(run.code, 0, run.out + run.err);
+    const namespaces = new TextDecoder().decode(
+      (await new Deno.Command("ip", { args: ["netns", "list"], stdout: "piped" }).output()).stdout,
+    );
+    assert.ok(!/^corral-/m.test(namespaces), `a lab network namespace is left: ${namespaces}`);
+  } finally {
+    await Deno.remove(file);
+  }
 });

@@ -21,6 +21,7 @@ import { formatMs } from "../_text.ts";
 import { launch } from "../vm/launch.ts";
 import { handleExitSignals, killAllLaunched } from "../vm/exit_cleanup.ts";
 import { collectGarbage, listVms } from "../vm/registry.ts";
+import { collectNetworks } from "../vm/network.ts";
 import { Vm } from "../vm/vm.ts";
 import { replay } from "../qmp/replay.ts";
 import { isBlock } from "../recipe/actions/block.ts";
@@ -435,6 +436,8 @@ async function serveReplay(positionals: string[], socket: string | undefined): P
 async function gc(all: boolean): Promise<number> {
   const { stopped, removed } = await collectGarbage({ all });
   for (const vm of stopped) console.log(`stopped ${vm.name} (pid ${vm.pid}, ${vm.state})`);
+  const networks = Deno.uid() === 0 ? await collectNetworks() : [];
+  for (const name of networks) console.log(`removed the lab network namespace ${name}`);
   console.log(`${stopped.length} VM(s) stopped, ${removed.length} director(ies) removed`);
   return 0;
 }

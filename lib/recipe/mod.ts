@@ -30,4 +30,5 @@ export {
 export * from "./run.ts";
 export { recipeSchema } from "./schema.ts";
 export type { JsonSchema } from "./actions/_action.ts";
+export type { NetworkSpec } from "../vm/network.ts";
 export { isSecretName } from "./secrets.ts";

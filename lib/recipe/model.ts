@@ -6,6 +6,7 @@
  */
 
 import type { LaunchSpec } from "../vm/launch.ts";
+import type { NetworkSpec } from "../vm/network.ts";
 
 /** Where something was written. */
 export interface Pos {
@@ -37,6 +38,8 @@ export interface InventoryVm {
   attach?: string;
   /** An attached VM's guest agent socket (`unix:/path`). */
   agent?: string;
+  /** Its NICs: the lab networks it is on, with its address on each (`10.44.0.2/24`). */
+  networks: readonly { name: string; address: string }[];
   /** Where it is declared. */
   pos: Pos;
 }
@@ -138,6 +141,8 @@ export interface Recipe {
   secrets: readonly string[];
   /** Every VM, ranges expanded, defaults applied. */
   inventory: readonly InventoryVm[];
+  /** The lab networks, each with its VMs and their addresses. */
+  networks: readonly NetworkSpec[];
   /** The default step deadline, in ms. */
   timeout: number;
   /** At most this many VMs acted on at once. */

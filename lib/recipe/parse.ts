@@ -27,6 +27,7 @@ import type { Entries, ParseTools } from "./actions/_action.ts";
 import { ACTION_KEYS, actionKind } from "./actions/registry.ts";
 import { parseDuration } from "./duration.ts";
 import { isSecretName, Redactor } from "./secrets.ts";
+import { addresses, type NetworkSpec } from "../vm/network.ts";
 import {
   type BatchSize,
   type Condition,
@@ -80,6 +81,7 @@ const TOP = [
   "vars",
   "vms",
   "defaults",
+  "networks",
   "steps",
   "finally",
   "metrics",
@@ -99,6 +101,7 @@ const VM_KEYS = [
   "append",
   "agent",
   "accel",
+  "networks",
 ];
 const STEP_MODIFIERS = [
   "name",
@@ -244,7 +247,9 @@ class Reader implements ParseTools {
       ? this.string(top.get("description")!.value, "description")
       : undefined;
     this.#readVars(top.get("vars")?.value ?? null);
+    this.#readNetworks(top.get("networks")?.value ?? null);
     this.#readInventory(this.required(top, "vms", root));
+    this.#placeOnNetworks();
     const defaults = this.map(top.get("defaults")?.value ?? null, "defaults", true);
     if (defaults) this.keys(defaults, ["timeout", "forks"], "defaults");
     const timeout = defaults?.get("timeout")
@@ -271,6 +276,7 @@ class Reader implements ParseTools {
       vars: this.#vars,
       secrets: [...this.#secrets],
       inventory: this.#inventory,
+      networks: this.#networkSpecs,
       timeout: timeout ?? 30_000,
       forks: forks ?? 20,
       steps,
@@ -400,7 +406,25 @@ class Reader implements ParseTools {
       last = match.index! + match[0].length;
       const expr = match[1]!;
       const variable = /^vars\.([\w-]+)$/.exec(expr);
-      if (variable) {
+      const address = /^vms\.([\w.-]+)\.address\.([\w-]+)$/.exec(expr);
+      if (address) {
+        const vm = this.#inventory.find((v) => v.name === address[1]);
+        const nic = vm?.networks.find((n) => n.name === address[2]);
+        if (nic) parts.push(nic.address.split("/")[0]!);
+        else {
+          this.issue(
+            node,
+            vm
+              ? `vm '${address[1]}' is not on network '${address[2]}'${
+                didYouMean(address[2]!, vm.networks.map((n) => n.name))
+              }`
+              : `no VM '${address[1]}'${
+                didYouMean(address[1]!, this.#inventory.map((v) => v.name))
+              }`,
+          );
+          ok = false;
+        }
+      } else if (variable) {
         if (!(variable[1]! in this.#vars)) {
           this.issue(
             node,
@@ -415,7 +439,9 @@ class Reader implements ParseTools {
       } else {
         this.issue(
           node,
-          `unknown reference ${match[0]}: use vars.NAME, steps.ID.targets, vm.name or seed`,
+          `unknown reference ${
+            match[0]
+          }: use vars.NAME, steps.ID.targets, vms.NAME.address.NETWORK, vm.name or seed`,
         );
         ok = false;
       }
@@ -563,6 +589,61 @@ class Reader implements ParseTools {
     if (secret !== undefined && this.bool(secret, `vars.${name}.secret`)) this.#secrets.add(name);
   }
 
+  #networkSpecs: NetworkSpec[] = [];
+  #networkNodes = new Map<string, Node | null>();
+  #joins = new Map<string, string[]>();
+
+  /** `networks: { lan: {}, mgmt: { subnet: 10.45.0.0/24 } }`: default subnets 10.44.N.0/24. */
+  #readNetworks(node: Node | null): void {
+    const entries = this.map(node, "networks", true);
+    [...(entries ?? [])].forEach(([name, { value }], index) => {
+      const options = this.map(value, `networks.${name}`, true);
+      if (options) this.keys(options, ["subnet"], `networks.${name}`);
+      let subnet = `10.44.${index}.0/24`;
+      const given = options?.get("subnet")?.value;
+      if (given !== undefined) {
+        const text = this.string(given, "subnet");
+        const match = text && /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(text);
+        if (
+          !match || match.slice(1, 5).some((o) => Number(o) > 255) || Number(match[5]) < 8 ||
+          Number(match[5]) > 29
+        ) {
+          this.issue(given, `subnet must be like 10.45.0.0/24 (a prefix from /8 to /29)`);
+        } else subnet = text;
+      }
+      this.#networkSpecs.push({ name, subnet, members: [] });
+      this.#networkNodes.set(name, value);
+    });
+  }
+
+  /** Each VM's NICs and addresses, in inventory order per network. */
+  #placeOnNetworks(): void {
+    const names = this.#networkSpecs.map((n) => n.name);
+    for (const vm of this.#inventory) {
+      for (const network of this.#joins.get(vm.name) ?? []) {
+        if (!names.includes(network)) {
+          this.issues.push({
+            pos: vm.pos,
+            message: `vm '${vm.name}': no network '${network}' is declared under networks${
+              didYouMean(network, names)
+            }`,
+          });
+        }
+      }
+    }
+    for (const spec of this.#networkSpecs) {
+      const members = this.#inventory.filter((vm) => this.#joins.get(vm.name)?.includes(spec.name));
+      spec.members = addresses(spec.subnet, members.map((vm) => vm.name));
+      for (const member of spec.members) {
+        const vm = this.#inventory.find((v) => v.name === member.vm)!;
+        (vm.networks as { name: string; address: string }[]).push({
+          name: spec.name,
+          address: member.address,
+        });
+      }
+    }
+  }
+
   #readInventory(node: Node | null | undefined): void {
     const entries = this.map(node ?? null, "vms");
     if (!entries) return;
@@ -607,7 +688,7 @@ class Reader implements ParseTools {
     this.keys(entries, isDefaults ? VM_KEYS.filter((k) => k !== "attach") : VM_KEYS, where);
     const fields: Record<string, unknown> = {};
     for (const [key, { value }] of entries) {
-      if (key === "groups" || key === "args") {
+      if (key === "groups" || key === "args" || key === "networks") {
         const items = this.list(value).map((item) => this.string(item, `${where}.${key}`));
         if (items.every((item) => item !== undefined)) fields[key] = items;
       } else if (key === "cpus") fields.cpus = this.#positiveInt(value, `${where}.cpus`);
@@ -633,7 +714,10 @@ class Reader implements ParseTools {
       for (const problem of validateSpec({ name })) {
         this.issues.push({ pos, message: `vm '${name}': ${problem}` });
       }
-      const vm: InventoryVm = { name, groups, attach: fields.attach, pos };
+      const vm: InventoryVm = { name, groups, attach: fields.attach, pos, networks: [] };
+      if (fields.networks !== undefined) {
+        this.issues.push({ pos, message: `vm '${name}': an attached VM cannot join lab networks` });
+      }
       if (typeof fields.agent === "string") vm.agent = fields.agent;
       else if (fields.agent !== undefined) {
         this.issues.push({
@@ -672,7 +756,8 @@ class Reader implements ParseTools {
     for (const problem of validateSpec(spec)) {
       this.issues.push({ pos, message: `vm '${name}': ${problem}` });
     }
-    this.#inventory.push({ name, groups, spec, pos });
+    this.#inventory.push({ name, groups, spec, pos, networks: [] });
+    this.#joins.set(name, (fields.networks as string[] | undefined) ?? []);
   }
 
   steps(node: Node | null | undefined, where: string): Step[] {

@@ -326,9 +326,11 @@ function describeVm(vm: InventoryVm): string {
   const groups = vm.groups.length ? ` groups ${vm.groups.join(",")}` : "";
   if (vm.attach) return `attach ${vm.attach}${groups}`;
   const accel = vm.spec?.guest === "none" ? "" : `, ${vm.spec?.accel ?? defaultAccel()}`;
+  const nets = vm.networks.map((n) => ` ${n.name} ${n.address}`).join(",");
+  const on = nets ? `, on${nets}` : "";
   return `launch ${vm.spec?.guest ?? "builtin:tiny"}${accel}, panic ${
     vm.spec?.panic ?? "pause"
-  }${groups}`;
+  }${groups}${on}`;
 }
 
 function formatStep(planned: PlannedStep, recipe: Recipe, indent: string): string[] {

@@ -13,6 +13,7 @@ import { CorralError, DeadlineError, LaunchError, TimeoutError } from "../errors
 import { subsetMatch } from "../qmp/match.ts";
 import { Fleet } from "../vm/fleet.ts";
 import { Lab, LabLaunchError } from "../vm/lab.ts";
+import { LabNetworks } from "../vm/network.ts";
 import type { DetachedVm, Vm } from "../vm/vm.ts";
 import { after, delay } from "../_async.ts";
 import { showDuration } from "./duration.ts";
@@ -138,6 +139,7 @@ class Runner {
   #report: ReportWriter | undefined;
   #clock: RunClock;
   #lab: Lab | undefined;
+  #networks: LabNetworks | undefined;
   #failed = new Set<string>();
   #records: StepRecord[] = [];
   #outcomes = new Map<string, Map<string, TargetRecord["status"]>>();
@@ -242,7 +244,11 @@ class Runner {
     }
     let kept: DetachedVm[] = [];
     if (lab && this.#options.keep) kept = await lab.detach();
-    else await lab?.shutdown({ grace: 0 });
+    else {
+      await lab?.shutdown({ grace: 0 });
+      // Kept VMs keep their network; corral gc removes it once they are gone.
+      await this.#networks?.destroy();
+    }
     this.#watchStop.abort();
     await Promise.allSettled(this.#watchers);
     await this.#report?.finish(this.#journal());
@@ -262,9 +268,14 @@ class Runner {
       }
       : undefined;
     try {
+      const networks = this.#recipe.networks
+        .map((n) => ({ ...n, members: n.members.filter((m) => this.#plan.vms.includes(m.vm)) }))
+        .filter((n) => n.members.length > 0);
+      if (networks.length > 0) this.#networks = await LabNetworks.create(networks);
       this.#lab = await Lab.launch(
         inventory.map((vm) => ({
           ...vm.spec!,
+          nics: this.#networks?.nicsOf(vm.name),
           name: vm.name,
           groups: vm.groups,
           attach: vm.attach,
@@ -278,6 +289,10 @@ class Runner {
         },
       );
     } catch (error) {
+      if (error instanceof LaunchError) {
+        this.#setError(`the lab networks could not be made: ${error.message}`);
+        return false;
+      }
       if (!(error instanceof LabLaunchError)) throw error;
       for (const result of error.results) {
         const how = inventory.find((vm) => vm.name === result.vm)?.attach ? "attached" : "launched";

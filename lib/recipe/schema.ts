@@ -38,6 +38,7 @@ function vmFields(attach: boolean): JsonSchema {
       panic: { enum: [...PANIC_POLICIES] },
       groups: list({ type: "string" }),
       kernel: { type: "string" },
+      networks: list({ type: "string" }),
       accel: { enum: ["kvm", "tcg"] },
       initrd: { type: "string" },
       append: { type: "string" },
@@ -139,6 +140,15 @@ export function recipeSchema(): JsonSchema {
         type: "object",
         additionalProperties: false,
         properties: { timeout: DURATION_SCHEMA, forks: { type: "integer", minimum: 1 } },
+      },
+      networks: {
+        type: "object",
+        description: "lab networks: private segments in a network namespace of the lab's own",
+        additionalProperties: {
+          type: ["object", "null"],
+          additionalProperties: false,
+          properties: { subnet: { type: "string", pattern: "^\\d+\\.\\d+\\.\\d+\\.\\d+/\\d+$" } },
+        },
       },
       steps: STEPS,
       finally: STEPS,

@@ -40,7 +40,7 @@ export class QemuProcess {
     args: string[],
     vm: string,
     onKill: () => void,
-    outliveParent = false,
+    options: { outliveParent?: boolean | undefined; netns?: string | undefined } = {},
   ): QemuProcess {
     const path = findExecutable(binary);
     if (path === undefined) {
@@ -50,10 +50,17 @@ export class QemuProcess {
         { vm },
       );
     }
-    const reaper = outliveParent ? undefined : setpriv();
+    const reaper = options.outliveParent ? undefined : setpriv();
+    // Each wrapper execs the next (same pid): ip netns exec → setpriv → QEMU.
+    const chain = [
+      ...(options.netns ? ["ip", "netns", "exec", options.netns] : []),
+      ...(reaper ? [reaper, "--pdeathsig", "KILL", "--"] : []),
+      path,
+      ...args,
+    ];
     try {
-      const child = new Deno.Command(reaper ?? path, {
-        args: reaper ? ["--pdeathsig", "KILL", "--", path, ...args] : args,
+      const child = new Deno.Command(chain[0]!, {
+        args: chain.slice(1),
         stdin: "null",
         stdout: "null",
         stderr: "piped",

@@ -13,6 +13,7 @@ import type { EventJournal } from "../qmp/journal.ts";
 import { Console } from "./console.ts";
 import { TINY_IMAGE } from "./guest/_tiny_image.ts";
 import { ensureLinuxGuest } from "./guest/linux.ts";
+import type { Nic } from "./network.ts";
 import { makeVmDir } from "./_runtime_dir.ts";
 import { QemuProcess } from "./_process.ts";
 import { writeRecord } from "./registry.ts";
@@ -46,6 +47,12 @@ export interface LaunchSpec {
    * `vm.agent`. Default: on for `builtin:linux`, off otherwise.
    */
   agent?: boolean;
+  /**
+   * NICs on lab networks (made by `LabNetworks`): QEMU then runs in their
+   * network namespace, with a virtio-net device per NIC; `builtin:linux`
+   * configures the addresses (`corral.net=` on its command line).
+   */
+  nics?: readonly Nic[];
   /** `kvm` or `tcg`. Default: `$CORRAL_ACCEL`, else `tcg` (software emulation, works everywhere). */
   accel?: "kvm" | "tcg";
   /** Guest memory: a number of MiB or QEMU's syntax (`32M`, `1G`). Default 16 MiB for builtin:tiny, 256 MiB for builtin:linux, else QEMU's. */
@@ -150,6 +157,14 @@ export function qemuArgs(spec: LaunchSpec, dir: string, paused = true): string[]
     if (spec.cpus !== undefined) args.push("-smp", String(spec.cpus));
     args.push("-accel", spec.accel ?? defaultAccel());
     args.push(...guestDrive(guest, dir));
+    spec.nics?.forEach((nic, i) => {
+      args.push(
+        "-netdev",
+        `tap,id=net${i},ifname=${nic.tap},script=no,downscript=no`,
+        "-device",
+        `virtio-net-pci,netdev=net${i},mac=${mac(spec.name, i)}`,
+      );
+    });
     if (spec.kernel) args.push("-kernel", spec.kernel);
     if (spec.initrd) args.push("-initrd", spec.initrd);
     if (spec.append) args.push("-append", spec.append);
@@ -239,10 +254,23 @@ function guestDrive(guest: string, dir: string): string[] {
   ];
 }
 
+/** A stable, locally administered MAC for NIC `index` of the VM `name`. */
+function mac(name: string, index: number): string {
+  let hash = 2166136261;
+  for (const char of `${name}/${index}`) {
+    hash = Math.imul(hash ^ char.charCodeAt(0), 16777619) >>> 0;
+  }
+  const bytes = [0x52, 0x54, 0x00, (hash >>> 16) & 255, (hash >>> 8) & 255, hash & 255];
+  return bytes.map((b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
 /** The spec with the built Linux guest's kernel, initramfs and command line. */
 async function withLinux(spec: LaunchSpec): Promise<LaunchSpec> {
   const linux = await ensureLinuxGuest();
-  const append = `console=ttyS0 quiet panic=-1${spec.append ? ` ${spec.append}` : ""}`;
+  const net = spec.nics?.length
+    ? ` corral.net=${spec.nics.map((nic, i) => `eth${i}=${nic.address}`).join(",")}`
+    : "";
+  const append = `console=ttyS0 quiet panic=-1${net}${spec.append ? ` ${spec.append}` : ""}`;
   return {
     ...spec,
     kernel: spec.kernel ?? linux.kernel,
@@ -353,7 +381,7 @@ export class Machine {
       qemuArgs(this.spec, this.dir),
       name,
       () => this.#removeDirNow(),
-      this.#options.keep,
+      { outliveParent: this.#options.keep, netns: this.spec.nics?.[0]?.netns },
     );
     await this.#record(process.pid);
     const timeout = this.#options.timeout ?? 30_000;
