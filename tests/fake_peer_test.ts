@@ -140,3 +140,22 @@ Deno.test("fake peer: a reply to an id never sent is dropped and traced; the con
   assert.ok(seen[0]!.startsWith('<- {"QMP"'), "the trace starts at the greeting");
   await vm.close();
 });
+
+Deno.test("fake peer: a qmp_capabilities left unanswered is sent again; 'already complete' counts as done", async () => {
+  await using peer = await fakePeer([
+    { send: GREETING },
+    { read: true }, // the first qmp_capabilities: no answer
+    { read: true }, // the second, 3 s later
+    {
+      send:
+        '{"error": {"class": "CommandNotFound", "desc": "Capabilities negotiation is already complete, command ignored"}, "id": 2}\r\n',
+    },
+    { read: true },
+    { send: '{"return": {"status": "running"}, "id": 3}\r\n' },
+    { hang: true },
+  ]);
+  const client = await QmpClient.connect(peer.address, { name: "slow-negotiation" });
+  assert.equal(client.negotiationRetries, 1);
+  assert.deepEqual(await client.execute("query-status"), { status: "running" });
+  await client.close();
+});

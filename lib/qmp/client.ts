@@ -147,6 +147,9 @@ export class QmpClient {
    */
   trace: QmpTrace | undefined;
 
+  /** How many times qmp_capabilities had to be sent again (see the connect notes); usually 0. */
+  negotiationRetries = 0;
+
   private constructor(conn: Deno.Conn, name: string, options: QmpConnectOptions) {
     this.#conn = conn;
     this.#name = name;
@@ -369,7 +372,20 @@ export class QmpClient {
     const greeting = await this.#onGreeting.promise;
     this.#greeting = greeting;
     const offersOob = greeting.capabilities.includes("oob");
-    await this.execute(NEGOTIATE, offersOob ? { enable: ["oob"] } : undefined);
+    const args = offersOob ? { enable: ["oob"] } : undefined;
+    // Rarely (seen twice in thousands of launches under load, on 7.2 and 10.0) a QEMU greets and
+    // never answers the first qmp_capabilities. Asking again is harmless: a QEMU that did take the
+    // first one says negotiation is already complete. The connect deadline bounds the whole.
+    for (;;) {
+      try {
+        await this.execute(NEGOTIATE, args, { timeout: NEGOTIATE_RETRY_MS });
+        break;
+      } catch (error) {
+        if (error instanceof QmpError && /already complete/i.test(error.desc)) break;
+        if (!(error instanceof TimeoutError) || this.#state !== "connecting") throw error;
+        this.negotiationRetries++;
+      }
+    }
     this.#oob = offersOob;
     this.#state = "running";
   }
@@ -581,6 +597,8 @@ export class QmpClient {
 }
 
 const NEGOTIATE = "qmp_capabilities";
+/** How long the first qmp_capabilities may take before it is sent again (a reply is ~1 ms here). */
+const NEGOTIATE_RETRY_MS = 3000;
 /** Bytes read per system call. Small, because each connection keeps its own buffer: a 207 KB reply takes a few dozen reads, which costs less than memory per VM. */
 const READ_CHUNK = 8 * 1024;
 
