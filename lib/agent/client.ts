@@ -10,7 +10,7 @@
 
 import { ConnectionClosedError, ProtocolError, QmpError, TimeoutError } from "../errors.ts";
 import { formatMs } from "../_text.ts";
-import { deadline } from "../_async.ts";
+import { deadline, delay } from "../_async.ts";
 import { parseAddress } from "../qmp/address.ts";
 import { dial } from "../qmp/_dial.ts";
 
@@ -78,25 +78,33 @@ export class GuestAgent implements AsyncDisposable {
   static async connect(address: string, options: GuestAgentOptions = {}): Promise<GuestAgent> {
     const name = options.name ?? address;
     const timeout = options.timeout ?? 10_000;
-    const dialing = dial(parseAddress(address), name);
-    const conn = await deadline(dialing, timeout, {
-      onTimeout: () =>
-        new TimeoutError(`the guest agent did not accept within ${formatMs(timeout)}`, {
-          vm: name,
-          timeout,
-        }),
-    }).catch((error) => {
-      dialing.then((late) => late.close(), () => {});
-      throw error;
-    });
-    const agent = new GuestAgent(conn, name, options);
-    try {
-      await agent.#sync();
-    } catch (error) {
-      agent.close();
-      throw error;
+    const end = performance.now() + timeout;
+    // An agent busy with an earlier client's departure may reset the next connection: try again
+    // within the deadline.
+    for (;;) {
+      const left = Math.max(0, end - performance.now());
+      const dialing = dial(parseAddress(address), name);
+      const conn = await deadline(dialing, left, {
+        onTimeout: () =>
+          new TimeoutError(`the guest agent did not accept within ${formatMs(timeout)}`, {
+            vm: name,
+            timeout,
+          }),
+      }).catch((error) => {
+        dialing.then((late) => late.close(), () => {});
+        throw error;
+      });
+      const agent = new GuestAgent(conn, name, { ...options, timeout: left });
+      try {
+        await agent.#sync();
+        agent.#options = options;
+        return agent;
+      } catch (error) {
+        agent.close();
+        if (!(error instanceof ConnectionClosedError) || performance.now() >= end) throw error;
+        await delay(50);
+      }
     }
-    return agent;
   }
 
   /** The VM's name, for messages. */
