@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { AgentError, launch, TimeoutError } from "../mod.ts";
+import { AgentError, launch, qemuArgs, TimeoutError } from "../mod.ts";
 import { LINUX_READY } from "../lib/vm/guest/linux.ts";
 import { rejectsWith } from "./_assert.ts";
 import { corral, recipeFile } from "./_cli.ts";
@@ -122,5 +122,32 @@ Deno.test("linux: two VMs talk over a lab network, a third on another network ca
     assert.ok(!/^corral-/m.test(namespaces), `a lab network namespace is left: ${namespaces}`);
   } finally {
     await Deno.remove(file);
+  }
+});
+
+Deno.test("linux: disks are qcow2 overlays of a base that is never written, or blank; a kernel of one's own gets Linux memory", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "corral-disks-" });
+  try {
+    const base = `${dir}/base.raw`;
+    await Deno.writeFile(base, new Uint8Array(1024 * 1024).fill(0x41)); // 1 MiB of "A"
+    const before = await Deno.readFile(base);
+    await using vm = await launch(
+      { name: "disks", guest: "builtin:linux", disks: [{ base }, { size: "8M" }] },
+      { timeout: 120_000 },
+    );
+    await vm.agent.waitReady({ timeout: 120_000 });
+    assert.equal((await vm.agent.exec("head -c 4 /dev/vda")).stdout, "AAAA");
+    await vm.agent.exec("printf BBBB | dd of=/dev/vda conv=notrunc 2>/dev/null; sync");
+    assert.equal((await vm.agent.exec("head -c 4 /dev/vda")).stdout, "BBBB");
+    assert.equal((await vm.agent.exec("cat /sys/block/vdb/size")).stdout.trim(), String(8 * 2048));
+    assert.deepEqual(await Deno.readFile(base), before, "the base image was written");
+    const args = qemuArgs({ name: "own", kernel: "/boot/vmlinuz" }, "/run/own");
+    assert.deepEqual(args.slice(args.indexOf("-m"), args.indexOf("-m") + 2), ["-m", "256M"]);
+    assert.ok(
+      !args.some((a) => a.includes("tiny.img")),
+      "no tiny boot sector with a kernel of one's own",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

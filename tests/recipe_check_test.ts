@@ -139,3 +139,36 @@ Deno.test("check: the whole-recipe example in docs/recipes.md is valid", async (
   const plan = planRecipe(parseRecipe(example, "docs/recipes.md"), 1);
   assert.equal(plan.steps.length, 5);
 });
+
+Deno.test("check: VM fields for real guests reach the launch spec (accel, disks, kernel, agent)", () => {
+  const recipe = parseRecipe(
+    HEAD +
+      "vms:\n  a: { guest: builtin:linux, accel: tcg, disks: [{ base: /img/base.qcow2 }, { size: 1G }], append: quiet }\n" +
+      "  b: { kernel: /boot/vmlinuz, initrd: /boot/initrd.img, agent: true }\n" +
+      "steps:\n  - { name: s, pause: {} }\n",
+    "r.yaml",
+  );
+  assert.deepEqual(recipe.inventory[0]!.spec, {
+    name: "a",
+    guest: "builtin:linux",
+    accel: "tcg",
+    disks: [{ base: "/img/base.qcow2" }, { size: "1G" }],
+    append: "quiet",
+  });
+  assert.deepEqual(recipe.inventory[1]!.spec, {
+    name: "b",
+    kernel: "/boot/vmlinuz",
+    initrd: "/boot/initrd.img",
+    agent: true,
+  });
+  assert.deepEqual(
+    problems(
+      HEAD +
+        "vms:\n  a: { disks: [{ size: lots }], accel: hvf }\nsteps:\n  - { name: s, pause: {} }\n",
+    ),
+    [
+      "4:3 vm 'a': accel must be kvm or tcg, not \"hvf\"",
+      '4:24 size must be like 512M or 2G, not "lots"',
+    ],
+  );
+});

@@ -102,6 +102,7 @@ const VM_KEYS = [
   "agent",
   "accel",
   "networks",
+  "disks",
 ];
 const STEP_MODIFIERS = [
   "name",
@@ -616,6 +617,33 @@ class Reader implements ParseTools {
     });
   }
 
+  /** `disks: [{ base: image.qcow2 }, { size: 1G }]`. */
+  #disks(node: Node | null, where: string): ({ base: string } | { size: string })[] | undefined {
+    const disks = this.list(node).map((item) => {
+      const entries = this.map(item, `${where} entry`);
+      if (!entries) return undefined;
+      this.keys(entries, ["base", "size"], `${where} entry`);
+      if (entries.has("base") === entries.has("size")) {
+        return this.issue(item, `${where}: give each disk a base image or a size, not both`);
+      }
+      if (entries.has("base")) {
+        const base = this.string(entries.get("base")!.value, "base");
+        return base === undefined ? undefined : { base };
+      }
+      const size = this.string(entries.get("size")!.value, "size");
+      if (size !== undefined && !/^\d+[KMGT]?$/i.test(size)) {
+        return this.issue(
+          entries.get("size")!.value,
+          `size must be like 512M or 2G, not ${JSON.stringify(size)}`,
+        );
+      }
+      return size === undefined ? undefined : { size };
+    });
+    return disks.every((d) => d !== undefined)
+      ? disks as ({ base: string } | { size: string })[]
+      : undefined;
+  }
+
   /** Each VM's NICs and addresses, in inventory order per network. */
   #placeOnNetworks(): void {
     const names = this.#networkSpecs.map((n) => n.name);
@@ -688,7 +716,8 @@ class Reader implements ParseTools {
     this.keys(entries, isDefaults ? VM_KEYS.filter((k) => k !== "attach") : VM_KEYS, where);
     const fields: Record<string, unknown> = {};
     for (const [key, { value }] of entries) {
-      if (key === "groups" || key === "args" || key === "networks") {
+      if (key === "disks") fields.disks = this.#disks(value, `${where}.disks`);
+      else if (key === "groups" || key === "args" || key === "networks") {
         const items = this.list(value).map((item) => this.string(item, `${where}.${key}`));
         if (items.every((item) => item !== undefined)) fields[key] = items;
       } else if (key === "cpus") fields.cpus = this.#positiveInt(value, `${where}.cpus`);
@@ -747,6 +776,8 @@ class Reader implements ParseTools {
       "initrd",
       "append",
       "agent",
+      "accel",
+      "disks",
     ] as const;
     for (const key of keys) {
       if (fields[key] !== undefined) {

@@ -39,6 +39,11 @@ function vmFields(attach: boolean): JsonSchema {
       groups: list({ type: "string" }),
       kernel: { type: "string" },
       networks: list({ type: "string" }),
+      disks: list({
+        type: "object",
+        additionalProperties: false,
+        properties: { base: { type: "string" }, size: { type: "string" } },
+      }),
       accel: { enum: ["kvm", "tcg"] },
       initrd: { type: "string" },
       append: { type: "string" },

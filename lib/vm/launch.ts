@@ -48,6 +48,12 @@ export interface LaunchSpec {
    */
   agent?: boolean;
   /**
+   * Disks, each a qcow2 file in the VM's directory (removed with it) on
+   * virtio: `{ base }` is a copy-on-write overlay of an image that is never
+   * written (one image serves many VMs), `{ size }` a blank disk (`1G`).
+   */
+  disks?: readonly ({ base: string } | { size: string })[];
+  /**
    * NICs on lab networks (made by `LabNetworks`): QEMU then runs in their
    * network namespace, with a virtio-net device per NIC; `builtin:linux`
    * configures the addresses (`corral.net=` on its command line).
@@ -144,19 +150,23 @@ export async function launch(spec: LaunchSpec, options: LaunchOptions = {}): Pro
  * ```
  */
 export function qemuArgs(spec: LaunchSpec, dir: string, paused = true): string[] {
-  const guest = spec.guest ?? "builtin:tiny";
+  const guest = guestOf(spec);
   const none = guest === "none";
   const args = ["-name", `${spec.name},process=${spec.name}`];
   args.push("-machine", spec.machine ?? (none ? "none" : "pc"), "-nodefaults", "-display", "none");
   args.push("-qmp", `unix:${escape(`${dir}/qmp.sock`)},server=on,wait=off`);
   if (paused) args.push("-S");
   if (!none) {
+    // A kernel of the user's own gets what a Linux needs, not the tiny guest's 16 MiB.
     const memory = spec.memory ??
-      (guest === "builtin:tiny" ? 16 : guest === "builtin:linux" ? 256 : undefined);
+      (guest === "builtin:tiny" ? 16 : guest === "none" ? undefined : 256);
     if (memory !== undefined) args.push("-m", typeof memory === "number" ? `${memory}M` : memory);
     if (spec.cpus !== undefined) args.push("-smp", String(spec.cpus));
     args.push("-accel", spec.accel ?? defaultAccel());
     args.push(...guestDrive(guest, dir));
+    (spec.disks ?? []).forEach((_, i) => {
+      args.push("-drive", `file=${escape(`${dir}/disk${i}.qcow2`)},format=qcow2,if=virtio`);
+    });
     spec.nics?.forEach((nic, i) => {
       args.push(
         "-netdev",
@@ -236,7 +246,7 @@ function guestDrive(guest: string, dir: string): string[] {
   if (guest === "builtin:tiny") {
     return ["-drive", `file=${escape(`${dir}/tiny.img`)},format=raw,if=floppy,readonly=on`];
   }
-  if (guest === "builtin:linux") return []; // It boots from -kernel and -initrd.
+  if (guest === "builtin:linux" || guest === "kernel") return []; // It boots from -kernel and -initrd.
   if (guest.startsWith("builtin:")) {
     throw new LaunchError(
       `unknown built-in guest ${guest}: the built-in guests are builtin:tiny and builtin:linux`,
@@ -252,6 +262,63 @@ function guestDrive(guest: string, dir: string): string[] {
     "-drive",
     `file=${escape(guest)},${format ? `format=${format},` : ""}if=ide,snapshot=on`,
   ];
+}
+
+/** The guest a spec runs: its own kernel when it names one and no guest. */
+function guestOf(spec: LaunchSpec): string {
+  return spec.guest ?? (spec.kernel ? "kernel" : "builtin:tiny");
+}
+
+/** Create the spec's disks in `dir` with qemu-img: overlays of their base, or blank. */
+async function makeDisks(spec: LaunchSpec, dir: string): Promise<void> {
+  for (const [i, disk] of (spec.disks ?? []).entries()) {
+    const file = `${dir}/disk${i}.qcow2`;
+    const args = "base" in disk
+      ? [
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-b",
+        await Deno.realPath(disk.base),
+        "-F",
+        await imageFormat(disk.base),
+        file,
+      ]
+      : ["create", "-q", "-f", "qcow2", file, disk.size];
+    let output: Deno.CommandOutput;
+    try {
+      output = await new Deno.Command("qemu-img", { args, stdout: "null", stderr: "piped" })
+        .output();
+    } catch (cause) {
+      throw new LaunchError("disks need qemu-img: apt-get install qemu-utils", {
+        vm: spec.name,
+        cause,
+      });
+    }
+    if (!output.success) {
+      throw new LaunchError(
+        `disk ${i}: qemu-img failed: ${new TextDecoder().decode(output.stderr).trim()}`,
+        {
+          vm: spec.name,
+        },
+      );
+    }
+  }
+}
+
+/** `qcow2` or `raw`, as qemu-img sees the image. */
+async function imageFormat(path: string): Promise<string> {
+  const { stdout } = await new Deno.Command("qemu-img", {
+    args: ["info", "--output=json", path],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  try {
+    return JSON.parse(new TextDecoder().decode(stdout)).format ?? "raw";
+  } catch {
+    return "raw";
+  }
 }
 
 /** A stable, locally administered MAC for NIC `index` of the VM `name`. */
@@ -324,9 +391,15 @@ export class Machine {
     // A record from the start, so that `corral gc` can tell whose directory this is.
     const machine = new Machine(spec, dir, options);
     await machine.#record(undefined);
-    if ((spec.guest ?? "builtin:tiny") === "builtin:tiny") {
+    await makeDisks(spec, dir).catch(async (error) => {
+      await Deno.remove(dir, { recursive: true });
+      throw error;
+    });
+    if (guestOf(spec) === "builtin:tiny") {
       await Deno.writeFile(`${dir}/tiny.img`, TINY_IMAGE, { mode: 0o600 });
-    } else if (spec.guest !== "none" && spec.guest !== "builtin:linux") {
+    } else if (
+      guestOf(spec) !== "none" && guestOf(spec) !== "builtin:linux" && guestOf(spec) !== "kernel"
+    ) {
       await Deno.stat(spec.guest!).catch(async (cause) => {
         await Deno.remove(dir, { recursive: true });
         throw new LaunchError(`cannot read the guest image ${spec.guest}`, {
