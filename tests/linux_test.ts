@@ -151,3 +151,13 @@ Deno.test("linux: disks are qcow2 overlays of a base that is never written, or b
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("linux: console exec waits for an echo busybox wraps at 80 columns, then for expect", async () => {
+  await using vm = await launch({ name: "wrap", guest: "builtin:linux" }, { timeout: 120_000 });
+  await vm.console.waitFor(LINUX_READY, { timeout: 120_000 });
+  const long = `echo ${"abcdefghij".repeat(12)} THE-END`;
+  const echo = await vm.console.exec(long, { timeout: 30_000 });
+  assert.match(echo.text, /THE-END$/);
+  const answer = await vm.console.exec(`${long} | wc -c`, { expect: /^\d+$/, timeout: 30_000 });
+  assert.equal(answer.text, "129");
+});

@@ -5,7 +5,9 @@
  * @module
  */
 
-import { ConnectionClosedError, ConsoleError } from "../errors.ts";
+import { ConnectionClosedError, ConsoleError, TimeoutError } from "../errors.ts";
+import { deadline } from "../_async.ts";
+import { formatMs } from "../_text.ts";
 import { Journal } from "../_journal.ts";
 import { DEFAULT_TIMEOUT } from "../qmp/journal.ts";
 
@@ -188,15 +190,48 @@ export class Console {
    * for the command's own OK). Both waits share one deadline.
    */
   async exec(line: string, options: ConsoleExecOptions = {}): Promise<ConsoleLine> {
-    const end = performance.now() + (options.timeout ?? DEFAULT_TIMEOUT);
+    const timeout = options.timeout ?? DEFAULT_TIMEOUT;
+    const end = performance.now() + timeout;
     await this.send(`${line}\r`);
-    const echo = await this.waitFor(line, { ...options, timeout: end - performance.now() });
+    // The echo wait stops at its deadline too: nothing keeps reading lines for it afterwards.
+    const stop = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    const echo = await deadline(this.#echo(line, signal), timeout, {
+      signal: options.signal,
+      onTimeout: () => {
+        stop.abort();
+        return new TimeoutError(
+          `no echo of ${JSON.stringify(line)} within ${
+            formatMs(timeout)
+          }${this.describeLastLine()}`,
+          { vm: this.#vm, timeout },
+        );
+      },
+    }).finally(() => stop.abort());
     if (options.expect === undefined) return echo;
     return await this.waitFor(options.expect, {
       ...options,
       since: echo.seq,
       timeout: Math.max(0, end - performance.now()),
     });
+  }
+
+  /**
+   * The line that ends the guest's echo of `typed`. A shell wraps a long
+   * echo over several lines (busybox at 80 columns) and may add terminal
+   * escapes: the lines since the input are joined, escapes removed, until
+   * they hold the typed text.
+   */
+  async #echo(typed: string, signal: AbortSignal): Promise<ConsoleLine> {
+    const wanted = typed.replace(/\s+/g, "");
+    let joined = "";
+    for await (const line of this.#journal.entries(() => true, { since: this.#mark, signal })) {
+      // deno-lint-ignore no-control-regex
+      joined += line.text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\s+/g, "");
+      if (joined.includes(wanted)) return line;
+      joined = joined.slice(-wanted.length * 2);
+    }
+    throw new ConnectionClosedError("the console closed before the echo", { vm: this.#vm });
   }
 
   /** Close the console connection (the guest keeps running). */
