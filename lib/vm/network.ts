@@ -53,9 +53,11 @@ export class LabNetworks implements AsyncDisposable {
    */
   static async create(networks: readonly NetworkSpec[]): Promise<LabNetworks> {
     if (Deno.uid() !== 0) {
+      // An unprivileged user namespace could hold the bridge, but a tap needs /dev/net/tun, which
+      // is root-only on Debian: say so rather than fail half-way.
       throw new LaunchError(
-        "lab networks need root: corral makes a network namespace with a bridge and taps (ip netns); " +
-          "run as root, or leave networks out",
+        "lab networks need root: corral makes a network namespace with a bridge and a tap per NIC " +
+          "(ip netns, /dev/net/tun, which only root may open here); run as root, or leave networks out",
         {},
       );
     }
