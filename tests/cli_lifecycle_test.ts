@@ -161,3 +161,19 @@ Deno.test("cli: --json and the terminal never show a secret; --report into a use
     assert.deepEqual(used.qemuStarts, []);
   }, text);
 });
+
+Deno.test("cli: gc removes the lab network namespace of a corral that died", async () => {
+  const stale = "corral-999999999-test";
+  const ip = (args: string[]) =>
+    new Deno.Command("ip", { args, stdout: "piped", stderr: "null" }).output();
+  await ip(["netns", "add", stale]);
+  try {
+    const gc = await corral(["gc"]);
+    assert.equal(gc.code, 0, gc.err);
+    assert.match(gc.out, new RegExp(`removed the lab network namespace ${stale}`));
+    const list = new TextDecoder().decode((await ip(["netns", "list"])).stdout);
+    assert.ok(!list.includes(stale));
+  } finally {
+    await ip(["netns", "delete", stale]);
+  }
+});
