@@ -98,3 +98,24 @@ export function startCorral(args: string[], runtimeDir: string): RunningCorral {
     },
   };
 }
+
+/** Run `corral ARGS` with `input` on its standard input (not a terminal), as a script does. */
+export async function corralWithInput(
+  args: string[],
+  input: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number; out: string; err: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", cli, ...args],
+    cwd: root,
+    env,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(input));
+  await writer.close();
+  const { code, stdout, stderr } = await child.output();
+  return { code, out: new TextDecoder().decode(stdout), err: new TextDecoder().decode(stderr) };
+}

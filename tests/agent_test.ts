@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { GuestAgent, QmpError } from "../mod.ts";
 import { delay } from "../lib/_async.ts";
 import { rejectsWith } from "./_assert.ts";
-import { cli, root } from "./_cli.ts";
+import { corralWithInput } from "./_cli.ts";
 
 interface RunningAgent extends AsyncDisposable {
   address: string;
@@ -61,20 +61,12 @@ Deno.test("agent: sync skips what an earlier client left in the channel; command
 
 Deno.test("shell --agent: help lists the agent's own commands; a script runs against it and stops at an error", async () => {
   await using qga = await startAgent();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", cli, "shell", "--agent", qga.address],
-    cwd: root,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode("guest-ping\nhelp\nguest-nope\nguest-ping\n"));
-  await writer.close();
-  const { code, stdout, stderr } = await child.output();
-  const out = new TextDecoder().decode(stdout);
+  const { code, out, err } = await corralWithInput(
+    ["shell", "--agent", qga.address],
+    "guest-ping\nhelp\nguest-nope\nguest-ping\n",
+  );
   assert.equal(code, 1, "the unknown command ends the script");
   assert.match(out, /^\{\}\nagent commands: .*guest-ping/);
-  assert.match(new TextDecoder().decode(stderr), /the agent has no enabled command guest-nope/);
+  assert.match(err, /the agent has no enabled command guest-nope/);
   assert.equal(out.trim().split("\n").length, 2, "nothing ran after the error");
 });

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { Vm } from "../mod.ts";
 import { complete } from "../lib/shell/complete.ts";
 import { parseLine, ShellSyntaxError } from "../lib/shell/parse.ts";
-import { cli, corral, root } from "./_cli.ts";
+import { cli, corral, corralWithInput, root } from "./_cli.ts";
 import { spawnQemu } from "./_qemu.ts";
 import { terminal } from "./_tmux.ts";
 
@@ -82,19 +82,8 @@ Deno.test("shell: an event is printed above a half-typed line, which stays; wait
   }
 });
 
-async function script(address: string, lines: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", cli, "shell", address],
-    cwd: root,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(lines.join("\n") + "\n"));
-  await writer.close();
-  const { code, stdout, stderr } = await child.output();
-  return { code, out: new TextDecoder().decode(stdout), err: new TextDecoder().decode(stderr) };
+function script(address: string, lines: string[]) {
+  return corralWithInput(["shell", address], lines.join("\n") + "\n");
 }
 
 Deno.test("shell: a script from standard input prints compact JSON and stops at the first error", async () => {
@@ -216,20 +205,12 @@ Deno.test("shell: a VM corral started is found by name; --hmp mode; --log keeps 
     );
     const kept = await corral(["run", `${dir}/keep.yaml`, "--keep"], { runtimeDir });
     assert.equal(kept.code, 0, kept.err);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", cli, "shell", "kept1", "--hmp", "--log", `${dir}/log.txt`],
-      cwd: root,
-      env: { CORRAL_RUNTIME_DIR: runtimeDir },
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode("info name\n@kept1 query-name\n"));
-    await writer.close();
-    const { code, stdout, stderr } = await child.output();
-    const out = new TextDecoder().decode(stdout);
-    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    const { code, out, err } = await corralWithInput(
+      ["shell", "kept1", "--hmp", "--log", `${dir}/log.txt`],
+      "info name\n@kept1 query-name\n",
+      { CORRAL_RUNTIME_DIR: runtimeDir },
+    );
+    assert.equal(code, 0, err);
     assert.match(out, /^"kept1\\r\\n"/, "HMP answered info name");
     assert.match(out, /\{"vm":"kept1","return":\{"name":"kept1"\}\}/);
     const log = await Deno.readTextFile(`${dir}/log.txt`);

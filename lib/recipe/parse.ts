@@ -86,7 +86,8 @@ const TOP = [
   "finally",
   "metrics",
 ];
-const VM_KEYS = [
+/** The inventory fields that go into the launch spec as they are. */
+const SPEC_KEYS = [
   "guest",
   "memory",
   "cpus",
@@ -94,16 +95,15 @@ const VM_KEYS = [
   "qemu",
   "args",
   "panic",
-  "groups",
-  "attach",
   "kernel",
   "initrd",
   "append",
   "agent",
   "accel",
-  "networks",
   "disks",
-];
+] as const;
+/** Every inventory field: the spec's, and those corral itself uses. */
+const VM_KEYS = [...SPEC_KEYS, "groups", "attach", "networks"];
 const STEP_MODIFIERS = [
   "name",
   "id",
@@ -764,22 +764,7 @@ class Reader implements ParseTools {
       });
     }
     const spec: LaunchSpec = { name };
-    const keys = [
-      "guest",
-      "memory",
-      "cpus",
-      "machine",
-      "qemu",
-      "args",
-      "panic",
-      "kernel",
-      "initrd",
-      "append",
-      "agent",
-      "accel",
-      "disks",
-    ] as const;
-    for (const key of keys) {
+    for (const key of SPEC_KEYS) {
       if (fields[key] !== undefined) {
         (spec as unknown as Record<string, unknown>)[key] = fields[key];
       }
