@@ -132,6 +132,13 @@ export const PATTERN_SCHEMA: JsonSchema = {
   description: "a substring, or /regex/flags",
 };
 
+/** Read `KEY: {}` (or nothing): an action without options. */
+export function noOptions(tools: ParseTools, node: Node | null, key: string): ActionData {
+  const options = tools.map(node, key, true);
+  if (options) tools.keys(options, [], key);
+  return { kind: key };
+}
+
 /**
  * An action with no options that calls one `Vm` method: `pause: {}`.
  */
@@ -145,11 +152,7 @@ export function simpleAction(
     key,
     summary,
     schema: NO_OPTIONS,
-    parse(tools, { node }) {
-      const options = tools.map(node, key, true);
-      if (options) tools.keys(options, [], key);
-      return { kind: key };
-    },
+    parse: (tools, { node }) => noOptions(tools, node, key),
     mutates: () => true,
     requires: () => requires,
     run: (_action, { vm, timeout, signal }) => run(vm, { timeout, signal }),

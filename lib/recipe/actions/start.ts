@@ -1,15 +1,11 @@
-import { defineAction, NO_OPTIONS } from "./_action.ts";
+import { defineAction, NO_OPTIONS, noOptions } from "./_action.ts";
 
 /** `start: {}`: start a launched VM's QEMU again after it exited; nothing if it runs. */
 export default defineAction({
   key: "start",
   summary: "start the VM's QEMU again after it exited (VMs corral launched); nothing if it runs",
   schema: NO_OPTIONS,
-  parse(tools, { node }) {
-    const options = tools.map(node, "start", true);
-    if (options) tools.keys(options, [], "start");
-    return { kind: "start" };
-  },
+  parse: (tools, { node }) => noOptions(tools, node, "start"),
   mutates: () => true,
   requires: () => "launched",
   async run(_action, { vm, restarted }) {

@@ -1,15 +1,11 @@
-import { defineAction, NO_OPTIONS } from "./_action.ts";
+import { defineAction, NO_OPTIONS, noOptions } from "./_action.ts";
 
 /** `wait-agent: {}`: wait until the guest agent answers (after a boot or a reboot). */
 export default defineAction({
   key: "wait-agent",
   summary: "wait until the guest agent answers (after a boot or a reboot)",
   schema: NO_OPTIONS,
-  parse(tools, { node }) {
-    const options = tools.map(node, "wait-agent", true);
-    if (options) tools.keys(options, [], "wait-agent");
-    return { kind: "wait-agent" };
-  },
+  parse: (tools, { node }) => noOptions(tools, node, "wait-agent"),
   mutates: () => false,
   requires: () => "agent",
   run: (_action, { vm, timeout, signal }) => vm.agent.waitReady({ timeout, signal }),
