@@ -21,6 +21,8 @@
  * ├── LaunchError           QEMU could not be launched (exitCode, stderr)
  * ├── ConsoleError          the console printed a failOn line (line)
  * ├── AgentError            the guest agent does not answer, or went away
+ * ├── JobError              a QEMU job concluded with an error (job id, command)
+ * ├── MigrationError        a live migration failed or timed out; the source was left running
  * ├── StepFailure           a recipe check did not hold, or `fail:` on purpose
  * ├── SchemaError           (qmp/schema.ts) a command does not fit this QEMU's schema
  * ├── SelectorError         (vm/select.ts) a selector names nothing
@@ -252,6 +254,21 @@ export class LaunchError extends CorralError {
  * the middle of a command (the guest rebooted, the agent exited).
  */
 export class AgentError extends CorralError {}
+
+/** A QEMU job (snapshot, backup, blockdev-create …) concluded with an error. */
+export class JobError extends CorralError {
+  /** The job's id. */
+  readonly job: string;
+
+  /** Make an error for `options.job`. */
+  constructor(message: string, options: CorralErrorOptions & { job: string }) {
+    super(message, options);
+    this.job = options.job;
+  }
+}
+
+/** A live migration failed, was cancelled, or passed its deadline; the source was left running. */
+export class MigrationError extends CorralError {}
 
 /** The serial console printed a line that a wait's `failOn` names. */
 export class ConsoleError extends CorralError {

@@ -83,6 +83,12 @@ export interface LaunchOptions {
   commandTimeout?: number;
   /** Leave the VM paused before its first instruction (QEMU `-S`). Default `false`. */
   paused?: boolean;
+  /**
+   * Start as the destination of a live migration (`-incoming defer`): the
+   * VM waits in `inmigrate` for `vm.migrateTo` on the source. Launch it from
+   * the same spec (devices must match). Default `false`.
+   */
+  incoming?: boolean;
   /** Abandons the launch (QEMU is killed). */
   signal?: AbortSignal;
   /**
@@ -451,7 +457,7 @@ export class Machine {
     await this.#removeSockets();
     const process = this.#process = QemuProcess.spawn(
       binary,
-      qemuArgs(this.spec, this.dir),
+      [...qemuArgs(this.spec, this.dir), ...(this.#options.incoming ? ["-incoming", "defer"] : [])],
       name,
       () => this.#removeDirNow(),
       { outliveParent: this.#options.keep, netns: this.spec.nics?.[0]?.netns },
@@ -484,7 +490,7 @@ export class Machine {
           () => Console.connect(this.consoleSocket!, name),
         );
       }
-      if (!this.#options.paused) await client.execute("cont");
+      if (!this.#options.paused && !this.#options.incoming) await client.execute("cont");
       return { client, console };
     } catch (error) {
       await client?.close();

@@ -27,6 +27,8 @@ import { QmpSchema, type SchemaEntry } from "../qmp/schema.ts";
 import type { Console } from "./console.ts";
 import type { Machine, PanicPolicy } from "./launch.ts";
 import { VmAgent } from "../agent/vm_agent.ts";
+import { migrate, type MigrateOptions, type MigrationResult } from "./migrate.ts";
+import { type JobInfo, runJob, type RunJobOptions } from "./jobs.ts";
 
 /** A VM's run state as `query-status` reports it. */
 export type RunState = QueryStatusReturnStatus;
@@ -565,6 +567,46 @@ export class Vm {
     const { client, console } = await machine.start(this.#client.journal, this.#trace);
     this.#client = client;
     this.#useConsole(console);
+  }
+
+  /**
+   * Live-migrate this VM to `target`, a VM launched from the same spec with
+   * `incoming: true`; resolves with the figures once both sides agree it
+   * completed (see `migrate`).
+   *
+   * @throws {MigrationError} It failed or timed out; this VM runs on.
+   */
+  migrateTo(target: Vm, options: MigrateOptions = {}): Promise<MigrationResult> {
+    return migrate(this, target, options);
+  }
+
+  /**
+   * Run a job-creating command (`snapshot-save`, `blockdev-backup`, …) and
+   * resolve once it concluded without error (see `runJob`).
+   *
+   * @throws {JobError} The job concluded with an error.
+   */
+  runJob(
+    command: string,
+    args: Record<string, unknown>,
+    options: RunJobOptions = {},
+  ): Promise<JobInfo> {
+    return runJob(this, command, args, options);
+  }
+
+  /**
+   * Remove a device (`device_del`) and resolve once `DEVICE_DELETED` says it
+   * is gone (the command itself returns before, for PCI after the guest agreed).
+   */
+  async deviceDel(id: string, options: ActionOptions = {}): Promise<void> {
+    const deadline = this.#deadline(options);
+    const since = this.#markAction();
+    await this.#client.execute("device_del", { id }, deadline.next());
+    await this.waitFor("DEVICE_DELETED", {
+      since,
+      match: ((data: { device?: string }) => data.device === id) as never,
+      ...deadline.next(),
+    });
   }
 
   /**

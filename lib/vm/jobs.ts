@@ -1,0 +1,77 @@
+/**
+ * QEMU jobs (`snapshot-save`, `blockdev-create`, `blockdev-backup`, …): one
+ * way to run any job-creating command, wait for it to conclude within a
+ * deadline, treat the job's `error` as a failure naming the job (QEMU
+ * answers `{}` even when the job will fail, e.g. a duplicate snapshot tag),
+ * and dismiss it.
+ *
+ * @module
+ */
+
+import { JobError } from "../errors.ts";
+import type { EventName, Vm } from "./vm.ts";
+
+/** Options of {@linkcode runJob}. */
+export interface RunJobOptions {
+  /** The job's id; default: `corral-N`. */
+  jobId?: string;
+  /** Deadline for the whole job, in ms. Default 60,000. */
+  timeout?: number;
+  /** Abandons the wait (the job goes on in QEMU). */
+  signal?: AbortSignal;
+}
+
+/** What `query-jobs` said of a concluded job. */
+export interface JobInfo {
+  id: string;
+  type: string;
+  status: string;
+  "current-progress": number;
+  "total-progress": number;
+  error?: string;
+}
+
+let counter = 0;
+
+/**
+ * Run `command` with `args` (the job id is added as `job-id`) and resolve
+ * once the job concluded without error; the job is dismissed either way.
+ *
+ * @throws {JobError} The job concluded with an error (its text, the job id).
+ *
+ * @example
+ * ```ts ignore
+ * await runJob(vm, "snapshot-save", { tag: "before", vmstate: "disk0", devices: ["disk0"] });
+ * ```
+ */
+export async function runJob(
+  vm: Vm,
+  command: string,
+  args: Record<string, unknown>,
+  options: RunJobOptions = {},
+): Promise<JobInfo> {
+  const id = options.jobId ?? `corral-${++counter}`;
+  const timeout = options.timeout ?? 60_000;
+  const since = vm.mark();
+  await vm.executeUntyped(command, { ...args, "job-id": id }, { timeout, signal: options.signal });
+  await vm.waitFor("JOB_STATUS_CHANGE" as EventName, {
+    since,
+    match: ((data: { id: string; status: string }) =>
+      data.id === id && data.status === "concluded") as never,
+    timeout,
+    signal: options.signal,
+  });
+  const jobs = await vm.executeUntyped("query-jobs") as JobInfo[];
+  const job = jobs.find((j) => j.id === id);
+  await vm.executeUntyped("job-dismiss", { id }).catch(() => {});
+  if (!job) {
+    throw new JobError(`job ${id} (${command}) concluded but query-jobs does not list it`, {
+      vm: vm.name,
+      job: id,
+    });
+  }
+  if (job.error) {
+    throw new JobError(`job ${id} (${command}) failed: ${job.error}`, { vm: vm.name, job: id });
+  }
+  return job;
+}

@@ -1,0 +1,149 @@
+/**
+ * Live migration between two VMs corral launched: the destination from the
+ * same spec with `incoming: true`. Capabilities are set on both sides (the
+ * `events` capability first: without it a migration sends no MIGRATION
+ * events and a wait would never end), the stream goes over a unix socket in
+ * the destination's directory, and the call resolves once both sides agree
+ * it completed, with `query-migrate`'s figures. On failure or at the
+ * deadline the migration is cancelled and the source is left running.
+ *
+ * @module
+ */
+
+import { MigrationError, TimeoutError } from "../errors.ts";
+import { formatMs } from "../_text.ts";
+import type { EventName, Vm } from "./vm.ts";
+
+/** Options of {@linkcode migrate}. */
+export interface MigrateOptions {
+  /** `precopy` (default) or `postcopy` (switched to after `postcopyAfter` ms of precopy). */
+  mode?: "precopy" | "postcopy";
+  /** With postcopy: how long precopy runs first, in ms. Default 1,000. */
+  postcopyAfter?: number;
+  /** Bytes per second; QEMU's default is low. Default 1 GiB/s. */
+  maxBandwidth?: number;
+  /** The longest pause allowed at the switch-over, in ms (QEMU's default 300). */
+  downtimeLimit?: number;
+  /** Deadline for the whole migration, in ms. Default 120,000. */
+  timeout?: number;
+}
+
+/** What the migration took (from the source's `query-migrate`). */
+export interface MigrationResult {
+  /** The whole migration, ms. */
+  totalTimeMs: number;
+  /** The guest's pause at the switch-over, ms. */
+  downtimeMs: number;
+  /** Setup, ms. */
+  setupTimeMs: number;
+  /** RAM passes (dirty-sync count). */
+  passes: number;
+  /** RAM bytes transferred. */
+  bytes: number;
+  /** Whether postcopy was used. */
+  postcopy: boolean;
+}
+
+/**
+ * Migrate `source` to `target` (launched with `incoming: true`).
+ *
+ * @throws {MigrationError} It failed, was cancelled, or passed its deadline;
+ *   the source runs again.
+ */
+export async function migrate(
+  source: Vm,
+  target: Vm,
+  options: MigrateOptions = {},
+): Promise<MigrationResult> {
+  if (!target.dir) {
+    throw new MigrationError("the target must be a VM corral launched (with incoming: true)", {
+      vm: source.name,
+    });
+  }
+  const timeout = options.timeout ?? 120_000;
+  const postcopy = options.mode === "postcopy";
+  const capabilities = [
+    { capability: "events", state: true },
+    ...(postcopy ? [{ capability: "postcopy-ram", state: true }] : []),
+  ];
+  const wasRunning = (await source.status()).running;
+  const uri = `unix:${target.dir}/migrate.sock`;
+  const done = (vm: Vm, since: number) =>
+    vm.waitFor("MIGRATION" as EventName, {
+      since,
+      match: ((data: { status: string }) =>
+        ["completed", "failed", "cancelled"].includes(data.status)) as never,
+      timeout,
+    }) as unknown as Promise<{ data: { status: string } }>;
+  let switcher: ReturnType<typeof setTimeout> | undefined;
+  try {
+    for (const vm of [source, target]) {
+      await vm.executeUntyped("migrate-set-capabilities", { capabilities });
+    }
+    await source.executeUntyped("migrate-set-parameters", {
+      "max-bandwidth": options.maxBandwidth ?? 1024 ** 3,
+      ...(options.downtimeLimit !== undefined ? { "downtime-limit": options.downtimeLimit } : {}),
+    });
+    const sourceMark = source.mark();
+    const targetMark = target.mark();
+    await target.executeUntyped("migrate-incoming", { uri });
+    await source.executeUntyped("migrate", { uri });
+    if (postcopy) {
+      switcher = setTimeout(
+        () => source.executeUntyped("migrate-start-postcopy").catch(() => {}),
+        options.postcopyAfter ?? 1000,
+      );
+    }
+    const ended = await done(source, sourceMark);
+    if (ended.data.status !== "completed") {
+      throw new MigrationError(`the migration ${ended.data.status}${await failure(source)}`, {
+        vm: source.name,
+      });
+    }
+    const arrived = await done(target, targetMark);
+    if (arrived.data.status !== "completed") {
+      throw new MigrationError(`the destination reports the migration ${arrived.data.status}`, {
+        vm: target.name,
+      });
+    }
+    // The destination starts paused (launched with -S); it runs if the source ran.
+    if (wasRunning && !(await target.status()).running) await target.resume();
+    const info = await source.executeUntyped("query-migrate") as {
+      "total-time"?: number;
+      downtime?: number;
+      "setup-time"?: number;
+      ram?: { "dirty-sync-count"?: number; transferred?: number };
+    };
+    return {
+      totalTimeMs: info["total-time"] ?? 0,
+      downtimeMs: info.downtime ?? 0,
+      setupTimeMs: info["setup-time"] ?? 0,
+      passes: info.ram?.["dirty-sync-count"] ?? 0,
+      bytes: info.ram?.transferred ?? 0,
+      postcopy,
+    };
+  } catch (error) {
+    // Leave the source as it was: cancel, and run it again if the migration paused it.
+    await source.executeUntyped("migrate_cancel").catch(() => {});
+    const status = await source.status().catch(() => undefined);
+    if (wasRunning && status && !status.running) await source.resume().catch(() => {});
+    if (error instanceof MigrationError) throw error;
+    throw new MigrationError(
+      error instanceof TimeoutError
+        ? `the migration did not complete within ${
+          formatMs(timeout)
+        }: cancelled, the source runs on`
+        : `the migration could not run: ${(error as Error).message}; the source runs on`,
+      { vm: source.name, cause: error },
+    );
+  } finally {
+    clearTimeout(switcher);
+  }
+}
+
+async function failure(vm: Vm): Promise<string> {
+  const info = await vm.executeUntyped("query-migrate").catch(() => undefined) as {
+    "error-desc"?: string;
+  } | undefined;
+  return info?.["error-desc"] ? `: ${info["error-desc"]}` : "";
+}

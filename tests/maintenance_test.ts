@@ -1,0 +1,66 @@
+/**
+ * Maintenance across QEMU instances (issue 14, the API part): live
+ * migration between two launched VMs, jobs whose error QEMU reports only
+ * in query-jobs, and device_del that waits for DEVICE_DELETED.
+ */
+
+import assert from "node:assert/strict";
+import { JobError, launch, MigrationError } from "../mod.ts";
+import { rejectsWith } from "./_assert.ts";
+
+Deno.test("migrate: the running guest moves to the destination, with figures; the source ends in postmigrate", async () => {
+  await using source = await launch({ name: "mig-src" });
+  await source.console.waitFor("READY");
+  await using target = await launch({ name: "mig-dst" }, { incoming: true });
+  assert.equal((await target.status()).status, "inmigrate");
+  const result = await source.migrateTo(target);
+  assert.ok(result.totalTimeMs > 0 && result.bytes > 0, JSON.stringify(result));
+  assert.equal(result.postcopy, false);
+  assert.equal((await source.status()).status, "postmigrate");
+  assert.equal((await target.status()).status, "running");
+  // The guest really moved: it answers on the destination's console and panics there.
+  await target.console.exec("panic");
+  assert.deepEqual((await target.waitFor("GUEST_PANICKED")).data, { action: "pause" });
+});
+
+Deno.test("migrate: a destination that is not waiting fails; the migration is cancelled and the source runs on", async () => {
+  await using source = await launch({ name: "mig-src2", guest: "none" });
+  await using target = await launch({ name: "mig-dst2", guest: "none" }); // not incoming
+  await rejectsWith(
+    source.migrateTo(target, { timeout: 10_000 }),
+    MigrationError,
+    /vm 'mig-dst2'|vm 'mig-src2'/,
+  );
+  assert.equal((await source.status()).running, true);
+});
+
+Deno.test("jobs: a job whose error only query-jobs tells is a JobError; jobs are dismissed", async () => {
+  await using vm = await launch({ name: "jobs", guest: "none" });
+  // blockdev-create of a file on a path that cannot exist: QEMU answers {} and the job fails.
+  await rejectsWith(
+    vm.runJob("blockdev-create", {
+      options: { driver: "file", filename: "/nonexistent/dir/disk.img", size: 1048576 },
+    }),
+    JobError,
+    /vm 'jobs': job corral-\d+ \(blockdev-create\) failed: .*nonexistent/,
+  );
+  const ok = await vm.runJob("blockdev-create", {
+    options: { driver: "file", filename: `${vm.dir}/new.img`, size: 1048576 },
+  });
+  assert.equal(ok.status, "concluded");
+  assert.deepEqual(await vm.executeUntyped("query-jobs"), [], "jobs are dismissed");
+});
+
+Deno.test("hot-plug: deviceDel resolves on DEVICE_DELETED for that device", async () => {
+  await using vm = await launch({ name: "plug", args: ["-device", "virtio-serial-pci,id=vs"] });
+  await vm.executeUntyped("device_add", {
+    driver: "virtserialport",
+    id: "port1",
+    bus: "vs.0",
+    name: "org.example.1",
+  });
+  await vm.deviceDel("port1");
+  const deleted = vm.history("DEVICE_DELETED").map((e) => (e.data as { device?: string }).device);
+  assert.ok(deleted.includes("port1"), JSON.stringify(deleted));
+  await rejectsWith(vm.deviceDel("port1"), Error, /port1/);
+});
