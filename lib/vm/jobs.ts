@@ -23,11 +23,17 @@ export interface RunJobOptions {
 
 /** What `query-jobs` said of a concluded job. */
 export interface JobInfo {
+  /** The job's id. */
   id: string;
+  /** What kind of job: `snapshot-save`, `create`, `backup`, … */
   type: string;
+  /** `concluded` once it is over. */
   status: string;
+  /** Progress made, in the job's own unit. */
   "current-progress": number;
+  /** The progress it will make in all. */
   "total-progress": number;
+  /** Why it failed, when it did. */
   error?: string;
 }
 
