@@ -12,7 +12,7 @@ import { ConnectionClosedError, ProtocolError, QmpError, TimeoutError } from "..
 import { formatMs } from "../_text.ts";
 import { deadline, delay } from "../_async.ts";
 import { parseAddress } from "../qmp/address.ts";
-import { dial } from "../qmp/_dial.ts";
+import { dialWithin } from "../qmp/_dial.ts";
 
 /** Options of {@linkcode GuestAgent.connect}. */
 export interface GuestAgentOptions {
@@ -83,16 +83,12 @@ export class GuestAgent implements AsyncDisposable {
     // within the deadline.
     for (;;) {
       const left = Math.max(0, end - performance.now());
-      const dialing = dial(parseAddress(address), name);
-      const conn = await deadline(dialing, left, {
+      const conn = await dialWithin(parseAddress(address), name, left, {
         onTimeout: () =>
           new TimeoutError(`the guest agent did not accept within ${formatMs(timeout)}`, {
             vm: name,
             timeout,
           }),
-      }).catch((error) => {
-        dialing.then((late) => late.close(), () => {});
-        throw error;
       });
       const agent = new GuestAgent(conn, name, { ...options, timeout: left });
       try {

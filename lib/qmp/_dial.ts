@@ -1,4 +1,5 @@
 import { ConnectError } from "../errors.ts";
+import { deadline, type DeadlineOptions } from "../_async.ts";
 import { formatAddress, type QmpAddress } from "./address.ts";
 
 /** Open a stream connection to `address`, with errors that say what to do. */
@@ -14,6 +15,23 @@ export async function dial(address: QmpAddress, vm?: string): Promise<Deno.Conn>
       address: formatAddress(address),
     });
   }
+}
+
+/**
+ * {@linkcode dial} within `ms`: a connection that completes after the
+ * deadline is closed, not leaked.
+ */
+export function dialWithin(
+  address: QmpAddress,
+  vm: string | undefined,
+  ms: number,
+  options: DeadlineOptions,
+): Promise<Deno.Conn> {
+  const dialing = dial(address, vm);
+  return deadline(dialing, ms, options).catch((error) => {
+    dialing.then((late) => late.close(), () => {});
+    throw error;
+  });
 }
 
 function explain(address: QmpAddress, cause: unknown): string {

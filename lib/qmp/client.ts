@@ -22,7 +22,7 @@ import { concat } from "../_bytes.ts";
 import { formatMs } from "../_text.ts";
 import { after, type Cancel, deadline } from "../_async.ts";
 import { parseAddress, type QmpAddress } from "./address.ts";
-import { dial } from "./_dial.ts";
+import { dialWithin } from "./_dial.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES, LineSplitter } from "./framing.ts";
 import { DEFAULT_TIMEOUT, EventJournal, type QmpTimestamp } from "./journal.ts";
 
@@ -200,15 +200,18 @@ export class QmpClient {
               { vm: name, timeout },
             ),
       });
-    const dialing = dial(parsed, options.name);
+    const conn = await dialWithin(parsed, options.name, timeout, {
+      signal,
+      onTimeout: () =>
+        new TimeoutError(`could not connect within ${formatMs(timeout)}`, { vm: name, timeout }),
+    });
     try {
-      client = new QmpClient(await within(dialing), name, options);
+      client = new QmpClient(conn, name, options);
       await within(client.#negotiate());
       return client;
     } catch (error) {
-      // A dial that completes after the deadline is closed, not leaked.
-      if (!client) dialing.then((conn) => conn.close(), () => {});
-      else await client.#shutdown(error, true);
+      if (client) await client.#shutdown(error, true);
+      else conn.close();
       throw error;
     }
   }

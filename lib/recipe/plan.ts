@@ -9,7 +9,7 @@
 import { unsafeUniformIntDistribution, xoroshiro128plus } from "pure-rand";
 import { resolveSelector, SelectorError } from "../vm/select.ts";
 import { didYouMean } from "../_suggest.ts";
-import { defaultAccel } from "../vm/launch.ts";
+import { defaultAccel, hasAgentChannel } from "../vm/launch.ts";
 import {
   type BatchSize,
   type InventoryVm,
@@ -179,7 +179,7 @@ class Planner {
     const needs = actionKind(step.action.kind)?.requires?.(step.action);
     if (!needs) return;
     const hasAgent = (vm: InventoryVm) =>
-      vm.agent !== undefined || (vm.spec?.agent ?? vm.spec?.guest === "builtin:linux");
+      vm.agent !== undefined || (vm.spec !== undefined && hasAgentChannel(vm.spec));
     const unable = this.#recipe.inventory.filter((vm) =>
       targets.includes(vm.name) &&
       (needs === "agent"

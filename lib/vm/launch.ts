@@ -184,7 +184,7 @@ export function qemuArgs(spec: LaunchSpec, dir: string, paused = true): string[]
     if (spec.kernel) args.push("-kernel", spec.kernel);
     if (spec.initrd) args.push("-initrd", spec.initrd);
     if (spec.append) args.push("-append", spec.append);
-    if (spec.agent ?? guest === "builtin:linux") {
+    if (hasAgentChannel(spec)) {
       args.push(
         "-device",
         "virtio-serial-pci",
@@ -268,6 +268,11 @@ function guestDrive(guest: string, dir: string): string[] {
     "-drive",
     `file=${escape(guest)},${format ? `format=${format},` : ""}if=ide,snapshot=on`,
   ];
+}
+
+/** Whether a launched VM gets a guest agent channel: asked for, or builtin:linux by default. */
+export function hasAgentChannel(spec: Partial<LaunchSpec>): boolean {
+  return spec.agent ?? spec.guest === "builtin:linux";
 }
 
 /** The guest a spec runs: its own kernel when it names one and no guest. */
@@ -419,9 +424,7 @@ export class Machine {
 
   /** The guest agent's socket, for a VM launched with one. */
   get agentSocket(): string | undefined {
-    return (this.spec.agent ?? this.spec.guest === "builtin:linux")
-      ? `${this.dir}/qga.sock`
-      : undefined;
+    return hasAgentChannel(this.spec) ? `${this.dir}/qga.sock` : undefined;
   }
 
   /** Whether the VM has a serial console (every guest but `none`). */
