@@ -64,3 +64,47 @@ Deno.test("hot-plug: deviceDel resolves on DEVICE_DELETED for that device", asyn
   assert.ok(deleted.includes("port1"), JSON.stringify(deleted));
   await rejectsWith(vm.deviceDel("port1"), Error, /port1/);
 });
+
+Deno.test("vm.migrate: the VM moves to a new QEMU and stays one VM: name, journal, waits, console", async () => {
+  await using vm = await launch({ name: "mover" });
+  await vm.console.waitFor("READY");
+  const { pid: oldPid, dir: oldDir } = vm;
+  // A wait made before the move is satisfied by the new QEMU's event.
+  const panicked = vm.waitFor("GUEST_PANICKED", { since: vm.mark(), timeout: 60_000 });
+  const moved = await vm.migrate();
+  assert.deepEqual([moved.from, moved.to, vm.instance], ["mover", "mover-m1", "mover-m1"]);
+  assert.equal(vm.name, "mover");
+  assert.equal(moved.pid, vm.pid);
+  assert.notEqual(vm.pid, oldPid);
+  assert.ok(moved.downtimeMs >= 0 && moved.totalTimeMs > 0, JSON.stringify(moved));
+  assert.equal((await vm.status()).status, "running");
+  // The old QEMU is gone with its directory; its console log moved along.
+  await rejectsWith(Deno.stat(oldDir!), Deno.errors.NotFound);
+  assert.equal(vm.consoleLogs.length, 2);
+  assert.match(await Deno.readTextFile(vm.consoleLogs[0]!), /READY/);
+  // The journal is one record: the source's MIGRATION events, then the destination's RESUME.
+  const names = vm.history().map((e) => e.event);
+  assert.ok(names.includes("MIGRATION") && names.lastIndexOf("RESUME") > names.indexOf("STOP"));
+  await vm.console.exec("panic");
+  assert.deepEqual((await panicked).data, { action: "pause" });
+  // It moves on again.
+  await vm.reset();
+  assert.equal((await vm.migrate()).to, "mover-m2");
+});
+
+Deno.test("vm.migrate: a destination whose devices differ fails in QEMU's words; the VM runs on where it was", async () => {
+  await using vm = await launch({ name: "mismatch" });
+  await vm.console.waitFor("READY");
+  const pid = vm.pid;
+  const error = await rejectsWith(
+    vm.migrate({ changes: { memory: 32 }, timeout: 20_000 }),
+    MigrationError,
+    /vm 'mismatch'/,
+  );
+  assert.match(error.message, /destination|mismatch|ram|Length/i);
+  assert.equal(vm.pid, pid);
+  assert.equal(vm.instance, "mismatch");
+  assert.equal((await vm.status()).running, true);
+  await vm.console.exec("panic");
+  await vm.waitFor("GUEST_PANICKED");
+});

@@ -241,6 +241,18 @@ export class QmpClient {
     return this.#journal;
   }
 
+  /**
+   * Record events into `journal` (reopened) from now on, and return the one
+   * used until now. Nothing arrives between the two, so no event is lost:
+   * a VM that moves to another QEMU keeps one journal this way.
+   */
+  useJournal(journal: EventJournal): EventJournal {
+    const previous = this.#journal;
+    this.#journal = journal;
+    journal.reopen();
+    return previous;
+  }
+
   /** Resolves when the connection has ended, for whatever reason. */
   get done(): Promise<void> {
     return this.#reading;

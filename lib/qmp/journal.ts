@@ -144,6 +144,16 @@ export class EventJournal {
     this.#journal.reopen();
   }
 
+  /**
+   * Append every event `other` still keeps, in its order, numbered on in
+   * this journal: when a VM moves to another QEMU (a live migration), what
+   * the new QEMU said so far joins the VM's own record, and waits made
+   * before the move see it.
+   */
+  absorb(other: EventJournal): void {
+    for (const { seq: _, ...event } of other.history()) this.append(event);
+  }
+
   /** The kept events after `since` that pass `filter`, oldest first. */
   history(filter: EventFilter = {}, since = 0): QmpEvent[] {
     return this.#journal.history(compile(filter), since);

@@ -113,19 +113,32 @@ export interface Step {
   pos: Pos;
 }
 
-/** A measured duration between two step boundaries, per VM. */
-export interface Metric {
-  /** The metric's name. */
-  name: string;
-  /** The boundary it is measured from. */
-  from: { step: string; edge: "start" | "end" };
-  /** The boundary it is measured to. */
-  to: { step: string; edge: "start" | "end" };
-  /** A bound in ms that makes the metric a pass condition. */
-  max?: number;
-  /** Where it is written. */
-  pos: Pos;
+/** A step boundary: `STEP_ID.start` or `STEP_ID.end`. */
+export interface Edge {
+  /** The step's id. */
+  step: string;
+  /** Which end. */
+  edge: "start" | "end";
 }
+
+/**
+ * A value measured per VM: the duration between two step boundaries
+ * (`from`, `to`), or a number of ms a step put in its output (`value`:
+ * `STEP_ID.FIELD`, e.g. a migration's `downtimeMs`).
+ */
+export type Metric =
+  & {
+    /** The metric's name. */
+    name: string;
+    /** A bound in ms that makes the metric a pass condition. */
+    max?: number;
+    /** Where it is written. */
+    pos: Pos;
+  }
+  & (
+    | { from: Edge; to: Edge; value?: undefined }
+    | { value: { step: string; field: string }; from?: undefined; to?: undefined }
+  );
 
 /** A whole, validated recipe. */
 export interface Recipe {

@@ -31,6 +31,7 @@ import { addresses, type NetworkSpec } from "../vm/network.ts";
 import {
   type BatchSize,
   type Condition,
+  type Edge,
   type InventoryVm,
   type Metric,
   type Pattern,
@@ -1059,12 +1060,11 @@ class Reader implements ParseTools {
     for (const [name, { value }] of entries ?? []) {
       const options = this.map(value, `metrics.${name}`);
       if (!options) continue;
-      this.keys(options, ["from", "to", "max"], `metrics.${name}`);
-      const from = this.#edge(this.required(options, "from", value), "from");
-      const to = this.#edge(this.required(options, "to", value), "to");
+      this.keys(options, ["from", "to", "value", "max"], `metrics.${name}`);
       const max = options.has("max") ? this.duration(options.get("max")!.value, "max") : undefined;
-      if (from && to) {
-        const metric: Metric = { name, from, to, pos: this.#pos(value) };
+      const measured = this.#measured(options, value);
+      if (measured) {
+        const metric: Metric = { name, ...measured, pos: this.#pos(value) };
         if (max !== undefined) metric.max = max;
         metrics.push(metric);
       }
@@ -1072,7 +1072,34 @@ class Reader implements ParseTools {
     return metrics;
   }
 
-  #edge(node: Node | null | undefined, what: string): Metric["from"] | undefined {
+  /** What a metric measures: `value: STEP_ID.FIELD`, or `from` and `to` boundaries. */
+  #measured(
+    options: Entries,
+    node: Node | null,
+  ): { from: Edge; to: Edge } | { value: { step: string; field: string } } | undefined {
+    const valueNode = options.get("value")?.value;
+    if (valueNode === undefined) {
+      const from = this.#edge(this.required(options, "from", node), "from");
+      const to = this.#edge(this.required(options, "to", node), "to");
+      return from && to ? { from, to } : undefined;
+    }
+    if (options.has("from") || options.has("to")) {
+      return this.issue(valueNode, "a metric takes either value or from and to, not both");
+    }
+    const text = this.string(valueNode, "value");
+    if (text === undefined) return undefined;
+    const match = /^([A-Za-z][\w-]*)\.([A-Za-z][\w-]*)$/.exec(text);
+    if (!match) {
+      return this.issue(
+        valueNode,
+        `value must name STEP_ID.FIELD, a number of ms in the step's output (e.g. evacuate.downtimeMs), not '${text}'`,
+      );
+    }
+    this.#idRefs.push({ id: match[1]!, pos: this.#pos(valueNode) });
+    return { value: { step: match[1]!, field: match[2]! } };
+  }
+
+  #edge(node: Node | null | undefined, what: string): Edge | undefined {
     const text = this.string(node, what);
     if (text === undefined) return undefined;
     const match = /^([A-Za-z][\w-]*)\.(start|end)$/.exec(text);

@@ -314,9 +314,10 @@ export function formatPlan(plan: Plan): string {
     lines.push("", "metrics:");
     for (const metric of recipe.metrics) {
       const max = metric.max === undefined ? "" : `, at most ${showDuration(metric.max)}`;
-      lines.push(
-        `  ${metric.name}: ${metric.from.step}.${metric.from.edge} → ${metric.to.step}.${metric.to.edge}${max}`,
-      );
+      const what = metric.value
+        ? `${metric.value.step}.${metric.value.field} (from the step's output)`
+        : `${metric.from.step}.${metric.from.edge} → ${metric.to.step}.${metric.to.edge}`;
+      lines.push(`  ${metric.name}: ${what}${max}`);
     }
   }
   return lines.join("\n");

@@ -216,8 +216,9 @@ export class ReportWriter {
   }
 
   /** Copy a VM's console log into the report. */
-  async console(vm: string, source: string): Promise<void> {
-    const text = await Deno.readTextFile(source).catch(() => "");
+  async console(vm: string, sources: readonly string[]): Promise<void> {
+    const texts = await Promise.all(sources.map((f) => Deno.readTextFile(f).catch(() => "")));
+    const text = texts.join("");
     await writeNew(`${await this.#vmDir(vm)}/console.log`, this.#redact.text(text));
   }
 

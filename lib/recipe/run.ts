@@ -17,7 +17,7 @@ import { LabNetworks } from "../vm/network.ts";
 import type { DetachedVm, Vm } from "../vm/vm.ts";
 import { after, delay } from "../_async.ts";
 import { showDuration } from "./duration.ts";
-import type { Condition, Recipe, Step, Template } from "./model.ts";
+import type { Condition, Metric, Recipe, Step, Template } from "./model.ts";
 import type { ActionKind, Marks } from "./actions/_action.ts";
 import { isBlock } from "./actions/block.ts";
 import { actionKind } from "./actions/registry.ts";
@@ -144,6 +144,7 @@ class Runner {
   #records: StepRecord[] = [];
   #outcomes = new Map<string, Map<string, TargetRecord["status"]>>();
   #times = new Map<string, Map<string, { start: number; end: number }>>();
+  #outputs = new Map<string, Map<string, unknown>>();
   #marks = new Map<string, VmMarks>();
   #mutated = false;
   #acted = false;
@@ -238,8 +239,8 @@ class Runner {
     // The console logs live in the VMs' directories, which disposing removes: copy them first.
     if (this.#report && lab) {
       for (const name of lab.names) {
-        const dir = lab.vm(name).dir;
-        if (dir) await this.#report.console(name, `${dir}/console.log`);
+        const logs = lab.vm(name).consoleLogs;
+        if (logs.length > 0) await this.#report.console(name, logs);
       }
     }
     let kept: DetachedVm[] = [];
@@ -636,6 +637,11 @@ class Runner {
         this.#marks.set(vm.name, { previous: since, current: { events: vm.mark(), console: 0 } });
         this.#watch(vm);
       },
+      replaced: () => {
+        // Events keep their numbers (one journal); the new console counts from its first line.
+        const marks = this.#marks.get(vm.name)!;
+        marks.current = { ...marks.current, console: 0 };
+      },
     });
   }
 
@@ -667,6 +673,10 @@ class Runner {
     if (!id) return;
     if (!this.#outcomes.has(id)) this.#outcomes.set(id, new Map());
     this.#outcomes.get(id)!.set(target.vm, target.status);
+    if (target.status === "ok" && target.output !== undefined) {
+      if (!this.#outputs.has(id)) this.#outputs.set(id, new Map());
+      this.#outputs.get(id)!.set(target.vm, target.output);
+    }
     if (target.startMs !== undefined && target.endMs !== undefined) {
       if (!this.#times.has(id)) this.#times.set(id, new Map());
       this.#times.get(id)!.set(target.vm, { start: target.startMs, end: target.endMs });
@@ -675,13 +685,7 @@ class Runner {
 
   #metrics(): MetricRecord[] {
     return this.#recipe.metrics.map((metric) => {
-      const values: Record<string, number> = {};
-      const from = this.#times.get(metric.from.step);
-      const to = this.#times.get(metric.to.step);
-      for (const [vm, a] of from ?? []) {
-        const b = to?.get(vm);
-        if (b) values[vm] = Math.round((b[metric.to.edge] - a[metric.from.edge]) * 10) / 10;
-      }
+      const values = this.#measure(metric);
       const record: MetricRecord = { name: metric.name, values };
       if (metric.max !== undefined) {
         record.max = metric.max;
@@ -691,6 +695,26 @@ class Runner {
       }
       return record;
     });
+  }
+
+  /** A metric's value on each VM where it could be measured, in ms. */
+  #measure(metric: Metric): Record<string, number> {
+    const values: Record<string, number> = {};
+    const round = (ms: number) => Math.round(ms * 10) / 10;
+    if (metric.value) {
+      const { step, field } = metric.value;
+      for (const [vm, output] of this.#outputs.get(step) ?? []) {
+        const value = (output as Record<string, unknown> | undefined)?.[field];
+        if (typeof value === "number" && Number.isFinite(value)) values[vm] = round(value);
+      }
+      return values;
+    }
+    const to = this.#times.get(metric.to.step);
+    for (const [vm, a] of this.#times.get(metric.from.step) ?? []) {
+      const b = to?.get(vm);
+      if (b) values[vm] = round(b[metric.to.edge] - a[metric.from.edge]);
+    }
+    return values;
   }
 
   /** The journal, secrets masked. */

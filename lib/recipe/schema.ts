@@ -162,8 +162,17 @@ export function recipeSchema(): JsonSchema {
         additionalProperties: {
           type: "object",
           additionalProperties: false,
-          required: ["from", "to"],
-          properties: { from: EDGE, to: EDGE, max: DURATION_SCHEMA },
+          oneOf: [{ required: ["from", "to"] }, { required: ["value"] }],
+          properties: {
+            from: EDGE,
+            to: EDGE,
+            value: {
+              type: "string",
+              pattern: "^[A-Za-z][\\w-]*\\.[A-Za-z][\\w-]*$",
+              description: "STEP_ID.FIELD: a number of ms in that step's output (downtimeMs)",
+            },
+            max: DURATION_SCHEMA,
+          },
         },
       },
     },

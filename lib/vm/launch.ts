@@ -89,6 +89,13 @@ export interface LaunchOptions {
    * the same spec (devices must match). Default `false`.
    */
   incoming?: boolean;
+  /**
+   * The name of this QEMU instance (its `-name`, process name and
+   * directory) when it differs from the VM's: the destination of
+   * `vm.migrate()` is `NAME-m1` while the VM keeps its name. Default: the
+   * spec's name.
+   */
+  instance?: string;
   /** Abandons the launch (QEMU is killed). */
   signal?: AbortSignal;
   /**
@@ -133,10 +140,14 @@ export function isVmName(name: unknown): name is string {
  * ```
  */
 export async function launch(spec: LaunchSpec, options: LaunchOptions = {}): Promise<Vm> {
-  const machine = await Machine.create(spec, options);
+  return startVm(await Machine.create(spec, options));
+}
+
+/** Start a machine's QEMU and wrap it in a {@linkcode Vm}; its directory goes when it fails. */
+export async function startVm(machine: Machine): Promise<Vm> {
   try {
     const { client, console } = await machine.start(undefined);
-    return new Vm(client, { commandTimeout: options.commandTimeout, machine, console });
+    return new Vm(client, { commandTimeout: machine.commandTimeout, machine, console });
   } catch (error) {
     await machine.removeDir();
     throw error;
@@ -155,10 +166,15 @@ export async function launch(spec: LaunchSpec, options: LaunchOptions = {}): Pro
  * assert.deepEqual(args.slice(0, 4), ["-name", "a,process=a", "-machine", "none"]);
  * ```
  */
-export function qemuArgs(spec: LaunchSpec, dir: string, paused = true): string[] {
+export function qemuArgs(
+  spec: LaunchSpec,
+  dir: string,
+  paused = true,
+  instance = spec.name,
+): string[] {
   const guest = guestOf(spec);
   const none = guest === "none";
-  const args = ["-name", `${spec.name},process=${spec.name}`];
+  const args = ["-name", `${instance},process=${instance}`];
   args.push("-machine", spec.machine ?? (none ? "none" : "pc"), "-nodefaults", "-display", "none");
   args.push("-qmp", `unix:${escape(`${dir}/qmp.sock`)},server=on,wait=off`);
   if (paused) args.push("-S");
@@ -377,18 +393,48 @@ export class Machine {
   readonly spec: LaunchSpec;
   /** The VM's private directory: sockets, console.log. */
   readonly dir: string;
+  /** The spec as given, before the built-in guest's parts were filled in. */
+  #given: LaunchSpec;
+  #earlierLogs: string[] = [];
   #options: LaunchOptions;
   #process: QemuProcess | undefined;
 
-  private constructor(spec: LaunchSpec, dir: string, options: LaunchOptions) {
+  private constructor(spec: LaunchSpec, given: LaunchSpec, dir: string, options: LaunchOptions) {
     this.spec = spec;
+    this.#given = given;
     this.dir = dir;
     this.#options = options;
+  }
+
+  /** This QEMU instance's name: the VM's, unless launched with `instance`. */
+  get instance(): string {
+    return this.#options.instance ?? this.spec.name;
+  }
+
+  /** The launch options a caller may have set for the VM's life. */
+  get commandTimeout(): number | undefined {
+    return this.#options.commandTimeout;
+  }
+
+  /**
+   * A machine for the destination of a live migration: the same spec (with
+   * `changes`) and launch options, waiting with `-incoming defer`.
+   */
+  twin(instance: string, changes: Partial<LaunchSpec> = {}): Promise<Machine> {
+    return Machine.create({ ...this.#given, ...changes, name: this.spec.name }, {
+      ...this.#options,
+      incoming: true,
+      paused: false,
+      instance,
+    });
   }
 
   /** Validate `spec` and make the VM's private directory. */
   static async create(spec: LaunchSpec, options: LaunchOptions): Promise<Machine> {
     const problems = validateSpec(spec);
+    if (options.instance !== undefined && !isVmName(options.instance)) {
+      problems.push(`instance ${JSON.stringify(options.instance)} is not a valid name`);
+    }
     if (problems.length > 0) {
       throw new LaunchError(
         `invalid launch spec for ${JSON.stringify(spec.name)}: ${problems.join("; ")}`,
@@ -397,10 +443,11 @@ export class Machine {
         },
       );
     }
+    const given = spec;
     if ((spec.guest ?? "") === "builtin:linux") spec = await withLinux(spec);
-    const dir = await makeVmDir(spec.name);
+    const dir = await makeVmDir(options.instance ?? spec.name);
     // A record from the start, so that `corral gc` can tell whose directory this is.
-    const machine = new Machine(spec, dir, options);
+    const machine = new Machine(spec, given, dir, options);
     await machine.#record(undefined);
     await makeDisks(spec, dir).catch(async (error) => {
       await Deno.remove(dir, { recursive: true });
@@ -420,6 +467,22 @@ export class Machine {
       });
     }
     return machine;
+  }
+
+  /**
+   * The console logs of the VM's earlier QEMUs (before live migrations),
+   * oldest first, then this one's.
+   */
+  get consoleLogs(): string[] {
+    return [...this.#earlierLogs, `${this.dir}/console.log`];
+  }
+
+  /** Move `from`'s console logs into this machine's directory, before `from`'s goes. */
+  async inheritLogs(from: Machine): Promise<void> {
+    for (const log of from.consoleLogs) {
+      const to = `${this.dir}/console.${this.#earlierLogs.length}.log`;
+      await Deno.rename(log, to).then(() => this.#earlierLogs.push(to), () => {});
+    }
   }
 
   /** The guest agent's socket, for a VM launched with one. */
@@ -460,7 +523,10 @@ export class Machine {
     await this.#removeSockets();
     const process = this.#process = QemuProcess.spawn(
       binary,
-      [...qemuArgs(this.spec, this.dir), ...(this.#options.incoming ? ["-incoming", "defer"] : [])],
+      [
+        ...qemuArgs(this.spec, this.dir, true, this.instance),
+        ...(this.#options.incoming ? ["-incoming", "defer"] : []),
+      ],
       name,
       () => this.#removeDirNow(),
       { outliveParent: this.#options.keep, netns: this.spec.nics?.[0]?.netns },
@@ -551,7 +617,7 @@ export class Machine {
 
   #record(pid: number | undefined): Promise<void> {
     return writeRecord(this.dir, {
-      name: this.spec.name,
+      name: this.instance,
       pid,
       owner: Deno.pid,
       started: new Date().toISOString(),

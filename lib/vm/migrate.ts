@@ -12,6 +12,7 @@
 
 import { MigrationError, TimeoutError } from "../errors.ts";
 import { formatMs } from "../_text.ts";
+import { type LaunchSpec, type Machine, startVm } from "./launch.ts";
 import type { EventName, Vm } from "./vm.ts";
 
 /** Options of {@linkcode migrate}. */
@@ -42,6 +43,63 @@ export interface MigrationResult {
   bytes: number;
   /** Whether postcopy was used. */
   postcopy: boolean;
+}
+
+/** Options of `vm.migrate()`: a migration to a new QEMU that the VM then runs in. */
+export interface MoveOptions extends MigrateOptions {
+  /** The new QEMU instance's name. Default: the VM's with `-m1`, `-m2`, … */
+  instance?: string;
+  /** Changes to the spec for the new QEMU (another `qemu` binary, say); devices must match. */
+  changes?: Partial<LaunchSpec>;
+}
+
+/** What `vm.migrate()` did: the migration's figures, and which instances. */
+export interface MoveResult extends MigrationResult {
+  /** The instance the VM left. */
+  from: string;
+  /** The instance it runs in now. */
+  to: string;
+  /** Its QEMU's pid now. */
+  pid: number;
+}
+
+/**
+ * Start a destination from `machine`'s spec, migrate `vm` there, and hand
+ * the VM over (`takeOver` swaps the QEMUs and stops the old one). On
+ * failure the destination is stopped and `vm` runs on.
+ */
+export async function moveVm(
+  vm: Vm,
+  machine: Machine,
+  options: MoveOptions,
+  takeOver: (target: Vm) => Promise<void>,
+): Promise<MoveResult> {
+  const from = machine.instance;
+  const to = options.instance ?? nextInstance(from);
+  let target: Vm;
+  try {
+    target = await startVm(await machine.twin(to, options.changes));
+  } catch (error) {
+    throw new MigrationError(
+      `the destination ${to} could not be started: ${(error as Error).message}; the VM runs on`,
+      { vm: vm.name, cause: error },
+    );
+  }
+  let result: MigrationResult;
+  try {
+    result = await migrate(vm, target, options);
+  } catch (error) {
+    await target.dispose();
+    throw error;
+  }
+  await takeOver(target);
+  return { ...result, from, to, pid: vm.pid! };
+}
+
+/** `web1` → `web1-m1`, `web1-m1` → `web1-m2`. */
+export function nextInstance(instance: string): string {
+  const match = /^(.*)-m(\d+)$/.exec(instance);
+  return match ? `${match[1]}-m${Number(match[2]) + 1}` : `${instance}-m1`;
 }
 
 /**
@@ -96,9 +154,10 @@ export async function migrate(
     }
     const ended = await done(source, sourceMark);
     if (ended.data.status !== "completed") {
-      throw new MigrationError(`the migration ${ended.data.status}${await failure(source)}`, {
-        vm: source.name,
-      });
+      throw new MigrationError(
+        `the migration ${ended.data.status}${await failure(source)}${await refusal(target)}`,
+        { vm: source.name },
+      );
     }
     const arrived = await done(target, targetMark);
     if (arrived.data.status !== "completed") {
@@ -146,4 +205,16 @@ async function failure(vm: Vm): Promise<string> {
     "error-desc"?: string;
   } | undefined;
   return info?.["error-desc"] ? `: ${info["error-desc"]}` : "";
+}
+
+/**
+ * What the destination said when it refused the stream (a device or RAM
+ * mismatch): its own query-migrate, or the words it printed as it exited.
+ */
+async function refusal(target: Vm): Promise<string> {
+  const said = await failure(target);
+  if (said) return `; the destination says${said}`;
+  await target.waitExit({ timeout: 2000 }).catch(() => {});
+  const lines = target.stderr.filter((line) => line.trim() !== "").slice(-3);
+  return lines.length > 0 ? `; the destination says: ${lines.join(" / ")}` : "";
 }

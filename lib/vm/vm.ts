@@ -27,7 +27,14 @@ import { QmpSchema, type SchemaEntry } from "../qmp/schema.ts";
 import type { Console } from "./console.ts";
 import type { Machine, PanicPolicy } from "./launch.ts";
 import { VmAgent } from "../agent/vm_agent.ts";
-import { migrate, type MigrateOptions, type MigrationResult } from "./migrate.ts";
+import {
+  migrate,
+  type MigrateOptions,
+  type MigrationResult,
+  type MoveOptions,
+  type MoveResult,
+  moveVm,
+} from "./migrate.ts";
 import { type JobInfo, runJob, type RunJobOptions } from "./jobs.ts";
 
 /** A VM's run state as `query-status` reports it. */
@@ -303,9 +310,30 @@ export class Vm {
     return this.#machine?.process?.exit;
   }
 
+  /** The last lines a launched VM's QEMU wrote to standard error. */
+  get stderr(): string[] {
+    return this.#machine?.process?.stderr ?? [];
+  }
+
   /** The directory that holds a launched VM's sockets and `console.log`. */
   get dir(): string | undefined {
     return this.#machine?.dir;
+  }
+
+  /**
+   * The name of the QEMU instance this VM runs in: its name, or after
+   * {@linkcode Vm.prototype.migrate} the destination's (`NAME-m1`, …).
+   */
+  get instance(): string {
+    return this.#machine?.instance ?? this.name;
+  }
+
+  /**
+   * A launched VM's console logs, oldest first: those of the QEMUs it ran
+   * in before live migrations, then the current one's. Empty when attached.
+   */
+  get consoleLogs(): string[] {
+    return this.#machine && this.#console ? this.#machine.consoleLogs : [];
   }
 
   /**
@@ -581,6 +609,36 @@ export class Vm {
   }
 
   /**
+   * Live-migrate this launched VM to a new QEMU started from its own spec
+   * (with `changes`, e.g. another `qemu` binary) and drive that one from
+   * now on: the same `Vm` object, name, event journal (waits made before
+   * see the new QEMU's events), and a new console and agent. The old QEMU
+   * is stopped and its directory removed; its console log is kept (see
+   * {@linkcode Vm.prototype.consoleLogs}).
+   *
+   * @throws {MigrationError} It failed or timed out: the destination is
+   *   stopped and this VM runs on in its old QEMU.
+   *
+   * @example
+   * ```ts
+   * import { launch } from "../../mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * await using vm = await launch({ name: "mover" });
+   * await vm.console.waitFor("READY");
+   * const before = vm.pid;
+   * const moved = await vm.migrate();
+   * assert.equal(moved.to, "mover-m1");
+   * assert.notEqual(vm.pid, before);
+   * assert.equal((await vm.status()).status, "running");
+   * ```
+   */
+  migrate(options: MoveOptions = {}): Promise<MoveResult> {
+    const machine = this.#requireMachine("migrate");
+    return moveVm(this, machine, options, (target) => this.#takeOver(target));
+  }
+
+  /**
    * Run a job-creating command (`snapshot-save`, `blockdev-backup`, …) and
    * resolve once it concluded without error (see `runJob`).
    *
@@ -713,6 +771,28 @@ export class Vm {
   /** Same as {@linkcode Vm.prototype.dispose} with no grace, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
+  }
+
+  /**
+   * Drive `target`'s QEMU from now on and stop this VM's old one (left to
+   * `target`). The VM keeps one journal: the new QEMU's events so far join
+   * it and it records there next, synchronously, so no event falls in
+   * between.
+   */
+  async #takeOver(target: Vm): Promise<void> {
+    const journal = this.#client.journal;
+    journal.absorb(target.#client.journal);
+    this.#client.useJournal(target.#client.useJournal(journal));
+    [this.#client, target.#client] = [target.#client, this.#client];
+    [this.#machine, target.#machine] = [target.#machine, this.#machine];
+    [this.#agent, target.#agent] = [target.#agent, this.#agent];
+    const console = this.#console;
+    this.#useConsole(target.#console);
+    target.#useConsole(console);
+    this.#client.trace = this.#trace;
+    this.#schema = target.#schema = undefined;
+    await this.#machine!.inheritLogs(target.#machine!);
+    await target.dispose();
   }
 
   #useConsole(console: Console | undefined): void {

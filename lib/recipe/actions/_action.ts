@@ -84,6 +84,11 @@ export interface RunContext {
   renderValue(value: unknown): unknown;
   /** Tell the runner that the VM was started again (new connection, new console). */
   restarted(): void;
+  /**
+   * Tell the runner that the VM now runs in another QEMU (live-migrated):
+   * the same journal, a new console.
+   */
+  replaced(): void;
 }
 
 /** What an action needs of the VMs it targets, checked before anything runs. */

@@ -12,6 +12,7 @@ import block from "./block.ts";
 import console from "./console.ts";
 import fail from "./fail.ts";
 import kill from "./kill.ts";
+import migrate from "./migrate.ts";
 import nmi from "./nmi.ts";
 import panicAction from "./panic_action.ts";
 import pause from "./pause.ts";
@@ -37,6 +38,7 @@ export const ACTIONS: readonly ActionKind[] = [
   start,
   stop,
   kill,
+  migrate,
   waitEvent,
   waitStatus,
   console,

@@ -63,15 +63,18 @@ export function linuxCacheDir(): string {
 }
 
 let building: Promise<LinuxGuest> | undefined;
+let built: LinuxGuest | undefined;
 
 /**
  * The built guest, building it first when it is missing or a package
- * changed. Concurrent launches share one build.
+ * changed. Concurrent launches share one build, and later ones in the same
+ * process reuse it (asking apt for the package versions takes seconds).
  *
  * @throws {LaunchError} A tool or package is missing, with the command that fixes it.
  */
 export function ensureLinuxGuest(log: (line: string) => void = () => {}): Promise<LinuxGuest> {
-  building ??= build(log).finally(() => building = undefined);
+  if (built) return Promise.resolve(built);
+  building ??= build(log).then((guest) => built = guest).finally(() => building = undefined);
   return building;
 }
 
