@@ -50,6 +50,8 @@ export * from "./lib/vm/lab.ts";
 export * from "./lib/agent/client.ts";
 export * from "./lib/vm/jobs.ts";
 export * from "./lib/vm/migrate.ts";
+export * from "./lib/vm/snapshot.ts";
+export * from "./lib/vm/backup.ts";
 export { addresses, LabNetworks, type NetworkSpec, type Nic } from "./lib/vm/network.ts";
 export * from "./lib/agent/vm_agent.ts";
 export * from "./lib/recipe/mod.ts";

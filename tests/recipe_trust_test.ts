@@ -175,3 +175,14 @@ Deno.test("report: a used directory is refused unless force, which empties it fi
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("verdict: a lab that could not be brought up is an error, and finally does not run on nothing", async () => {
+  const journal = await run(
+    HEAD('  a: { args: ["-no-such-option"] }') +
+      "  - { name: booted, console: { wait: READY } }\n" +
+      "finally:\n  - { name: stop, stop: { grace: 0s } }\n",
+  );
+  assert.equal(journal.verdict, "error");
+  assert.match(journal.reason, /could not be brought up/);
+  assert.deepEqual(journal.steps, []);
+});

@@ -223,7 +223,9 @@ class Runner {
     this.#abort = new AbortController();
     const failedBefore = new Set(this.#failed);
     this.#failed.clear();
-    for (const planned of this.#plan.finally) await this.#runStep(planned, undefined, true);
+    // Nothing to clean up on when the lab could not be brought up (what started was stopped).
+    const finale = this.#lab ? this.#plan.finally : [];
+    for (const planned of finale) await this.#runStep(planned, undefined, true);
     for (const name of failedBefore) this.#failed.add(name);
     const journal = this.#journal();
     this.#log(`verdict ${journal.verdict}: ${journal.reason}`);

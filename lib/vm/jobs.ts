@@ -56,10 +56,35 @@ export async function runJob(
   args: Record<string, unknown>,
   options: RunJobOptions = {},
 ): Promise<JobInfo> {
-  const id = options.jobId ?? `corral-${++counter}`;
-  const timeout = options.timeout ?? 60_000;
+  const id = options.jobId ?? newJobId();
   const since = vm.mark();
-  await vm.executeUntyped(command, { ...args, "job-id": id }, { timeout, signal: options.signal });
+  await vm.executeUntyped(command, { ...args, "job-id": id }, {
+    timeout: options.timeout ?? 60_000,
+    signal: options.signal,
+  });
+  return await awaitJob(vm, id, command, since, options);
+}
+
+/** A job id of corral's own: `corral-N`. */
+export function newJobId(): string {
+  return `corral-${++counter}`;
+}
+
+/**
+ * Wait for job `id` (started after cursor `since` by `command`, e.g. in a
+ * `transaction`) to conclude, read its error, and dismiss it. The job must
+ * have been started with `auto-dismiss: false` where the command has it.
+ *
+ * @throws {JobError} The job concluded with an error.
+ */
+export async function awaitJob(
+  vm: Vm,
+  id: string,
+  command: string,
+  since: number,
+  options: RunJobOptions = {},
+): Promise<JobInfo> {
+  const timeout = options.timeout ?? 60_000;
   await vm.waitFor("JOB_STATUS_CHANGE" as EventName, {
     since,
     match: ((data: { id: string; status: string }) =>

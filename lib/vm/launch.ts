@@ -187,7 +187,10 @@ export function qemuArgs(
     args.push("-accel", spec.accel ?? defaultAccel());
     args.push(...guestDrive(guest, dir));
     (spec.disks ?? []).forEach((_, i) => {
-      args.push("-drive", `file=${escape(`${dir}/disk${i}.qcow2`)},format=qcow2,if=virtio`);
+      args.push(
+        "-drive",
+        `file=${escape(`${dir}/disk${i}.qcow2`)},format=qcow2,if=virtio,id=disk${i}`,
+      );
     });
     spec.nics?.forEach((nic, i) => {
       args.push(

@@ -36,6 +36,14 @@ import {
   moveVm,
 } from "./migrate.ts";
 import { type JobInfo, runJob, type RunJobOptions } from "./jobs.ts";
+import {
+  deleteSnapshot,
+  loadSnapshot,
+  saveSnapshot,
+  type SnapshotOptions,
+  type SnapshotResult,
+} from "./snapshot.ts";
+import { backup, type BackupOptions, type BackupResult } from "./backup.ts";
 
 /** A VM's run state as `query-status` reports it. */
 export type RunState = QueryStatusReturnStatus;
@@ -334,6 +342,11 @@ export class Vm {
    */
   get consoleLogs(): string[] {
     return this.#machine && this.#console ? this.#machine.consoleLogs : [];
+  }
+
+  /** Whether the VM has a guest agent channel (launched with one, or attached with `agent`). */
+  get hasAgent(): boolean {
+    return this.#agent !== undefined;
   }
 
   /**
@@ -650,6 +663,68 @@ export class Vm {
     options: RunJobOptions = {},
   ): Promise<JobInfo> {
     return runJob(this, command, args, options);
+  }
+
+  /**
+   * Save the VM's state and disks as internal snapshot `tag` (on every
+   * writable qcow2 disk), freezing the guest's file systems through its
+   * agent when it has one (`freeze: "auto"`), and always thawing.
+   *
+   * @throws {JobError} QEMU's job failed, e.g. `Snapshot 'TAG' already exists`.
+   *
+   * @example
+   * ```ts
+   * import { JobError, launch } from "../../mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * await using vm = await launch({ name: "snap", disks: [{ size: "16M" }] });
+   * await vm.saveSnapshot("before");
+   * await assert.rejects(vm.saveSnapshot("before"), JobError);
+   * await vm.loadSnapshot("before");
+   * await vm.deleteSnapshot("before");
+   * ```
+   */
+  saveSnapshot(tag: string, options: SnapshotOptions = {}): Promise<SnapshotResult> {
+    return saveSnapshot(this, tag, options);
+  }
+
+  /** Bring the VM back to snapshot `tag` (and thaw a guest saved frozen). */
+  loadSnapshot(tag: string, options: SnapshotOptions = {}): Promise<SnapshotResult> {
+    return loadSnapshot(this, tag, options);
+  }
+
+  /** Delete snapshot `tag` from the VM's disks. */
+  deleteSnapshot(tag: string, options: SnapshotOptions = {}): Promise<SnapshotResult> {
+    return deleteSnapshot(this, tag, options);
+  }
+
+  /**
+   * Back up a disk while the guest runs, into a new qcow2 file: `full`, or
+   * `incremental` over the previous backup (see `backup`).
+   */
+  backup(options: BackupOptions): Promise<BackupResult> {
+    return backup(this, options);
+  }
+
+  /**
+   * Hot-plug a device (`device_add`) and resolve once QEMU lists it under
+   * `/machine/peripheral`.
+   */
+  async deviceAdd(
+    device: { driver: string; id: string } & Record<string, unknown>,
+    options: ActionOptions = {},
+  ): Promise<void> {
+    const deadline = this.#deadline(options);
+    this.#markAction();
+    await this.#client.execute("device_add", device, deadline.next());
+    const present = await this.#client.execute("qom-list", { path: "/machine/peripheral" }, {
+      ...deadline.next(),
+    }) as { name: string }[];
+    if (!present.some((p) => p.name === device.id)) {
+      throw new CorralError(`device_add answered, but ${device.id} is not in /machine/peripheral`, {
+        vm: this.name,
+      });
+    }
   }
 
   /**

@@ -8,9 +8,11 @@
 
 import type { ActionKind } from "./_action.ts";
 import agent from "./agent.ts";
+import backup from "./backup.ts";
 import block from "./block.ts";
 import console from "./console.ts";
 import fail from "./fail.ts";
+import hotplug from "./hotplug.ts";
 import kill from "./kill.ts";
 import migrate from "./migrate.ts";
 import nmi from "./nmi.ts";
@@ -21,6 +23,7 @@ import qmp from "./qmp.ts";
 import reset from "./reset.ts";
 import resume from "./resume.ts";
 import sleep from "./sleep.ts";
+import snapshot from "./snapshot.ts";
 import start from "./start.ts";
 import stop from "./stop.ts";
 import waitEvent from "./wait_event.ts";
@@ -39,6 +42,9 @@ export const ACTIONS: readonly ActionKind[] = [
   stop,
   kill,
   migrate,
+  snapshot,
+  backup,
+  hotplug,
   waitEvent,
   waitStatus,
   console,

@@ -1,0 +1,183 @@
+/**
+ * Disk backups with `blockdev-backup`, while the guest runs: a full copy
+ * into a new qcow2 file, then incremental ones that hold only what changed
+ * since the previous backup (tracked by a dirty bitmap made in the same
+ * transaction as the full copy) on top of it as their backing file, so the
+ * newest file opens as the whole disk. Every step that QEMU runs as a job
+ * is waited for and its error read.
+ *
+ * @module
+ */
+
+import { CorralError } from "../errors.ts";
+import { type Disk, findDisk } from "./_block.ts";
+import { awaitJob, type JobInfo, newJobId, runJob } from "./jobs.ts";
+import type { Vm } from "./vm.ts";
+
+/** Options of {@linkcode backup}. */
+export interface BackupOptions {
+  /** The file to write (a new qcow2 image); it must not exist. */
+  to: string;
+  /** The disk: its device (`disk0`) or node name. Default: the first writable disk. */
+  disk?: string;
+  /**
+   * `full` (default): the whole disk, and start tracking changes;
+   * `incremental`: what changed since the previous backup of this disk,
+   * over that backup as its backing file.
+   */
+  sync?: "full" | "incremental";
+  /** The dirty bitmap's name. Default `corral-backup`. */
+  bitmap?: string;
+  /** Deadline for each job, in ms. Default 600,000. */
+  timeout?: number;
+  /** Abandons the waits (the jobs go on in QEMU). */
+  signal?: AbortSignal;
+}
+
+/** What a backup wrote. */
+export interface BackupResult {
+  /** The file written. */
+  file: string;
+  /** The disk's device name. */
+  disk: string;
+  /** `full` or `incremental`. */
+  sync: "full" | "incremental";
+  /** The backup it builds on (incremental). */
+  base?: string;
+  /** Bytes the job copied. */
+  bytes: number;
+  /** The backup job, as query-jobs reported it. */
+  job: JobInfo;
+}
+
+/** The newest backup of each disk of each VM, for the next incremental one. */
+const LAST = new WeakMap<Vm, Map<string, string>>();
+
+/**
+ * Back up one disk of a running VM into a new qcow2 file.
+ *
+ * @throws {CorralError} The target exists, the disk is unknown, or an
+ *   incremental backup has no full one before it.
+ * @throws {QmpError} QEMU refused a step (a lock or permission conflict between block nodes).
+ * @throws {JobError} A job failed.
+ */
+export async function backup(vm: Vm, options: BackupOptions): Promise<BackupResult> {
+  const sync = options.sync ?? "full";
+  const bitmap = options.bitmap ?? "corral-backup";
+  const disk = await findDisk(vm, options.disk);
+  const file = absolute(options.to);
+  const last = LAST.get(vm) ?? new Map<string, string>();
+  const base = sync === "incremental" ? last.get(disk.device) : undefined;
+  if (sync === "incremental" && (!base || !disk.bitmaps.includes(bitmap))) {
+    throw new CorralError(
+      `no full backup of ${disk.device} to build on: make one first (sync: full)`,
+      { vm: vm.name },
+    );
+  }
+  if (await exists(file)) {
+    throw new CorralError(
+      `the backup target ${file} exists: choose a new file, or remove it first`,
+      { vm: vm.name },
+    );
+  }
+  const jobs = { timeout: options.timeout ?? 600_000, signal: options.signal };
+  const target = await createTarget(vm, file, disk, base, jobs);
+  try {
+    const id = newJobId();
+    const since = vm.mark();
+    const copy = {
+      "job-id": id,
+      device: disk.node,
+      target: target.node,
+      sync,
+      "auto-dismiss": false,
+      ...(sync === "incremental" ? { bitmap } : {}),
+    };
+    if (sync === "full") {
+      // The bitmap starts (again) at the very moment of the full copy: one transaction.
+      const track = disk.bitmaps.includes(bitmap)
+        ? { type: "block-dirty-bitmap-clear", data: { node: disk.node, name: bitmap } }
+        : { type: "block-dirty-bitmap-add", data: { node: disk.node, name: bitmap } };
+      await vm.executeUntyped("transaction", {
+        actions: [track, { type: "blockdev-backup", data: copy }],
+      }, jobs);
+    } else await vm.executeUntyped("blockdev-backup", copy, jobs);
+    const job = await awaitJob(vm, id, "blockdev-backup", since, jobs);
+    last.set(disk.device, file);
+    LAST.set(vm, last);
+    return {
+      file,
+      disk: disk.device,
+      sync,
+      ...(base ? { base } : {}),
+      bytes: job["total-progress"],
+      job,
+    };
+  } catch (error) {
+    await target.remove();
+    await Deno.remove(file).catch(() => {}); // corral made it: a failed backup leaves nothing
+    throw error;
+  } finally {
+    await target.remove();
+  }
+}
+
+/** Create `file` as a qcow2 image of the disk's size (over `base`) and open it as a node. */
+async function createTarget(
+  vm: Vm,
+  file: string,
+  disk: Disk,
+  base: string | undefined,
+  jobs: { timeout: number; signal?: AbortSignal | undefined },
+): Promise<{ node: string; remove(): Promise<void> }> {
+  const id = newJobId();
+  const fileNode = `${id}-file`;
+  const node = `${id}-target`;
+  const opened: string[] = [];
+  const remove = async () => {
+    for (const name of opened.reverse()) {
+      await vm.executeUntyped("blockdev-del", { "node-name": name }).catch(() => {});
+    }
+  };
+  try {
+    await runJob(
+      vm,
+      "blockdev-create",
+      { options: { driver: "file", filename: file, size: 0 } },
+      jobs,
+    );
+    await vm.executeUntyped("blockdev-add", {
+      driver: "file",
+      "node-name": fileNode,
+      filename: file,
+    });
+    opened.push(fileNode);
+    await runJob(vm, "blockdev-create", {
+      options: {
+        driver: "qcow2",
+        file: fileNode,
+        size: disk.size,
+        ...(base ? { "backing-file": base, "backing-fmt": "qcow2" } : {}),
+      },
+    }, jobs);
+    await vm.executeUntyped("blockdev-add", {
+      driver: "qcow2",
+      "node-name": node,
+      file: fileNode,
+      backing: null,
+    });
+    opened.push(node);
+    return { node, remove };
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+}
+
+function absolute(path: string): string {
+  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.lstat(path).then(() => true, () => false);
+}
