@@ -122,6 +122,9 @@ Deno.test("cli: the shipped recipe rolling-maintenance passes", async () => {
   assert.equal(result.code, 0, result.out + result.err);
   assert.match(result.out, /batch 1\/3: web1\n/);
   assert.match(result.out, /batch 2\/3: web2, web3, web4\n/);
+  // The change is real: a hot-plugged port that moves along with the live migration.
+  assert.match(result.out, /the port moved along \(batch 3\/3\) +· +· +· +· +ok +ok/);
+  assert.doesNotMatch(result.out, /fail\*/);
   assert.match(result.out, /verdict: PASS/);
 });
 

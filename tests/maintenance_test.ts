@@ -108,3 +108,65 @@ Deno.test("vm.migrate: a destination whose devices differ fails in QEMU's words;
   await vm.console.exec("panic");
   await vm.waitFor("GUEST_PANICKED");
 });
+
+Deno.test("vm.migrate: a hot-plugged device is on the destination too (devices must match)", async () => {
+  await using vm = await launch({ name: "plugmove", args: ["-device", "virtio-serial-pci,id=vs"] });
+  await vm.console.waitFor("READY");
+  const port = { driver: "virtserialport", id: "p1", bus: "vs.0", name: "org.example.moved" };
+  await vm.deviceAdd(port);
+  await vm.migrate();
+  assert.equal(
+    await vm.executeUntyped("qom-get", { path: "/machine/peripheral/p1", property: "name" }),
+    "org.example.moved",
+  );
+  // Removed, it stays removed on the next move.
+  await vm.deviceDel("p1");
+  await vm.migrate();
+  const peripherals = await vm.executeUntyped("qom-list", { path: "/machine/peripheral" }) as {
+    name: string;
+  }[];
+  assert.ok(!peripherals.some((p) => p.name === "p1"));
+});
+
+Deno.test("snapshots: a duplicate tag is a JobError; a load brings the disk back; backups full and incremental", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await using vm = await launch({ name: "snapdisk", disks: [{ size: "16M" }] });
+    await vm.console.waitFor("READY");
+    const io = (command: string) => vm.hmp(`qemu-io disk0 "${command}"`);
+    const saved = await vm.saveSnapshot("before");
+    assert.equal(saved.frozen, false, "no agent: nothing to freeze");
+    await rejectsWith(vm.saveSnapshot("before"), JobError, /Snapshot 'before' already exists/);
+    await io("write -P 0xab 0 64k");
+    assert.equal(await io("read -P 0xab 0 64k"), "");
+    await vm.loadSnapshot("before");
+    assert.equal(await io("read -P 0 0 64k"), "", "the write is rolled back");
+    assert.equal((await vm.status()).status, "running");
+    await rejectsWith(vm.loadSnapshot("nope"), JobError, /'nope' does not exist/);
+    await vm.deleteSnapshot("before");
+    await rejectsWith(vm.saveSnapshot("x", { freeze: true }), Error, /no guest agent/);
+
+    await rejectsWith(vm.backup({ to: `${dir}/i.qcow2`, sync: "incremental" }), Error, /full/);
+    const full = await vm.backup({ to: `${dir}/full.qcow2` });
+    assert.equal(full.bytes, 16 * 1024 * 1024);
+    await io("write -P 0xcd 1M 64k");
+    const inc = await vm.backup({ to: `${dir}/inc.qcow2`, sync: "incremental" });
+    assert.deepEqual([inc.bytes, inc.base], [65536, `${dir}/full.qcow2`]);
+    await rejectsWith(vm.backup({ to: `${dir}/inc.qcow2` }), Error, /exists/);
+    await rejectsWith(vm.backup({ to: `${dir}/x.qcow2`, disk: "disk9" }), Error, /no disk "disk9"/);
+    const check = await new Deno.Command("qemu-img", { args: ["check", `${dir}/inc.qcow2`] })
+      .output();
+    assert.ok(check.success);
+    const info = JSON.parse(
+      new TextDecoder().decode(
+        (await new Deno.Command("qemu-img", {
+          args: ["info", "--output=json", `${dir}/inc.qcow2`],
+        }).output()).stdout,
+      ),
+    );
+    assert.equal(info["backing-filename"], `${dir}/full.qcow2`);
+    assert.deepEqual(await vm.executeUntyped("query-jobs"), [], "every job dismissed");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -399,6 +399,7 @@ export class Machine {
   /** The spec as given, before the built-in guest's parts were filled in. */
   #given: LaunchSpec;
   #earlierLogs: string[] = [];
+  #plugged = new Map<string, Record<string, unknown>>();
   #options: LaunchOptions;
   #process: QemuProcess | undefined;
 
@@ -423,13 +424,28 @@ export class Machine {
    * A machine for the destination of a live migration: the same spec (with
    * `changes`) and launch options, waiting with `-incoming defer`.
    */
-  twin(instance: string, changes: Partial<LaunchSpec> = {}): Promise<Machine> {
-    return Machine.create({ ...this.#given, ...changes, name: this.spec.name }, {
+  async twin(instance: string, changes: Partial<LaunchSpec> = {}): Promise<Machine> {
+    const twin = await Machine.create({ ...this.#given, ...changes, name: this.spec.name }, {
       ...this.#options,
       incoming: true,
       paused: false,
       instance,
     });
+    twin.#plugged = new Map(this.#plugged);
+    return twin;
+  }
+
+  /**
+   * Note a device hot-plugged into this QEMU: a migration destination (or
+   * a start again) gets it on its command line, so the devices match.
+   */
+  plugged(device: { id: string } & Record<string, unknown>): void {
+    this.#plugged.set(device.id, device);
+  }
+
+  /** Note a device removed (`DEVICE_DELETED`). */
+  unplugged(id: string): void {
+    this.#plugged.delete(id);
   }
 
   /** Validate `spec` and make the VM's private directory. */
@@ -528,6 +544,7 @@ export class Machine {
       binary,
       [
         ...qemuArgs(this.spec, this.dir, true, this.instance),
+        ...[...this.#plugged.values()].flatMap((device) => ["-device", JSON.stringify(device)]),
         ...(this.#options.incoming ? ["-incoming", "defer"] : []),
       ],
       name,

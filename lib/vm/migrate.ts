@@ -78,6 +78,7 @@ export async function moveVm(
   const to = options.instance ?? nextInstance(from);
   let target: Vm;
   try {
+    // The destination gets the devices hot-plugged into the source too: they must match.
     target = await startVm(await machine.twin(to, options.changes));
   } catch (error) {
     throw new MigrationError(
@@ -161,9 +162,10 @@ export async function migrate(
     }
     const arrived = await done(target, targetMark);
     if (arrived.data.status !== "completed") {
-      throw new MigrationError(`the destination reports the migration ${arrived.data.status}`, {
-        vm: target.name,
-      });
+      throw new MigrationError(
+        `the destination reports the migration ${arrived.data.status}${await refusal(target)}`,
+        { vm: target.name },
+      );
     }
     // The destination starts paused (launched with -S); it runs if the source ran.
     if (wasRunning && !(await target.status()).running) await target.resume();

@@ -708,7 +708,8 @@ export class Vm {
 
   /**
    * Hot-plug a device (`device_add`) and resolve once QEMU lists it under
-   * `/machine/peripheral`.
+   * `/machine/peripheral`. A launched VM remembers it: the destination of
+   * {@linkcode Vm.prototype.migrate} gets it too, as devices must match.
    */
   async deviceAdd(
     device: { driver: string; id: string } & Record<string, unknown>,
@@ -725,6 +726,7 @@ export class Vm {
         vm: this.name,
       });
     }
+    this.#machine?.plugged(device);
   }
 
   /**
@@ -740,6 +742,7 @@ export class Vm {
       match: ((data: { device?: string }) => data.device === id) as never,
       ...deadline.next(),
     });
+    this.#machine?.unplugged(id);
   }
 
   /**
