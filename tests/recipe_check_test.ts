@@ -172,3 +172,38 @@ Deno.test("check: VM fields for real guests reach the launch spec (accel, disks,
     ],
   );
 });
+
+Deno.test("check: maintenance actions and output metrics are checked at their line", () => {
+  assert.deepEqual(
+    problems(
+      HEAD + "vms: { a: {} }\nsteps:\n" +
+        "  - { name: m1, on: a, id: m, migrate: { mode: sideways } }\n" +
+        "  - { name: m2, on: a, migrate: { max-bandwidth: lots, postcopy-after: 1s } }\n" +
+        "  - { name: s1, on: a, snapshot: { save: x, load: x } }\n" +
+        "  - { name: s2, on: a, snapshot: { save: x, freeze: maybe } }\n" +
+        "  - { name: b1, on: a, backup: { disk: disk0 } }\n" +
+        "  - { name: h1, on: a, hotplug: { add: { id: p } } }\n" +
+        "metrics:\n  d: { value: m.downtime.ms }\n  e: { value: nope.downtimeMs }\n" +
+        "  f: { value: m.downtimeMs, from: m.start }\n",
+    ),
+    [
+      "5:48 mode must be one of precopy, postcopy",
+      '6:50 max-bandwidth must be bytes per second like 1G or 500M, not "lots"',
+      "6:72 postcopy-after needs mode: postcopy",
+      "7:34 snapshot takes exactly one of save, load or delete, not save and load",
+      '8:53 freeze must be true or false, not "maybe"',
+      "9:32 missing required key 'to'",
+      "10:40 add needs driver",
+      "12:15 value must name STEP_ID.FIELD, a number of ms in the step's output (e.g. evacuate.downtimeMs), not 'm.downtime.ms'",
+      "13:15 no step has id 'nope'",
+      "14:15 a metric takes either value or from and to, not both",
+    ],
+  );
+  assert.deepEqual(
+    problems(
+      HEAD + "vms: { b: { attach: 'unix:/nowhere.qmp' } }\nsteps:\n" +
+        "  - { name: m3, on: b, migrate: {} }\n  - { name: s3, on: b, snapshot: { save: x } }\n",
+    ).map((p) => p.replace(/^(\d+:\d+) .*(attached|launch).*$/, "$1 needs a launched VM")),
+    ["5:5 needs a launched VM", "6:5 needs a launched VM"],
+  );
+});

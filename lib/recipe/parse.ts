@@ -398,6 +398,7 @@ class Reader implements ParseTools {
 
   /** A string with references: vars expand now, vm.name and seed at run time. */
   template(node: Node | null | undefined): Template | undefined {
+    if (node === undefined) return undefined; // a missing required key: reported already
     if (!node || !isScalar(node)) return this.issue(node, "expected text");
     const text = String(node.value);
     const parts: (string | { ref: "vm.name" | "seed" })[] = [];
