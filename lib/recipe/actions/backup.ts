@@ -43,7 +43,6 @@ export default defineAction<Backup>({
     return action;
   },
   mutates: () => false,
-  requires: () => "launched",
   async run(action, { vm, timeout, signal, render }) {
     const done = await vm.backup({
       to: render(action.to),

@@ -56,7 +56,6 @@ export default defineAction<Snapshot>({
     return { kind: "snapshot", op, tag, freeze };
   },
   mutates: (action) => action.op !== "save",
-  requires: () => "launched",
   async run(action, { vm, timeout, signal, render }) {
     const tag = render(action.tag);
     const options = { freeze: action.freeze, timeout, signal };
