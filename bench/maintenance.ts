@@ -9,12 +9,13 @@
  */
 
 import { parseArgs } from "node:util";
-import { launch, type Vm } from "../mod.ts";
+import { Lab, type LabSpec, launch, type Vm } from "../mod.ts";
 import { LINUX_READY } from "../lib/vm/guest/linux.ts";
+import { prepareTemplates } from "../lib/vm/template.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { runs: { type: "string", default: "5" } },
+  options: { runs: { type: "string", default: "5" }, clones: { type: "string", default: "10" } },
 });
 const runs = Number(values.runs);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -78,4 +79,37 @@ console.log(new TextDecoder().decode(version).split("\n")[0]);
   await migrations(linux, "Linux guest (256 MiB)");
   const back = await timed(() => linux.agent.ping());
   console.log(`Linux guest: agent answers after the moves in ${ms(back)}`);
+}
+
+{
+  const count = Number(values.clones);
+  const specs = (template?: "warm"): LabSpec[] =>
+    Array.from(
+      { length: count },
+      (_, i) => ({ name: `clone${i + 1}`, guest: "builtin:linux", template }),
+    );
+  const ready = async (lab: Lab) => {
+    (await lab.all().run((vm) => vm.agent.waitReady({ timeout: 300_000 }), { timeout: 300_000 }))
+      .orThrow();
+  };
+  let t = performance.now();
+  {
+    await using cold = await Lab.launch(specs(), { timeout: 300_000 });
+    await ready(cold);
+    console.log(`${count} Linux VMs cold-booted, agent ready: ${ms(performance.now() - t)}`);
+  }
+  t = performance.now();
+  const template = await prepareTemplates(specs("warm").slice(0, 1), { timeout: 300_000 });
+  const prepared = performance.now() - t;
+  await template.remove();
+  console.log(`the template alone (boot to agent ready, save the state): ${ms(prepared)}`);
+  t = performance.now();
+  {
+    await using warm = await Lab.launch(specs("warm"), { timeout: 300_000 });
+    await ready(warm);
+    console.log(
+      `${count} Linux VMs from a warm template (its boot and save included), agent ready and named: ` +
+        ms(performance.now() - t),
+    );
+  }
 }

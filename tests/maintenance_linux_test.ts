@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { corral } from "./_cli.ts";
+import { corral, recipeFile } from "./_cli.ts";
 
 Deno.test("linux: the shipped evacuate recipe passes: every VM moved, the workload kept counting, downtime bounded", async () => {
   const result = await corral(["run", "recipes/evacuate.yaml", "--seed", "1"]);
@@ -25,4 +25,23 @@ Deno.test("linux: the shipped snapshot-rollback recipe passes: the duplicate tag
   assert.match(result.out, /a second snapshot under the same tag fails +fail\*/);
   assert.match(result.out, /already exists/);
   assert.match(result.out, /the data is back +ok/);
+});
+
+Deno.test("linux: template: warm clones boot once, then each clone has its own name and state", async () => {
+  const file = await recipeFile(
+    "recipe: 1\nname: clones\nvms:\n  defaults: { guest: builtin:linux, template: warm }\n" +
+      "  c[1:3]: {}\nsteps:\n" +
+      '  - { name: named, agent: { exec: \'test "$(hostname)" = "${{ vm.name }}"\' } }\n' +
+      '  - { name: write, on: c1, agent: { exec: "touch /tmp/mine" } }\n' +
+      '  - { name: own state, on: "c2:c3", agent: { exec: "test ! -e /tmp/mine" } }\n',
+  );
+  try {
+    const result = await corral(["run", file, "--seed", "1"]);
+    assert.equal(result.code, 0, result.out + result.err);
+    // One template, then three clones that restore instead of booting.
+    assert.equal(result.qemuStarts.length, 4);
+    assert.equal(result.qemuStarts.filter((line) => line.includes("-incoming")).length, 3);
+  } finally {
+    await Deno.remove(file);
+  }
 });

@@ -5,8 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import { JobError, launch, MigrationError } from "../mod.ts";
+import { JobError, Lab, launch, MigrationError } from "../mod.ts";
 import { rejectsWith } from "./_assert.ts";
+import { runtimeBase } from "../lib/vm/_runtime_dir.ts";
 
 Deno.test("migrate: the running guest moves to the destination, with figures; the source ends in postmigrate", async () => {
   await using source = await launch({ name: "mig-src" });
@@ -169,4 +170,30 @@ Deno.test("snapshots: a duplicate tag is a JobError; a load brings the disk back
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("template: warm: clones start from one saved state, each with its own QEMU; nothing is left", async () => {
+  const specs = ["w1", "w2", "w3"].map((name) => ({ name, template: "warm" as const }));
+  let stateDirs: string[] = [];
+  {
+    await using lab = await Lab.launch(specs);
+    const pids = new Set(lab.names.map((n) => lab.vm(n).pid));
+    assert.equal(pids.size, 3);
+    // The template booted and printed READY; the clones resume after it, running, and answer.
+    for (const name of lab.names) {
+      const vm = lab.vm(name);
+      assert.equal((await vm.status()).status, "running");
+      assert.equal(vm.console.history().some((l) => l.text.includes("READY")), false);
+      await vm.console.exec(`hi-${name}`, { expect: /^unknown command/ });
+    }
+    await lab.vm("w2").injectNmi();
+    await lab.vm("w2").waitFor("GUEST_PANICKED");
+    assert.equal((await lab.vm("w1").status()).status, "running", "clones are independent");
+    const base = await runtimeBase();
+    stateDirs = [...Deno.readDirSync(base)].map((e) => e.name).filter((n) => n.includes("-state-"));
+    assert.equal(stateDirs.length, 1, "one saved state for one spec");
+  }
+  const base = await runtimeBase();
+  const left = [...Deno.readDirSync(base)].map((e) => e.name).filter((n) => stateDirs.includes(n));
+  assert.deepEqual(left, []);
 });

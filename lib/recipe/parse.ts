@@ -101,6 +101,7 @@ const SPEC_KEYS = [
   "append",
   "agent",
   "accel",
+  "template",
   "disks",
 ] as const;
 /** Every inventory field: the spec's, and those corral itself uses. */

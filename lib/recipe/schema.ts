@@ -45,6 +45,10 @@ function vmFields(attach: boolean): JsonSchema {
         properties: { base: { type: "string" }, size: { type: "string" } },
       }),
       accel: { enum: ["kvm", "tcg"] },
+      template: {
+        enum: ["warm"],
+        description: "start from the saved state of one template VM of this spec, not a boot",
+      },
       initrd: { type: "string" },
       append: { type: "string" },
       agent: attach

@@ -11,6 +11,24 @@ import { Fleet, FleetError, type FleetOptions, FleetResult } from "./fleet.ts";
 import { launch, type LaunchOptions, type LaunchSpec } from "./launch.ts";
 import { type Member, resolveSelector, type Selector } from "./select.ts";
 import { type DetachedVm, Vm, type VmConnectOptions } from "./vm.ts";
+import { giveIdentity, prepareTemplates, type Templates } from "./template.ts";
+
+/** Launch a VM, or start it from a template's saved state and give it its identity. */
+async function launchOrClone(
+  spec: LabSpec,
+  options: LaunchOptions,
+  state: string | undefined,
+): Promise<Vm> {
+  if (state === undefined) return await launch(spec, options);
+  const vm = await launch(spec, { ...options, restore: state });
+  try {
+    await giveIdentity(vm, options.timeout ?? 60_000);
+  } catch (error) {
+    await vm.dispose();
+    throw error;
+  }
+  return vm;
+}
 
 /** A launch spec with the groups the VM belongs to, or the address of a QEMU to attach. */
 export interface LabSpec extends LaunchSpec {
@@ -58,6 +76,7 @@ export class LabLaunchError extends FleetError {}
  */
 export class Lab implements AsyncDisposable {
   #vms = new Map<string, { vm: Vm; groups: readonly string[] }>();
+  #templates: Templates | undefined;
 
   /**
    * Launch every spec (or attach, for a spec with `attach`), at most
@@ -75,12 +94,14 @@ export class Lab implements AsyncDisposable {
       }
       names.add(spec.name);
     }
+    const templates = await prepareTemplates(specs.filter((s) => s.attach === undefined), options);
+    lab.#templates = templates;
     const results = new FleetResult(
       await forEachNamed(
         specs,
         (spec, signal) =>
           spec.attach === undefined
-            ? launch(spec, { ...options, signal })
+            ? launchOrClone(spec, { ...options, signal }, templates.stateOf(spec))
             : Vm.connect(spec.attach, {
               name: spec.name,
               agent: spec.agentAddress,
@@ -182,6 +203,7 @@ export class Lab implements AsyncDisposable {
       ...options,
     });
     this.#vms.clear();
+    await this.#templates?.remove();
     return result;
   }
 
@@ -193,6 +215,7 @@ export class Lab implements AsyncDisposable {
   async detach(): Promise<DetachedVm[]> {
     const detached = await Promise.all(this.#all().map((vm) => vm.detach()));
     this.#vms.clear();
+    await this.#templates?.remove(); // clones run on without their saved state
     return detached.filter((vm) => vm !== undefined);
   }
 

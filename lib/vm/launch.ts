@@ -73,6 +73,12 @@ export interface LaunchSpec {
   args?: readonly string[];
   /** What QEMU does on a guest panic. Default `pause`. */
   panic?: PanicPolicy;
+  /**
+   * `warm`: in a `Lab`, the VMs of this spec start from the saved state of
+   * one template VM that booted once, instead of each booting (see
+   * `prepareTemplates`). `launch()` alone boots.
+   */
+  template?: "warm";
 }
 
 /** Options of {@linkcode launch}. */
@@ -89,6 +95,12 @@ export interface LaunchOptions {
    * the same spec (devices must match). Default `false`.
    */
   incoming?: boolean;
+  /**
+   * Start from a machine state saved to this file (see `Lab.launch` and
+   * `template: "warm"`) instead of booting: the same spec's devices, the
+   * guest resumes where the state was saved. Default: boot.
+   */
+  restore?: string;
   /**
    * The name of this QEMU instance (its `-name`, process name and
    * directory) when it differs from the VM's: the destination of
@@ -250,6 +262,9 @@ export function validateSpec(spec: LaunchSpec): string[] {
       `panic must be one of ${PANIC_POLICIES.join(", ")}, not ${JSON.stringify(spec.panic)}`,
     );
   }
+  if (spec.template !== undefined && spec.template !== "warm") {
+    problems.push(`template must be warm, not ${JSON.stringify(spec.template)}`);
+  }
   if (spec.accel !== undefined && spec.accel !== "kvm" && spec.accel !== "tcg") {
     problems.push(`accel must be kvm or tcg, not ${JSON.stringify(spec.accel)}`);
   }
@@ -374,6 +389,32 @@ async function withLinux(spec: LaunchSpec): Promise<LaunchSpec> {
     initrd: spec.initrd ?? linux.initrd,
     append,
   };
+}
+
+/**
+ * Load a saved machine state into a QEMU waiting with `-incoming defer`,
+ * and wait until it completed (the `events` capability first, or no
+ * MIGRATION event comes).
+ */
+async function restoreState(client: QmpClient, file: string, deadline: number): Promise<void> {
+  const left = () => ({ timeout: Math.max(1, deadline - performance.now()) });
+  await client.execute("migrate-set-capabilities", {
+    capabilities: [{ capability: "events", state: true }],
+  }, left());
+  const since = client.journal.cursor;
+  await client.execute("migrate-incoming", { uri: `exec:cat ${shellQuote(file)}` }, left());
+  const ended = await client.journal.waitFor({
+    names: "MIGRATION",
+    match: (data) => ["completed", "failed", "cancelled"].includes(data.status as string),
+  }, { since, ...left() });
+  if (ended.data?.status !== "completed") {
+    throw new LaunchError(`the saved state ${file} could not be loaded`, {});
+  }
+}
+
+/** `text` as one word for /bin/sh (QEMU runs `exec:` migration URIs through it). */
+export function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 function exitedWhileStarting(name: string, process: QemuProcess): LaunchError {
@@ -545,7 +586,7 @@ export class Machine {
       [
         ...qemuArgs(this.spec, this.dir, true, this.instance),
         ...[...this.#plugged.values()].flatMap((device) => ["-device", JSON.stringify(device)]),
-        ...(this.#options.incoming ? ["-incoming", "defer"] : []),
+        ...(this.#options.incoming || this.#options.restore ? ["-incoming", "defer"] : []),
       ],
       name,
       () => this.#removeDirNow(),
@@ -579,6 +620,7 @@ export class Machine {
           () => Console.connect(this.consoleSocket!, name),
         );
       }
+      if (this.#options.restore) await restoreState(client, this.#options.restore, deadline);
       if (!this.#options.paused && !this.#options.incoming) await client.execute("cont");
       return { client, console };
     } catch (error) {

@@ -1,0 +1,134 @@
+/**
+ * Labs cloned from a warm template: one VM per distinct spec boots once,
+ * its machine state is saved to a file (QEMU's migration stream), and
+ * every VM of that spec starts from it instead of booting, with its own
+ * disks and sockets; a clone with a guest agent then gets its identity
+ * (its host name) through the agent.
+ *
+ * @module
+ */
+
+import { LaunchError, MigrationError } from "../errors.ts";
+import { makeVmDir } from "./_runtime_dir.ts";
+import { LINUX_READY } from "./guest/linux.ts";
+import {
+  hasAgentChannel,
+  launch,
+  type LaunchOptions,
+  type LaunchSpec,
+  shellQuote,
+} from "./launch.ts";
+import type { EventName, Vm } from "./vm.ts";
+
+/** Saved states by spec, and how to remove them. */
+export interface Templates {
+  /** The state file a spec's VMs start from, if it asked for a warm template. */
+  stateOf(spec: LaunchSpec): string | undefined;
+  /** Remove the state files. */
+  remove(): Promise<void>;
+}
+
+/** What the clones of two specs share: everything but their names. */
+function key(spec: LaunchSpec): string {
+  const { name: _, ...rest } = spec as LaunchSpec & Record<string, unknown>;
+  for (const field of ["groups", "attach", "agentAddress"]) delete rest[field];
+  return JSON.stringify(rest);
+}
+
+/**
+ * Boot one template VM per distinct spec among those with
+ * `template: "warm"`, wait until its guest is ready, save its state, and
+ * stop it.
+ *
+ * @throws {LaunchError} A template could not boot or be saved.
+ */
+export async function prepareTemplates(
+  specs: readonly LaunchSpec[],
+  options: LaunchOptions,
+): Promise<Templates> {
+  const states = new Map<string, string>();
+  const dirs: string[] = [];
+  const remove = async () => {
+    for (const dir of dirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  };
+  try {
+    for (const spec of specs.filter((s) => s.template === "warm")) {
+      if (states.has(key(spec))) continue;
+      if (spec.nics?.length) {
+        throw new LaunchError("template: warm does not take lab networks yet", { vm: spec.name });
+      }
+      const dir = await makeVmDir(`${spec.name}-state`);
+      dirs.push(dir);
+      states.set(key(spec), await saveTemplate(spec, `${dir}/state`, options));
+    }
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+  return {
+    stateOf: (spec) => spec.template === "warm" ? states.get(key(spec)) : undefined,
+    remove,
+  };
+}
+
+async function saveTemplate(
+  spec: LaunchSpec,
+  file: string,
+  options: LaunchOptions,
+): Promise<string> {
+  const name = `${spec.name.slice(0, 50)}-template`;
+  await using vm = await launch({ ...spec, name, template: undefined }, {
+    ...options,
+    restore: undefined,
+  });
+  const timeout = Math.max(options.timeout ?? 30_000, 120_000);
+  if (hasAgentChannel(spec)) await vm.agent.waitReady({ timeout });
+  else if (spec.guest === "builtin:linux") await vm.console.waitFor(LINUX_READY, { timeout });
+  else if ((spec.guest ?? "builtin:tiny") === "builtin:tiny") {
+    await vm.console.waitFor("READY", { timeout });
+  } else {
+    throw new LaunchError(
+      "template: warm needs a guest corral can tell is ready: builtin:tiny, builtin:linux, " +
+        "or one with an agent",
+      { vm: spec.name },
+    );
+  }
+  await saveState(vm, file, timeout);
+  return file;
+}
+
+/**
+ * Save a running VM's machine state to `file` (QEMU's migration stream;
+ * the VM ends paused in `postmigrate`).
+ *
+ * @throws {MigrationError} QEMU could not write it.
+ */
+export async function saveState(vm: Vm, file: string, timeout = 120_000): Promise<void> {
+  await vm.executeUntyped("migrate-set-capabilities", {
+    capabilities: [{ capability: "events", state: true }],
+  });
+  await vm.executeUntyped("migrate-set-parameters", { "max-bandwidth": 8 * 1024 ** 3 });
+  const since = vm.mark();
+  await vm.executeUntyped("migrate", { uri: `exec:cat > ${shellQuote(file)}` });
+  const ended = await vm.waitFor("MIGRATION" as EventName, {
+    since,
+    match: ((data: { status: string }) =>
+      ["completed", "failed", "cancelled"].includes(data.status)) as never,
+    timeout,
+  }) as unknown as { data: { status: string } };
+  if (ended.data.status !== "completed") {
+    throw new MigrationError(`saving the state to ${file} ${ended.data.status}`, { vm: vm.name });
+  }
+}
+
+/** Give a clone its identity through its agent: its host name. */
+export async function giveIdentity(vm: Vm, timeout = 60_000): Promise<void> {
+  if (!vm.hasAgent) return;
+  await vm.agent.waitReady({ timeout });
+  const set = await vm.agent.exec(`hostname ${vm.name}`, { timeout });
+  if (set.exitCode !== 0) {
+    throw new LaunchError(`the clone could not take its host name: ${set.stderr.trim()}`, {
+      vm: vm.name,
+    });
+  }
+}
