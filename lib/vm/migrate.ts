@@ -184,8 +184,13 @@ export async function migrate(
       postcopy,
     };
   } catch (error) {
-    // Leave the source as it was: cancel, and run it again if the migration paused it.
+    // Leave the source as it was: cancel, wait until QEMU says it is over (cancelling takes
+    // a moment), and run it again if the migration paused it; never two running copies.
+    const cancelMark = source.mark();
     await source.executeUntyped("migrate_cancel").catch(() => {});
+    if (await settled(source, cancelMark) === "completed") {
+      await target.executeUntyped("stop").catch(() => {});
+    }
     const status = await source.status().catch(() => undefined);
     if (wasRunning && status && !status.running) await source.resume().catch(() => {});
     if (error instanceof MigrationError) throw error;
@@ -200,6 +205,22 @@ export async function migrate(
   } finally {
     clearTimeout(switcher);
   }
+}
+
+/** How a migration ended once cancelled: `cancelled`, `failed` or `completed` (it won the race). */
+async function settled(source: Vm, since: number): Promise<string> {
+  const info = await source.executeUntyped("query-migrate").catch(() => undefined) as
+    | { status?: string }
+    | undefined;
+  const now = info?.status ?? "none";
+  if (!["active", "cancelling", "setup", "device", "pre-switchover"].includes(now)) return now;
+  const ended = await source.waitFor("MIGRATION" as EventName, {
+    since,
+    match: ((data: { status: string }) =>
+      ["completed", "failed", "cancelled"].includes(data.status)) as never,
+    timeout: 10_000,
+  }).catch(() => undefined) as unknown as { data: { status: string } } | undefined;
+  return ended?.data.status ?? now;
 }
 
 async function failure(vm: Vm): Promise<string> {
