@@ -23,6 +23,7 @@
  * ├── AgentError            the guest agent does not answer, or went away
  * ├── JobError              a QEMU job concluded with an error (job id, command)
  * ├── MigrationError        a live migration failed or timed out; the source was left running
+ * ├── HostError             an SSH host could not be reached, refused a command, or dropped (host)
  * ├── StepFailure           a recipe check did not hold, or `fail:` on purpose
  * ├── SchemaError           (qmp/schema.ts) a command does not fit this QEMU's schema
  * ├── SelectorError         (vm/select.ts) a selector names nothing
@@ -254,6 +255,22 @@ export class LaunchError extends CorralError {
  * the middle of a command (the guest rebooted, the agent exited).
  */
 export class AgentError extends CorralError {}
+
+/**
+ * An SSH host could not be reached (unknown or changed host key, refused
+ * login, no route), a command on it failed or passed its deadline, or its
+ * connection dropped. Keeps the host's name; the message says what to check.
+ */
+export class HostError extends CorralError {
+  /** The host's name in the inventory. */
+  readonly host: string;
+
+  /** Make an error for `options.host`. */
+  constructor(message: string, options: CorralErrorOptions & { host: string }) {
+    super(`host '${options.host}': ${message}`, options);
+    this.host = options.host;
+  }
+}
 
 /** A QEMU job (snapshot, backup, blockdev-create …) concluded with an error. */
 export class JobError extends CorralError {

@@ -241,6 +241,7 @@ class Runner {
     // The console logs live in the VMs' directories, which disposing removes: copy them first.
     if (this.#report && lab) {
       for (const name of lab.names) {
+        await lab.vm(name).collectLogs();
         const logs = lab.vm(name).consoleLogs;
         if (logs.length > 0) await this.#report.console(name, logs);
       }

@@ -4,8 +4,28 @@ import { release, track } from "./exit_cleanup.ts";
 
 const STDERR_LINES = 20;
 
+/** What corral needs of a running QEMU, here or on an SSH host. */
+export interface QemuChild {
+  /** Its pid (on the host it runs on). */
+  readonly pid: number;
+  /** The exit status once it has exited. */
+  readonly exit: Deno.CommandStatus | undefined;
+  /** Resolves with the exit status. */
+  readonly status: Promise<Deno.CommandStatus>;
+  /** The last lines it wrote to stderr. */
+  readonly stderr: string[];
+  /** Send a signal, unless it has exited. */
+  signal(signal: Deno.Signal): void;
+  /** Wait up to `ms` for it to exit; resolves whether it did. */
+  exited(ms: number): Promise<boolean>;
+  /** SIGTERM, then SIGKILL after `grace` ms. */
+  terminate(grace: number): Promise<Deno.CommandStatus>;
+  /** Let it outlive this program. */
+  detach(): void;
+}
+
 /** A QEMU child process: its exit status, the tail of its stderr, signals. */
-export class QemuProcess {
+export class QemuProcess implements QemuChild {
   #child: Deno.ChildProcess;
   #status: Promise<Deno.CommandStatus>;
   #exit: Deno.CommandStatus | undefined;

@@ -5,13 +5,14 @@
  * @module
  */
 
-import { CorralError } from "../errors.ts";
+import { CorralError, HostError } from "../errors.ts";
 import { forEachNamed } from "./_each.ts";
 import { Fleet, FleetError, type FleetOptions, FleetResult } from "./fleet.ts";
 import { launch, type LaunchOptions, type LaunchSpec } from "./launch.ts";
 import { type Member, resolveSelector, type Selector } from "./select.ts";
 import { type DetachedVm, Vm, type VmConnectOptions } from "./vm.ts";
 import { giveIdentity, prepareTemplates, type Templates } from "./template.ts";
+import { type HostSpec, SshHost } from "../host/ssh.ts";
 
 /** Launch a VM, or start it from a template's saved state and give it its identity. */
 async function launchOrClone(
@@ -44,9 +45,17 @@ export interface LabSpec extends LaunchSpec {
 }
 
 /** Options of {@linkcode Lab.launch}. */
-export interface LabLaunchOptions extends LaunchOptions {
+export interface LabLaunchOptions extends Omit<LaunchOptions, "hosts"> {
   /** At most this many QEMUs start at once (start-up is CPU-bound). Default 8. */
   concurrency?: number;
+  /** The SSH hosts specs may name with `host`; one connection each, opened as needed. */
+  hosts?: readonly HostSpec[];
+  /**
+   * Keep what could be launched when some VMs could not (an unreachable
+   * host, say): their errors are in `lab.failures` instead of a
+   * `LabLaunchError`. Default `false`.
+   */
+  partial?: boolean;
 }
 
 /** Some VMs of a lab could not be launched; those that could were stopped again. */
@@ -77,6 +86,18 @@ export class LabLaunchError extends FleetError {}
 export class Lab implements AsyncDisposable {
   #vms = new Map<string, { vm: Vm; groups: readonly string[] }>();
   #templates: Templates | undefined;
+  #hosts = new Map<string, SshHost>();
+  #failures: { vm: string; error: Error }[] = [];
+
+  /** With `partial`: the VMs that could not be brought up, with why. */
+  get failures(): readonly { vm: string; error: Error }[] {
+    return this.#failures;
+  }
+
+  /** Whether the SSH host `name` still answers (its connection is up). */
+  hostUp(name: string): boolean {
+    return this.#hosts.get(name)?.up ?? false;
+  }
 
   /**
    * Launch every spec (or attach, for a spec with `attach`), at most
@@ -94,14 +115,24 @@ export class Lab implements AsyncDisposable {
       }
       names.add(spec.name);
     }
-    const templates = await prepareTemplates(specs.filter((s) => s.attach === undefined), options);
+    const unreachable = await lab.#connectHosts(specs, options);
+    const hosts = lab.#hosts;
+    const templates = await prepareTemplates(
+      specs.filter((s) => s.attach === undefined && !unreachable.has(s.host ?? "")),
+      { ...options, hosts },
+    ).catch(async (error) => {
+      await lab.shutdown();
+      throw error;
+    });
     lab.#templates = templates;
     const results = new FleetResult(
       await forEachNamed(
         specs,
         (spec, signal) =>
-          spec.attach === undefined
-            ? launchOrClone(spec, { ...options, signal }, templates.stateOf(spec))
+          unreachable.has(spec.host ?? "")
+            ? Promise.reject(unreachable.get(spec.host!))
+            : spec.attach === undefined
+            ? launchOrClone(spec, { ...options, hosts, signal }, templates.stateOf(spec))
             : Vm.connect(spec.attach, {
               name: spec.name,
               agent: spec.agentAddress,
@@ -125,7 +156,12 @@ export class Lab implements AsyncDisposable {
         });
       }
     }
-    if (!results.ok) {
+    if (!results.ok && options.partial) {
+      lab.#failures = results.failed.map((r) => ({
+        vm: r.vm,
+        error: r.status === "ok" ? new Error("") : r.error,
+      }));
+    } else if (!results.ok) {
       await lab.shutdown({ grace: 0 });
       const lines = results.failed.map((r) =>
         `  ${r.vm}: ${r.status === "ok" ? "" : r.error.message}`
@@ -204,6 +240,7 @@ export class Lab implements AsyncDisposable {
     });
     this.#vms.clear();
     await this.#templates?.remove();
+    await this.#closeHosts();
     return result;
   }
 
@@ -216,12 +253,40 @@ export class Lab implements AsyncDisposable {
     const detached = await Promise.all(this.#all().map((vm) => vm.detach()));
     this.#vms.clear();
     await this.#templates?.remove(); // clones run on without their saved state
+    await this.#closeHosts();
     return detached.filter((vm) => vm !== undefined);
   }
 
   /** Same as {@linkcode Lab.prototype.shutdown} with no grace, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown({ grace: 0 });
+  }
+
+  /** Connect every host a spec names; resolves to the ones that failed, with why. */
+  async #connectHosts(
+    specs: readonly LabSpec[],
+    options: LabLaunchOptions,
+  ): Promise<Map<string, Error>> {
+    const wanted = new Set(specs.map((s) => s.host).filter((h) => h !== undefined));
+    const failed = new Map<string, Error>();
+    await Promise.all([...wanted].map(async (name) => {
+      const spec = options.hosts?.find((h) => h.name === name);
+      if (!spec) {
+        failed.set(name, new HostError("is not among the lab's hosts", { host: name }));
+        return;
+      }
+      try {
+        this.#hosts.set(name, await SshHost.connect(spec));
+      } catch (error) {
+        failed.set(name, error as Error);
+      }
+    }));
+    return failed;
+  }
+
+  async #closeHosts(): Promise<void> {
+    await Promise.all([...this.#hosts.values()].map((host) => host.close()));
+    this.#hosts.clear();
   }
 
   #all(): Vm[] {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ConnectError, LaunchError, TimeoutError } from "../errors.ts";
+import { ConnectError, ConnectionClosedError, LaunchError, TimeoutError } from "../errors.ts";
 import { formatMs } from "../_text.ts";
 import { QmpClient, type QmpTrace } from "../qmp/client.ts";
 import type { EventJournal } from "../qmp/journal.ts";
@@ -15,7 +15,10 @@ import { TINY_IMAGE } from "./guest/_tiny_image.ts";
 import { ensureLinuxGuest } from "./guest/linux.ts";
 import type { Nic } from "./network.ts";
 import { makeVmDir } from "./_runtime_dir.ts";
-import { QemuProcess } from "./_process.ts";
+import { type QemuChild, QemuProcess } from "./_process.ts";
+import { HERE, onHost, type Place, type ToolResult } from "./_place.ts";
+import { RemoteQemuProcess } from "../host/_remote_process.ts";
+import { quote, type SshHost } from "../host/ssh.ts";
 import { writeRecord } from "./registry.ts";
 import { Vm } from "./vm.ts";
 
@@ -74,6 +77,11 @@ export interface LaunchSpec {
   /** What QEMU does on a guest panic. Default `pause`. */
   panic?: PanicPolicy;
   /**
+   * The SSH host to run on: a name from the launch options' `hosts` (a
+   * recipe's `hosts:`). Default: this machine.
+   */
+  host?: string;
+  /**
    * `warm`: in a `Lab`, the VMs of this spec start from the saved state of
    * one template VM that booted once, instead of each booting (see
    * `prepareTemplates`). `launch()` alone boots.
@@ -108,6 +116,8 @@ export interface LaunchOptions {
    * spec's name.
    */
   instance?: string;
+  /** The SSH hosts a spec's `host` may name, connected (see `SshHost`). */
+  hosts?: ReadonlyMap<string, SshHost> | undefined;
   /** Abandons the launch (QEMU is killed). */
   signal?: AbortSignal;
   /**
@@ -314,8 +324,8 @@ function guestOf(spec: LaunchSpec): string {
   return spec.guest ?? (spec.kernel ? "kernel" : "builtin:tiny");
 }
 
-/** Create the spec's disks in `dir` with qemu-img: overlays of their base, or blank. */
-async function makeDisks(spec: LaunchSpec, dir: string): Promise<void> {
+/** Create the spec's disks in `dir` with qemu-img, where QEMU runs: overlays of their base, or blank. */
+async function makeDisks(spec: LaunchSpec, dir: string, place: Place): Promise<void> {
   for (const [i, disk] of (spec.disks ?? []).entries()) {
     const file = `${dir}/disk${i}.qcow2`;
     const args = "base" in disk
@@ -325,16 +335,15 @@ async function makeDisks(spec: LaunchSpec, dir: string): Promise<void> {
         "-f",
         "qcow2",
         "-b",
-        await Deno.realPath(disk.base),
+        await place.realPath(disk.base),
         "-F",
-        await imageFormat(disk.base),
+        await imageFormat(disk.base, place),
         file,
       ]
       : ["create", "-q", "-f", "qcow2", file, disk.size];
-    let output: Deno.CommandOutput;
+    let output: ToolResult;
     try {
-      output = await new Deno.Command("qemu-img", { args, stdout: "null", stderr: "piped" })
-        .output();
+      output = await place.tool("qemu-img", args);
     } catch (cause) {
       throw new LaunchError("disks need qemu-img: apt-get install qemu-utils", {
         vm: spec.name,
@@ -342,25 +351,18 @@ async function makeDisks(spec: LaunchSpec, dir: string): Promise<void> {
       });
     }
     if (!output.success) {
-      throw new LaunchError(
-        `disk ${i}: qemu-img failed: ${new TextDecoder().decode(output.stderr).trim()}`,
-        {
-          vm: spec.name,
-        },
-      );
+      throw new LaunchError(`disk ${i}: qemu-img failed: ${output.stderr.trim()}`, {
+        vm: spec.name,
+      });
     }
   }
 }
 
 /** `qcow2` or `raw`, as qemu-img sees the image. */
-async function imageFormat(path: string): Promise<string> {
-  const { stdout } = await new Deno.Command("qemu-img", {
-    args: ["info", "--output=json", path],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
+async function imageFormat(path: string, place: Place): Promise<string> {
+  const { stdout } = await place.tool("qemu-img", ["info", "--output=json", path]);
   try {
-    return JSON.parse(new TextDecoder().decode(stdout)).format ?? "raw";
+    return JSON.parse(stdout).format ?? "raw";
   } catch {
     return "raw";
   }
@@ -417,7 +419,7 @@ export function shellQuote(text: string): string {
   return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
-function exitedWhileStarting(name: string, process: QemuProcess): LaunchError {
+function exitedWhileStarting(name: string, process: QemuChild): LaunchError {
   const code = process.exit?.code;
   return new LaunchError(`QEMU exited with code ${code} while starting`, {
     vm: name,
@@ -442,13 +444,50 @@ export class Machine {
   #earlierLogs: string[] = [];
   #plugged = new Map<string, Record<string, unknown>>();
   #options: LaunchOptions;
-  #process: QemuProcess | undefined;
+  #process: QemuChild | undefined;
+  #place: Place;
+  /** The directory QEMU's files are in, where it runs: `dir` here, a directory on an SSH host. */
+  readonly qemuDir: string;
 
-  private constructor(spec: LaunchSpec, given: LaunchSpec, dir: string, options: LaunchOptions) {
+  private constructor(
+    spec: LaunchSpec,
+    given: LaunchSpec,
+    dirs: { dir: string; qemuDir: string },
+    place: Place,
+    options: LaunchOptions,
+  ) {
     this.spec = spec;
     this.#given = given;
-    this.dir = dir;
+    this.dir = dirs.dir;
+    this.qemuDir = dirs.qemuDir;
+    this.#place = place;
     this.#options = options;
+  }
+
+  /** The SSH host QEMU runs on, or `undefined` here. */
+  get host(): SshHost | undefined {
+    return this.#place.host;
+  }
+
+  /**
+   * Where a migration from `from` reaches this machine's QEMU: a unix
+   * socket in its directory on the same host, else TCP to the address its
+   * host gave (`address` in the host's spec) on a free-looking port.
+   *
+   * @throws {LaunchError} The two are on different hosts and this one has no address.
+   */
+  incomingUri(from: Machine): string {
+    if (from.host === this.host) return `unix:${this.qemuDir}/migrate.sock`;
+    const address = this.host?.spec.address;
+    if (!address) {
+      throw new LaunchError(
+        `a migration from ${from.host ? `host '${from.host.name}'` : "this machine"} to ` +
+          `${this.host ? `host '${this.host.name}'` : "this machine"} needs an address the ` +
+          `source can reach: give the destination's host an address`,
+        { vm: this.spec.name },
+      );
+    }
+    return `tcp:${address}:${49152 + Math.floor(Math.random() * 16000)}`;
   }
 
   /** This QEMU instance's name: the VM's, unless launched with `instance`. */
@@ -504,27 +543,53 @@ export class Machine {
       );
     }
     const given = spec;
+    const host = spec.host === undefined ? undefined : options.hosts?.get(spec.host);
+    if (spec.host !== undefined && !host) {
+      throw new LaunchError(
+        `no host ${JSON.stringify(spec.host)}: the hosts are ${
+          [...(options.hosts?.keys() ?? [])].join(", ") || "none"
+        }`,
+        { vm: spec.name },
+      );
+    }
+    if (host && spec.nics?.length) {
+      throw new LaunchError("lab networks on SSH hosts are not supported yet", { vm: spec.name });
+    }
+    const place = host ? onHost(host) : HERE;
     if ((spec.guest ?? "") === "builtin:linux") spec = await withLinux(spec);
-    const dir = await makeVmDir(options.instance ?? spec.name);
-    // A record from the start, so that `corral gc` can tell whose directory this is.
-    const machine = new Machine(spec, given, dir, options);
-    await machine.#record(undefined);
-    await makeDisks(spec, dir).catch(async (error) => {
+    const instance = options.instance ?? spec.name;
+    const dir = await makeVmDir(instance);
+    let qemuDir = dir;
+    try {
+      if (host) {
+        qemuDir = await host.makeDir(instance);
+        if (given.guest === "builtin:linux") {
+          spec = {
+            ...spec,
+            kernel: await place.stage(spec.kernel!),
+            initrd: await place.stage(spec.initrd!),
+          };
+        }
+      }
+    } catch (error) {
       await Deno.remove(dir, { recursive: true });
       throw error;
-    });
-    if (guestOf(spec) === "builtin:tiny") {
-      await Deno.writeFile(`${dir}/tiny.img`, TINY_IMAGE, { mode: 0o600 });
-    } else if (
-      guestOf(spec) !== "none" && guestOf(spec) !== "builtin:linux" && guestOf(spec) !== "kernel"
-    ) {
-      await Deno.stat(spec.guest!).catch(async (cause) => {
-        await Deno.remove(dir, { recursive: true });
-        throw new LaunchError(`cannot read the guest image ${spec.guest}`, {
-          vm: spec.name,
-          cause,
-        });
-      });
+    }
+    // A record from the start, so that `corral gc` can tell whose directory this is.
+    const machine = new Machine(spec, given, { dir, qemuDir }, place, options);
+    try {
+      await machine.#record(undefined);
+      await makeDisks(spec, qemuDir, place);
+      const guest = guestOf(spec);
+      if (guest === "builtin:tiny") await place.writeFile(`${qemuDir}/tiny.img`, TINY_IMAGE);
+      else if (!["none", "builtin:linux", "kernel"].includes(guest)) {
+        if (!await place.readable(spec.guest!)) {
+          throw new LaunchError(`cannot read the guest image ${spec.guest}`, { vm: spec.name });
+        }
+      }
+    } catch (error) {
+      await machine.removeDir();
+      throw error;
     }
     return machine;
   }
@@ -566,7 +631,7 @@ export class Machine {
   }
 
   /** The current QEMU process. */
-  get process(): QemuProcess | undefined {
+  get process(): QemuChild | undefined {
     return this.#process;
   }
 
@@ -579,25 +644,28 @@ export class Machine {
     trace: QmpTrace | undefined = this.#options.trace,
   ): Promise<{ client: QmpClient; console: Console | undefined }> {
     const name = this.spec.name;
-    const binary = this.spec.qemu ?? Deno.env.get("CORRAL_QEMU") ?? "qemu-system-x86_64";
+    const host = this.host;
+    const binary = this.spec.qemu ??
+      (host ? host.spec.qemu : Deno.env.get("CORRAL_QEMU")) ?? "qemu-system-x86_64";
     await this.#removeSockets();
-    const process = this.#process = QemuProcess.spawn(
-      binary,
-      [
-        ...qemuArgs(this.spec, this.dir, true, this.instance),
-        ...[...this.#plugged.values()].flatMap((device) => ["-device", JSON.stringify(device)]),
-        ...(this.#options.incoming || this.#options.restore ? ["-incoming", "defer"] : []),
-      ],
-      name,
-      () => this.#removeDirNow(),
-      { outliveParent: this.#options.keep, netns: this.spec.nics?.[0]?.netns },
-    );
+    const args = [
+      ...qemuArgs(this.spec, this.qemuDir, true, this.instance),
+      ...[...this.#plugged.values()].flatMap((device) => ["-device", JSON.stringify(device)]),
+      ...(this.#options.incoming || this.#options.restore ? ["-incoming", "defer"] : []),
+    ];
+    const process = this.#process = host
+      ? await RemoteQemuProcess.spawn(host, binary, args, name)
+      : QemuProcess.spawn(binary, args, name, () => this.#removeDirNow(), {
+        outliveParent: this.#options.keep,
+        netns: this.spec.nics?.[0]?.netns,
+      });
     await this.#record(process.pid);
     const timeout = this.#options.timeout ?? 30_000;
     const deadline = performance.now() + timeout;
     let client: QmpClient | undefined;
     let console: Console | undefined;
     try {
+      if (host) await this.#forwardSockets(host, process, deadline, timeout);
       client = await this.#untilListening(
         process,
         deadline,
@@ -642,17 +710,75 @@ export class Machine {
     }
   }
 
-  /** Remove the VM's directory. */
+  /** Remove the VM's directory (and on an SSH host, its forwards and its directory there). */
   async removeDir(): Promise<void> {
+    if (this.host) {
+      for (const socket of this.#sockets()) {
+        await this.host.unforward(`${this.dir}/${socket}`, `${this.qemuDir}/${socket}`);
+      }
+      await this.#place.removeDir(this.qemuDir);
+    }
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 
+  /** Bring the console log of a VM on an SSH host here (`consoleLogs` then names it). */
+  async collectLogs(): Promise<void> {
+    if (!this.host?.up) return;
+    const log = await this.host.run(`cat ${quote(`${this.qemuDir}/console.log`)}`).catch(() =>
+      undefined
+    );
+    if (log?.code === 0) {
+      await Deno.writeTextFile(`${this.dir}/console.log`, log.stdout, { mode: 0o600 });
+    }
+  }
+
+  /** The sockets QEMU listens on, by file name. */
+  #sockets(): string[] {
+    return [
+      "qmp.sock",
+      ...(this.hasConsole ? ["serial.sock"] : []),
+      ...(this.agentSocket ? ["qga.sock"] : []),
+    ];
+  }
+
+  /**
+   * On an SSH host: wait until QEMU made its sockets there, then forward
+   * each to the same name in the local directory.
+   */
+  async #forwardSockets(
+    host: SshHost,
+    process: QemuChild,
+    deadline: number,
+    timeout: number,
+  ): Promise<void> {
+    const sockets = this.#sockets();
+    const test = sockets.map((s) => `test -S ${quote(`${this.qemuDir}/${s}`)}`).join(" && ");
+    for (let delay = 5;; delay = Math.min(delay * 2, 100)) {
+      if ((await host.run(test)).code === 0) break;
+      if (await process.exited(delay)) throw exitedWhileStarting(this.spec.name, process);
+      if (performance.now() > deadline) {
+        throw new TimeoutError(
+          `QEMU did not make its sockets on host '${host.name}' within ${formatMs(timeout)}`,
+          { vm: this.spec.name, timeout },
+        );
+      }
+    }
+    for (const socket of sockets) {
+      const local = `${this.dir}/${socket}`;
+      const remote = `${this.qemuDir}/${socket}`;
+      await host.unforward(local, remote);
+      await host.forward(local, remote);
+    }
+  }
+
   async #untilListening<T>(
-    process: QemuProcess,
+    process: QemuChild,
     deadline: number,
     timeout: number,
     connect: (left: number) => Promise<T>,
   ): Promise<T> {
+    // Through a forward the local socket always accepts; QEMU's side may not listen yet.
+    const forwarded = this.host !== undefined;
     // The socket file appears before QEMU listens: retry while QEMU lives.
     for (let delay = 2;; delay = Math.min(delay * 2, 50)) {
       this.#options.signal?.throwIfAborted();
@@ -667,7 +793,8 @@ export class Machine {
         return await connect(left);
       } catch (error) {
         const retry = error instanceof ConnectError ||
-          error instanceof Deno.errors.NotFound || error instanceof Deno.errors.ConnectionRefused;
+          error instanceof Deno.errors.NotFound || error instanceof Deno.errors.ConnectionRefused ||
+          (forwarded && error instanceof ConnectionClosedError);
         if (!retry) throw error;
       }
       if (await process.exited(delay)) {
@@ -680,7 +807,9 @@ export class Machine {
   #record(pid: number | undefined): Promise<void> {
     return writeRecord(this.dir, {
       name: this.instance,
-      pid,
+      // A host's pid means nothing here: ps and gc look at local processes.
+      pid: this.host ? undefined : pid,
+      ...(this.host ? { host: this.host.name } : {}),
       owner: Deno.pid,
       started: new Date().toISOString(),
       keep: this.#options.keep ?? false,

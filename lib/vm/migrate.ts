@@ -114,7 +114,7 @@ export async function migrate(
   target: Vm,
   options: MigrateOptions = {},
 ): Promise<MigrationResult> {
-  if (!target.dir) {
+  if (!target.launched) {
     throw new MigrationError("the target must be a VM corral launched (with incoming: true)", {
       vm: source.name,
     });
@@ -126,7 +126,7 @@ export async function migrate(
     ...(postcopy ? [{ capability: "postcopy-ram", state: true }] : []),
   ];
   const wasRunning = (await source.status()).running;
-  const uri = `unix:${target.dir}/migrate.sock`;
+  const uri = target.incomingUri(source);
   const done = (vm: Vm, since: number) =>
     vm.waitFor("MIGRATION" as EventName, {
       since,

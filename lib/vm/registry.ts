@@ -28,6 +28,8 @@ export interface VmRecord {
   qmp: string;
   /** The serial console socket, if the VM has one. */
   console?: string | undefined;
+  /** The SSH host QEMU runs on (its sockets here are forwards), if not this machine. */
+  host?: string | undefined;
 }
 
 /** A VM directory and what became of it. */

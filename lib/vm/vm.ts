@@ -337,6 +337,27 @@ export class Vm {
   }
 
   /**
+   * Where a migration from `source` reaches this VM's QEMU (launched with
+   * `incoming: true`): a unix socket on the same host, TCP across hosts.
+   *
+   * @throws {CorralError} This VM was not launched by corral.
+   */
+  incomingUri(source: Vm): string {
+    const machine = this.#requireMachine("receive a migration");
+    return machine.incomingUri(source.#requireMachine("migrate"));
+  }
+
+  /** The SSH host a launched VM runs on, by name; `undefined` here or attached. */
+  get host(): string | undefined {
+    return this.#machine?.host?.name;
+  }
+
+  /** Bring a VM's console log from its SSH host, so that `consoleLogs` names a local copy. */
+  async collectLogs(): Promise<void> {
+    await this.#machine?.collectLogs();
+  }
+
+  /**
    * A launched VM's console logs, oldest first: those of the QEMUs it ran
    * in before live migrations, then the current one's. Empty when attached.
    */

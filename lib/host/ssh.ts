@@ -1,0 +1,382 @@
+/**
+ * SSH hosts: one multiplexed OpenSSH connection per host (a control
+ * master, as Ansible uses), through which corral runs commands, copies
+ * files and forwards unix sockets. The master dies with corral (a
+ * parent-death signal), and QEMUs it started on the host die with the
+ * connection. Host keys are checked against known_hosts unless a throwaway
+ * lab says otherwise; keys come from the SSH agent or an identity file,
+ * never a password.
+ *
+ * @module
+ */
+
+import { HostError } from "../errors.ts";
+import { after, delay, settlesWithin } from "../_async.ts";
+import { findExecutable } from "../vm/_process.ts";
+import { runtimeBase } from "../vm/_runtime_dir.ts";
+
+/** How to reach a host, as `hosts:` in a recipe says. */
+export interface HostSpec {
+  /** The host's name in the inventory. */
+  name: string;
+  /** `user@host` (or `host`). */
+  ssh: string;
+  /** The SSH port. Default 22. */
+  port?: number | undefined;
+  /** A private key file; default: the SSH agent and the user's own keys. */
+  identity?: string | undefined;
+  /** The QEMU binary on the host. Default `qemu-system-x86_64`. */
+  qemu?: string | undefined;
+  /** The private runtime directory on the host. Default `/tmp/corral-UID` there. */
+  runtimeDir?: string | undefined;
+  /** A known_hosts file to check the host key against. Default: the user's. */
+  knownHosts?: string | undefined;
+  /**
+   * Check the host key (default `true`). `false` accepts any key: only for
+   * throwaway labs, since anyone on the path can then pose as the host.
+   */
+  checkHostKey?: boolean | undefined;
+  /** The address other hosts reach this one at, for migration streams. */
+  address?: string | undefined;
+}
+
+/** Options of {@linkcode SshHost.prototype.run}. */
+export interface RunOptions {
+  /** Bytes for the command's standard input. */
+  stdin?: Uint8Array | undefined;
+  /** Deadline in ms. Default 30,000. */
+  timeout?: number | undefined;
+}
+
+/** What a command on the host did. */
+export interface RunResult {
+  /** Its exit code. */
+  code: number;
+  /** Its standard output. */
+  stdout: string;
+  /** Its standard error. */
+  stderr: string;
+}
+
+/** `text` as one word for the host's /bin/sh. */
+export function quote(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * One SSH host, reached through a control master.
+ *
+ * @example
+ * ```ts ignore
+ * const host = await SshHost.connect({ name: "h1", ssh: "root@10.0.0.2" });
+ * console.log((await host.run("uname -r")).stdout);
+ * await host.close();
+ * ```
+ */
+export class SshHost {
+  /** What the host was reached with. */
+  readonly spec: HostSpec;
+  #dir: string;
+  #master: Deno.ChildProcess;
+  #masterErr: Promise<string>;
+  #closed = false;
+  #base: Promise<string> | undefined;
+  #uploads = new Map<string, Promise<string>>();
+
+  private constructor(spec: HostSpec, dir: string, master: Deno.ChildProcess) {
+    this.spec = spec;
+    this.#dir = dir;
+    this.#master = master;
+    this.#masterErr = new Response(master.stderr).text().catch(() => "");
+  }
+
+  /** The host's name. */
+  get name(): string {
+    return this.spec.name;
+  }
+
+  /** Whether the connection is up (the master runs). */
+  get up(): boolean {
+    return !this.#closed && this.#exit === undefined;
+  }
+
+  #exit: Deno.CommandStatus | undefined;
+
+  /**
+   * Open the control master and wait until it serves.
+   *
+   * @throws {HostError} It could not: the message says what to check
+   *   (host key, login, address), in ssh's own words too.
+   */
+  static async connect(spec: HostSpec, options: { timeout?: number } = {}): Promise<SshHost> {
+    const ssh = findExecutable("ssh");
+    if (!ssh) {
+      throw new HostError("ssh was not found: apt-get install openssh-client", { host: spec.name });
+    }
+    const dir = await Deno.makeTempDir({ dir: await runtimeBase(), prefix: "ssh-" });
+    await Deno.chmod(dir, 0o700);
+    const reaper = findExecutable("setpriv");
+    const args = ["-M", "-N", ...sshOptions(spec, `${dir}/ctl`), target(spec)];
+    const chain = [...(reaper ? [reaper, "--pdeathsig", "KILL", "--"] : []), ssh, ...args];
+    const master = new Deno.Command(chain[0]!, {
+      args: chain.slice(1),
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const host = new SshHost(spec, dir, master);
+    master.status.then((status) => host.#exit = status);
+    const timeout = options.timeout ?? 20_000;
+    const end = performance.now() + timeout;
+    while (!(await host.#check())) {
+      if (host.#exit !== undefined || performance.now() > end) {
+        const said = await settlesWithin(host.#masterErr, 500)
+          ? (await host.#masterErr).trim()
+          : "";
+        await host.close();
+        throw new HostError(explain(said, host.#exit === undefined, timeout, spec), {
+          host: spec.name,
+        });
+      }
+      await delay(50);
+    }
+    return host;
+  }
+
+  /**
+   * Run a shell command line on the host.
+   *
+   * @throws {HostError} The connection is down or dropped, or the deadline passed.
+   */
+  async run(command: string, options: RunOptions = {}): Promise<RunResult> {
+    this.#requireUp(command);
+    const timeout = options.timeout ?? 30_000;
+    const child = this.spawn(command, { stdin: options.stdin !== undefined });
+    if (options.stdin !== undefined) {
+      const writer = child.stdin.getWriter();
+      await writer.write(options.stdin).catch(() => {});
+      await writer.close().catch(() => {});
+    }
+    const cancel = after(timeout, () => child.kill("SIGKILL"));
+    try {
+      const output = await child.output();
+      const result = {
+        code: output.code,
+        stdout: new TextDecoder().decode(output.stdout),
+        stderr: new TextDecoder().decode(output.stderr),
+      };
+      if (output.signal === "SIGKILL") {
+        throw new HostError(
+          `${JSON.stringify(command.slice(0, 80))} did not finish within ${timeout} ms`,
+          { host: this.name },
+        );
+      }
+      if (output.code === 255 && !this.up) {
+        throw new HostError(`the connection dropped: ${result.stderr.trim()}; check the host`, {
+          host: this.name,
+        });
+      }
+      return result;
+    } finally {
+      cancel();
+    }
+  }
+
+  /** Run `command` and fail unless it exits 0; resolves to its standard output. */
+  async check(command: string, options: RunOptions = {}): Promise<string> {
+    const result = await this.run(command, options);
+    if (result.code !== 0) {
+      throw new HostError(
+        `${JSON.stringify(command.slice(0, 80))} exited ${result.code}: ${
+          result.stderr.trim().split("\n").slice(-2).join(" / ")
+        }`,
+        { host: this.name },
+      );
+    }
+    return result.stdout;
+  }
+
+  /** Start a command on the host through the master; its stdio are the channel. */
+  spawn(command: string, options: { stdin?: boolean } = {}): Deno.ChildProcess {
+    return new Deno.Command("ssh", {
+      args: [...this.#client(), "--", command],
+      stdin: options.stdin ? "piped" : "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  }
+
+  /** Forward the local unix socket `local` to `remote` on the host. */
+  async forward(local: string, remote: string): Promise<void> {
+    this.#requireUp("forward");
+    await Deno.remove(local).catch(() => {});
+    const { code, stderr } = await new Deno.Command("ssh", {
+      args: [...this.#client(), "-O", "forward", "-L", `${local}:${remote}`],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (code !== 0) {
+      throw new HostError(
+        `cannot forward ${local} to ${remote}: ${new TextDecoder().decode(stderr).trim()}; ` +
+          `the host's sshd needs AllowStreamLocalForwarding yes`,
+        { host: this.name },
+      );
+    }
+  }
+
+  /** Stop forwarding `local` (and remove it). */
+  async unforward(local: string, remote: string): Promise<void> {
+    if (this.up) {
+      await new Deno.Command("ssh", {
+        args: [...this.#client(), "-O", "cancel", "-L", `${local}:${remote}`],
+        stdout: "null",
+        stderr: "null",
+      }).output().catch(() => {});
+    }
+    await Deno.remove(local).catch(() => {});
+  }
+
+  /** The private runtime directory on the host (made 0700 once, refused if others may enter). */
+  runtimeDir(): Promise<string> {
+    const wanted = this.spec.runtimeDir ? quote(this.spec.runtimeDir) : '"/tmp/corral-$(id -u)"';
+    this.#base ??= this.check(
+      `d=${wanted}; mkdir -p -m 700 "$d" && [ -O "$d" ] && ` +
+        `[ "$(stat -c %a "$d")" = 700 ] && echo "$d" || ` +
+        `{ echo "$d is not a private directory of this user (0700)" >&2; exit 1; }`,
+    ).then((out) => out.trim());
+    return this.#base;
+  }
+
+  /** Make a fresh private directory for a VM on the host. */
+  async makeDir(name: string): Promise<string> {
+    const base = await this.runtimeDir();
+    return (await this.check(`mktemp -d ${quote(`${base}/${name.slice(0, 24)}-XXXXXX`)}`)).trim();
+  }
+
+  /**
+   * Copy a local file to the host once per connection (the same file is
+   * copied once, however many VMs use it); resolves to its path there.
+   */
+  upload(local: string): Promise<string> {
+    let copied = this.#uploads.get(local);
+    if (!copied) {
+      copied = (async () => {
+        const base = await this.runtimeDir();
+        const info = await Deno.stat(local);
+        const name = `${local.split("/").pop()}-${info.size}-${info.mtime?.getTime() ?? 0}`;
+        const remote = `${base}/files/${name}`;
+        await this.check(
+          `mkdir -p -m 700 ${quote(`${base}/files`)} && umask 077 && ` +
+            `cat > ${quote(`${remote}.part`)} && mv ${quote(`${remote}.part`)} ${quote(remote)}`,
+          { stdin: await Deno.readFile(local), timeout: 120_000 },
+        );
+        return remote;
+      })();
+      this.#uploads.set(local, copied);
+      copied.catch(() => this.#uploads.delete(local));
+    }
+    return copied;
+  }
+
+  /** Close the connection (QEMUs started through it die with it) and remove its files. */
+  async close(): Promise<void> {
+    if (!this.#closed && this.#exit === undefined) {
+      // The copies of builtin guests go with the run.
+      if (this.#base) {
+        const base = await this.#base.catch(() => undefined);
+        if (base) await this.run(`rm -rf ${quote(`${base}/files`)}`).catch(() => {});
+      }
+    }
+    this.#closed = true;
+    try {
+      this.#master.kill("SIGTERM");
+    } catch {
+      // Already gone.
+    }
+    await this.#master.status;
+    await this.#masterErr;
+    await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+  }
+
+  async #check(): Promise<boolean> {
+    if (this.#exit !== undefined) return false;
+    const { code } = await new Deno.Command("ssh", {
+      args: [...this.#client(), "-O", "check"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return code === 0;
+  }
+
+  #client(): string[] {
+    return [
+      ...sshOptions(this.spec, `${this.#dir}/ctl`),
+      "-o",
+      "ControlMaster=no",
+      target(this.spec),
+    ];
+  }
+
+  #requireUp(what: string): void {
+    if (!this.up) {
+      throw new HostError(
+        `the connection is down (${JSON.stringify(what.slice(0, 60))} not run): check that the ` +
+          `host is up and its sshd runs`,
+        { host: this.name },
+      );
+    }
+  }
+}
+
+function target(spec: HostSpec): string {
+  return spec.ssh;
+}
+
+function sshOptions(spec: HostSpec, control: string): string[] {
+  const options = [
+    "-S",
+    control,
+    "-o",
+    "BatchMode=yes", // never a password prompt
+    "-o",
+    "ConnectTimeout=10",
+    "-o",
+    "ServerAliveInterval=2",
+    "-o",
+    "ServerAliveCountMax=3",
+    "-o",
+    "StreamLocalBindUnlink=yes",
+    "-o",
+    "ExitOnForwardFailure=yes",
+    "-o",
+    "LogLevel=ERROR",
+  ];
+  if (spec.port !== undefined) options.push("-p", String(spec.port));
+  if (spec.identity) options.push("-i", spec.identity, "-o", "IdentitiesOnly=yes");
+  if (spec.checkHostKey === false) {
+    options.push("-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null");
+  } else {
+    options.push("-o", "StrictHostKeyChecking=yes");
+    if (spec.knownHosts) options.push("-o", `UserKnownHostsFile=${spec.knownHosts}`);
+  }
+  return options;
+}
+
+/** What went wrong connecting, and what to check. */
+function explain(said: string, timedOut: boolean, timeout: number, spec: HostSpec): string {
+  const where = `${spec.ssh}${spec.port ? ` port ${spec.port}` : ""}`;
+  if (/host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i.test(said)) {
+    return `cannot connect to ${where}: its host key is not known (or changed): add it to ` +
+      `known_hosts (ssh-keyscan, after checking it), name a known-hosts file, or, for a ` +
+      `throwaway lab only, set check-host-key: false (ssh: ${said})`;
+  }
+  if (/permission denied/i.test(said)) {
+    return `cannot log in to ${where}: no key was accepted: load one into the SSH agent or ` +
+      `name an identity file (ssh: ${said})`;
+  }
+  if (timedOut) {
+    return `cannot connect to ${where} within ${timeout} ms: check the address and port`;
+  }
+  return `cannot connect to ${where}: check the address, the port and that sshd runs` +
+    (said ? ` (ssh: ${said})` : "");
+}

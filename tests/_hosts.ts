@@ -1,0 +1,176 @@
+/**
+ * SSH hosts for the tests, on this machine: each a network namespace of
+ * the test's own with an sshd on a private address that exists only
+ * between this machine and that namespace (a veth pair), plus one link
+ * between every two hosts for migration streams. Keys, known_hosts and
+ * runtime directories live in a temporary directory; everything goes at
+ * dispose, also when the test failed. Needs root.
+ */
+
+import type { HostSpec } from "../lib/host/ssh.ts";
+
+/** The test hosts. */
+export interface TestHosts extends AsyncDisposable {
+  /** Host specs for `hosts:` / `Lab.launch`, keys and known_hosts filled in. */
+  specs: HostSpec[];
+  /** The known_hosts file with every host's key. */
+  knownHosts: string;
+  /** The user key. */
+  identity: string;
+  /** The directory everything lives in. */
+  dir: string;
+  /** Kill every process of host `index` (its sshd, sessions and QEMUs): the host drops. */
+  drop(index: number): Promise<void>;
+  /** The recipe `hosts:` mapping as YAML lines (indented two spaces). */
+  yaml(): string;
+}
+
+async function sh(command: string): Promise<string> {
+  const output = await new Deno.Command("sh", { args: ["-c", command], stderr: "piped" }).output();
+  const text = new TextDecoder();
+  if (!output.success) throw new Error(`${command}: ${text.decode(output.stderr)}`);
+  return text.decode(output.stdout);
+}
+
+/** Whether this machine can host them (root, ip, sshd). */
+export function canMakeHosts(): boolean {
+  try {
+    return Deno.uid() === 0 && Deno.statSync("/usr/sbin/sshd").isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** Make `count` hosts (at most 4). */
+export async function testHosts(count: number): Promise<TestHosts> {
+  const tag = (Deno.pid % 10000).toString(36);
+  const dir = await Deno.makeTempDir({ prefix: "corral-hosts-" });
+  const names = Array.from({ length: count }, (_, i) => `ct${tag}h${i + 1}`);
+  const sshds: Deno.ChildProcess[] = [];
+  const cleanup = async () => {
+    for (const sshd of sshds) {
+      try {
+        sshd.kill("SIGKILL");
+      } catch { /* gone */ }
+      await sshd.status;
+    }
+    for (const ns of names) {
+      await sh(
+        `ip netns pids ${ns} 2>/dev/null | xargs -r kill -9; ip netns del ${ns} 2>/dev/null; true`,
+      );
+    }
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  };
+  try {
+    await sh(`mkdir -p /run/sshd && chmod 755 /run/sshd`);
+    await sh(
+      `ssh-keygen -q -t ed25519 -N '' -f ${dir}/id && ssh-keygen -q -t ed25519 -N '' -f ${dir}/host`,
+    );
+    await Deno.copyFile(`${dir}/id.pub`, `${dir}/authorized_keys`);
+    const hostKey = (await Deno.readTextFile(`${dir}/host.pub`)).split(" ").slice(0, 2).join(" ");
+    const specs: HostSpec[] = [];
+    const known: string[] = [];
+    for (const [i, ns] of names.entries()) {
+      const n = i + 1;
+      const address = `10.251.${n}.2`;
+      await sh(
+        `ip netns add ${ns} && ip link add ${ns}a type veth peer name ${ns}b && ` +
+          `ip link set ${ns}b netns ${ns} && ip addr add 10.251.${n}.1/30 dev ${ns}a && ` +
+          `ip link set ${ns}a up && ip -n ${ns} addr add ${address}/30 dev ${ns}b && ` +
+          `ip -n ${ns} link set ${ns}b up && ip -n ${ns} link set lo up`,
+      );
+      const config = `${dir}/sshd_${n}.conf`;
+      await Deno.writeTextFile(
+        config,
+        [
+          `ListenAddress ${address}`,
+          "Port 22",
+          `HostKey ${dir}/host`,
+          `AuthorizedKeysFile ${dir}/authorized_keys`,
+          "PermitRootLogin prohibit-password",
+          "PasswordAuthentication no",
+          "KbdInteractiveAuthentication no",
+          "AllowStreamLocalForwarding yes",
+          "UsePAM no",
+          "StrictModes no",
+          `PidFile ${dir}/sshd_${n}.pid`,
+          "LogLevel ERROR",
+        ].join("\n") + "\n",
+      );
+      sshds.push(
+        new Deno.Command("ip", {
+          args: ["netns", "exec", ns, "/usr/sbin/sshd", "-D", "-e", "-f", config],
+          stdin: "null",
+          stdout: "null",
+          stderr: "null",
+        }).spawn(),
+      );
+      known.push(`${address} ${hostKey}`);
+      const runtime = `${dir}/run${n}`;
+      specs.push({
+        name: `h${n}`,
+        ssh: `root@${address}`,
+        identity: `${dir}/id`,
+        knownHosts: `${dir}/known_hosts`,
+        runtimeDir: runtime,
+        qemu: Deno.env.get("CORRAL_QEMU") ?? "qemu-system-x86_64",
+        address: undefined,
+      });
+    }
+    // A link between host 1 and host 2, for migration streams: host 2 is reached at 10.251.9.2.
+    if (count >= 2) {
+      const [a, b] = names;
+      await sh(
+        `ip link add ${a}m type veth peer name ${b}m && ip link set ${a}m netns ${a} && ` +
+          `ip link set ${b}m netns ${b} && ip -n ${a} addr add 10.251.9.1/30 dev ${a}m && ` +
+          `ip -n ${b} addr add 10.251.9.2/30 dev ${b}m && ip -n ${a} link set ${a}m up && ` +
+          `ip -n ${b} link set ${b}m up`,
+      );
+      specs[0]!.address = "10.251.9.1";
+      specs[1]!.address = "10.251.9.2";
+    }
+    await Deno.writeTextFile(`${dir}/known_hosts`, known.join("\n") + "\n");
+    // Ready when each sshd answers a real login.
+    for (const spec of specs) {
+      for (let i = 0;; i++) {
+        const probe = await new Deno.Command("ssh", {
+          args: [
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            `UserKnownHostsFile=${dir}/known_hosts`,
+            "-i",
+            `${dir}/id`,
+            spec.ssh,
+            "true",
+          ],
+          stdout: "null",
+          stderr: "null",
+        }).output();
+        if (probe.success) break;
+        if (i > 200) throw new Error(`the test sshd of ${spec.name} does not answer`);
+        await new Promise((r) => setTimeout(r, 25)); // polling a daemon's start, not a sync point
+      }
+    }
+    return {
+      specs,
+      knownHosts: `${dir}/known_hosts`,
+      identity: `${dir}/id`,
+      dir,
+      drop: async (index) => {
+        await sh(`ip netns pids ${names[index]} | xargs -r kill -9`);
+      },
+      yaml: () =>
+        specs.map((h) =>
+          `  ${h.name}: { ssh: ${h.ssh}, identity: ${h.identity}, known-hosts: ${h.knownHosts}, ` +
+          `runtime-dir: ${h.runtimeDir}, qemu: ${h.qemu}${
+            h.address ? `, address: ${h.address}` : ""
+          } }`
+        ).join("\n"),
+      [Symbol.asyncDispose]: cleanup,
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
