@@ -35,7 +35,8 @@ export {
   qemuArgs,
   validateSpec,
 } from "./lib/vm/launch.ts";
-export type { QemuProcess } from "./lib/vm/_process.ts";
+export type { QemuChild, QemuProcess } from "./lib/vm/_process.ts";
+export * from "./lib/host/ssh.ts";
 export { handleExitSignals, killAllLaunched, releaseAllLaunched } from "./lib/vm/exit_cleanup.ts";
 export {
   collectGarbage,

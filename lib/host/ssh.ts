@@ -41,7 +41,7 @@ export interface HostSpec {
 }
 
 /** Options of {@linkcode SshHost.prototype.run}. */
-export interface RunOptions {
+export interface HostRunOptions {
   /** Bytes for the command's standard input. */
   stdin?: Uint8Array | undefined;
   /** Deadline in ms. Default 30,000. */
@@ -49,7 +49,7 @@ export interface RunOptions {
 }
 
 /** What a command on the host did. */
-export interface RunResult {
+export interface HostRunResult {
   /** Its exit code. */
   code: number;
   /** Its standard output. */
@@ -148,7 +148,7 @@ export class SshHost {
    *
    * @throws {HostError} The connection is down or dropped, or the deadline passed.
    */
-  async run(command: string, options: RunOptions = {}): Promise<RunResult> {
+  async run(command: string, options: HostRunOptions = {}): Promise<HostRunResult> {
     this.#requireUp(command);
     const timeout = options.timeout ?? 30_000;
     const child = this.spawn(command, { stdin: options.stdin !== undefined });
@@ -183,7 +183,7 @@ export class SshHost {
   }
 
   /** Run `command` and fail unless it exits 0; resolves to its standard output. */
-  async check(command: string, options: RunOptions = {}): Promise<string> {
+  async check(command: string, options: HostRunOptions = {}): Promise<string> {
     const result = await this.run(command, options);
     if (result.code !== 0) {
       throw new HostError(
@@ -296,6 +296,11 @@ export class SshHost {
     await this.#master.status;
     await this.#masterErr;
     await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+  }
+
+  /** Whether the connection still serves (asks the master; `up` only knows it has not exited). */
+  alive(): Promise<boolean> {
+    return this.#closed ? Promise.resolve(false) : this.#check();
   }
 
   async #check(): Promise<boolean> {

@@ -7,6 +7,7 @@
 
 import type { LaunchSpec } from "../vm/launch.ts";
 import type { NetworkSpec } from "../vm/network.ts";
+import type { HostSpec } from "../host/ssh.ts";
 
 /** Where something was written. */
 export interface Pos {
@@ -156,6 +157,8 @@ export interface Recipe {
   inventory: readonly InventoryVm[];
   /** The lab networks, each with its VMs and their addresses. */
   networks: readonly NetworkSpec[];
+  /** The SSH hosts VMs may run on (`host:`). */
+  hosts: readonly HostSpec[];
   /** The default step deadline, in ms. */
   timeout: number;
   /** At most this many VMs acted on at once. */

@@ -22,9 +22,11 @@ import { CorralError } from "../errors.ts";
 import { MAX_TIMER_MS } from "../_async.ts";
 import { formatMs } from "../_text.ts";
 import { didYouMean } from "../_suggest.ts";
-import { type LaunchSpec, PANIC_POLICIES, validateSpec } from "../vm/launch.ts";
+import { isVmName, type LaunchSpec, PANIC_POLICIES, validateSpec } from "../vm/launch.ts";
+import type { HostSpec } from "../host/ssh.ts";
 import type { Entries, ParseTools } from "./actions/_action.ts";
 import { ACTION_KEYS, actionKind } from "./actions/registry.ts";
+import { isBlock } from "./actions/block.ts";
 import { parseDuration } from "./duration.ts";
 import { isSecretName, Redactor } from "./secrets.ts";
 import { addresses, type NetworkSpec } from "../vm/network.ts";
@@ -83,6 +85,7 @@ const TOP = [
   "vms",
   "defaults",
   "networks",
+  "hosts",
   "steps",
   "finally",
   "metrics",
@@ -102,10 +105,21 @@ const SPEC_KEYS = [
   "agent",
   "accel",
   "template",
+  "host",
   "disks",
 ] as const;
 /** Every inventory field: the spec's, and those corral itself uses. */
 const VM_KEYS = [...SPEC_KEYS, "groups", "attach", "networks"];
+const HOST_KEYS = [
+  "ssh",
+  "port",
+  "identity",
+  "qemu",
+  "runtime-dir",
+  "known-hosts",
+  "check-host-key",
+  "address",
+];
 const STEP_MODIFIERS = [
   "name",
   "id",
@@ -251,8 +265,10 @@ class Reader implements ParseTools {
       : undefined;
     this.#readVars(top.get("vars")?.value ?? null);
     this.#readNetworks(top.get("networks")?.value ?? null);
+    const hosts = this.#readHosts(top.get("hosts")?.value ?? null);
     this.#readInventory(this.required(top, "vms", root));
     this.#placeOnNetworks();
+    this.#placeOnHosts(hosts);
     const defaults = this.map(top.get("defaults")?.value ?? null, "defaults", true);
     if (defaults) this.keys(defaults, ["timeout", "forks"], "defaults");
     const timeout = defaults?.get("timeout")
@@ -264,6 +280,7 @@ class Reader implements ParseTools {
     const steps = this.steps(this.required(top, "steps", root), "steps");
     const cleanup = top.has("finally") ? this.steps(top.get("finally")!.value, "finally") : [];
     const metrics = this.#metrics(top.get("metrics")?.value ?? null);
+    this.#checkMigrationHosts([...steps, ...cleanup], hosts.map((h) => h.name));
     for (const ref of this.#idRefs) {
       if (!this.#stepIds.has(ref.id)) {
         this.issues.push({
@@ -280,6 +297,7 @@ class Reader implements ParseTools {
       secrets: [...this.#secrets],
       inventory: this.#inventory,
       networks: this.#networkSpecs,
+      hosts,
       timeout: timeout ?? 30_000,
       forks: forks ?? 20,
       steps,
@@ -596,6 +614,86 @@ class Reader implements ParseTools {
   #networkSpecs: NetworkSpec[] = [];
   #networkNodes = new Map<string, Node | null>();
   #joins = new Map<string, string[]>();
+
+  /**
+   * `hosts: { h1: { ssh: user@host, port, identity, qemu, runtime-dir, known-hosts,
+   * check-host-key, address } }`. No password has a place here: keys come from the SSH agent
+   * or an identity file.
+   */
+  #readHosts(node: Node | null): HostSpec[] {
+    const entries = this.map(node, "hosts", true);
+    const hosts: HostSpec[] = [];
+    for (const [name, { key, value }] of entries ?? []) {
+      if (!isVmName(name)) this.issue(key, `host name ${JSON.stringify(name)} is not a valid name`);
+      const options = this.map(value, `hosts.${name}`);
+      if (!options) continue;
+      if (options.has("password")) {
+        this.issue(
+          options.get("password")!.key,
+          "no password in a recipe: load a key into the SSH agent or name an identity file",
+        );
+        options.delete("password");
+      }
+      this.keys(options, HOST_KEYS, `hosts.${name}`);
+      const text = (k: string) =>
+        options.has(k) ? this.string(options.get(k)!.value, k) : undefined;
+      const ssh = this.string(this.required(options, "ssh", value), "ssh");
+      if (ssh === undefined) continue;
+      const port = options.has("port")
+        ? this.#positiveInt(options.get("port")!.value, "port")
+        : undefined;
+      const check = options.get("check-host-key")?.value;
+      hosts.push({
+        name,
+        ssh,
+        port,
+        identity: text("identity"),
+        qemu: text("qemu"),
+        runtimeDir: text("runtime-dir"),
+        knownHosts: text("known-hosts"),
+        checkHostKey: check === undefined ? undefined : this.bool(check, "check-host-key"),
+        address: text("address"),
+      });
+    }
+    return hosts;
+  }
+
+  /** A `migrate` step's `host` names a host of `hosts`. */
+  #checkMigrationHosts(steps: readonly Step[], names: string[]): void {
+    for (const step of steps) {
+      if (isBlock(step.action)) {
+        const { steps: inner, rescue, always } = step.action;
+        this.#checkMigrationHosts([...inner, ...rescue, ...always], names);
+      }
+      const host = (step.action as { host?: string }).host;
+      if (step.action.kind === "migrate" && host !== undefined && !names.includes(host)) {
+        this.issues.push({
+          pos: step.pos,
+          message: `step '${step.name}': no host '${host}' in hosts${didYouMean(host, names)}`,
+        });
+      }
+    }
+  }
+
+  /** Every VM's `host` names a host of `hosts`, and no VM on a host joins a lab network. */
+  #placeOnHosts(hosts: readonly HostSpec[]): void {
+    const names = hosts.map((h) => h.name);
+    for (const vm of this.#inventory) {
+      const host = vm.spec?.host;
+      if (host === undefined) continue;
+      if (!names.includes(host)) {
+        this.issues.push({
+          pos: vm.pos,
+          message: `vm '${vm.name}': no host '${host}' in hosts${didYouMean(host, names)}`,
+        });
+      } else if ((this.#joins.get(vm.name) ?? []).length > 0) {
+        this.issues.push({
+          pos: vm.pos,
+          message: `vm '${vm.name}': lab networks on SSH hosts are not supported yet`,
+        });
+      }
+    }
+  }
 
   /** `networks: { lan: {}, mgmt: { subnet: 10.45.0.0/24 } }`: default subnets 10.44.N.0/24. */
   #readNetworks(node: Node | null): void {

@@ -292,6 +292,19 @@ export function formatPlan(plan: Plan): string {
       ? [`limit ${plan.limit}: ${plan.vms.join(", ") || "(no VM)"}`]
       : []),
     ...(plan.startAt !== undefined ? [`start at step ${JSON.stringify(plan.startAt)}`] : []),
+    ...(recipe.hosts.length > 0
+      ? [
+        "",
+        "hosts:",
+        ...recipe.hosts.map((h) =>
+          `  ${h.name.padEnd(12)} ssh ${h.ssh}${h.port ? ` port ${h.port}` : ""}, ` +
+          (h.checkHostKey === false
+            ? "host key NOT checked (check-host-key: false)"
+            : `host key checked against ${h.knownHosts ?? "~/.ssh/known_hosts"}`) +
+          (h.address ? `, reached by other hosts at ${h.address}` : "")
+        ),
+      ]
+      : []),
     "",
     "inventory:",
     ...recipe.inventory.map((vm) =>
@@ -329,7 +342,8 @@ function describeVm(vm: InventoryVm): string {
   const accel = vm.spec?.guest === "none" ? "" : `, ${vm.spec?.accel ?? defaultAccel()}`;
   const nets = vm.networks.map((n) => ` ${n.name} ${n.address}`).join(",");
   const on = nets ? `, on${nets}` : "";
-  return `launch ${vm.spec?.guest ?? "builtin:tiny"}${accel}, panic ${
+  const host = vm.spec?.host ? ` on host ${vm.spec.host}` : "";
+  return `launch ${vm.spec?.guest ?? "builtin:tiny"}${host}${accel}, panic ${
     vm.spec?.panic ?? "pause"
   }${groups}${on}`;
 }

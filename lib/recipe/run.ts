@@ -141,6 +141,8 @@ class Runner {
   #lab: Lab | undefined;
   #networks: LabNetworks | undefined;
   #failed = new Set<string>();
+  /** VMs that were never brought up: no step acts on them. */
+  #absent = new Set<string>();
   #records: StepRecord[] = [];
   #outcomes = new Map<string, Map<string, TargetRecord["status"]>>();
   #times = new Map<string, Map<string, { start: number; end: number }>>();
@@ -290,6 +292,9 @@ class Runner {
           signal: this.#abort.signal,
           keep: this.#options.keep,
           trace,
+          hosts: this.#recipe.hosts,
+          // Across hosts, one that cannot be reached fails only its VMs; the others go on.
+          partial: this.#recipe.hosts.length > 0,
         },
       );
     } catch (error) {
@@ -312,7 +317,9 @@ class Runner {
       );
       return false;
     }
+    this.#recordAbsent(inventory.map((vm) => vm.name));
     for (const entry of inventory) {
+      if (this.#absent.has(entry.name)) continue;
       const vm = this.#lab.vm(entry.name);
       this.#marks.set(vm.name, {
         previous: { events: 0, console: 0 },
@@ -322,6 +329,38 @@ class Runner {
       this.#log(`  ${vm.name}: ${entry.attach ? "attached" : `launched (pid ${vm.pid})`}`);
     }
     return true;
+  }
+
+  /**
+   * VMs that could not be brought up (their host was unreachable) take no
+   * step, not even `finally`; a "bring up" record says why, and the verdict is `error`.
+   */
+  #recordAbsent(names: string[]): void {
+    const failures = this.#lab?.failures ?? [];
+    if (failures.length === 0) return;
+    const ms = this.#clock.ms();
+    const when = {
+      startedAt: this.#clock.iso(0),
+      endedAt: this.#clock.iso(ms),
+      startMs: 0,
+      endMs: ms,
+    };
+    const record: StepRecord = {
+      name: "bring up",
+      path: "vms",
+      action: "launch",
+      targets: [],
+      ...when,
+    };
+    for (const name of names) {
+      const failure = failures.find((f) => f.vm === name);
+      if (failure) {
+        this.#absent.add(name);
+        this.#log(`  ${name}: could not be brought up: ${failure.error.message}`);
+        record.targets.push({ vm: name, status: "error", error: failure.error.message, ...when });
+      } else record.targets.push({ vm: name, status: "ok", ...when });
+    }
+    this.#records.push(record);
   }
 
   /** Record every QMP event of `vm` in events.jsonl, from where the last watch stopped. */
@@ -357,7 +396,8 @@ class Runner {
     cleanup = false,
   ): Promise<string[]> {
     const { step } = planned;
-    const base = only ? planned.targets.filter((name) => only.includes(name)) : planned.targets;
+    const base = (only ? planned.targets.filter((name) => only.includes(name)) : planned.targets)
+      .filter((name) => !this.#absent.has(name));
     const eligible = cleanup ? base : base.filter((name) => !this.#failed.has(name));
     const startMs = this.#clock.ms();
     const record: StepRecord = {
@@ -564,7 +604,7 @@ class Runner {
       time.end = this.#clock.ms();
       throw last;
     }, { concurrency: this.#forks, timeout: timeout + STEP_GUARD_MS, signal });
-    return results.results.map((result) => {
+    return await Promise.all(results.results.map(async (result) => {
       const time = times.get(result.vm);
       const start = time?.start ?? this.#clock.ms();
       const end = time?.end ?? this.#clock.ms();
@@ -585,17 +625,20 @@ class Runner {
         return record;
       }
       const timedOut = result.error instanceof TimeoutError;
-      const status = timedOut
-        ? "timeout"
-        : result.error instanceof LaunchError
+      const dropped = await this.#hostNote(result.vm);
+      // A host that dropped is the environment breaking, not the fault under test.
+      const status = dropped || result.error instanceof LaunchError
         ? "error"
+        : timedOut
+        ? "timeout"
         : "failed";
-      const message = timedOut
-        ? this.#timeoutMessage(step, kind, timeout, result.error as TimeoutError)
-        : result.error.message;
+      const message = dropped +
+        (timedOut
+          ? this.#timeoutMessage(step, kind, timeout, result.error as TimeoutError)
+          : result.error.message);
       this.#log(`  ✗ ${result.vm}: ${message}`);
-      return { vm: result.vm, status, ...when, error: message };
-    });
+      return { vm: result.vm, status, ...when, error: message } as TargetRecord;
+    }));
   }
 
   /** Say what timed out: the action's own deadline, or the step's (and what the action saw). */
@@ -610,6 +653,14 @@ class Runner {
       ? lastLine(this.#lab!.vm(vm))
       : `: ${error.detail}`;
     return `step '${step.name}' timed out after ${showDuration(timeout)} on ${vm}${detail}`;
+  }
+
+  /** `host 'h1' dropped: ` for a VM whose SSH host no longer answers. */
+  async #hostNote(name: string): Promise<string> {
+    const host = this.#lab?.vm(name).host;
+    return host && !await this.#lab!.hostUp(host)
+      ? `host '${host}' dropped (its SSH connection is down: check the host and its sshd): `
+      : "";
   }
 
   #stepStarted(vm: Vm): void {

@@ -45,6 +45,7 @@ function vmFields(attach: boolean): JsonSchema {
         properties: { base: { type: "string" }, size: { type: "string" } },
       }),
       accel: { enum: ["kvm", "tcg"] },
+      host: { type: "string", description: "the SSH host to run on (a name from hosts)" },
       template: {
         enum: ["warm"],
         description: "start from the saved state of one template VM of this spec, not a boot",
@@ -157,6 +158,28 @@ export function recipeSchema(): JsonSchema {
           type: ["object", "null"],
           additionalProperties: false,
           properties: { subnet: { type: "string", pattern: "^\\d+\\.\\d+\\.\\d+\\.\\d+/\\d+$" } },
+        },
+      },
+      hosts: {
+        type: "object",
+        description: "SSH hosts VMs run on (host: NAME); keys from the SSH agent or a file",
+        additionalProperties: {
+          type: "object",
+          additionalProperties: false,
+          required: ["ssh"],
+          properties: {
+            ssh: { type: "string", description: "user@host" },
+            port: { type: "integer", minimum: 1, maximum: 65535 },
+            identity: { type: "string", description: "a private key file" },
+            qemu: { type: "string", description: "the QEMU binary on the host" },
+            "runtime-dir": { type: "string", description: "the private runtime directory there" },
+            "known-hosts": { type: "string", description: "a known_hosts file for the host key" },
+            "check-host-key": {
+              type: "boolean",
+              description: "false accepts any host key: throwaway labs only",
+            },
+            address: { type: "string", description: "where other hosts reach it (migration)" },
+          },
         },
       },
       steps: STEPS,

@@ -94,9 +94,9 @@ export class Lab implements AsyncDisposable {
     return this.#failures;
   }
 
-  /** Whether the SSH host `name` still answers (its connection is up). */
-  hostUp(name: string): boolean {
-    return this.#hosts.get(name)?.up ?? false;
+  /** Whether the SSH host `name` still answers (its connection serves). */
+  async hostUp(name: string): Promise<boolean> {
+    return await this.#hosts.get(name)?.alive() ?? false;
   }
 
   /**

@@ -445,15 +445,18 @@ export class Vm {
     if (this.#schema?.client !== client) {
       const { qemu, package: pkg } = client.greeting.version;
       const build = `${qemu.major}.${qemu.minor}.${qemu.micro} ${pkg}`;
-      const schema = SCHEMAS.get(build) ??
-        client.execute("query-qmp-schema", undefined, options)
+      const fetch = () => {
+        const own = client.execute("query-qmp-schema", undefined, options)
           .then((entries) => new QmpSchema(entries as SchemaEntry[]));
-      SCHEMAS.set(build, schema);
+        SCHEMAS.set(build, own);
+        own.catch(() => SCHEMAS.get(build) === own && SCHEMAS.delete(build));
+        return own;
+      };
+      // Another VM's fetch failing (its QEMU died meanwhile) is no reason for this one to.
+      const shared = SCHEMAS.get(build);
+      const schema = shared ? shared.catch(fetch) : fetch();
       this.#schema = { client, schema };
-      schema.catch(() => {
-        this.#schema = undefined;
-        SCHEMAS.delete(build);
-      });
+      schema.catch(() => this.#schema = undefined);
     }
     return this.#schema!.schema;
   }

@@ -6,6 +6,8 @@ interface Migrate extends ActionData {
   kind: "migrate";
   /** The new QEMU instance's name; default the VM's with -m1, -m2, … */
   to?: Template;
+  /** The SSH host to move to (a name from hosts); default: where it runs. */
+  host?: string;
   mode: "precopy" | "postcopy";
   postcopyAfter?: number;
   /** Bytes per second. */
@@ -32,6 +34,7 @@ export default defineAction<Migrate>({
     additionalProperties: false,
     properties: {
       to: { type: "string", description: "the new instance's name; default NAME-m1, NAME-m2, …" },
+      host: { type: "string", description: "the SSH host to move to; default: where it runs" },
       mode: { enum: ["precopy", "postcopy"] },
       "postcopy-after": DURATION_SCHEMA,
       "max-bandwidth": {
@@ -43,11 +46,12 @@ export default defineAction<Migrate>({
   },
   parse(tools, { node }) {
     const options = tools.map(node, "migrate", true);
-    const keys = ["to", "mode", "postcopy-after", "max-bandwidth", "downtime-limit"];
+    const keys = ["to", "host", "mode", "postcopy-after", "max-bandwidth", "downtime-limit"];
     if (options) tools.keys(options, keys, "migrate");
     const get = (key: string) => options?.get(key)?.value;
     const action: Migrate = { kind: "migrate", mode: "precopy" };
     if (get("to") !== undefined) action.to = tools.template(get("to"));
+    if (get("host") !== undefined) action.host = tools.string(get("host"), "host");
     if (get("mode") !== undefined) {
       action.mode = tools.oneOf(get("mode"), "mode", ["precopy", "postcopy"]) ?? "precopy";
     }
@@ -70,6 +74,7 @@ export default defineAction<Migrate>({
   async run(action, { vm, timeout, render, replaced }) {
     const moved = await vm.migrate({
       instance: action.to ? render(action.to) : undefined,
+      changes: action.host === undefined ? undefined : { host: action.host },
       mode: action.mode,
       postcopyAfter: action.postcopyAfter,
       maxBandwidth: action.maxBandwidth,

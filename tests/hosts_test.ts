@@ -1,0 +1,164 @@
+/**
+ * Beyond one machine (issue 15): VMs on SSH hosts. Each host is a network
+ * namespace made by the test with its own sshd on a private address; the
+ * recipe launches VMs there, crashes one per host, recovers, migrates one
+ * from host to host; a host that drops mid-run fails only its VMs; an
+ * unknown host key stops that host alone. Everything is removed after.
+ */
+
+import assert from "node:assert/strict";
+import { parseRecipe, type RunJournal, runRecipe } from "../mod.ts";
+import { canMakeHosts, testHosts } from "./_hosts.ts";
+import { corral, recipeFile } from "./_cli.ts";
+
+const ignore = !canMakeHosts();
+
+function statusOf(journal: RunJournal, step: string): Record<string, string> {
+  const record = journal.steps.find((s) => s.name === step);
+  assert.ok(record, `no step ${step}: ${journal.steps.map((s) => s.name)}`);
+  return Object.fromEntries(record.targets.map((t) => [t.vm, t.status]));
+}
+
+/** What is left in a host's runtime directory (it may never have been made). */
+function leftIn(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].map((entry) => entry.name);
+  } catch {
+    return [];
+  }
+}
+
+Deno.test({
+  name:
+    "hosts: one recipe across two SSH hosts and this machine: crash one per host, recover, migrate across",
+  ignore,
+  async fn() {
+    await using hosts = await testHosts(2);
+    const file = await recipeFile(
+      `recipe: 1
+name: across
+hosts:
+${hosts.yaml()}
+vms:
+  a[1:2]: { host: h1, groups: [h1] }
+  b1: { host: h2, groups: [h2] }
+  local1: {}
+steps:
+  - { name: booted, console: { wait: READY } }
+  - { name: crash one per host, id: crash, on: [a1, b1], nmi: {} }
+  - { name: panic seen, on: [a1, b1], wait-event: { event: GUEST_PANICKED } }
+  - { name: recover, on: [a1, b1], reset: {} }
+  - { name: back, id: back, on: [a1, b1], console: { wait: READY } }
+  - { name: the others ran on, on: [a2, local1], wait-status: { status: running } }
+  - { name: move a2 to h2, id: move, on: a2, migrate: { host: h2 } }
+  - { name: a2 answers on h2, on: a2, console: { exec: hello, expect: "/^unknown command/" } }
+metrics:
+  recovery: { from: crash.start, to: back.end, max: 30s }
+  downtime: { value: move.downtimeMs }
+finally:
+  - { name: stop, stop: { grace: 0s } }
+`,
+    );
+    try {
+      const plan = await corral(["plan", file]);
+      assert.match(plan.out, /h1 +ssh root@10\.251\.1\.2, host key checked against/);
+      assert.match(plan.out, /a1 +launch builtin:tiny on host h1/);
+      const result = await corral(["run", file, "--seed", "1", "--json"]);
+      assert.equal(result.code, 0, result.out + result.err);
+      const journal = JSON.parse(result.out) as RunJournal;
+      assert.equal(journal.verdict, "pass", journal.reason);
+      const moved = journal.steps.find((s) => s.name === "move a2 to h2")!.targets[0]!.output as {
+        from: string;
+        to: string;
+      };
+      assert.deepEqual([moved.from, moved.to], ["a2", "a2-m1"]);
+      assert.deepEqual(
+        Object.keys(journal.metrics.find((m) => m.name === "recovery")!.values).sort(),
+        ["a1", "b1"],
+      );
+      // Only the local VM went through this machine's QEMU (the recorder); the rest ran on the hosts.
+      assert.equal(result.qemuStarts.length, 1);
+      for (const spec of hosts.specs) {
+        assert.deepEqual(await leftIn(spec.runtimeDir!), ["files"].slice(0, 0));
+      }
+    } finally {
+      await Deno.remove(file);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "hosts: a host that drops mid-run fails only its VMs, naming the host; the others go on and finally runs",
+  ignore,
+  async fn() {
+    await using hosts = await testHosts(2);
+    const recipe = parseRecipe(
+      `recipe: 1
+name: drop
+hosts:
+${hosts.yaml()}
+vms:
+  a1: { host: h1 }
+  b1: { host: h2 }
+  local1: {}
+steps:
+  - { name: booted, console: { wait: READY } }
+  - { name: after the drop, qmp: { execute: query-status } }
+  - { name: still going, qmp: { execute: query-status } }
+finally:
+  - { name: stop, stop: { grace: 0s } }
+`,
+      "drop.yaml",
+    );
+    const { journal } = await runRecipe(recipe, {
+      seed: 1,
+      // The drop happens exactly between two steps: asked before each one.
+      confirm: async (planned) => {
+        if (planned.step.name === "after the drop") await hosts.drop(0);
+        return "run";
+      },
+    });
+    assert.equal(journal.verdict, "error", journal.reason);
+    assert.deepEqual(statusOf(journal, "after the drop"), { a1: "error", b1: "ok", local1: "ok" });
+    const error = journal.steps.find((s) => s.name === "after the drop")!.targets[0]!.error!;
+    assert.match(error, /^host 'h1' dropped \(its SSH connection is down: check the host/);
+    assert.deepEqual(statusOf(journal, "still going"), { a1: "skipped", b1: "ok", local1: "ok" });
+    const stop = statusOf(journal, "stop");
+    assert.equal(stop.b1, "ok");
+    assert.equal(stop.local1, "ok");
+  },
+});
+
+Deno.test({
+  name:
+    "hosts: an unknown host key stops that host alone, with what to do; the other host's VMs run",
+  ignore,
+  async fn() {
+    await using hosts = await testHosts(2);
+    await Deno.writeTextFile(`${hosts.dir}/empty_known_hosts`, "");
+    const yaml = hosts.yaml().replace(
+      /(h1: \{[^}]*known-hosts: )[^,]+/,
+      `$1${hosts.dir}/empty_known_hosts`,
+    );
+    const recipe = parseRecipe(
+      `recipe: 1\nname: keys\nhosts:\n${yaml}\nvms:\n  a1: { host: h1 }\n  b1: { host: h2 }\n` +
+        `steps:\n  - { name: booted, console: { wait: READY } }\n`,
+      "keys.yaml",
+    );
+    const { journal } = await runRecipe(recipe, { seed: 1 });
+    assert.equal(journal.verdict, "error");
+    assert.deepEqual(statusOf(journal, "bring up"), { a1: "error", b1: "ok" });
+    const error = journal.steps[0]!.targets[0]!.error!;
+    assert.match(
+      error,
+      /host 'h1': cannot connect to root@10\.251\.1\.2: its host key is not known/,
+    );
+    assert.match(error, /check-host-key: false/);
+    assert.deepEqual(
+      statusOf(journal, "booted"),
+      { b1: "ok" },
+      "a VM never brought up takes no step",
+    );
+  },
+});
