@@ -21,6 +21,8 @@ export interface TestHosts extends AsyncDisposable {
   dir: string;
   /** Kill every process of host `index` (its sshd, sessions and QEMUs): the host drops. */
   drop(index: number): Promise<void>;
+  /** The network namespace of host `index`, to start processes "on" it. */
+  namespace(index: number): string;
   /** The recipe `hosts:` mapping as YAML lines (indented two spaces). */
   yaml(): string;
 }
@@ -157,6 +159,7 @@ export async function testHosts(count: number): Promise<TestHosts> {
       knownHosts: `${dir}/known_hosts`,
       identity: `${dir}/id`,
       dir,
+      namespace: (index) => names[index]!,
       drop: async (index) => {
         await sh(`ip netns pids ${names[index]} | xargs -r kill -9`);
       },

@@ -162,3 +162,56 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name:
+    "hosts: attach ssh://HOST/path drives a QEMU started on the host by someone else, and leaves it running",
+  ignore,
+  async fn() {
+    await using hosts = await testHosts(1);
+    const dir = `${hosts.dir}/outside`;
+    await Deno.mkdir(dir, { mode: 0o700 });
+    const qemu = new Deno.Command("ip", {
+      args: [
+        "netns",
+        "exec",
+        hosts.namespace(0),
+        Deno.env.get("CORRAL_QEMU") ?? "qemu-system-x86_64",
+        ...["-machine", "none", "-nodefaults", "-display", "none"],
+        ...["-qmp", `unix:${dir}/qmp.sock,server=on,wait=off`],
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      const recipe = parseRecipe(
+        `recipe: 1\nname: attach-ssh\nhosts:\n${hosts.yaml()}\n` +
+          `vms:\n  legacy: { attach: "ssh://h1${dir}/qmp.sock" }\n  missing: { attach: "ssh://h1${dir}/nope.sock" }\n` +
+          "steps:\n  - { name: pause, on: legacy, pause: {} }\n" +
+          "  - { name: paused, on: legacy, wait-status: { status: paused } }\n" +
+          "  - { name: resume, on: legacy, resume: {} }\n",
+        "a.yaml",
+      );
+      const { journal } = await runRecipe(recipe, { seed: 1 });
+      assert.deepEqual(statusOf(journal, "bring up"), { legacy: "ok", missing: "error" });
+      assert.match(
+        journal.steps[0]!.targets[1]!.error!,
+        /host 'h1': no socket at .*nope\.sock: is QEMU running there\?/,
+      );
+      assert.deepEqual(statusOf(journal, "resume"), { legacy: "ok" });
+      // Attached, so never stopped: it still answers, on the host's socket.
+      const probe = await new Deno.Command("ip", {
+        args: ["netns", "exec", hosts.namespace(0), "test", "-S", `${dir}/qmp.sock`],
+      }).output();
+      assert.ok(probe.success);
+      assert.equal(
+        await Promise.race([qemu.status.then(() => "exited"), Promise.resolve("running")]),
+        "running",
+      );
+    } finally {
+      qemu.kill("SIGKILL");
+      await qemu.status;
+    }
+  },
+});

@@ -12,7 +12,8 @@ import { launch, type LaunchOptions, type LaunchSpec } from "./launch.ts";
 import { type Member, resolveSelector, type Selector } from "./select.ts";
 import { type DetachedVm, Vm, type VmConnectOptions } from "./vm.ts";
 import { giveIdentity, prepareTemplates, type Templates } from "./template.ts";
-import { type HostSpec, SshHost } from "../host/ssh.ts";
+import { type HostSpec, quote, SshHost } from "../host/ssh.ts";
+import { forwardDir, isSshAddress, parseSshAddress } from "../host/attach.ts";
 
 /** Launch a VM, or start it from a template's saved state and give it its identity. */
 async function launchOrClone(
@@ -88,6 +89,8 @@ export class Lab implements AsyncDisposable {
   #templates: Templates | undefined;
   #hosts = new Map<string, SshHost>();
   #failures: { vm: string; error: Error }[] = [];
+  /** Forwards of VMs attached over SSH, undone after the VMs are closed. */
+  #releases: (() => Promise<void>)[] = [];
 
   /** With `partial`: the VMs that could not be brought up, with why. */
   get failures(): readonly { vm: string; error: Error }[] {
@@ -116,9 +119,10 @@ export class Lab implements AsyncDisposable {
       names.add(spec.name);
     }
     const unreachable = await lab.#connectHosts(specs, options);
+    const hostOf = (spec: LabSpec) => Lab.#hostOf(spec, options) ?? "";
     const hosts = lab.#hosts;
     const templates = await prepareTemplates(
-      specs.filter((s) => s.attach === undefined && !unreachable.has(s.host ?? "")),
+      specs.filter((s) => s.attach === undefined && !unreachable.has(hostOf(s))),
       { ...options, hosts },
     ).catch(async (error) => {
       await lab.shutdown();
@@ -129,8 +133,10 @@ export class Lab implements AsyncDisposable {
       await forEachNamed(
         specs,
         (spec, signal) =>
-          unreachable.has(spec.host ?? "")
-            ? Promise.reject(unreachable.get(spec.host!))
+          unreachable.has(hostOf(spec))
+            ? Promise.reject(unreachable.get(hostOf(spec)))
+            : isSshAddress(spec.attach)
+            ? lab.#attachOverSsh(spec, options, signal)
             : spec.attach === undefined
             ? launchOrClone(spec, { ...options, hosts, signal }, templates.stateOf(spec))
             : Vm.connect(spec.attach, {
@@ -262,15 +268,25 @@ export class Lab implements AsyncDisposable {
     await this.shutdown({ grace: 0 });
   }
 
-  /** Connect every host a spec names; resolves to the ones that failed, with why. */
+  /**
+   * Connect every host a spec names (`host`, or an `ssh://` attach address);
+   * resolves to the ones that failed, with why.
+   */
   async #connectHosts(
     specs: readonly LabSpec[],
     options: LabLaunchOptions,
   ): Promise<Map<string, Error>> {
-    const wanted = new Set(specs.map((s) => s.host).filter((h) => h !== undefined));
+    const wanted = new Map<string, HostSpec | undefined>();
+    for (const spec of specs) {
+      if (isSshAddress(spec.attach)) {
+        const { host } = parseSshAddress(spec.attach, options.hosts ?? []);
+        wanted.set(host.name, host);
+      } else if (spec.host !== undefined) {
+        wanted.set(spec.host, options.hosts?.find((h) => h.name === spec.host));
+      }
+    }
     const failed = new Map<string, Error>();
-    await Promise.all([...wanted].map(async (name) => {
-      const spec = options.hosts?.find((h) => h.name === name);
+    await Promise.all([...wanted].map(async ([name, spec]) => {
       if (!spec) {
         failed.set(name, new HostError("is not among the lab's hosts", { host: name }));
         return;
@@ -284,7 +300,55 @@ export class Lab implements AsyncDisposable {
     return failed;
   }
 
+  /** The host a spec needs: its `host`, or its `ssh://` attach address's. */
+  static #hostOf(spec: LabSpec, options: LabLaunchOptions): string | undefined {
+    return isSshAddress(spec.attach)
+      ? parseSshAddress(spec.attach, options.hosts ?? []).host.name
+      : spec.host;
+  }
+
+  /** Attach through an SSH host: forward the monitor (and agent) socket here, then connect. */
+  async #attachOverSsh(spec: LabSpec, options: LabLaunchOptions, signal: AbortSignal): Promise<Vm> {
+    const { host: hostSpec, path } = parseSshAddress(spec.attach!, options.hosts ?? []);
+    const host = this.#hosts.get(hostSpec.name)!;
+    const sockets: [string, string][] = [];
+    const dir = await forwardDir(spec.name);
+    const release = async () => {
+      for (const [local, remote] of sockets) await host.unforward(local, remote);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    };
+    try {
+      const forward = async (name: string, remote: string) => {
+        if ((await host.run(`test -S ${quote(remote)}`)).code !== 0) {
+          throw new HostError(`no socket at ${remote}: is QEMU running there?`, {
+            host: host.name,
+          });
+        }
+        await host.forward(`${dir}/${name}`, remote);
+        sockets.push([`${dir}/${name}`, remote]);
+        return `unix:${dir}/${name}`;
+      };
+      const qmp = await forward("qmp.sock", path);
+      const agent = isSshAddress(spec.agentAddress)
+        ? await forward("qga.sock", parseSshAddress(spec.agentAddress, options.hosts ?? []).path)
+        : spec.agentAddress;
+      const vm = await Vm.connect(qmp, {
+        name: spec.name,
+        agent,
+        signal,
+        trace: options.trace,
+        commandTimeout: options.commandTimeout,
+      });
+      this.#releases.push(release);
+      return vm;
+    } catch (error) {
+      await release();
+      throw error;
+    }
+  }
+
   async #closeHosts(): Promise<void> {
+    for (const release of this.#releases.splice(0)) await release();
     await Promise.all([...this.#hosts.values()].map((host) => host.close()));
     this.#hosts.clear();
   }
