@@ -61,8 +61,19 @@ if (import.meta.main) {
   }
   if (Deno.args.includes("--tests")) {
     // What the tests drive besides QEMU: a terminal (the shell's tests), a guest agent on this
-    // host (the agent's), ps (the lifecycle's).
-    const wanted = [["tmux", "tmux"], ["qemu-ga", "qemu-guest-agent"], ["ps", "procps"]];
+    // host (the agent's), ps (the lifecycle's), qemu-img (disks, backups), sshd and ssh (SSH
+    // hosts), libvirtd and its QMP proxy (libvirt domains).
+    const wanted = [
+      ["tmux", "tmux"],
+      ["qemu-ga", "qemu-guest-agent"],
+      ["ps", "procps"],
+      ["qemu-img", "qemu-utils"],
+      ["ssh", "openssh-client"],
+      ["sshd", "openssh-server"],
+      ["ip", "iproute2"],
+      ["libvirtd", "libvirt-daemon-system"],
+      ["virt-qemu-qmp-proxy", "libvirt-clients-qemu"],
+    ];
     const missing = [];
     for (const [command, pkg] of wanted) if (!await has(command!)) missing.push(pkg!);
     if (missing.length > 0 && Deno.uid() === 0) {

@@ -12,6 +12,7 @@ import { AgentError, ConnectionClosedError, CorralError, TimeoutError } from "..
 import { delay } from "../_async.ts";
 import { formatMs } from "../_text.ts";
 import { GuestAgent } from "./client.ts";
+import { isLibvirtAddress, LibvirtAgent } from "../host/libvirt.ts";
 
 /** Options of {@linkcode VmAgent.prototype.exec}. */
 export interface AgentExecOptions {
@@ -48,6 +49,16 @@ export interface AgentInterface {
 /** How often a running command's status is asked for: the agent has no completion event. */
 const POLL_MS = 25;
 
+/** What `VmAgent` sends commands through: a socket to qemu-ga, or libvirt. */
+interface AgentChannel {
+  execute(
+    command: string,
+    args?: Record<string, unknown>,
+    options?: { timeout?: number; signal?: AbortSignal; noReply?: boolean },
+  ): Promise<unknown>;
+  close(): void;
+}
+
 /**
  * The guest agent of one VM.
  *
@@ -62,8 +73,8 @@ const POLL_MS = 25;
 export class VmAgent {
   #address: string;
   #vm: string;
-  #client: GuestAgent | undefined;
-  #connecting: Promise<GuestAgent> | undefined;
+  #client: AgentChannel | undefined;
+  #connecting: Promise<AgentChannel> | undefined;
 
   /** The agent at `address` (`unix:/path`) of the VM named `vm`. */
   constructor(address: string, vm: string) {
@@ -275,8 +286,12 @@ export class VmAgent {
     }
   }
 
-  #connect(): Promise<GuestAgent> {
+  #connect(): Promise<AgentChannel> {
     if (this.#client) return Promise.resolve(this.#client);
+    // libvirt owns the channel of a domain it manages: ask it, through virsh.
+    if (isLibvirtAddress(this.#address)) {
+      return Promise.resolve(this.#client = new LibvirtAgent(this.#address, this.#vm));
+    }
     this.#connecting ??= GuestAgent.connect(this.#address, { name: this.#vm, timeout: 5000 })
       .then((client) => this.#client = client, (cause) => {
         throw new AgentError(

@@ -66,6 +66,12 @@ export interface QmpConnectOptions {
    * cursors stay valid across connections to the same VM.
    */
   journal?: EventJournal | undefined;
+  /**
+   * Accept an event whose `data` is a JSON text of an object instead of the
+   * object: libvirt 9's `virt-qemu-qmp-proxy` sends events so. Off by
+   * default (a strict peer check); `attach: libvirt:…` turns it on.
+   */
+  eventDataAsText?: boolean | undefined;
   /** Abandons connecting. */
   signal?: AbortSignal;
   /** See every message from the greeting on (the same as setting `trace` later, but earlier). */
@@ -140,6 +146,7 @@ export class QmpClient {
   #closeError: ConnectionClosedError | undefined;
   #reading: Promise<void>;
   #oob = false;
+  #eventDataAsText: boolean;
 
   /**
    * Called with every message sent (`"->"`) and received (`"<-"`), as
@@ -155,6 +162,7 @@ export class QmpClient {
     this.#name = name;
     this.trace = options.trace;
     this.#commandTimeout = options.commandTimeout ?? DEFAULT_TIMEOUT;
+    this.#eventDataAsText = options.eventDataAsText ?? false;
     this.#journal = options.journal ?? new EventJournal({
       vm: name,
       capacity: options.journalSize,
@@ -471,7 +479,15 @@ export class QmpClient {
   }
 
   #onEvent(message: Record<string, unknown>, line: string): void {
-    const { event, data, timestamp } = message;
+    const { event, timestamp } = message;
+    let data = message.data;
+    if (typeof data === "string" && this.#eventDataAsText) {
+      try {
+        data = JSON.parse(data);
+      } catch {
+        throw this.#unexpected(line);
+      }
+    }
     if (
       typeof event !== "string" || !isTimestamp(timestamp) ||
       (data !== undefined && !isObject(data))

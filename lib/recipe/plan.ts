@@ -6,6 +6,7 @@
  * @module
  */
 
+import { isLibvirtAddress, LIBVIRT_CAVEAT } from "../host/libvirt.ts";
 import { unsafeUniformIntDistribution, xoroshiro128plus } from "pure-rand";
 import { resolveSelector, SelectorError } from "../vm/select.ts";
 import { didYouMean } from "../_suggest.ts";
@@ -179,7 +180,8 @@ class Planner {
     const needs = actionKind(step.action.kind)?.requires?.(step.action);
     if (!needs) return;
     const hasAgent = (vm: InventoryVm) =>
-      vm.agent !== undefined || (vm.spec !== undefined && hasAgentChannel(vm.spec));
+      vm.agent !== undefined || isLibvirtAddress(vm.attach) ||
+      (vm.spec !== undefined && hasAgentChannel(vm.spec));
     const unable = this.#recipe.inventory.filter((vm) =>
       targets.includes(vm.name) &&
       (needs === "agent"
@@ -338,6 +340,7 @@ export function formatPlan(plan: Plan): string {
 
 function describeVm(vm: InventoryVm): string {
   const groups = vm.groups.length ? ` groups ${vm.groups.join(",")}` : "";
+  if (isLibvirtAddress(vm.attach)) return `attach ${vm.attach}${groups} (${LIBVIRT_CAVEAT})`;
   if (vm.attach) return `attach ${vm.attach}${groups}`;
   const accel = vm.spec?.guest === "none" ? "" : `, ${vm.spec?.accel ?? defaultAccel()}`;
   const nets = vm.networks.map((n) => ` ${n.name} ${n.address}`).join(",");

@@ -14,6 +14,7 @@ import { type DetachedVm, Vm, type VmConnectOptions } from "./vm.ts";
 import { giveIdentity, prepareTemplates, type Templates } from "./template.ts";
 import { type HostSpec, quote, SshHost } from "../host/ssh.ts";
 import { forwardDir, isSshAddress, parseSshAddress } from "../host/attach.ts";
+import { isLibvirtAddress, openLibvirtMonitor } from "../host/libvirt.ts";
 
 /** Launch a VM, or start it from a template's saved state and give it its identity. */
 async function launchOrClone(
@@ -137,6 +138,8 @@ export class Lab implements AsyncDisposable {
             ? Promise.reject(unreachable.get(hostOf(spec)))
             : isSshAddress(spec.attach)
             ? lab.#attachOverSsh(spec, options, signal)
+            : isLibvirtAddress(spec.attach)
+            ? lab.#attachLibvirt(spec, options, signal)
             : spec.attach === undefined
             ? launchOrClone(spec, { ...options, hosts, signal }, templates.stateOf(spec))
             : Vm.connect(spec.attach, {
@@ -305,6 +308,26 @@ export class Lab implements AsyncDisposable {
     return isSshAddress(spec.attach)
       ? parseSshAddress(spec.attach, options.hosts ?? []).host.name
       : spec.host;
+  }
+
+  /** Attach to a libvirt domain through libvirt's QMP proxy (and its agent passthrough). */
+  async #attachLibvirt(spec: LabSpec, options: LabLaunchOptions, signal: AbortSignal): Promise<Vm> {
+    const monitor = await openLibvirtMonitor(spec.attach!, spec.name);
+    try {
+      const vm = await Vm.connect(monitor.qmp, {
+        name: spec.name,
+        agent: spec.agentAddress ?? monitor.agent,
+        signal,
+        trace: options.trace,
+        commandTimeout: options.commandTimeout,
+        eventDataAsText: true, // what libvirt 9's proxy sends
+      });
+      this.#releases.push(monitor.close);
+      return vm;
+    } catch (error) {
+      await monitor.close();
+      throw error;
+    }
   }
 
   /** Attach through an SSH host: forward the monitor (and agent) socket here, then connect. */

@@ -1,0 +1,104 @@
+/**
+ * libvirtd for the tests, without systemd (as `../shared/multi-host.md`
+ * describes): virtlogd and libvirtd started when they are not running and
+ * stopped after; transient domains that go when the test ends. Needs root.
+ */
+
+import { TINY_IMAGE } from "../lib/vm/guest/_tiny_image.ts";
+import { ensureLinuxGuest, LINUX_READY } from "../lib/vm/guest/linux.ts";
+
+export { LINUX_READY };
+
+const URI = "qemu:///system";
+
+async function run(program: string, args: string[]): Promise<{ ok: boolean; out: string }> {
+  const output = await new Deno.Command(program, { args, stdout: "piped", stderr: "piped" })
+    .output();
+  const text = new TextDecoder();
+  return { ok: output.success, out: text.decode(output.stdout) + text.decode(output.stderr) };
+}
+
+/** Whether libvirt can be driven here (root, libvirtd, the QMP proxy). */
+export function canUseLibvirt(): boolean {
+  try {
+    return Deno.uid() === 0 && Deno.statSync("/usr/sbin/libvirtd").isFile &&
+      Deno.statSync("/usr/bin/virt-qemu-qmp-proxy").isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** A running libvirtd and a world-readable directory for domain files. */
+export interface TestLibvirt extends AsyncDisposable {
+  /** The connection URI. */
+  uri: string;
+  /** Start a transient domain with a tiny guest (or the Linux guest with an agent); its name. */
+  domain(kind: "tiny" | "linux"): Promise<string>;
+}
+
+/** Start libvirtd unless it runs; stop what was started, and every domain made, at dispose. */
+export async function testLibvirt(): Promise<TestLibvirt> {
+  const started: string[] = [];
+  for (const dir of ["/var/log/libvirt/qemu", "/var/lib/libvirt/qemu", "/var/cache/libvirt/qemu"]) {
+    await Deno.mkdir(dir, { recursive: true });
+  }
+  // Running means answering: a stopped daemon can linger as a zombie that pgrep still finds.
+  const alive = async (daemon: string) => (await run("pgrep", ["-x", "-r", "R,S,D", daemon])).ok;
+  if (!await alive("virtlogd")) {
+    await run("virtlogd", ["-d"]);
+    started.push("virtlogd");
+  }
+  if (!(await run("virsh", ["-c", URI, "version"])).ok) {
+    await run("libvirtd", ["-d"]);
+    started.push("libvirtd");
+  }
+  for (let i = 0; !(await run("virsh", ["-c", URI, "version"])).ok; i++) {
+    if (i > 200) throw new Error("libvirtd does not answer");
+    await new Promise((r) => setTimeout(r, 25)); // polling a daemon's start
+  }
+  // libvirt runs QEMU as libvirt-qemu: the domain's files must be readable by it.
+  const dir = await Deno.makeTempDir({ prefix: "corral-libvirt-" });
+  await Deno.chmod(dir, 0o755);
+  const domains: string[] = [];
+  return {
+    uri: URI,
+    async domain(kind) {
+      const name = `corral-t${Deno.pid}-${domains.length}`;
+      const file = (path: string) => `${dir}/${path}`;
+      let boot: string;
+      let devices = "";
+      if (kind === "tiny") {
+        await Deno.writeFile(file("tiny.img"), TINY_IMAGE, { mode: 0o644 });
+        boot = "<boot dev='fd'/>";
+        devices = `<disk type='file' device='floppy'><driver name='qemu' type='raw'/>` +
+          `<source file='${file("tiny.img")}'/><target dev='fda' bus='fdc'/><readonly/></disk>`;
+      } else {
+        const linux = await ensureLinuxGuest();
+        await Deno.copyFile(linux.kernel, file("vmlinuz"));
+        await Deno.copyFile(linux.initrd, file("initrd.gz"));
+        await Deno.chmod(file("vmlinuz"), 0o644);
+        await Deno.chmod(file("initrd.gz"), 0o644);
+        boot = `<kernel>${file("vmlinuz")}</kernel><initrd>${file("initrd.gz")}</initrd>` +
+          `<cmdline>console=ttyS0 quiet panic=-1</cmdline>`;
+        devices = "<serial type='pty'/><channel type='unix'><target type='virtio' " +
+          "name='org.qemu.guest_agent.0'/></channel>";
+      }
+      const memory = kind === "tiny" ? 16 : 256;
+      const xml = `<domain type='qemu'><name>${name}</name><memory unit='MiB'>${memory}</memory>` +
+        `<os><type arch='x86_64' machine='pc'>hvm</type>${boot}</os><on_crash>preserve</on_crash>` +
+        `<devices><emulator>/usr/bin/qemu-system-x86_64</emulator>${devices}` +
+        `<panic model='isa'><address type='isa' iobase='0x505'/></panic>` +
+        `<video><model type='none'/></video><memballoon model='none'/></devices></domain>`;
+      await Deno.writeTextFile(file(`${name}.xml`), xml);
+      const created = await run("virsh", ["-c", URI, "create", file(`${name}.xml`)]);
+      if (!created.ok) throw new Error(`virsh create: ${created.out}`);
+      domains.push(name);
+      return name;
+    },
+    async [Symbol.asyncDispose]() {
+      for (const name of domains) await run("virsh", ["-c", URI, "destroy", name]);
+      for (const daemon of started.reverse()) await run("pkill", ["-x", daemon]);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
