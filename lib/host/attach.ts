@@ -58,7 +58,10 @@ export function parseSshAddress(address: string, hosts: readonly HostSpec[]): Ss
 
 /** A private local directory for the forwarded sockets of one attached VM. */
 export async function forwardDir(name: string): Promise<string> {
-  const dir = await Deno.makeTempDir({ dir: await runtimeBase(), prefix: `fwd-${name.slice(0, 20)}-` });
+  const dir = await Deno.makeTempDir({
+    dir: await runtimeBase(),
+    prefix: `fwd-${name.slice(0, 20)}-`,
+  });
   await Deno.chmod(dir, 0o700);
   return dir;
 }

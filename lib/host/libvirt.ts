@@ -155,7 +155,9 @@ export class LibvirtAgent {
     args?: Record<string, unknown>,
     options: { timeout?: number; noReply?: boolean } = {},
   ): Promise<unknown> {
-    const request = JSON.stringify(args ? { execute: command, arguments: args } : { execute: command });
+    const request = JSON.stringify(
+      args ? { execute: command, arguments: args } : { execute: command },
+    );
     const seconds = Math.max(1, Math.ceil((options.timeout ?? 30_000) / 1000));
     const { uri, domain } = this.#address;
     const output = await new Deno.Command("virsh", {

@@ -11,9 +11,9 @@
  */
 
 import { HostError } from "../errors.ts";
-import { after, delay, settlesWithin } from "../_async.ts";
-import { findExecutable } from "../vm/_process.ts";
+import { after } from "../_async.ts";
 import { runtimeBase } from "../vm/_runtime_dir.ts";
+import { Master } from "./_master.ts";
 
 /** How to reach a host, as `hosts:` in a recipe says. */
 export interface HostSpec {
@@ -38,6 +38,12 @@ export interface HostSpec {
   checkHostKey?: boolean | undefined;
   /** The address other hosts reach this one at, for migration streams. */
   address?: string | undefined;
+  /**
+   * Sessions the host's sshd allows on one connection (its `MaxSessions`,
+   * 10 by default): each QEMU holds one, so past it corral opens another
+   * connection. Default 10.
+   */
+  maxSessions?: number | undefined;
 }
 
 /** Options of {@linkcode SshHost.prototype.run}. */
@@ -77,17 +83,16 @@ export class SshHost {
   /** What the host was reached with. */
   readonly spec: HostSpec;
   #dir: string;
-  #master: Deno.ChildProcess;
-  #masterErr: Promise<string>;
+  #masters: Master[];
+  #opening: Promise<Master> | undefined;
   #closed = false;
   #base: Promise<string> | undefined;
   #uploads = new Map<string, Promise<string>>();
 
-  private constructor(spec: HostSpec, dir: string, master: Deno.ChildProcess) {
+  private constructor(spec: HostSpec, dir: string, master: Master) {
     this.spec = spec;
     this.#dir = dir;
-    this.#master = master;
-    this.#masterErr = new Response(master.stderr).text().catch(() => "");
+    this.#masters = [master];
   }
 
   /** The host's name. */
@@ -95,12 +100,15 @@ export class SshHost {
     return this.spec.name;
   }
 
-  /** Whether the connection is up (the master runs). */
+  /** Whether the connection is up (its first master runs). */
   get up(): boolean {
-    return !this.#closed && this.#exit === undefined;
+    return !this.#closed && this.#masters[0]!.running;
   }
 
-  #exit: Deno.CommandStatus | undefined;
+  /** How many SSH connections serve the host now (one per `maxSessions` sessions). */
+  get connections(): number {
+    return this.#masters.length;
+  }
 
   /**
    * Open the control master and wait until it serves.
@@ -109,38 +117,18 @@ export class SshHost {
    *   (host key, login, address), in ssh's own words too.
    */
   static async connect(spec: HostSpec, options: { timeout?: number } = {}): Promise<SshHost> {
-    const ssh = findExecutable("ssh");
-    if (!ssh) {
-      throw new HostError("ssh was not found: apt-get install openssh-client", { host: spec.name });
-    }
     const dir = await Deno.makeTempDir({ dir: await runtimeBase(), prefix: "ssh-" });
     await Deno.chmod(dir, 0o700);
-    const reaper = findExecutable("setpriv");
-    const args = ["-M", "-N", ...sshOptions(spec, `${dir}/ctl`), target(spec)];
-    const chain = [...(reaper ? [reaper, "--pdeathsig", "KILL", "--"] : []), ssh, ...args];
-    const master = new Deno.Command(chain[0]!, {
-      args: chain.slice(1),
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const host = new SshHost(spec, dir, master);
-    master.status.then((status) => host.#exit = status);
-    const timeout = options.timeout ?? 20_000;
-    const end = performance.now() + timeout;
-    while (!(await host.#check())) {
-      if (host.#exit !== undefined || performance.now() > end) {
-        const said = await settlesWithin(host.#masterErr, 500)
-          ? (await host.#masterErr).trim()
-          : "";
-        await host.close();
-        throw new HostError(explain(said, host.#exit === undefined, timeout, spec), {
-          host: spec.name,
-        });
-      }
-      await delay(50);
+    try {
+      return new SshHost(
+        spec,
+        dir,
+        await Master.open(spec, `${dir}/ctl0`, options.timeout ?? 20_000),
+      );
+    } catch (error) {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      throw error;
     }
-    return host;
   }
 
   /**
@@ -151,7 +139,7 @@ export class SshHost {
   async run(command: string, options: HostRunOptions = {}): Promise<HostRunResult> {
     this.#requireUp(command);
     const timeout = options.timeout ?? 30_000;
-    const child = this.spawn(command, { stdin: options.stdin !== undefined });
+    const child = await this.spawn(command, { stdin: options.stdin !== undefined });
     if (options.stdin !== undefined) {
       const writer = child.stdin.getWriter();
       await writer.write(options.stdin).catch(() => {});
@@ -171,6 +159,7 @@ export class SshHost {
           { host: this.name },
         );
       }
+      if (/Session open refused/.test(result.stderr)) throw this.#refused();
       if (output.code === 255 && !this.up) {
         throw new HostError(`the connection dropped: ${result.stderr.trim()}; check the host`, {
           host: this.name,
@@ -196,14 +185,22 @@ export class SshHost {
     return result.stdout;
   }
 
-  /** Start a command on the host through the master; its stdio are the channel. */
-  spawn(command: string, options: { stdin?: boolean } = {}): Deno.ChildProcess {
-    return new Deno.Command("ssh", {
-      args: [...this.#client(), "--", command],
+  /**
+   * Start a command on the host through a master with a session to spare
+   * (a new connection when every one is at `maxSessions`); its stdio are
+   * the channel.
+   */
+  async spawn(command: string, options: { stdin?: boolean } = {}): Promise<Deno.ChildProcess> {
+    const master = await this.#masterWithRoom();
+    master.sessions++;
+    const child = new Deno.Command("ssh", {
+      args: [...master.client(), "--", command],
       stdin: options.stdin ? "piped" : "null",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
+    child.status.finally(() => master.sessions--);
+    return child;
   }
 
   /** Forward the local unix socket `local` to `remote` on the host. */
@@ -211,7 +208,7 @@ export class SshHost {
     this.#requireUp("forward");
     await Deno.remove(local).catch(() => {});
     const { code, stderr } = await new Deno.Command("ssh", {
-      args: [...this.#client(), "-O", "forward", "-L", `${local}:${remote}`],
+      args: [...this.#masters[0]!.client(), "-O", "forward", "-L", `${local}:${remote}`],
       stdout: "null",
       stderr: "piped",
     }).output();
@@ -228,7 +225,7 @@ export class SshHost {
   async unforward(local: string, remote: string): Promise<void> {
     if (this.up) {
       await new Deno.Command("ssh", {
-        args: [...this.#client(), "-O", "cancel", "-L", `${local}:${remote}`],
+        args: [...this.#masters[0]!.client(), "-O", "cancel", "-L", `${local}:${remote}`],
         stdout: "null",
         stderr: "null",
       }).output().catch(() => {});
@@ -278,48 +275,42 @@ export class SshHost {
     return copied;
   }
 
-  /** Close the connection (QEMUs started through it die with it) and remove its files. */
+  /** Close the connections (QEMUs started through them die with them) and remove their files. */
   async close(): Promise<void> {
-    if (!this.#closed && this.#exit === undefined) {
+    if (this.up && this.#base) {
       // The copies of builtin guests go with the run.
-      if (this.#base) {
-        const base = await this.#base.catch(() => undefined);
-        if (base) await this.run(`rm -rf ${quote(`${base}/files`)}`).catch(() => {});
-      }
+      const base = await this.#base.catch(() => undefined);
+      if (base) await this.run(`rm -rf ${quote(`${base}/files`)}`).catch(() => {});
     }
     this.#closed = true;
-    try {
-      this.#master.kill("SIGTERM");
-    } catch {
-      // Already gone.
-    }
-    await this.#master.status;
-    await this.#masterErr;
+    await Promise.all(this.#masters.map((master) => master.close()));
     await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
   }
 
   /** Whether the connection still serves (asks the master; `up` only knows it has not exited). */
   alive(): Promise<boolean> {
-    return this.#closed ? Promise.resolve(false) : this.#check();
+    return this.#closed ? Promise.resolve(false) : this.#masters[0]!.check();
   }
 
-  async #check(): Promise<boolean> {
-    if (this.#exit !== undefined) return false;
-    const { code } = await new Deno.Command("ssh", {
-      args: [...this.#client(), "-O", "check"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return code === 0;
+  /** The host's sshd refused a session (ssh then exits 0 having run nothing). */
+  #refused(): HostError {
+    return new HostError(
+      `the host refused a session: its sshd allows fewer sessions per connection (MaxSessions) ` +
+        `than max-sessions (${this.spec.maxSessions ?? 10}): lower max-sessions`,
+      { host: this.name },
+    );
   }
 
-  #client(): string[] {
-    return [
-      ...sshOptions(this.spec, `${this.#dir}/ctl`),
-      "-o",
-      "ControlMaster=no",
-      target(this.spec),
-    ];
+  /** A master with a session to spare, opening one more connection when none has. */
+  async #masterWithRoom(): Promise<Master> {
+    const limit = this.spec.maxSessions ?? 10;
+    const free = this.#masters.find((m) => m.running && m.sessions < limit);
+    if (free) return free;
+    this.#opening ??= Master.open(this.spec, `${this.#dir}/ctl${this.#masters.length}`, 20_000)
+      .then((master) => (this.#masters.push(master), master))
+      .finally(() => this.#opening = undefined);
+    const opened = await this.#opening;
+    return opened.sessions < limit ? opened : await this.#masterWithRoom();
   }
 
   #requireUp(what: string): void {
@@ -331,57 +322,4 @@ export class SshHost {
       );
     }
   }
-}
-
-function target(spec: HostSpec): string {
-  return spec.ssh;
-}
-
-function sshOptions(spec: HostSpec, control: string): string[] {
-  const options = [
-    "-S",
-    control,
-    "-o",
-    "BatchMode=yes", // never a password prompt
-    "-o",
-    "ConnectTimeout=10",
-    "-o",
-    "ServerAliveInterval=2",
-    "-o",
-    "ServerAliveCountMax=3",
-    "-o",
-    "StreamLocalBindUnlink=yes",
-    "-o",
-    "ExitOnForwardFailure=yes",
-    "-o",
-    "LogLevel=ERROR",
-  ];
-  if (spec.port !== undefined) options.push("-p", String(spec.port));
-  if (spec.identity) options.push("-i", spec.identity, "-o", "IdentitiesOnly=yes");
-  if (spec.checkHostKey === false) {
-    options.push("-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null");
-  } else {
-    options.push("-o", "StrictHostKeyChecking=yes");
-    if (spec.knownHosts) options.push("-o", `UserKnownHostsFile=${spec.knownHosts}`);
-  }
-  return options;
-}
-
-/** What went wrong connecting, and what to check. */
-function explain(said: string, timedOut: boolean, timeout: number, spec: HostSpec): string {
-  const where = `${spec.ssh}${spec.port ? ` port ${spec.port}` : ""}`;
-  if (/host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i.test(said)) {
-    return `cannot connect to ${where}: its host key is not known (or changed): add it to ` +
-      `known_hosts (ssh-keyscan, after checking it), name a known-hosts file, or, for a ` +
-      `throwaway lab only, set check-host-key: false (ssh: ${said})`;
-  }
-  if (/permission denied/i.test(said)) {
-    return `cannot log in to ${where}: no key was accepted: load one into the SSH agent or ` +
-      `name an identity file (ssh: ${said})`;
-  }
-  if (timedOut) {
-    return `cannot connect to ${where} within ${timeout} ms: check the address and port`;
-  }
-  return `cannot connect to ${where}: check the address, the port and that sshd runs` +
-    (said ? ` (ssh: ${said})` : "");
 }

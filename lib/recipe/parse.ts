@@ -119,6 +119,7 @@ const HOST_KEYS = [
   "known-hosts",
   "check-host-key",
   "address",
+  "max-sessions",
 ];
 const STEP_MODIFIERS = [
   "name",
@@ -653,6 +654,9 @@ class Reader implements ParseTools {
         knownHosts: text("known-hosts"),
         checkHostKey: check === undefined ? undefined : this.bool(check, "check-host-key"),
         address: text("address"),
+        maxSessions: options.has("max-sessions")
+          ? this.#positiveInt(options.get("max-sessions")!.value, "max-sessions")
+          : undefined,
       });
     }
     return hosts;

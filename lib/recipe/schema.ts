@@ -179,6 +179,11 @@ export function recipeSchema(): JsonSchema {
               description: "false accepts any host key: throwaway labs only",
             },
             address: { type: "string", description: "where other hosts reach it (migration)" },
+            "max-sessions": {
+              type: "integer",
+              minimum: 1,
+              description: "sshd's MaxSessions there (default 10): more VMs open more connections",
+            },
           },
         },
       },
