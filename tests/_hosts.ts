@@ -23,6 +23,8 @@ export interface TestHosts extends AsyncDisposable {
   drop(index: number): Promise<void>;
   /** The network namespace of host `index`, to start processes "on" it. */
   namespace(index: number): string;
+  /** The hosts' user, whom processes started on a host by hand should run as. */
+  user: string;
   /** The recipe `hosts:` mapping as YAML lines (indented two spaces). */
   yaml(): string;
 }
@@ -33,6 +35,9 @@ async function sh(command: string): Promise<string> {
   if (!output.success) throw new Error(`${command}: ${text.decode(output.stderr)}`);
   return text.decode(output.stdout);
 }
+
+/** The hosts' user, made for the tests when it does not exist. */
+const USER = "corraltest";
 
 /** Whether this machine can host them (root, ip, sshd). */
 export function canMakeHosts(): boolean {
@@ -47,8 +52,11 @@ export function canMakeHosts(): boolean {
 export async function testHosts(count: number): Promise<TestHosts> {
   const tag = (Deno.pid % 10000).toString(36);
   const dir = await Deno.makeTempDir({ prefix: "corral-hosts-" });
+  // The hosts' user enters it (its runtime directories are inside); the keys stay private.
+  await Deno.chmod(dir, 0o755);
   const names = Array.from({ length: count }, (_, i) => `ct${tag}h${i + 1}`);
   const sshds: Deno.ChildProcess[] = [];
+  let createdUser = false;
   const cleanup = async () => {
     for (const sshd of sshds) {
       try {
@@ -58,17 +66,31 @@ export async function testHosts(count: number): Promise<TestHosts> {
     }
     for (const ns of names) {
       await sh(
-        `ip netns pids ${ns} 2>/dev/null | xargs -r kill -9; ip netns del ${ns} 2>/dev/null; true`,
+        `ip netns pids ${ns} 2>/dev/null | xargs -r kill -9; ip netns del ${ns} 2>/dev/null; ` +
+          `ip link del ${ns}a 2>/dev/null; true`,
       );
     }
     await Deno.remove(dir, { recursive: true }).catch(() => {});
+    if (createdUser) await sh(`userdel ${USER} 2>/dev/null; true`);
   };
   try {
+    // A run killed before its cleanup can leave its links (and their routes) behind: ours by name.
+    await sh(
+      `for l in $(ip -o link show | sed -nE 's/^[0-9]+: (ct[0-9a-z]+h[0-9]a)@.*/\\1/p'); do ` +
+        `ip link del "$l"; done; true`,
+    );
     await sh(`mkdir -p /run/sshd && chmod 755 /run/sshd`);
     await sh(
       `ssh-keygen -q -t ed25519 -N '' -f ${dir}/id && ssh-keygen -q -t ed25519 -N '' -f ${dir}/host`,
     );
     await Deno.copyFile(`${dir}/id.pub`, `${dir}/authorized_keys`);
+    await Deno.chmod(`${dir}/authorized_keys`, 0o644); // sshd reads it as the user
+    // A user of the tests' own with /bin/sh: no login files run per command (root's may be slow,
+    // and a session killed in the middle of them can leave locks behind), and QEMU runs
+    // unprivileged on the hosts, as it would for most users.
+    createdUser = !(await sh(`id -u ${USER} >/dev/null 2>&1 && echo yes || true`)).includes("yes");
+    // '*': no password, yet not a locked account (which sshd refuses without PAM).
+    if (createdUser) await sh(`useradd -M -N -p '*' -s /bin/sh -d ${dir} ${USER}`);
     const hostKey = (await Deno.readTextFile(`${dir}/host.pub`)).split(" ").slice(0, 2).join(" ");
     const specs: HostSpec[] = [];
     const known: string[] = [];
@@ -89,7 +111,7 @@ export async function testHosts(count: number): Promise<TestHosts> {
           "Port 22",
           `HostKey ${dir}/host`,
           `AuthorizedKeysFile ${dir}/authorized_keys`,
-          "PermitRootLogin prohibit-password",
+          "PermitRootLogin no",
           "PasswordAuthentication no",
           "KbdInteractiveAuthentication no",
           "AllowStreamLocalForwarding yes",
@@ -109,9 +131,10 @@ export async function testHosts(count: number): Promise<TestHosts> {
       );
       known.push(`${address} ${hostKey}`);
       const runtime = `${dir}/run${n}`;
+      await sh(`mkdir -m 700 ${runtime} && chown ${USER} ${runtime}`);
       specs.push({
         name: `h${n}`,
-        ssh: `root@${address}`,
+        ssh: `${USER}@${address}`,
         identity: `${dir}/id`,
         knownHosts: `${dir}/known_hosts`,
         runtimeDir: runtime,
@@ -160,6 +183,7 @@ export async function testHosts(count: number): Promise<TestHosts> {
       identity: `${dir}/id`,
       dir,
       namespace: (index) => names[index]!,
+      user: USER,
       drop: async (index) => {
         await sh(`ip netns pids ${names[index]} | xargs -r kill -9`);
       },

@@ -61,7 +61,7 @@ finally:
     );
     try {
       const plan = await corral(["plan", file]);
-      assert.match(plan.out, /h1 +ssh root@10\.251\.1\.2, host key checked against/);
+      assert.match(plan.out, /h1 +ssh corraltest@10\.251\.1\.2, host key checked against/);
       assert.match(plan.out, /a1 +launch builtin:tiny on host h1/);
       const result = await corral(["run", file, "--seed", "1", "--json"]);
       assert.equal(result.code, 0, result.out + result.err);
@@ -152,7 +152,7 @@ Deno.test({
     const error = journal.steps[0]!.targets[0]!.error!;
     assert.match(
       error,
-      /host 'h1': cannot connect to root@10\.251\.1\.2: its host key is not known/,
+      /host 'h1': cannot connect to corraltest@10\.251\.1\.2: its host key is not known/,
     );
     assert.match(error, /check-host-key: false/);
     assert.deepEqual(
@@ -171,11 +171,13 @@ Deno.test({
     await using hosts = await testHosts(1);
     const dir = `${hosts.dir}/outside`;
     await Deno.mkdir(dir, { mode: 0o700 });
+    await new Deno.Command("chown", { args: [hosts.user, dir] }).output();
     const qemu = new Deno.Command("ip", {
       args: [
         "netns",
         "exec",
         hosts.namespace(0),
+        ...["setpriv", `--reuid=${hosts.user}`, "--regid=nogroup", "--clear-groups"],
         Deno.env.get("CORRAL_QEMU") ?? "qemu-system-x86_64",
         ...["-machine", "none", "-nodefaults", "-display", "none"],
         ...["-qmp", `unix:${dir}/qmp.sock,server=on,wait=off`],

@@ -49,25 +49,24 @@ export class RemoteQemuProcess implements QemuChild {
     const command = `echo corral-pid $$ >&2; ` +
       `if command -v setpriv >/dev/null; then exec setpriv --pdeathsig KILL -- ${line}; ` +
       `else exec ${line}; fi`;
-    const process = new RemoteQemuProcess(host, await host.spawn(command));
-    try {
-      process.#pid = await process.#started.promise;
-    } catch {
-      await process.status;
-      if (process.stderr.some((line) => line.includes("Session open refused"))) {
-        throw new HostError(
-          "the host refused a session: its sshd allows fewer sessions per connection " +
-            "(MaxSessions) than max-sessions: lower max-sessions",
-          { host: host.name },
-        );
+    for (let attempt = 1;; attempt++) {
+      const process = new RemoteQemuProcess(host, await host.spawn(command));
+      try {
+        process.#pid = await process.#started.promise;
+        return process;
+      } catch {
+        await process.status;
       }
-      throw new LaunchError(`QEMU did not start on host '${host.name}'`, {
-        vm,
-        exitCode: process.exit?.code,
-        stderr: process.stderr,
-      });
+      // sshd may still count a session that just ended: a refusal is worth two more tries.
+      if (!process.stderr.some((line) => line.includes("Session open refused"))) {
+        throw new LaunchError(`QEMU did not start on host '${host.name}'`, {
+          vm,
+          exitCode: process.exit?.code,
+          stderr: process.stderr,
+        });
+      }
+      if (attempt === 3) throw host.refused();
     }
-    return process;
   }
 
   /** The host the process runs on. */

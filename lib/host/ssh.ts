@@ -137,6 +137,17 @@ export class SshHost {
    * @throws {HostError} The connection is down or dropped, or the deadline passed.
    */
   async run(command: string, options: HostRunOptions = {}): Promise<HostRunResult> {
+    // sshd may still count a session that just ended: a refusal is worth two more tries.
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await this.#runOnce(command, options);
+      } catch (error) {
+        if (!(error instanceof RefusedSession) || attempt === 3) throw error;
+      }
+    }
+  }
+
+  async #runOnce(command: string, options: HostRunOptions): Promise<HostRunResult> {
     this.#requireUp(command);
     const timeout = options.timeout ?? 30_000;
     const child = await this.spawn(command, { stdin: options.stdin !== undefined });
@@ -159,7 +170,7 @@ export class SshHost {
           { host: this.name },
         );
       }
-      if (/Session open refused/.test(result.stderr)) throw this.#refused();
+      if (/Session open refused/.test(result.stderr)) throw this.refused();
       if (output.code === 255 && !this.up) {
         throw new HostError(`the connection dropped: ${result.stderr.trim()}; check the host`, {
           host: this.name,
@@ -293,8 +304,8 @@ export class SshHost {
   }
 
   /** The host's sshd refused a session (ssh then exits 0 having run nothing). */
-  #refused(): HostError {
-    return new HostError(
+  refused(): HostError {
+    return new RefusedSession(
       `the host refused a session: its sshd allows fewer sessions per connection (MaxSessions) ` +
         `than max-sessions (${this.spec.maxSessions ?? 10}): lower max-sessions`,
       { host: this.name },
@@ -303,7 +314,8 @@ export class SshHost {
 
   /** A master with a session to spare, opening one more connection when none has. */
   async #masterWithRoom(): Promise<Master> {
-    const limit = this.spec.maxSessions ?? 10;
+    // Two to spare: sshd counts a session a little longer than the client that ended it.
+    const limit = Math.max(1, (this.spec.maxSessions ?? 10) - 2);
     const free = this.#masters.find((m) => m.running && m.sessions < limit);
     if (free) return free;
     this.#opening ??= Master.open(this.spec, `${this.#dir}/ctl${this.#masters.length}`, 20_000)
@@ -323,3 +335,6 @@ export class SshHost {
     }
   }
 }
+
+/** A session the host's sshd refused (more than its MaxSessions on one connection). */
+class RefusedSession extends HostError {}
