@@ -1,5 +1,5 @@
 import { HostError } from "../errors.ts";
-import { delay, settlesWithin } from "../_async.ts";
+import { after, delay, settlesWithin } from "../_async.ts";
 import { findExecutable } from "../vm/_process.ts";
 import type { HostSpec } from "./ssh.ts";
 
@@ -74,12 +74,31 @@ export class Master {
   /** Whether the master serves (`ssh -O check`). */
   async check(): Promise<boolean> {
     if (this.#exit !== undefined) return false;
-    const { code } = await new Deno.Command("ssh", {
-      args: [...this.client(), "-O", "check"],
+    return (await this.ask(["check"])).code === 0;
+  }
+
+  /**
+   * Ask the master something through its control socket (`ssh -O …`),
+   * within `timeout` ms: a wedged master makes it exit 255.
+   */
+  async ask(args: string[], timeout = 10_000): Promise<{ code: number; stderr: string }> {
+    const child = new Deno.Command("ssh", {
+      args: [...this.client(), "-O", ...args],
       stdout: "null",
-      stderr: "null",
-    }).output();
-    return code === 0;
+      stderr: "piped",
+    }).spawn();
+    const cancel = after(timeout, () => child.kill("SIGKILL"));
+    try {
+      const { code, signal, stderr } = await child.output();
+      return {
+        code: signal ? 255 : code,
+        stderr: signal
+          ? `ssh -O ${args[0]} did not answer within ${timeout} ms`
+          : new TextDecoder().decode(stderr),
+      };
+    } finally {
+      cancel();
+    }
   }
 
   /** End the connection. */

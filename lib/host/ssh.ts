@@ -218,14 +218,14 @@ export class SshHost {
   async forward(local: string, remote: string): Promise<void> {
     this.#requireUp("forward");
     await Deno.remove(local).catch(() => {});
-    const { code, stderr } = await new Deno.Command("ssh", {
-      args: [...this.#masters[0]!.client(), "-O", "forward", "-L", `${local}:${remote}`],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
+    const { code, stderr } = await this.#masters[0]!.ask([
+      "forward",
+      "-L",
+      `${local}:${remote}`,
+    ]);
     if (code !== 0) {
       throw new HostError(
-        `cannot forward ${local} to ${remote}: ${new TextDecoder().decode(stderr).trim()}; ` +
+        `cannot forward ${local} to ${remote}: ${stderr.trim()}; ` +
           `the host's sshd needs AllowStreamLocalForwarding yes`,
         { host: this.name },
       );
@@ -235,11 +235,7 @@ export class SshHost {
   /** Stop forwarding `local` (and remove it). */
   async unforward(local: string, remote: string): Promise<void> {
     if (this.up) {
-      await new Deno.Command("ssh", {
-        args: [...this.#masters[0]!.client(), "-O", "cancel", "-L", `${local}:${remote}`],
-        stdout: "null",
-        stderr: "null",
-      }).output().catch(() => {});
+      await this.#masters[0]!.ask(["cancel", "-L", `${local}:${remote}`]).catch(() => {});
     }
     await Deno.remove(local).catch(() => {});
   }
