@@ -6,6 +6,8 @@
 
 import assert from "node:assert/strict";
 import { corral, recipeFile } from "./_cli.ts";
+import { launch, MigrationError } from "../mod.ts";
+import { rejectsWith } from "./_assert.ts";
 
 Deno.test("linux: the shipped evacuate recipe passes: every VM moved, the workload kept counting, downtime bounded", async () => {
   const result = await corral(["run", "recipes/evacuate.yaml", "--seed", "1"]);
@@ -44,4 +46,25 @@ Deno.test("linux: template: warm clones boot once, then each clone has its own n
   } finally {
     await Deno.remove(file);
   }
+});
+
+Deno.test("linux: a migration that cannot converge by its deadline is cancelled; the guest runs on where it was", async () => {
+  await using vm = await launch({ name: "busy", guest: "builtin:linux" }, { timeout: 120_000 });
+  await vm.agent.waitReady({ timeout: 120_000 });
+  // Memory dirtied faster than 1 MiB/s can carry it (random bytes: no zero pages to skip).
+  await vm.agent.exec(
+    "(while true; do head -c 4M /dev/urandom > /dev/shm/dirty; done) </dev/null >/dev/null 2>&1 &",
+  );
+  const pid = vm.pid;
+  await rejectsWith(
+    vm.migrate({ maxBandwidth: 1024 * 1024, downtimeLimit: 1, timeout: 3000 }),
+    MigrationError,
+    /vm 'busy': the migration did not complete within 3 s: cancelled, the source runs on/,
+  );
+  assert.equal(vm.pid, pid);
+  assert.equal(vm.instance, "busy");
+  assert.equal((await vm.status()).status, "running");
+  const migration = await vm.executeUntyped("query-migrate") as { status: string };
+  assert.equal(migration.status, "cancelled");
+  assert.equal((await vm.agent.exec("echo still-here")).stdout, "still-here\n");
 });

@@ -62,7 +62,7 @@ if (import.meta.main) {
   if (Deno.args.includes("--tests")) {
     // What the tests drive besides QEMU: a terminal (the shell's tests), a guest agent on this
     // host (the agent's), ps (the lifecycle's), qemu-img (disks, backups), sshd and ssh (SSH
-    // hosts), libvirtd and its QMP proxy (libvirt domains).
+    // hosts), libvirtd and its QMP proxy (libvirt domains), Chromium (reports).
     const wanted = [
       ["tmux", "tmux"],
       ["qemu-ga", "qemu-guest-agent"],
@@ -73,6 +73,7 @@ if (import.meta.main) {
       ["ip", "iproute2"],
       ["libvirtd", "libvirt-daemon-system"],
       ["virt-qemu-qmp-proxy", "libvirt-clients-qemu"],
+      ["chromium", "chromium"], // report.html rendered headless
     ];
     const missing = [];
     for (const [command, pkg] of wanted) if (!await has(command!)) missing.push(pkg!);

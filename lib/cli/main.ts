@@ -30,7 +30,8 @@ import { parseDuration } from "../recipe/duration.ts";
 import type { Recipe, Step } from "../recipe/model.ts";
 import { loadRecipe, RecipeError } from "../recipe/parse.ts";
 import { formatPlan, type PlannedStep, planRecipe, randomSeed } from "../recipe/plan.ts";
-import { ReportDirError, summary } from "../recipe/report.ts";
+import { renderReport, ReportDirError, type RunJournal, summary } from "../recipe/report.ts";
+import { LiveProgress, shownLive } from "./_progress.ts";
 import { runRecipe } from "../recipe/run.ts";
 import { isSecretName, Redactor } from "../recipe/secrets.ts";
 import { shellMain } from "./shell.ts";
@@ -49,8 +50,8 @@ options:
   --seed N           seed for picks (default: random, printed)
   --forks N          act on at most N VMs at once (default: the recipe's)
   --deadline DUR     deadline for the whole run, e.g. 5m (finally still runs)
-  --report DIR       write events.jsonl, journal.json, junit.xml, vms/*/{console,qmp}.log
-                     into DIR, which must be empty or new
+  --report DIR       write report.html, events.jsonl, journal.json, junit.xml and
+                     vms/*/{console,qmp}.log into DIR, which must be empty or new
   --force            empty a --report DIR that is not empty
   --keep             leave the VMs running at the end (corral ps lists them)
   --json             print the journal as JSON on stdout (progress goes to stderr)
@@ -59,8 +60,13 @@ options:
                      are not brought up
   --start-at STEP    skip the steps before the step named STEP (finally runs)
   --step             ask before each step: run it, skip it, or continue
-  -v, --verbose      print every QMP message of the run as it goes (secrets masked)
+  -q, --quiet        print the verdict only
+  -v, --verbose      print every VM's line of every step, and every QMP message
+                     of the run as it goes (secrets masked)
   -h, --help         this help
+
+On a terminal (and without NO_COLOR) each running step is one line, redrawn
+in place, then a summary table; elsewhere, or with -v, a line per VM per step.
 
 Ctrl-C stops the steps and runs finally and cleanup on live VMs; a second
 Ctrl-C kills every QEMU at once.
@@ -134,6 +140,14 @@ options:
                      the agent's own list
   --log FILE         append a transcript to FILE
   -h, --help         this help`,
+  report: `usage: corral report DIR
+
+Draw a run's report again from its journal.json and events.jsonl (a --report
+directory, an old one included): writes DIR/report.html and prints the
+summary.
+
+options:
+  -h, --help         this help`,
   completions: `usage: corral completions bash|zsh
 
 Print a shell completion script for corral's commands and options:
@@ -159,7 +173,7 @@ export async function main(args: string[]): Promise<number> {
   if (!command || command === "-h" || command === "--help" || !(command in USAGE)) {
     const unknown = command && !(command in USAGE) && command !== "-h" && command !== "--help";
     console.error(
-      `usage: corral run|check|plan RECIPE [options]\n       corral shell TARGET…\n       corral ps|gc [options]\n       corral replay QMP_LOG\n       corral completions bash|zsh\n       corral --version\n\n${
+      `usage: corral run|check|plan RECIPE [options]\n       corral shell TARGET…\n       corral ps|gc [options]\n       corral report DIR\n       corral replay QMP_LOG\n       corral completions bash|zsh\n       corral --version\n\n${
         unknown ? `unknown command '${command}'\n\n` : ""
       }Try: corral run --help`,
     );
@@ -191,6 +205,7 @@ export async function main(args: string[]): Promise<number> {
         "start-at": { type: "string" },
         step: { type: "boolean", default: false },
         verbose: { type: "boolean", short: "v", default: false },
+        quiet: { type: "boolean", short: "q", default: false },
         log: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -219,6 +234,7 @@ export async function main(args: string[]): Promise<number> {
   }
   if (command === "gc") return await gc(values.all);
   if (command === "replay") return await serveReplay(positionals, values.socket);
+  if (command === "report") return await redraw(positionals);
   const problems: string[] = [];
   if (positionals.length !== 1) {
     problems.push(`expected one recipe file, got ${positionals.length}`);
@@ -271,6 +287,7 @@ export async function main(args: string[]): Promise<number> {
     ...control,
     step: values.step,
     verbose: values.verbose,
+    quiet: values.quiet,
     seed: runSeed,
     forks,
     deadline,
@@ -501,6 +518,7 @@ interface RunFlags {
   startAt: string | undefined;
   step: boolean;
   verbose: boolean;
+  quiet: boolean;
   seed: number;
   forks: number | undefined;
   deadline: number | undefined;
@@ -530,8 +548,23 @@ const SIGNAL_EXIT: Partial<Record<Deno.Signal, number>> = { SIGINT: 130, SIGTERM
 const SAME_KEYPRESS_MS = 200;
 
 async function run(recipe: Recipe, flags: RunFlags): Promise<number> {
-  const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
-  const write = (line: string) => (flags.json ? console.error(line) : console.log(line));
+  // Progress goes to stdout, or to stderr when stdout carries the JSON journal.
+  const stream = flags.json ? Deno.stderr : Deno.stdout;
+  const terminal = stream.isTerminal() && !Deno.env.get("NO_COLOR");
+  const color = terminal;
+  const print = (line: string) => (flags.json ? console.error(line) : console.log(line));
+  const live = terminal && !flags.verbose && !flags.quiet
+    ? new LiveProgress({
+      write: (text) => stream.writeSync(new TextEncoder().encode(text)),
+      color,
+      columns: columns(stream),
+    })
+    : undefined;
+  const write = (line: string) => {
+    if (flags.quiet) return;
+    if (!live) return print(line);
+    if (shownLive(line)) live.line(line);
+  };
   const controller = new AbortController();
   let interrupted: Deno.Signal | undefined;
   let firstAt = 0;
@@ -569,13 +602,20 @@ async function run(recipe: Recipe, flags: RunFlags): Promise<number> {
       force: flags.force,
       signal: controller.signal,
       log: write,
+      progress: live ? (event) => live.event(event) : undefined,
       color,
     });
-    write("");
-    write(summary(result.journal, color));
+    live?.stop();
+    if (flags.quiet) {
+      print(summary(result.journal, color).split("\n").at(-1)!);
+    } else {
+      write("");
+      write(summary(result.journal, color, { width: columns(stream) }));
+    }
     if (flags.report) {
       write(
-        `report: ${flags.report} (journal.json, junit.xml, events.jsonl, vms/*/console.log, vms/*/qmp.log)`,
+        `report: ${flags.report}/report.html (and journal.json, junit.xml, events.jsonl, ` +
+          `vms/*/console.log, vms/*/qmp.log)`,
       );
     }
     if (flags.json) console.log(JSON.stringify(result.journal, null, 2));
@@ -601,9 +641,45 @@ async function run(recipe: Recipe, flags: RunFlags): Promise<number> {
     }
     throw error;
   } finally {
+    live?.stop();
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
     handleExitSignals(true);
   }
+}
+
+/** The terminal's width, or 100 when it is not one. */
+function columns(stream: typeof Deno.stdout): number {
+  try {
+    return stream.isTerminal() ? Deno.consoleSize().columns : 100;
+  } catch {
+    return 100;
+  }
+}
+
+/** `corral report DIR`: draw report.html again from the journal and the events. */
+async function redraw(positionals: string[]): Promise<number> {
+  if (positionals.length !== 1) {
+    console.error(`corral report: name one report directory\n\n${USAGE.report}`);
+    return 2;
+  }
+  const dir = userPath(positionals[0])!;
+  let journal: RunJournal;
+  try {
+    journal = JSON.parse(await Deno.readTextFile(`${dir}/journal.json`));
+  } catch (error) {
+    console.error(
+      `corral report: ${dir} has no readable journal.json: ${(error as Error).message}`,
+    );
+    return 2;
+  }
+  // Written beside, then renamed over: never through a link planted at report.html.
+  const temporary = await Deno.makeTempFile({ dir, prefix: ".report-", suffix: ".html" });
+  await Deno.writeTextFile(temporary, await renderReport(dir, journal));
+  await Deno.rename(temporary, `${dir}/report.html`);
+  const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
+  console.log(summary(journal, color, { width: columns(Deno.stdout) }));
+  console.log(`report: ${dir}/report.html`);
+  return 0;
 }
 
 if (import.meta.main) {

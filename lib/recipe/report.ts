@@ -14,6 +14,7 @@ import { CorralError } from "../errors.ts";
 import { isVmName } from "../vm/launch.ts";
 import { showDuration } from "./duration.ts";
 import type { Redactor } from "./secrets.ts";
+import { type ReportEvent, reportHtml } from "./html.ts";
 
 /** The verdict of a run. */
 export type Verdict = "pass" | "fail" | "unknown" | "error";
@@ -75,6 +76,8 @@ export interface MetricRecord {
   values: Record<string, number>;
   /** The bound, if any, in ms. */
   max?: number;
+  /** For a duration metric: the window it measured on each VM, `[fromMs, toMs]`. */
+  spans?: Record<string, [number, number]>;
   /** `true` when every value is within `max`; `undefined` when nothing was measured. */
   pass?: boolean;
 }
@@ -99,6 +102,8 @@ export interface RunJournal {
   steps: StepRecord[];
   /** Every metric's values. */
   metrics: MetricRecord[];
+  /** The VMs of the run with their groups (for reports that fold by group). */
+  vms?: { name: string; groups: string[] }[];
 }
 
 /** The run's clock: ms since the run started, and the wall-clock time of such an offset. */
@@ -222,7 +227,10 @@ export class ReportWriter {
     await writeNew(`${await this.#vmDir(vm)}/console.log`, this.#redact.text(text));
   }
 
-  /** Write `journal.json` and `junit.xml` (the journal is masked already), then close every file. */
+  /**
+   * Write `journal.json`, `junit.xml` and `report.html` (the journal is
+   * masked already, and so is every event), then close every file.
+   */
   async finish(journal: RunJournal): Promise<void> {
     await this.#writes;
     await writeNew(`${this.dir}/journal.json`, JSON.stringify(journal, null, 2) + "\n");
@@ -231,6 +239,7 @@ export class ReportWriter {
     for (const file of this.#qmpLogs.values()) file.close();
     this.#qmpLogs.clear();
     this.#events = undefined;
+    await writeNew(`${this.dir}/report.html`, await renderReport(this.dir, journal));
   }
 
   #append(file: Deno.FsFile | undefined, text: string): void {
@@ -250,6 +259,28 @@ export class ReportWriter {
  */
 async function writeNew(path: string, text: string): Promise<void> {
   await Deno.writeTextFile(path, text, { createNew: true });
+}
+
+/**
+ * `report.html` for a report directory: its journal and the QMP events of
+ * its `events.jsonl` (what `corral report DIR` redraws old runs from).
+ */
+export async function renderReport(dir: string, journal?: RunJournal): Promise<string> {
+  journal ??= JSON.parse(await Deno.readTextFile(`${dir}/journal.json`)) as RunJournal;
+  const events: ReportEvent[] = [];
+  const text = await Deno.readTextFile(`${dir}/events.jsonl`).catch(() => "");
+  for (const line of text.split("\n")) {
+    if (!line) continue;
+    try {
+      const record = JSON.parse(line);
+      if (record.type === "qmp-event") {
+        events.push({ ms: record.ms, vm: record.vm, event: record.event, data: record.data });
+      }
+    } catch {
+      // A line cut by a crash: the rest still draws.
+    }
+  }
+  return reportHtml(journal, events);
 }
 
 /** JUnit XML: a test case per step × VM. */
@@ -292,9 +323,22 @@ export function junit(journal: RunJournal): string {
   return lines.join("\n");
 }
 
-/** The terminal summary: steps × VMs, metrics, verdict. */
-export function summary(journal: RunJournal, color: boolean): string {
+/**
+ * The terminal summary: steps × VMs, metrics, verdict. When a column per
+ * VM does not fit in `width`, the VMs are folded by group: a column per
+ * group, saying how many of its VMs were not ok.
+ */
+export function summary(
+  journal: RunJournal,
+  color: boolean,
+  options: { width?: number } = {},
+): string {
   const vms = [...new Set(journal.steps.flatMap((step) => step.targets.map((t) => t.vm)))];
+  const nameWidth0 = Math.max(4, ...journal.steps.map((step) => step.name.length));
+  const perVm = nameWidth0 + 2 + vms.length * (Math.max(5, ...vms.map((vm) => vm.length)) + 1);
+  if (options.width !== undefined && perVm > options.width) {
+    return foldedSummary(journal, color, vms);
+  }
   const paint = (code: number, text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
   const mark = (target: TargetRecord | undefined): string => {
     if (!target) return "·";
@@ -340,6 +384,57 @@ export function summary(journal: RunJournal, color: boolean): string {
     } (${journal.reason}), seed ${journal.seed}, ${showDuration(journal.durationMs)}`,
   );
   return lines.join("\n");
+}
+
+/** The summary with a column per group (the first group of each VM; `(no group)` else). */
+function foldedSummary(journal: RunJournal, color: boolean, vms: string[]): string {
+  const groupOf = new Map((journal.vms ?? []).map((vm) => [vm.name, vm.groups[0] ?? "(no group)"]));
+  const groups = new Map<string, string[]>();
+  for (const vm of vms) {
+    const group = groupOf.get(vm) ?? "(no group)";
+    if (!groups.has(group)) groups.set(group, []);
+    groups.get(group)!.push(vm);
+  }
+  const paint = (code: number, text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
+  const cell = (targets: TargetRecord[], members: number): string => {
+    if (targets.length === 0) return "·";
+    const bad = targets.filter((t) => t.status !== "ok" && t.status !== "skipped");
+    if (bad.length === 0) {
+      return targets.every((t) => t.status === "skipped")
+        ? paint(90, "skip")
+        : paint(32, `ok ${targets.length}/${members}`);
+    }
+    const allowed = bad.every((t) => t.allowed);
+    return paint(allowed ? 33 : 31, `${bad.length} ${allowed ? "fail*" : "FAIL"}`);
+  };
+  const names = [...groups.keys()];
+  const nameWidth = Math.max(4, ...journal.steps.map((step) => step.name.length));
+  const colWidth = Math.max(9, ...names.map((g) => g.length + 4));
+  const pad = (text: string, width: number) =>
+    text + " ".repeat(Math.max(0, width - visible(text)));
+  const lines = [
+    `${vms.length} VMs, folded by group:`,
+    `${pad("step", nameWidth)}  ${
+      names.map((g) => pad(`${g} (${groups.get(g)!.length})`, colWidth)).join(" ")
+    }`,
+    ...journal.steps.map((step) =>
+      `${pad(step.name, nameWidth)}  ${
+        names.map((g) => {
+          const members = groups.get(g)!;
+          return pad(
+            cell(step.targets.filter((t) => members.includes(t.vm)), members.length),
+            colWidth,
+          );
+        }).join(" ")
+      }`
+    ),
+  ];
+  if (journal.steps.some((step) => step.targets.some((t) => t.allowed))) {
+    lines.push("* failures that were allowed (continue-on-error, max-failures or rescued)");
+  }
+  // Metrics and the verdict, as the unfolded summary has them.
+  const rest = summary({ ...journal, steps: [] }, color).split("\n").slice(1);
+  return [...lines, ...rest].join("\n");
 }
 
 function visible(text: string): number {

@@ -52,6 +52,11 @@ export interface RunOptions {
   signal?: AbortSignal | undefined;
   /** Progress, line by line, for a terminal or a log (secrets masked). */
   log?: ((line: string) => void) | undefined;
+  /**
+   * Progress as it happens, for a live display: a step starts on its
+   * targets, a VM finishes it, the step ends (secrets masked in errors).
+   */
+  progress?: ((event: ProgressEvent) => void) | undefined;
   /** Color the progress lines. Default `false`. */
   color?: boolean | undefined;
   /** Only these VMs (a selector): the others are not brought up (`--limit`). */
@@ -66,6 +71,19 @@ export interface RunOptions {
    */
   confirm?: ((step: PlannedStep) => Promise<"run" | "skip" | "all">) | undefined;
 }
+
+/** What {@linkcode RunOptions.progress} is told. */
+export type ProgressEvent =
+  | { type: "step-start"; step: string; targets: string[] }
+  | {
+    type: "vm-done";
+    step: string;
+    vm: string;
+    status: TargetRecord["status"];
+    ms: number;
+    error?: string;
+  }
+  | { type: "step-end"; step: string };
 
 /** What a run produced. */
 export interface RunResult {
@@ -432,6 +450,9 @@ class Runner {
       targets: conditional,
       ms: startMs,
     });
+    if (!isBlock(step.action)) {
+      this.#options.progress?.({ type: "step-start", step: record.name, targets: conditional });
+    }
 
     const failures: string[] = [];
     if (isBlock(step.action)) {
@@ -460,6 +481,7 @@ class Runner {
       ms: record.endMs,
       targets: record.targets,
     });
+    if (!isBlock(step.action)) this.#options.progress?.({ type: "step-end", step: record.name });
     // A mutating step that ran may have changed a VM, even where it failed or timed out.
     if (step.mutates && record.targets.some((t) => t.status !== "skipped")) this.#mutated = true;
     return failures;
@@ -594,6 +616,13 @@ class Runner {
               attempt > 1 ? ` (attempt ${attempt})` : ""
             }`,
           );
+          this.#options.progress?.({
+            type: "vm-done",
+            step: step.name + this.#batchLabel,
+            vm: vm.name,
+            status: "ok",
+            ms: time.end - start,
+          });
           return { output, attempts: attempt };
         } catch (error) {
           last = error;
@@ -637,6 +666,14 @@ class Runner {
           ? this.#timeoutMessage(step, kind, timeout, result.error as TimeoutError)
           : result.error.message);
       this.#log(`  ✗ ${result.vm}: ${message}`);
+      this.#options.progress?.({
+        type: "vm-done",
+        step: step.name + this.#batchLabel,
+        vm: result.vm,
+        status,
+        ms: end - start,
+        error: this.#redact.text(message),
+      });
       return { vm: result.vm, status, ...when, error: message } as TargetRecord;
     }));
   }
@@ -741,6 +778,8 @@ class Runner {
     return this.#recipe.metrics.map((metric) => {
       const values = this.#measure(metric);
       const record: MetricRecord = { name: metric.name, values };
+      const spans = this.#spans(metric);
+      if (spans) record.spans = spans;
       if (metric.max !== undefined) {
         record.max = metric.max;
         if (Object.keys(values).length > 0) {
@@ -749,6 +788,18 @@ class Runner {
       }
       return record;
     });
+  }
+
+  /** The window a duration metric measured on each VM, for reports. */
+  #spans(metric: Metric): Record<string, [number, number]> | undefined {
+    if (metric.value) return undefined;
+    const spans: Record<string, [number, number]> = {};
+    const to = this.#times.get(metric.to.step);
+    for (const [vm, a] of this.#times.get(metric.from.step) ?? []) {
+      const b = to?.get(vm);
+      if (b) spans[vm] = [a[metric.from.edge], b[metric.to.edge]];
+    }
+    return spans;
   }
 
   /** A metric's value on each VM where it could be measured, in ms. */
@@ -785,6 +836,8 @@ class Runner {
       reason,
       steps: this.#records,
       metrics,
+      vms: this.#recipe.inventory.filter((vm) => this.#plan.vms.includes(vm.name))
+        .map((vm) => ({ name: vm.name, groups: [...vm.groups] })),
     });
   }
 

@@ -1,0 +1,153 @@
+/**
+ * Reports people look at (issue 16): report.html rendered in headless
+ * Chromium — a lane per VM, a mark per recorded event, no page errors, a
+ * screenshot with something in it, secrets masked, 300 VMs folded by group
+ * and unfolded; `corral report DIR` draws it again.
+ */
+
+import assert from "node:assert/strict";
+import { parseRecipe, type RunJournal, runRecipe } from "../mod.ts";
+import { hasChromium, renderPage, screenshot } from "./_chromium.ts";
+import { corral } from "./_cli.ts";
+
+const ignore = !hasChromium();
+const count = (text: string, pattern: RegExp) => [...text.matchAll(pattern)].length;
+
+function qmpEvents(jsonl: string): { vm: string; event: string }[] {
+  return jsonl.split("\n").filter(Boolean).map((line) => JSON.parse(line))
+    .filter((record) => record.type === "qmp-event");
+}
+
+Deno.test({
+  name:
+    "report.html: a real crash drill drawn in Chromium: a lane per VM, a mark per event, no errors, secrets masked",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "corral-report-" });
+    try {
+      const recipe = parseRecipe(
+        `recipe: 1
+name: drawn
+vars: { api_token: s3cr3t-t0ken-value }
+vms:
+  db1: { groups: [db] }
+  db2: { groups: [db] }
+  web1: { groups: [web] }
+steps:
+  - { name: booted, console: { wait: READY } }
+  - { name: greet, on: web1, console: { exec: "hello-\${{ vars.api_token }}", expect: "/^unknown command/" } }
+  - { name: crash, id: crash, on: db, nmi: {} }
+  - { name: panic seen, on: db, wait-event: { event: GUEST_PANICKED } }
+  - { name: recover, on: db, reset: {} }
+  - { name: back, id: back, on: db, console: { wait: READY } }
+metrics:
+  recovery: { from: crash.start, to: back.end, max: 15s }
+`,
+        "drawn.yaml",
+      );
+      const { journal } = await runRecipe(recipe, { seed: 1, reportDir: dir });
+      assert.equal(journal.verdict, "pass", journal.reason);
+      const html = await Deno.readTextFile(`${dir}/report.html`);
+      assert.doesNotMatch(html, /s3cr3t-t0ken-value/, "secrets are masked in the page");
+      const events = qmpEvents(await Deno.readTextFile(`${dir}/events.jsonl`));
+      assert.ok(events.some((e) => e.event === "GUEST_PANICKED"));
+
+      const { dom, console } = await renderPage(`file://${dir}/report.html`);
+      assert.match(dom, /<body[^>]*data-rendered="true"/);
+      assert.match(dom, /<body[^>]*data-errors="0"/);
+      assert.deepEqual(console.filter((line) => /Uncaught|ERROR|error/i.test(line)), []);
+      assert.equal(count(dom, /<g class="lane" data-lane="[^"]+" data-kind="vm">/g), 3);
+      assert.equal(count(dom, /<g class="mark" data-event=/g), events.length);
+      assert.equal(
+        count(dom, /<g class="mark" data-event="GUEST_PANICKED"/g),
+        events.filter((e) => e.event === "GUEST_PANICKED").length,
+      );
+      assert.match(dom, /<div class="verdict v-pass" id="verdict">PASS<\/div>/);
+      assert.equal(
+        count(dom, /class="fault-window" data-metric="recovery"/g),
+        2,
+        "a window per crashed VM",
+      );
+
+      const png = await screenshot(`file://${dir}/report.html`, `${dir}/shot.png`);
+      assert.deepEqual([...png.slice(1, 4)], [0x50, 0x4e, 0x47], "a PNG");
+      assert.ok(png.length > 10_000, `a screenshot with something in it (${png.length} bytes)`);
+
+      // corral report DIR draws the same page again from the files.
+      const before = html;
+      await Deno.remove(`${dir}/report.html`);
+      const again = await corral(["report", dir]);
+      assert.equal(again.code, 0, again.err);
+      assert.match(again.out, /verdict: PASS/);
+      assert.equal(await Deno.readTextFile(`${dir}/report.html`), before);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "report.html: 300 VMs open folded by group, and unfold to a lane each",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "corral-report-300-" });
+    try {
+      const groups = ["web", "db", "cache"];
+      const vms = Array.from(
+        { length: 300 },
+        (_, i) => ({ name: `vm${i + 1}`, groups: [groups[i % 3]!] }),
+      );
+      const steps = Array.from({ length: 10 }, (_, s) => ({
+        name: `step ${s + 1}`,
+        path: `steps[${s}]`,
+        action: "qmp",
+        startedAt: "2026-12-01T00:00:00.000Z",
+        endedAt: "2026-12-01T00:00:01.000Z",
+        startMs: s * 100,
+        endMs: s * 100 + 90,
+        targets: vms.map((vm, v) => ({
+          vm: vm.name,
+          status: (s === 5 && v % 50 === 0 ? "failed" : "ok") as "ok" | "failed",
+          startMs: s * 100,
+          endMs: s * 100 + 80,
+          ...(s === 5 && v % 50 === 0 ? { error: "on purpose" } : {}),
+        })),
+      }));
+      const journal: RunJournal = {
+        recipe: "big",
+        file: "big.yaml",
+        seed: 1,
+        startedAt: "2026-12-01T00:00:00.000Z",
+        durationMs: 1000,
+        verdict: "fail",
+        reason: "failed: step 6 on vm1 …",
+        steps,
+        metrics: [],
+        vms,
+      };
+      await Deno.writeTextFile(`${dir}/journal.json`, JSON.stringify(journal));
+      const events = vms.flatMap((vm, v) => [
+        { type: "qmp-event", vm: vm.name, event: "STOP", ms: 500 + (v % 10) },
+        { type: "qmp-event", vm: vm.name, event: "RESUME", ms: 600 + (v % 10) },
+      ]);
+      await Deno.writeTextFile(
+        `${dir}/events.jsonl`,
+        events.map((e) => JSON.stringify(e)).join("\n"),
+      );
+      const drawn = await corral(["report", dir]);
+      assert.equal(drawn.code, 0, drawn.err);
+      assert.match(drawn.out, /300 VMs, folded by group:/, "the terminal summary folds too");
+      assert.match(drawn.out, /step 6 +1 FAIL|step 6 +2 FAIL/);
+
+      const folded = await renderPage(`file://${dir}/report.html`);
+      assert.match(folded.dom, /data-errors="0"/);
+      assert.equal(count(folded.dom, /data-kind="group"/g), 3);
+      const unfolded = await renderPage(`file://${dir}/report.html#unfold`);
+      assert.equal(count(unfolded.dom, /data-kind="vm"/g), 300);
+      assert.equal(count(unfolded.dom, /<g class="mark" data-event=/g), 600);
+      assert.equal(count(unfolded.dom, /data-status="failed"/g), 6);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
