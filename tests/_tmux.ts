@@ -10,6 +10,8 @@ export interface Terminal extends AsyncDisposable {
   type(text: string): Promise<void>;
   /** The screen now. */
   screen(): Promise<string>;
+  /** Everything the terminal showed, scrollback included. */
+  history(): Promise<string>;
   /** Poll the screen until `test` holds (within `ms`), and return it. */
   until(test: (screen: string) => boolean, what: string, ms?: number): Promise<string>;
 }
@@ -24,10 +26,11 @@ async function tmux(socket: string, args: string[]): Promise<string> {
   return new TextDecoder().decode(stdout);
 }
 
-/** Start `command` (a shell command line) in a 120×30 terminal. */
+/** Start `command` (a shell command line) in a terminal of `size` (default 120×30). */
 export async function terminal(
   command: string,
   env: Record<string, string> = {},
+  size: { width: number; height: number } = { width: 120, height: 30 },
 ): Promise<Terminal> {
   const socket = `corral-test-${crypto.randomUUID().slice(0, 8)}`;
   const exports = Object.entries(env).map(([k, v]) => `${k}='${v}'`).join(" ");
@@ -35,9 +38,9 @@ export async function terminal(
     "new-session",
     "-d",
     "-x",
-    "120",
+    String(size.width),
     "-y",
-    "30",
+    String(size.height),
     `${exports ? `env ${exports} ` : ""}${command}; echo "[exit $?]"; sleep 600`,
   ]);
   const screen = () => tmux(socket, ["capture-pane", "-p"]);
@@ -45,6 +48,7 @@ export async function terminal(
     keys: async (...keys) => void await tmux(socket, ["send-keys", ...keys]),
     type: async (text) => void await tmux(socket, ["send-keys", "-l", text]),
     screen,
+    history: () => tmux(socket, ["capture-pane", "-p", "-S", "-"]),
     async until(test, what, ms = 20_000) {
       const end = performance.now() + ms;
       for (;;) {
