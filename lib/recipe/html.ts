@@ -110,7 +110,7 @@ svg text { font: 11px system-ui, sans-serif; fill: var(--fg); }
 .bar { stroke: #fff; stroke-width: 1; cursor: pointer; } .bar.allowed { opacity: .55; stroke-dasharray: 2 2; }
 .mark line { stroke-width: 1.5; } .mark { cursor: pointer; }
 .fault { fill: var(--fault); stroke: rgba(214,69,65,.45); stroke-dasharray: 3 2; }
-.fault-label { fill: var(--failed); font-weight: 600; }
+.fault-label { fill: var(--failed); font-weight: 600; paint-order: stroke; stroke: #fff; stroke-width: 3px; pointer-events: none; }
 .axis line { stroke: var(--line); } .axis text { fill: var(--muted); }
 #details { position: fixed; right: 16px; bottom: 16px; max-width: 460px; max-height: 50vh; overflow: auto; background: #fff; border: 1px solid var(--line); border-radius: 8px; box-shadow: 0 4px 20px rgba(0,0,0,.12); padding: 10px 12px; white-space: pre-wrap; font: 12px ui-monospace, monospace; z-index: 3; }
 footer { color: var(--muted); padding: 8px 20px 20px; }
@@ -255,12 +255,13 @@ function render() {
     parts.push('<rect class="lane-bg" x="0" y="' + y + '" width="' + (LABEL + width + 20) + '" height="' + LANE + '" fill="' + (i % 2 ? "#fff" : "#fafbfc") + '"/>');
     parts.push('<text class="lane-label' + (row.kind === "group" ? " group" : "") + '" x="8" y="' + (y + 15) + '"' +
       (row.kind === "group" ? ' data-group="' + esc(row.group) + '"' : "") + ">" + esc(row.label.length > 26 ? row.label.slice(0, 25) + "…" : row.label) + "<title>" + esc(row.label) + "</title></text>");
-    // Measured windows (duration metrics): fault to recovery.
+    // Measured windows (duration metrics): fault to recovery; their labels go on top, last.
+    const labels = [];
     for (const m of journal.metrics) for (const [vm, span] of Object.entries(m.spans || {})) {
       if (!members.has(vm)) continue;
       const [a, b] = span;
-      parts.push('<g class="fault-window" data-metric="' + esc(m.name) + '"><rect class="fault" x="' + x(a) + '" y="' + (y + 1) + '" width="' + Math.max(1, x(b) - x(a)) + '" height="' + (LANE - 2) + '"/>' +
-        (row.kind === "vm" ? '<text class="fault-label" x="' + (x(b) - x(a) > 110 ? x(a) + 4 : x(b) + 3) + '" y="' + (y + 4) + '" dy="-1" font-size="9">' + esc(m.name) + " " + fmt(m.values[vm] ?? b - a) + "</text>" : "") + "</g>");
+      parts.push('<g class="fault-window" data-metric="' + esc(m.name) + '"><rect class="fault" x="' + x(a) + '" y="' + (y + 1) + '" width="' + Math.max(1, x(b) - x(a)) + '" height="' + (LANE - 2) + '"/></g>');
+      if (row.kind === "vm") labels.push('<text class="fault-label" x="' + (x(b) - x(a) > 110 ? x(a) + 4 : x(b) + 3) + '" y="' + (y + 15) + '">' + esc(m.name) + " " + fmt(m.values[vm] ?? b - a) + "</text>");
     }
     // Step bars: per VM, or the worst status of the group's VMs.
     for (const s of journal.steps) {
@@ -283,7 +284,7 @@ function render() {
       parts.push('<g class="mark" data-event="' + esc(e.event) + '" data-vm="' + esc(e.vm) + '"><line x1="' + cx + '" x2="' + cx + '" y1="' + (y + 2) + '" y2="' + (y + LANE - 2) + '" stroke="' + eventColor(e.event) +
         '"/><circle cx="' + cx + '" cy="' + (y + 4) + '" r="' + (e.event === "GUEST_PANICKED" || e.event === "SHUTDOWN" ? 4.5 : 3) + '" fill="' + eventColor(e.event) + '" stroke="#fff" stroke-width="1"/><title>' + esc(tip) + "</title></g>");
     }
-    parts.push("</g>");
+    parts.push(...labels, "</g>");
   });
   parts.push("</svg>");
   host.innerHTML = parts.join("");
