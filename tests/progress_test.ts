@@ -31,7 +31,8 @@ Deno.test("progress: on a terminal, a line per step redrawn in place, then the s
   const runtime = await Deno.makeTempDir({ prefix: "corral-progress-" });
   try {
     await using term = await terminal(
-      `${Deno.execPath()} run -A ${cli} run ${file} --seed 1`,
+      // A terminal where colour is wanted: NO_COLOR (CI sets it) means plain lines.
+      `env -u NO_COLOR ${Deno.execPath()} run -A ${cli} run ${file} --seed 1`,
       { CORRAL_RUNTIME_DIR: runtime },
       { width: 70, height: 60 },
     );
@@ -49,6 +50,26 @@ Deno.test("progress: on a terminal, a line per step redrawn in place, then the s
     assert.match(screen, /^booted +ok 8\/8 +ok 4\/4/m);
     assert.match(screen, /^one fails on purpose +1 fail\* +·/m);
     assert.match(screen, /verdict: PASS/);
+  } finally {
+    await Deno.remove(file);
+    await Deno.remove(runtime, { recursive: true });
+  }
+});
+
+Deno.test("progress: on a terminal with NO_COLOR, plain lines", async () => {
+  const file = await recipeFile(RECIPE);
+  const runtime = await Deno.makeTempDir({ prefix: "corral-progress-" });
+  try {
+    await using term = await terminal(
+      `${Deno.execPath()} run -A ${cli} run ${file} --seed 1`,
+      { CORRAL_RUNTIME_DIR: runtime, NO_COLOR: "1" },
+      { width: 200, height: 80 },
+    );
+    await term.until((s) => s.includes("[exit "), "the run's end", 120_000);
+    const screen = await term.history();
+    assert.match(screen, /^▶ booted on web1, /m);
+    assert.match(screen, /^ {2}✓ web1 /m);
+    assert.match(screen, /\[exit 0\]/);
   } finally {
     await Deno.remove(file);
     await Deno.remove(runtime, { recursive: true });
