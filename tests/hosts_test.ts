@@ -235,3 +235,48 @@ Deno.test({
     assert.equal(results.results.length, 12);
   },
 });
+
+Deno.test({
+  name: "hosts: a QEMU on a host dies when corral's connection to the host drops",
+  ignore,
+  async fn() {
+    await using hosts = await testHosts(1);
+    await using lab = await Lab.launch([{ name: "tied", guest: "none", host: "h1" }], {
+      hosts: hosts.specs,
+    });
+    const pid = lab.vm("tied").pid!;
+    // The hosts share this machine's process table: the host's QEMU is there to look at.
+    assert.ok(await Deno.stat(`/proc/${pid}`).then(() => true, () => false));
+    // Cut corral's side of the connection (its ssh masters), as a crash of corral would.
+    await new Deno.Command("pkill", { args: ["-KILL", "-f", `ssh -M -N .*${hosts.specs[0]!.ssh}`] })
+      .output();
+    for (let i = 0; await Deno.stat(`/proc/${pid}`).then(() => true, () => false); i++) {
+      if (i > 400) assert.fail(`QEMU ${pid} on the host outlived the connection by 20 s`);
+      await new Promise((r) => setTimeout(r, 50)); // polling for a process's end
+    }
+  },
+});
+
+Deno.test("hosts: a password in a recipe is refused at its line; check-host-key must be true or false", () => {
+  assert.throws(
+    () =>
+      parseRecipe(
+        "recipe: 1\nname: p\nhosts:\n  h1: { ssh: me@10.9.9.9, password: hunter2, check-host-key: maybe }\n" +
+          "vms:\n  a: { host: h1 }\n  b: { host: h9 }\nsteps:\n  - { name: s, pause: {} }\n",
+        "p.yaml",
+      ),
+    (error: Error) => {
+      assert.match(
+        error.message,
+        /p\.yaml:4:27: no password in a recipe: load a key into the SSH agent/,
+      );
+      assert.match(error.message, /check-host-key must be true or false/);
+      assert.match(
+        error.message,
+        /p\.yaml:7:3: vm 'b': no host 'h9' in hosts; did you mean "h1"\?/,
+      );
+      assert.doesNotMatch(error.message, /hunter2/);
+      return true;
+    },
+  );
+});
