@@ -1,6 +1,6 @@
 import { HostError } from "../errors.ts";
 import { after, delay, settlesWithin } from "../_async.ts";
-import { findExecutable } from "../vm/_process.ts";
+import { findExecutable, spawnTied } from "../vm/_process.ts";
 import type { HostSpec } from "./ssh.ts";
 
 /**
@@ -38,15 +38,7 @@ export class Master {
     if (!ssh) {
       throw new HostError("ssh was not found: apt-get install openssh-client", { host: spec.name });
     }
-    const reaper = findExecutable("setpriv");
-    const args = ["-M", "-N", ...sshOptions(spec, control), spec.ssh];
-    const chain = [...(reaper ? [reaper, "--pdeathsig", "KILL", "--"] : []), ssh, ...args];
-    const child = new Deno.Command(chain[0]!, {
-      args: chain.slice(1),
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
+    const child = spawnTied(ssh, ["-M", "-N", ...sshOptions(spec, control), spec.ssh]);
     const master = new Master(spec, control, child);
     const end = performance.now() + timeout;
     while (!(await master.check())) {

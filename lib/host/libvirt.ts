@@ -12,7 +12,7 @@
 
 import { AgentError, ConnectError } from "../errors.ts";
 import { delay } from "../_async.ts";
-import { findExecutable } from "../vm/_process.ts";
+import { findExecutable, spawnTied } from "../vm/_process.ts";
 import { forwardDir } from "./attach.ts";
 
 /** A `libvirt:URI#DOMAIN` address, taken apart. */
@@ -93,22 +93,7 @@ export async function openLibvirtMonitor(
   const socket = `${dir}/qmp.sock`;
   // The proxy is a Python script that needs the distribution's libvirt bindings.
   const python = findExecutable("/usr/bin/python3") ?? "python3";
-  const reaper = findExecutable("setpriv");
-  const chain = [
-    ...(reaper ? [reaper, "--pdeathsig", "KILL", "--"] : []),
-    python,
-    proxy,
-    "--connect",
-    uri,
-    domain,
-    socket,
-  ];
-  const child = new Deno.Command(chain[0]!, {
-    args: chain.slice(1),
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnTied(python, [proxy, "--connect", uri, domain, socket]);
   const stderr = new Response(child.stderr).text().catch(() => "");
   let exited = false;
   const status = child.status.then((s) => (exited = true, s));

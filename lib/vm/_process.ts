@@ -176,6 +176,22 @@ export class QemuProcess implements QemuChild {
   }
 }
 
+/**
+ * Start a helper (an ssh master, libvirt's QMP proxy) that dies with this
+ * program, even by SIGKILL (the same parent-death signal QEMU gets). Its
+ * stdin and stdout are closed; its stderr is piped for its own words.
+ */
+export function spawnTied(program: string, args: string[]): Deno.ChildProcess {
+  const reaper = setpriv();
+  const chain = [...(reaper ? [reaper, "--pdeathsig", "KILL", "--"] : []), program, ...args];
+  return new Deno.Command(chain[0]!, {
+    args: chain.slice(1),
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+}
+
 let setprivPath: string | undefined | null = null;
 
 /** util-linux `setpriv`, looked up once; without it QEMU does not die with a SIGKILLed parent. */
