@@ -245,12 +245,16 @@ Deno.test({
       hosts: hosts.specs,
     });
     const pid = lab.vm("tied").pid!;
-    // The hosts share this machine's process table: the host's QEMU is there to look at.
-    assert.ok(await Deno.stat(`/proc/${pid}`).then(() => true, () => false));
+    // The hosts share this machine's process table: the host's QEMU is there to look at (with
+    // kill -0: Deno reads /proc only with every permission).
+    const alive = async () =>
+      (await new Deno.Command("kill", { args: ["-0", String(pid)], stderr: "null" }).output())
+        .success;
+    assert.ok(await alive());
     // Cut corral's side of the connection (its ssh masters), as a crash of corral would.
     await new Deno.Command("pkill", { args: ["-KILL", "-f", `ssh -M -N .*${hosts.specs[0]!.ssh}`] })
       .output();
-    for (let i = 0; await Deno.stat(`/proc/${pid}`).then(() => true, () => false); i++) {
+    for (let i = 0; await alive(); i++) {
       if (i > 400) assert.fail(`QEMU ${pid} on the host outlived the connection by 20 s`);
       await new Promise((r) => setTimeout(r, 50)); // polling for a process's end
     }
@@ -279,4 +283,19 @@ Deno.test("hosts: a password in a recipe is refused at its line; check-host-key 
       return true;
     },
   );
+});
+
+Deno.test("hosts: --keep is refused for VMs on SSH hosts, before anything runs", async () => {
+  const file = await recipeFile(
+    "recipe: 1\nname: k\nhosts:\n  h1: { ssh: me@10.251.200.2 }\nvms:\n  a: { host: h1 }\n" +
+      "steps:\n  - { name: s, pause: {} }\n",
+  );
+  try {
+    const result = await corral(["run", file, "--keep"]);
+    assert.equal(result.code, 2);
+    assert.match(result.err, /--keep cannot keep VMs on SSH hosts/);
+    assert.deepEqual(result.qemuStarts, []);
+  } finally {
+    await Deno.remove(file);
+  }
 });

@@ -370,3 +370,25 @@ Deno.test("waits honour deadlines past the timer range instead of firing at once
   controller.abort(new Error("done"));
   await rejectsWith(wait, Error, /done/);
 });
+
+Deno.test("launch: a QEMU that greets and never answers qmp_capabilities is started once more", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "corral-stall-" });
+  const env = {
+    CORRAL_STALL_MARK: `${dir}/stalled`,
+    CORRAL_DENO: Deno.execPath(),
+    CORRAL_REAL_QEMU: Deno.env.get("CORRAL_QEMU") ?? "qemu-system-x86_64",
+  };
+  for (const [key, value] of Object.entries(env)) Deno.env.set(key, value);
+  try {
+    const stand_in = new URL("./fixtures/stall_once.sh", import.meta.url).pathname;
+    await using vm = await launch({ name: "stall", guest: "none", qemu: stand_in }, {
+      negotiationTimeout: 500,
+    });
+    assert.ok(await Deno.stat(`${dir}/stalled`).then(() => true, () => false), "it stalled first");
+    assert.equal((await vm.status()).status, "running");
+    assert.equal(vm.qemuVersion.package === "stall", false, "the second start is the real QEMU");
+  } finally {
+    for (const key of Object.keys(env)) Deno.env.delete(key);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -277,6 +277,13 @@ export async function main(args: string[]): Promise<number> {
     }
     throw error;
   }
+  if (command === "run" && values.keep && recipe.inventory.some((vm) => vm.spec?.host)) {
+    console.error(
+      "corral run: --keep cannot keep VMs on SSH hosts: they die with corral's connection " +
+        "to their host (by design, so nothing outlives a lost corral there)",
+    );
+    return 2;
+  }
   if (command === "check") return await check(recipe, values.live);
   if (command === "plan") {
     const redact = new Redactor(recipe.vars, recipe.secrets);

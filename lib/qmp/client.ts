@@ -72,6 +72,13 @@ export interface QmpConnectOptions {
    * default (a strict peer check); `attach: libvirt:…` turns it on.
    */
   eventDataAsText?: boolean | undefined;
+  /**
+   * Give up negotiating this long after the greeting, with the same
+   * "greeted, but did not answer qmp_capabilities" timeout, even if the
+   * connect deadline is further off (the launcher then starts that QEMU
+   * again). Default: the connect deadline alone.
+   */
+  negotiationTimeout?: number | undefined;
   /** Abandons connecting. */
   signal?: AbortSignal;
   /** See every message from the greeting on (the same as setting `trace` later, but earlier). */
@@ -147,6 +154,7 @@ export class QmpClient {
   #reading: Promise<void>;
   #oob = false;
   #eventDataAsText: boolean;
+  #negotiationTimeout: number | undefined;
 
   /**
    * Called with every message sent (`"->"`) and received (`"<-"`), as
@@ -163,6 +171,7 @@ export class QmpClient {
     this.trace = options.trace;
     this.#commandTimeout = options.commandTimeout ?? DEFAULT_TIMEOUT;
     this.#eventDataAsText = options.eventDataAsText ?? false;
+    this.#negotiationTimeout = options.negotiationTimeout;
     this.#journal = options.journal ?? new EventJournal({
       vm: name,
       capacity: options.journalSize,
@@ -398,7 +407,9 @@ export class QmpClient {
     const args = offersOob ? { enable: ["oob"] } : undefined;
     // Rarely (seen twice in thousands of launches under load, on 7.2 and 10.0) a QEMU greets and
     // never answers the first qmp_capabilities. Asking again is harmless: a QEMU that did take the
-    // first one says negotiation is already complete. The connect deadline bounds the whole.
+    // first one says negotiation is already complete. The connect deadline bounds the whole,
+    // and `negotiationTimeout` the part after the greeting.
+    const giveUpAt = performance.now() + (this.#negotiationTimeout ?? Infinity);
     for (;;) {
       try {
         await this.execute(NEGOTIATE, args, { timeout: NEGOTIATE_RETRY_MS });
@@ -406,6 +417,14 @@ export class QmpClient {
       } catch (error) {
         if (error instanceof QmpError && /already complete/i.test(error.desc)) break;
         if (!(error instanceof TimeoutError) || this.#state !== "connecting") throw error;
+        if (performance.now() >= giveUpAt) {
+          throw new TimeoutError(
+            `QEMU greeted, but did not answer qmp_capabilities within ${
+              formatMs(this.#negotiationTimeout!)
+            }`,
+            { vm: this.#name, timeout: this.#negotiationTimeout! },
+          );
+        }
         this.negotiationRetries++;
       }
     }

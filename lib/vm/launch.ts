@@ -116,6 +116,12 @@ export interface LaunchOptions {
    * spec's name.
    */
   instance?: string;
+  /**
+   * How long a freshly started QEMU may take to answer qmp_capabilities
+   * after its greeting before it is stopped and started once more (a rare
+   * stall, see `Machine.start`), in ms. Default 12,000.
+   */
+  negotiationTimeout?: number;
   /** The SSH hosts a spec's `host` may name, connected (see `SshHost`). */
   hosts?: ReadonlyMap<string, SshHost> | undefined;
   /** Abandons the launch (QEMU is killed). */
@@ -428,6 +434,9 @@ function exitedWhileStarting(name: string, process: QemuChild): LaunchError {
   });
 }
 
+/** How long the first QEMU of a start may take to negotiate before it is started again. */
+const FIRST_NEGOTIATION_MS = 12_000;
+
 /** QEMU option values double their commas. */
 function escape(value: string): string {
   return value.replaceAll(",", ",,");
@@ -446,6 +455,8 @@ export class Machine {
   #options: LaunchOptions;
   #process: QemuChild | undefined;
   #place: Place;
+  /** How often a QEMU that greeted and never negotiated was started again (usually 0). */
+  restarts = 0;
   /** The directory QEMU's files are in, where it runs: `dir` here, a directory on an SSH host. */
   readonly qemuDir: string;
 
@@ -642,6 +653,7 @@ export class Machine {
   async start(
     journal: EventJournal | undefined,
     trace: QmpTrace | undefined = this.#options.trace,
+    attempt = 1,
   ): Promise<{ client: QmpClient; console: Console | undefined }> {
     const name = this.spec.name;
     const host = this.host;
@@ -674,6 +686,10 @@ export class Machine {
           QmpClient.connect(`unix:${this.qmpSocket}`, {
             name,
             timeout: left,
+            // The first QEMU gets a part of the deadline to negotiate (see the catch below).
+            negotiationTimeout: attempt === 1
+              ? this.#options.negotiationTimeout ?? FIRST_NEGOTIATION_MS
+              : undefined,
             commandTimeout: this.#options.commandTimeout,
             journal,
             signal: this.#options.signal,
@@ -694,6 +710,18 @@ export class Machine {
     } catch (error) {
       await client?.close();
       await console?.close();
+      // Rarely (seen a few times in thousands of launches under load, on 7.2 and 10.0) a QEMU
+      // greets and then never answers qmp_capabilities, however often it is asked; nothing has
+      // run in it yet (it waits with -S), so it is stopped and started once more.
+      if (
+        attempt === 1 && error instanceof TimeoutError && /did not answer qmp_capabilities/.test(
+          error.message,
+        ) && performance.now() < deadline
+      ) {
+        await process.terminate(1000);
+        this.restarts++;
+        return await this.start(journal, trace, attempt + 1);
+      }
       if (error instanceof LaunchError) {
         await process.terminate(1000);
         throw error;
