@@ -20,6 +20,7 @@ export {
   EXIT_CODES,
   junit,
   type MetricRecord,
+  renderReport,
   ReportDirError,
   type RunJournal,
   type StepRecord,
@@ -28,6 +29,7 @@ export {
   type Verdict,
 } from "./report.ts";
 export * from "./run.ts";
+export { type ReportEvent, reportHtml } from "./html.ts";
 export { recipeSchema } from "./schema.ts";
 export type { JsonSchema } from "./actions/_action.ts";
 export type { NetworkSpec } from "../vm/network.ts";
