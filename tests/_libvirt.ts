@@ -96,7 +96,12 @@ export async function testLibvirt(): Promise<TestLibvirt> {
       return name;
     },
     async [Symbol.asyncDispose]() {
-      for (const name of domains) await run("virsh", ["-c", URI, "destroy", name]);
+      for (const name of domains) {
+        // A libvirtd that went away cannot destroy its domain: then its QEMU goes by name.
+        if (!(await run("virsh", ["-c", URI, "destroy", name])).ok) {
+          await run("pkill", ["-KILL", "-f", `guest=${name},`]);
+        }
+      }
       for (const daemon of started.reverse()) await run("pkill", ["-x", daemon]);
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
