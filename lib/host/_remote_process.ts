@@ -1,9 +1,8 @@
 import { HostError, LaunchError } from "../errors.ts";
 import { settlesWithin } from "../_async.ts";
-import type { QemuChild } from "../vm/_process.ts";
-import { quote, type SshHost } from "./ssh.ts";
-
-const STDERR_LINES = 20;
+import { type QemuChild, StderrTail } from "../vm/_process.ts";
+import type { SshHost } from "./ssh.ts";
+import { shellWord } from "../_text.ts";
 
 /**
  * A QEMU started on an SSH host through its control master. Its pid is the
@@ -15,7 +14,7 @@ export class RemoteQemuProcess implements QemuChild {
   #host: SshHost;
   #child: Deno.ChildProcess;
   #pid = 0;
-  #stderr: string[] = [];
+  #stderr = new StderrTail();
   #status: Promise<Deno.CommandStatus>;
   #exit: Deno.CommandStatus | undefined;
   #started = Promise.withResolvers<number>();
@@ -44,7 +43,7 @@ export class RemoteQemuProcess implements QemuChild {
     args: string[],
     vm: string,
   ): Promise<RemoteQemuProcess> {
-    const line = [binary, ...args].map(quote).join(" ");
+    const line = [binary, ...args].map(shellWord).join(" ");
     // The pid first (exec keeps it), then QEMU under a parent-death signal where setpriv exists.
     const command = `echo corral-pid $$ >&2; ` +
       `if command -v setpriv >/dev/null; then exec setpriv --pdeathsig KILL -- ${line}; ` +
@@ -91,7 +90,7 @@ export class RemoteQemuProcess implements QemuChild {
 
   /** The last lines QEMU wrote to stderr. */
   get stderr(): string[] {
-    return [...this.#stderr];
+    return this.#stderr.lines;
   }
 
   /** Send a signal on the host, unless QEMU has exited. */
@@ -127,25 +126,14 @@ export class RemoteQemuProcess implements QemuChild {
   }
 
   async #read(): Promise<void> {
-    let partial = "";
-    try {
-      for await (const chunk of this.#child.stderr.pipeThrough(new TextDecoderStream())) {
-        const parts = (partial + chunk).split("\n");
-        partial = parts.pop()!;
-        for (const line of parts) this.#line(line);
-      }
-    } catch {
-      // The channel went away.
-    }
-    this.#line(partial);
+    await this.#stderr.read(this.#child.stderr, {
+      take: (line) => {
+        const pid = /^corral-pid (\d+)$/.exec(line.trim());
+        if (!pid || this.#pid) return false;
+        this.#started.resolve(Number(pid[1]));
+        return true;
+      },
+    });
     await this.#child.stdout.cancel().catch(() => {});
-  }
-
-  #line(line: string): void {
-    const pid = /^corral-pid (\d+)$/.exec(line.trim());
-    if (pid && !this.#pid) return this.#started.resolve(Number(pid[1]));
-    if (line.trim() === "") return;
-    this.#stderr.push(line.trimEnd());
-    if (this.#stderr.length > STDERR_LINES) this.#stderr.shift();
   }
 }

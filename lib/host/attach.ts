@@ -9,7 +9,7 @@
  */
 
 import { CorralError } from "../errors.ts";
-import { runtimeBase } from "../vm/_runtime_dir.ts";
+import { makePrivateDir } from "../vm/_runtime_dir.ts";
 import type { HostSpec } from "./ssh.ts";
 
 /** An `ssh://` address, taken apart. */
@@ -57,11 +57,6 @@ export function parseSshAddress(address: string, hosts: readonly HostSpec[]): Ss
 }
 
 /** A private local directory for the forwarded sockets of one attached VM. */
-export async function forwardDir(name: string): Promise<string> {
-  const dir = await Deno.makeTempDir({
-    dir: await runtimeBase(),
-    prefix: `fwd-${name.slice(0, 20)}-`,
-  });
-  await Deno.chmod(dir, 0o700);
-  return dir;
+export function forwardDir(name: string): Promise<string> {
+  return makePrivateDir(`fwd-${name.slice(0, 20)}-`);
 }

@@ -12,7 +12,8 @@
 
 import { HostError } from "../errors.ts";
 import { after } from "../_async.ts";
-import { runtimeBase } from "../vm/_runtime_dir.ts";
+import { shellWord } from "../_text.ts";
+import { makePrivateDir } from "../vm/_runtime_dir.ts";
 import { Master } from "./_master.ts";
 
 /** How to reach a host, as `hosts:` in a recipe says. */
@@ -64,11 +65,6 @@ export interface HostRunResult {
   stderr: string;
 }
 
-/** `text` as one word for the host's /bin/sh. */
-export function quote(text: string): string {
-  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
-}
-
 /**
  * One SSH host, reached through a control master.
  *
@@ -117,8 +113,7 @@ export class SshHost {
    *   (host key, login, address), in ssh's own words too.
    */
   static async connect(spec: HostSpec, options: { timeout?: number } = {}): Promise<SshHost> {
-    const dir = await Deno.makeTempDir({ dir: await runtimeBase(), prefix: "ssh-" });
-    await Deno.chmod(dir, 0o700);
+    const dir = await makePrivateDir("ssh-");
     try {
       return new SshHost(
         spec,
@@ -242,7 +237,9 @@ export class SshHost {
 
   /** The private runtime directory on the host (made 0700 once, refused if others may enter). */
   runtimeDir(): Promise<string> {
-    const wanted = this.spec.runtimeDir ? quote(this.spec.runtimeDir) : '"/tmp/corral-$(id -u)"';
+    const wanted = this.spec.runtimeDir
+      ? shellWord(this.spec.runtimeDir)
+      : '"/tmp/corral-$(id -u)"';
     this.#base ??= this.check(
       `d=${wanted}; mkdir -p -m 700 "$d" && [ -O "$d" ] && ` +
         `[ "$(stat -c %a "$d")" = 700 ] && echo "$d" || ` +
@@ -254,7 +251,8 @@ export class SshHost {
   /** Make a fresh private directory for a VM on the host. */
   async makeDir(name: string): Promise<string> {
     const base = await this.runtimeDir();
-    return (await this.check(`mktemp -d ${quote(`${base}/${name.slice(0, 24)}-XXXXXX`)}`)).trim();
+    return (await this.check(`mktemp -d ${shellWord(`${base}/${name.slice(0, 24)}-XXXXXX`)}`))
+      .trim();
   }
 
   /**
@@ -270,8 +268,10 @@ export class SshHost {
         const name = `${local.split("/").pop()}-${info.size}-${info.mtime?.getTime() ?? 0}`;
         const remote = `${base}/files/${name}`;
         await this.check(
-          `mkdir -p -m 700 ${quote(`${base}/files`)} && umask 077 && ` +
-            `cat > ${quote(`${remote}.part`)} && mv ${quote(`${remote}.part`)} ${quote(remote)}`,
+          `mkdir -p -m 700 ${shellWord(`${base}/files`)} && umask 077 && ` +
+            `cat > ${shellWord(`${remote}.part`)} && mv ${shellWord(`${remote}.part`)} ${
+              shellWord(remote)
+            }`,
           { stdin: await Deno.readFile(local), timeout: 120_000 },
         );
         return remote;
@@ -287,7 +287,7 @@ export class SshHost {
     if (this.up && this.#base) {
       // The copies of builtin guests go with the run.
       const base = await this.#base.catch(() => undefined);
-      if (base) await this.run(`rm -rf ${quote(`${base}/files`)}`).catch(() => {});
+      if (base) await this.run(`rm -rf ${shellWord(`${base}/files`)}`).catch(() => {});
     }
     this.#closed = true;
     await Promise.all(this.#masters.map((master) => master.close()));

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { quote, type SshHost } from "../host/ssh.ts";
+import type { SshHost } from "../host/ssh.ts";
+import { shellWord } from "../_text.ts";
 
 /** What a program run at a place did. */
 export interface ToolResult {
@@ -57,17 +58,19 @@ export function onHost(host: SshHost): Place {
   return {
     host,
     async tool(program, args) {
-      const result = await host.run([program, ...args].map(quote).join(" "), { timeout: 120_000 });
+      const result = await host.run([program, ...args].map(shellWord).join(" "), {
+        timeout: 120_000,
+      });
       return { success: result.code === 0, stdout: result.stdout, stderr: result.stderr };
     },
     async writeFile(path, bytes) {
-      await host.check(`umask 077 && cat > ${quote(path)}`, { stdin: bytes });
+      await host.check(`umask 077 && cat > ${shellWord(path)}`, { stdin: bytes });
     },
-    readable: async (path) => (await host.run(`test -r ${quote(path)}`)).code === 0,
+    readable: async (path) => (await host.run(`test -r ${shellWord(path)}`)).code === 0,
     stage: (local) => host.upload(local),
-    realPath: async (path) => (await host.check(`realpath ${quote(path)}`)).trim(),
+    realPath: async (path) => (await host.check(`realpath ${shellWord(path)}`)).trim(),
     removeDir: async (path) => {
-      await host.run(`rm -rf ${quote(path)}`).catch(() => {});
+      await host.run(`rm -rf ${shellWord(path)}`).catch(() => {});
     },
   };
 }

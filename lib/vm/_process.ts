@@ -4,6 +4,48 @@ import { release, track } from "./exit_cleanup.ts";
 
 const STDERR_LINES = 20;
 
+/**
+ * The last lines a process wrote to its stderr (blank ones left out), read
+ * as they come, here or through an SSH channel.
+ */
+export class StderrTail {
+  #lines: string[] = [];
+
+  /**
+   * Read `stream` to its end (or until `signal` aborts), line by line;
+   * `take` may claim a line for itself (return true) so it is not kept.
+   */
+  async read(
+    stream: ReadableStream<Uint8Array>,
+    options: { signal?: AbortSignal; take?: (line: string) => boolean } = {},
+  ): Promise<void> {
+    let partial = "";
+    try {
+      for await (
+        const chunk of stream.pipeThrough(new TextDecoderStream(), { signal: options.signal })
+      ) {
+        const parts = (partial + chunk).split("\n");
+        partial = parts.pop()!;
+        for (const line of parts) this.#add(line, options.take);
+      }
+    } catch {
+      // Detached, or the channel went away: what came is kept.
+    }
+    this.#add(partial, options.take);
+  }
+
+  /** The lines kept, oldest first. */
+  get lines(): string[] {
+    return [...this.#lines];
+  }
+
+  #add(line: string, take: ((line: string) => boolean) | undefined): void {
+    if (take?.(line) || line.trim() === "") return;
+    this.#lines.push(line.trimEnd());
+    if (this.#lines.length > STDERR_LINES) this.#lines.shift();
+  }
+}
+
 /** What corral needs of a running QEMU, here or on an SSH host. */
 export interface QemuChild {
   /** Its pid (on the host it runs on). */
@@ -29,7 +71,7 @@ export class QemuProcess implements QemuChild {
   #child: Deno.ChildProcess;
   #status: Promise<Deno.CommandStatus>;
   #exit: Deno.CommandStatus | undefined;
-  #stderr: string[] = [];
+  #stderr = new StderrTail();
   #stderrDone: Promise<void>;
   #onKill: () => void;
   #stopReading = new AbortController();
@@ -37,7 +79,7 @@ export class QemuProcess implements QemuChild {
   private constructor(child: Deno.ChildProcess, onKill: () => void) {
     this.#child = child;
     this.#onKill = onKill;
-    this.#stderrDone = this.#collectStderr();
+    this.#stderrDone = this.#stderr.read(child.stderr, { signal: this.#stopReading.signal });
     this.#status = child.status.then(async (status) => {
       release(this);
       await this.#stderrDone;
@@ -112,7 +154,7 @@ export class QemuProcess implements QemuChild {
 
   /** The last lines QEMU wrote to stderr. */
   get stderr(): string[] {
-    return [...this.#stderr];
+    return this.#stderr.lines;
   }
 
   /** Send a signal, unless QEMU has already exited. */
@@ -149,30 +191,6 @@ export class QemuProcess implements QemuChild {
   killNow(): void {
     this.signal("SIGKILL");
     this.#onKill();
-  }
-
-  async #collectStderr(): Promise<void> {
-    const lines = this.#child.stderr.pipeThrough(new TextDecoderStream(), {
-      signal: this.#stopReading.signal,
-    });
-    let partial = "";
-    try {
-      for await (const chunk of lines) {
-        const parts = (partial + chunk).split("\n");
-        partial = parts.pop()!;
-        this.#remember(parts);
-      }
-    } catch {
-      // Detached: QEMU's stderr is no longer read.
-    }
-    this.#remember([partial]);
-  }
-
-  #remember(lines: string[]): void {
-    for (const line of lines) if (line.trim() !== "") this.#stderr.push(line.trimEnd());
-    if (this.#stderr.length > STDERR_LINES) {
-      this.#stderr.splice(0, this.#stderr.length - STDERR_LINES);
-    }
   }
 }
 

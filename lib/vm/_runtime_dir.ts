@@ -27,11 +27,16 @@ export async function runtimeBase(): Promise<string> {
   return base;
 }
 
+/** A fresh private (0700) directory in the runtime directory, named `PREFIX…`. */
+export async function makePrivateDir(prefix: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ dir: await runtimeBase(), prefix });
+  await Deno.chmod(dir, 0o700);
+  return dir;
+}
+
 /** A fresh private directory for one VM, short enough for its socket paths. */
 export async function makeVmDir(name: string): Promise<string> {
-  const base = await runtimeBase();
-  const dir = await Deno.makeTempDir({ dir: base, prefix: `${name.slice(0, 24)}-` });
-  await Deno.chmod(dir, 0o700);
+  const dir = await makePrivateDir(`${name.slice(0, 24)}-`);
   const longest = `${dir}/serial.sock`;
   if (new TextEncoder().encode(longest).length > MAX_SOCKET_PATH) {
     await Deno.remove(dir, { recursive: true });

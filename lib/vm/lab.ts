@@ -12,7 +12,8 @@ import { launch, type LaunchOptions, type LaunchSpec } from "./launch.ts";
 import { type Member, resolveSelector, type Selector } from "./select.ts";
 import { type DetachedVm, Vm, type VmConnectOptions } from "./vm.ts";
 import { giveIdentity, prepareTemplates, type Templates } from "./template.ts";
-import { type HostSpec, quote, SshHost } from "../host/ssh.ts";
+import { type HostSpec, SshHost } from "../host/ssh.ts";
+import { shellWord } from "../_text.ts";
 import { forwardDir, isSshAddress, parseSshAddress } from "../host/attach.ts";
 import { isLibvirtAddress, openLibvirtMonitor } from "../host/libvirt.ts";
 
@@ -342,7 +343,7 @@ export class Lab implements AsyncDisposable {
     };
     try {
       const forward = async (name: string, remote: string) => {
-        if ((await host.run(`test -S ${quote(remote)}`)).code !== 0) {
+        if ((await host.run(`test -S ${shellWord(remote)}`)).code !== 0) {
           throw new HostError(`no socket at ${remote}: is QEMU running there?`, {
             host: host.name,
           });

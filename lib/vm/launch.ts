@@ -7,7 +7,7 @@
  */
 
 import { ConnectError, ConnectionClosedError, LaunchError, TimeoutError } from "../errors.ts";
-import { formatMs } from "../_text.ts";
+import { formatMs, shellWord } from "../_text.ts";
 import { QmpClient, type QmpTrace } from "../qmp/client.ts";
 import type { EventJournal } from "../qmp/journal.ts";
 import { Console } from "./console.ts";
@@ -17,8 +17,9 @@ import type { Nic } from "./network.ts";
 import { makeVmDir } from "./_runtime_dir.ts";
 import { type QemuChild, QemuProcess } from "./_process.ts";
 import { HERE, onHost, type Place, type ToolResult } from "./_place.ts";
+import { migrationEnd } from "./_migration.ts";
 import { RemoteQemuProcess } from "../host/_remote_process.ts";
-import { quote, type SshHost } from "../host/ssh.ts";
+import type { SshHost } from "../host/ssh.ts";
 import { writeRecord } from "./registry.ts";
 import { Vm } from "./vm.ts";
 
@@ -410,19 +411,10 @@ async function restoreState(client: QmpClient, file: string, deadline: number): 
     capabilities: [{ capability: "events", state: true }],
   }, left());
   const since = client.journal.cursor;
-  await client.execute("migrate-incoming", { uri: `exec:cat ${shellQuote(file)}` }, left());
-  const ended = await client.journal.waitFor({
-    names: "MIGRATION",
-    match: (data) => ["completed", "failed", "cancelled"].includes(data.status as string),
-  }, { since, ...left() });
-  if (ended.data?.status !== "completed") {
+  await client.execute("migrate-incoming", { uri: `exec:cat ${shellWord(file)}` }, left());
+  if (await migrationEnd(client.journal, since, left().timeout) !== "completed") {
     throw new LaunchError(`the saved state ${file} could not be loaded`, {});
   }
-}
-
-/** `text` as one word for /bin/sh (QEMU runs `exec:` migration URIs through it). */
-export function shellQuote(text: string): string {
-  return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 function exitedWhileStarting(name: string, process: QemuChild): LaunchError {
@@ -752,7 +744,7 @@ export class Machine {
   /** Bring the console log of a VM on an SSH host here (`consoleLogs` then names it). */
   async collectLogs(): Promise<void> {
     if (!this.host?.up) return;
-    const log = await this.host.run(`cat ${quote(`${this.qemuDir}/console.log`)}`).catch(() =>
+    const log = await this.host.run(`cat ${shellWord(`${this.qemuDir}/console.log`)}`).catch(() =>
       undefined
     );
     if (log?.code === 0) {
@@ -780,7 +772,7 @@ export class Machine {
     timeout: number,
   ): Promise<void> {
     const sockets = this.#sockets();
-    const test = sockets.map((s) => `test -S ${quote(`${this.qemuDir}/${s}`)}`).join(" && ");
+    const test = sockets.map((s) => `test -S ${shellWord(`${this.qemuDir}/${s}`)}`).join(" && ");
     for (let delay = 5;; delay = Math.min(delay * 2, 100)) {
       if ((await host.run(test)).code === 0) break;
       if (await process.exited(delay)) throw exitedWhileStarting(this.spec.name, process);

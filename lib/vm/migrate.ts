@@ -13,7 +13,8 @@
 import { MigrationError, TimeoutError } from "../errors.ts";
 import { formatMs } from "../_text.ts";
 import { type LaunchSpec, type Machine, startVm } from "./launch.ts";
-import type { EventName, Vm } from "./vm.ts";
+import type { Vm } from "./vm.ts";
+import { migrationEnd } from "./_migration.ts";
 
 /** Options of {@linkcode migrate}. */
 export interface MigrateOptions {
@@ -127,13 +128,7 @@ export async function migrate(
   ];
   const wasRunning = (await source.status()).running;
   const uri = target.incomingUri(source);
-  const done = (vm: Vm, since: number) =>
-    vm.waitFor("MIGRATION" as EventName, {
-      since,
-      match: ((data: { status: string }) =>
-        ["completed", "failed", "cancelled"].includes(data.status)) as never,
-      timeout,
-    }) as unknown as Promise<{ data: { status: string } }>;
+  const done = (vm: Vm, since: number) => migrationEnd(vm.client.journal, since, timeout);
   let switcher: ReturnType<typeof setTimeout> | undefined;
   try {
     for (const vm of [source, target]) {
@@ -154,16 +149,16 @@ export async function migrate(
       );
     }
     const ended = await done(source, sourceMark);
-    if (ended.data.status !== "completed") {
+    if (ended !== "completed") {
       throw new MigrationError(
-        `the migration ${ended.data.status}${await failure(source)}${await refusal(target)}`,
+        `the migration ${ended}${await failure(source)}${await refusal(target)}`,
         { vm: source.name },
       );
     }
     const arrived = await done(target, targetMark);
-    if (arrived.data.status !== "completed") {
+    if (arrived !== "completed") {
       throw new MigrationError(
-        `the destination reports the migration ${arrived.data.status}${await refusal(target)}`,
+        `the destination reports the migration ${arrived}${await refusal(target)}`,
         { vm: target.name },
       );
     }
@@ -214,13 +209,7 @@ async function settled(source: Vm, since: number): Promise<string> {
     | undefined;
   const now = info?.status ?? "none";
   if (!["active", "cancelling", "setup", "device", "pre-switchover"].includes(now)) return now;
-  const ended = await source.waitFor("MIGRATION" as EventName, {
-    since,
-    match: ((data: { status: string }) =>
-      ["completed", "failed", "cancelled"].includes(data.status)) as never,
-    timeout: 10_000,
-  }).catch(() => undefined) as unknown as { data: { status: string } } | undefined;
-  return ended?.data.status ?? now;
+  return await migrationEnd(source.client.journal, since, 10_000).catch(() => now);
 }
 
 async function failure(vm: Vm): Promise<string> {

@@ -39,13 +39,18 @@ export interface SnapshotResult {
   job: JobInfo;
 }
 
+/** The node names of the disks snapshots go on. */
+async function nodes(vm: Vm): Promise<string[]> {
+  return (await snapshotDisks(vm)).map((d) => d.node);
+}
+
 /** Save the VM's state and disks as snapshot `tag`. */
 export async function saveSnapshot(
   vm: Vm,
   tag: string,
   options: SnapshotOptions = {},
 ): Promise<SnapshotResult> {
-  const devices = (await snapshotDisks(vm)).map((d) => d.node);
+  const devices = await nodes(vm);
   const args = { tag, vmstate: devices[0], devices };
   const run = () => runJob(vm, "snapshot-save", args, jobOptions(options));
   if (!await agentFor(vm, options)) return { tag, devices, frozen: false, job: await run() };
@@ -58,7 +63,7 @@ export async function loadSnapshot(
   tag: string,
   options: SnapshotOptions = {},
 ): Promise<SnapshotResult> {
-  const devices = (await snapshotDisks(vm)).map((d) => d.node);
+  const devices = await nodes(vm);
   const job = await runJob(
     vm,
     "snapshot-load",
@@ -76,7 +81,7 @@ export async function deleteSnapshot(
   tag: string,
   options: SnapshotOptions = {},
 ): Promise<SnapshotResult> {
-  const devices = (await snapshotDisks(vm)).map((d) => d.node);
+  const devices = await nodes(vm);
   const job = await runJob(vm, "snapshot-delete", { tag, devices }, jobOptions(options));
   return { tag, devices, frozen: false, job };
 }

@@ -9,16 +9,12 @@
  */
 
 import { LaunchError, MigrationError } from "../errors.ts";
+import { shellWord } from "../_text.ts";
 import { makeVmDir } from "./_runtime_dir.ts";
 import { LINUX_READY } from "./guest/linux.ts";
-import {
-  hasAgentChannel,
-  launch,
-  type LaunchOptions,
-  type LaunchSpec,
-  shellQuote,
-} from "./launch.ts";
-import type { EventName, Vm } from "./vm.ts";
+import { hasAgentChannel, launch, type LaunchOptions, type LaunchSpec } from "./launch.ts";
+import type { Vm } from "./vm.ts";
+import { migrationEnd } from "./_migration.ts";
 
 /** Saved states by spec, and how to remove them. */
 export interface Templates {
@@ -109,15 +105,10 @@ export async function saveState(vm: Vm, file: string, timeout = 120_000): Promis
   });
   await vm.executeUntyped("migrate-set-parameters", { "max-bandwidth": 8 * 1024 ** 3 });
   const since = vm.mark();
-  await vm.executeUntyped("migrate", { uri: `exec:cat > ${shellQuote(file)}` });
-  const ended = await vm.waitFor("MIGRATION" as EventName, {
-    since,
-    match: ((data: { status: string }) =>
-      ["completed", "failed", "cancelled"].includes(data.status)) as never,
-    timeout,
-  }) as unknown as { data: { status: string } };
-  if (ended.data.status !== "completed") {
-    throw new MigrationError(`saving the state to ${file} ${ended.data.status}`, { vm: vm.name });
+  await vm.executeUntyped("migrate", { uri: `exec:cat > ${shellWord(file)}` });
+  const ended = await migrationEnd(vm.client.journal, since, timeout);
+  if (ended !== "completed") {
+    throw new MigrationError(`saving the state to ${file} ${ended}`, { vm: vm.name });
   }
 }
 
