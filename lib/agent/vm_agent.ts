@@ -36,6 +36,20 @@ export interface AgentExecResult {
   stderr: string;
 }
 
+/** Options of {@linkcode VmAgent.prototype.thawSurely}. */
+export interface ThawOptions {
+  /** How long to keep trying, in ms. Default 100,000. */
+  timeout?: number;
+  /** Whether the VM is gone (nothing left to thaw): stops the retries. */
+  gone?: () => boolean;
+}
+
+/** Options of {@linkcode VmAgent.prototype.withFrozen}. */
+export interface FrozenOptions extends ThawOptions {
+  /** Abandons the freeze or what runs frozen; the thaw follows all the same. */
+  signal?: AbortSignal;
+}
+
 /** A network interface as the guest sees it. */
 export interface AgentInterface {
   /** e.g. `eth0`. */
@@ -206,10 +220,11 @@ export class VmAgent {
   }
 
   /** Freeze the guest's file systems (for a consistent snapshot); resolves to how many. */
-  async freeze(options: { timeout?: number } = {}): Promise<number> {
+  async freeze(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<number> {
     // An interrupted freeze can leave the guest unfreezable: a long deadline.
     return await this.#call("guest-fsfreeze-freeze", undefined, {
       timeout: options.timeout ?? 600_000,
+      signal: options.signal,
     }) as number;
   }
 
@@ -220,14 +235,64 @@ export class VmAgent {
     }) as number;
   }
 
-  /** Run `fn` with the file systems frozen, and always thaw, even when `fn` fails. */
-  async withFrozen<T>(fn: () => Promise<T>): Promise<T> {
-    await this.freeze();
-    try {
-      return await fn();
-    } finally {
-      await this.thaw();
+  /**
+   * Thaw, and keep trying until the agent answers: a freeze that was sent
+   * may still be under way in the guest (the agent runs one command at a
+   * time, so the thaw follows it). Gives up when `gone()` says the VM is
+   * gone, or after `timeout` ms.
+   *
+   * @throws {AgentError} The guest could not be thawed: it may stay frozen.
+   */
+  async thawSurely(options: ThawOptions = {}): Promise<number> {
+    const timeout = options.timeout ?? 100_000;
+    const end = performance.now() + timeout;
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await this.thaw({ timeout: Math.max(1, Math.min(30_000, end - performance.now())) });
+      } catch (error) {
+        const gone = options.gone?.() ?? false;
+        if (gone || performance.now() >= end) {
+          throw new AgentError(
+            `the guest could not be thawed ${
+              gone ? "(the VM is gone)" : `within ${formatMs(timeout)}`
+            } after ${attempt} attempt${attempt > 1 ? "s" : ""}: ${
+              error instanceof CorralError ? error.detail : String(error)
+            }; its file systems may stay frozen`,
+            { vm: this.#vm, cause: error },
+          );
+        }
+        await delay(Math.min(500, Math.max(0, end - performance.now())));
+      }
     }
+  }
+
+  /**
+   * Run `fn` with the file systems frozen, and always thaw once the freeze
+   * was sent — when `fn` fails, when the freeze itself fails or passes its
+   * deadline, when `signal` aborts — trying until the agent answers (see
+   * {@linkcode VmAgent.prototype.thawSurely}).
+   */
+  async withFrozen<T>(fn: () => Promise<T>, options: FrozenOptions = {}): Promise<T> {
+    let outcome: { value: T } | { error: unknown };
+    try {
+      await this.freeze(options);
+      options.signal?.throwIfAborted();
+      outcome = { value: await fn() };
+    } catch (error) {
+      outcome = { error };
+    }
+    try {
+      await this.thawSurely(options);
+    } catch (thawError) {
+      if (!("error" in outcome)) throw thawError;
+      const first = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
+      throw new AgentError(`${first}; and then ${(thawError as AgentError).detail}`, {
+        vm: this.#vm,
+        cause: outcome.error,
+      });
+    }
+    if ("error" in outcome) throw outcome.error;
+    return outcome.value;
   }
 
   /** Ask the guest to power off (the agent sends no answer when it obeys). */

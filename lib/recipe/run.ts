@@ -632,7 +632,7 @@ class Runner {
       }
       time.end = this.#clock.ms();
       throw last;
-    }, { concurrency: this.#forks, timeout: timeout + STEP_GUARD_MS, signal });
+    }, { concurrency: this.#forks, timeout: timeout + STEP_GUARD_MS, signal, settle: SETTLE_MS });
     return await Promise.all(results.results.map(async (result) => {
       const time = times.get(result.vm);
       const start = time?.start ?? this.#clock.ms();
@@ -900,6 +900,13 @@ class Runner {
  * honours its deadline reports its own timeout (with what it saw) first.
  */
 const STEP_GUARD_MS = 1000;
+
+/**
+ * How long a step that passed its deadline or was interrupted waits for its
+ * actions to undo what they started (a migration cancelled, a frozen guest
+ * thawed) before it reports: nothing it began acts after it ended.
+ */
+const SETTLE_MS = 120_000;
 
 /** The names of the steps (blocks' children included, cleanup not) whose selector picked no VM. */
 function untargetedSteps(steps: readonly PlannedStep[]): string[] {

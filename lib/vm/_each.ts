@@ -1,6 +1,6 @@
 import { AbortedError, CorralError, DeadlineError, TimeoutError } from "../errors.ts";
 import { formatMs } from "../_text.ts";
-import { deadline, pooledMap } from "../_async.ts";
+import { deadline, delay, pooledMap } from "../_async.ts";
 import type { FleetOptions, VmResult } from "./fleet.ts";
 
 /**
@@ -29,9 +29,11 @@ async function runOne<I extends { name: string }, T>(
   const signal = options.signal
     ? AbortSignal.any([options.signal, controller.signal])
     : controller.signal;
+  let running: Promise<T> | undefined;
   try {
     options.signal?.throwIfAborted();
-    const value = await deadline(action(item, signal), timeout, {
+    running = action(item, signal);
+    const value = await deadline(running, timeout, {
       signal: options.signal,
       onTimeout: () => {
         const error = new DeadlineError(
@@ -44,10 +46,21 @@ async function runOne<I extends { name: string }, T>(
     });
     return { vm: item.name, status: "ok", value, ms: ms() };
   } catch (error) {
-    if (error instanceof TimeoutError) return { vm: item.name, status: "timeout", error, ms: ms() };
+    controller.abort(error);
+    const late = await settled(running, options.settle ?? 0);
+    if (error instanceof TimeoutError) {
+      // The action's own account of its deadline (what it undid) says more than the guard's.
+      const own = late instanceof TimeoutError ? late : error;
+      return { vm: item.name, status: "timeout", error: own, ms: ms() };
+    }
     if (options.signal?.aborted && error === options.signal.reason) {
-      controller.abort(error);
-      return { vm: item.name, status: "error", error: aborted(item.name, error), ms: ms() };
+      const then = late instanceof Error && late !== error ? `; ${late.message}` : "";
+      return {
+        vm: item.name,
+        status: "error",
+        error: aborted(item.name, error, then),
+        ms: ms(),
+      };
     }
     const wrapped = error instanceof Error
       ? error
@@ -56,7 +69,22 @@ async function runOne<I extends { name: string }, T>(
   }
 }
 
-function aborted(vm: string, reason: unknown): Error {
+/**
+ * Wait until `running` settled, at most `ms`: an abandoned action undoes
+ * what it started. Resolves to its rejection, if it rejected in time.
+ */
+async function settled(running: Promise<unknown> | undefined, ms: number): Promise<unknown> {
+  if (!running || ms <= 0) return undefined;
+  const stop = new AbortController();
+  const late = await Promise.race([
+    running.then(() => undefined, (error) => error ?? new Error("rejected")),
+    delay(ms, stop).then(() => undefined, () => undefined),
+  ]);
+  stop.abort();
+  return late;
+}
+
+function aborted(vm: string, reason: unknown, then = ""): Error {
   const why = reason instanceof Error ? reason.message : String(reason ?? "aborted");
-  return new AbortedError(`aborted: ${why}`, { vm, cause: reason });
+  return new AbortedError(`aborted: ${why}${then}`, { vm, cause: reason });
 }

@@ -12,10 +12,11 @@ export async function migrationEnd(
   journal: EventJournal,
   since: number,
   timeout: number,
+  signal?: AbortSignal,
 ): Promise<string> {
   const ended = await journal.waitFor({
     names: "MIGRATION",
     match: (data) => ENDED.includes(data.status as string),
-  }, { since, timeout });
+  }, { since, timeout, ...(signal ? { signal } : {}) });
   return String(ended.data?.status);
 }

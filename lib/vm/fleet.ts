@@ -35,6 +35,13 @@ export interface FleetOptions {
   timeout?: number;
   /** Abandons the calls not yet finished (reported as errors). */
   signal?: AbortSignal;
+  /**
+   * After a VM's deadline or an abort, how long its action may go on
+   * cleaning up (cancelling a migration, thawing a guest) before the VM is
+   * reported, in ms: an action that heeds its signal has then undone what
+   * it started. Default 0: reported at once.
+   */
+  settle?: number;
 }
 
 /** Some VMs of a fleet call failed or timed out. */

@@ -507,15 +507,72 @@ export class Machine {
    * A machine for the destination of a live migration: the same spec (with
    * `changes`) and launch options, waiting with `-incoming defer`.
    */
-  async twin(instance: string, changes: Partial<LaunchSpec> = {}): Promise<Machine> {
-    const twin = await Machine.create({ ...this.#given, ...changes, name: this.spec.name }, {
+  async twin(
+    instance: string,
+    changes: Partial<LaunchSpec> = {},
+    signal?: AbortSignal,
+  ): Promise<Machine> {
+    const spec = { ...this.#given, ...changes, name: this.spec.name };
+    this.#refuseMove(spec);
+    const twin = await Machine.create(spec, {
       ...this.#options,
       incoming: true,
       paused: false,
       instance,
-    });
+      signal: signal ?? this.#options.signal,
+    }, this);
     twin.#plugged = new Map(this.#plugged);
     return twin;
+  }
+
+  /**
+   * Refuse, before anything stops, a move whose destination could not
+   * carry what the guest wrote: disks to another host (they are not
+   * copied), or a guest image opened with `snapshot=on` (its writes go to
+   * a temporary file only this QEMU has).
+   */
+  #refuseMove(to: LaunchSpec): void {
+    const elsewhere = (to.host ?? undefined) !== (this.spec.host ?? undefined);
+    if (elsewhere && this.spec.disks?.length) {
+      throw new LaunchError(
+        `its disks cannot move to ${to.host ? `host '${to.host}'` : "this machine"}: ` +
+          `corral does not copy disks between hosts; migrate it on its own host, or back ` +
+          `it up and launch it there from the backup`,
+        { vm: this.spec.name },
+      );
+    }
+    const guest = guestOf(this.spec);
+    if (!["builtin:tiny", "builtin:linux", "kernel", "none"].includes(guest)) {
+      throw new LaunchError(
+        `its guest image ${guest} is opened with snapshot=on: what the guest wrote is in a ` +
+          `temporary file a new QEMU cannot take over; give the image as disks: [{ base: IMAGE }] ` +
+          `to migrate it`,
+        { vm: this.spec.name },
+      );
+    }
+  }
+
+  /** The files of the spec's disks where QEMU runs, in order. */
+  get diskFiles(): string[] {
+    return (this.spec.disks ?? []).map((_, i) => `${this.qemuDir}/disk${i}.qcow2`);
+  }
+
+  /**
+   * Give this (destination) machine the disks of `from`: the same files,
+   * linked into its directory, so that what the guest wrote and its
+   * snapshots go along, and removing `from`'s directory keeps them.
+   * QEMU's image locks hand them over at the switch.
+   */
+  async #adoptDisks(from: Machine): Promise<void> {
+    const ours = this.diskFiles;
+    for (const [i, file] of from.diskFiles.entries()) {
+      const output = await this.#place.tool("ln", [file, ours[i]!]);
+      if (!output.success) {
+        throw new LaunchError(`disk ${i}: could not take over ${file}: ${output.stderr.trim()}`, {
+          vm: this.spec.name,
+        });
+      }
+    }
   }
 
   /**
@@ -531,8 +588,15 @@ export class Machine {
     this.#plugged.delete(id);
   }
 
-  /** Validate `spec` and make the VM's private directory. */
-  static async create(spec: LaunchSpec, options: LaunchOptions): Promise<Machine> {
+  /**
+   * Validate `spec` and make the VM's private directory, with its disks:
+   * new ones, or `diskSource`'s (a migration's destination).
+   */
+  static async create(
+    spec: LaunchSpec,
+    options: LaunchOptions,
+    diskSource?: Machine,
+  ): Promise<Machine> {
     const problems = validateSpec(spec);
     if (options.instance !== undefined && !isVmName(options.instance)) {
       problems.push(`instance ${JSON.stringify(options.instance)} is not a valid name`);
@@ -582,7 +646,8 @@ export class Machine {
     const machine = new Machine(spec, given, { dir, qemuDir }, place, options);
     try {
       await machine.#record(undefined);
-      await makeDisks(spec, qemuDir, place);
+      if (diskSource) await machine.#adoptDisks(diskSource);
+      else await makeDisks(spec, qemuDir, place);
       const guest = guestOf(spec);
       if (guest === "builtin:tiny") await place.writeFile(`${qemuDir}/tiny.img`, TINY_IMAGE);
       else if (!["none", "builtin:linux", "kernel"].includes(guest)) {
@@ -714,7 +779,8 @@ export class Machine {
         this.restarts++;
         return await this.start(journal, trace, attempt + 1);
       }
-      if (error instanceof LaunchError) {
+      if (error instanceof LaunchError || this.#options.signal?.aborted) {
+        // Given up on (a deadline, Ctrl-C): this QEMU must never come up later.
         await process.terminate(1000);
         throw error;
       }

@@ -28,6 +28,11 @@ export interface MigrateOptions {
   downtimeLimit?: number;
   /** Deadline for the whole migration, in ms. Default 120,000. */
   timeout?: number;
+  /**
+   * Abandons the migration: it is not started, or it is cancelled, and the
+   * source runs on, before the call rejects.
+   */
+  signal?: AbortSignal;
 }
 
 /** What the migration took (from the source's `query-migrate`). */
@@ -77,25 +82,52 @@ export async function moveVm(
 ): Promise<MoveResult> {
   const from = machine.instance;
   const to = options.instance ?? nextInstance(from);
-  let target: Vm;
+  const timeout = options.timeout ?? 120_000;
+  // One deadline for the whole move: starting the destination counts too.
+  const expiry = new AbortController();
+  const timer = setTimeout(
+    () => expiry.abort(new TimeoutError(`passed its deadline`, { vm: vm.name, timeout })),
+    timeout,
+  );
+  const signal = options.signal ? AbortSignal.any([options.signal, expiry.signal]) : expiry.signal;
+  const started = performance.now();
   try {
-    // The destination gets the devices hot-plugged into the source too: they must match.
-    target = await startVm(await machine.twin(to, options.changes));
-  } catch (error) {
-    throw new MigrationError(
-      `the destination ${to} could not be started: ${(error as Error).message}; the VM runs on`,
-      { vm: vm.name, cause: error },
-    );
+    let target: Vm;
+    try {
+      // The destination gets the devices hot-plugged into the source too: they must match.
+      target = await startVm(await machine.twin(to, options.changes, signal));
+    } catch (error) {
+      const why = signal.aborted
+        ? `was not started: ${stopped(signal.reason, timeout)}`
+        : `could not be started: ${(error as Error).message}`;
+      throw new MigrationError(`the destination ${to} ${why}; the VM runs on`, {
+        vm: vm.name,
+        cause: error,
+      });
+    }
+    let result: MigrationResult;
+    try {
+      const left = Math.max(1, timeout - (performance.now() - started));
+      result = await migrate(vm, target, { ...options, timeout: left, signal }, timeout);
+    } catch (error) {
+      await target.dispose();
+      throw error;
+    }
+    await takeOver(target);
+    return { ...result, from, to, pid: vm.pid! };
+  } finally {
+    clearTimeout(timer);
   }
-  let result: MigrationResult;
-  try {
-    result = await migrate(vm, target, options);
-  } catch (error) {
-    await target.dispose();
-    throw error;
+}
+
+/** Why an abandoned migration stopped: its deadline, or what aborted it. */
+function stopped(reason: unknown, timeout: number): string {
+  if (reason instanceof TimeoutError) {
+    return `the migration did not complete within ${formatMs(timeout)}`;
   }
-  await takeOver(target);
-  return { ...result, from, to, pid: vm.pid! };
+  return `the migration was interrupted (${
+    reason instanceof Error ? reason.message : String(reason ?? "aborted")
+  })`;
 }
 
 /** `web1` → `web1-m1`, `web1-m1` → `web1-m2`. */
@@ -114,6 +146,8 @@ export async function migrate(
   source: Vm,
   target: Vm,
   options: MigrateOptions = {},
+  /** The deadline to name in messages (a move's whole one). */
+  shownTimeout = options.timeout ?? 120_000,
 ): Promise<MigrationResult> {
   if (!target.launched) {
     throw new MigrationError("the target must be a VM corral launched (with incoming: true)", {
@@ -128,7 +162,8 @@ export async function migrate(
   ];
   const wasRunning = (await source.status()).running;
   const uri = target.incomingUri(source);
-  const done = (vm: Vm, since: number) => migrationEnd(vm.client.journal, since, timeout);
+  const signal = options.signal;
+  const done = (vm: Vm, since: number) => migrationEnd(vm.client.journal, since, timeout, signal);
   let switcher: ReturnType<typeof setTimeout> | undefined;
   try {
     for (const vm of [source, target]) {
@@ -141,6 +176,8 @@ export async function migrate(
     const sourceMark = source.mark();
     const targetMark = target.mark();
     await target.executeUntyped("migrate-incoming", { uri });
+    // Past the deadline or interrupted: never start what the caller gave up on.
+    signal?.throwIfAborted();
     await source.executeUntyped("migrate", { uri });
     if (postcopy) {
       switcher = setTimeout(
@@ -188,15 +225,20 @@ export async function migrate(
     }
     const status = await source.status().catch(() => undefined);
     if (wasRunning && status && !status.running) await source.resume().catch(() => {});
-    if (error instanceof MigrationError) throw error;
-    throw new MigrationError(
-      error instanceof TimeoutError
-        ? `the migration did not complete within ${
-          formatMs(timeout)
-        }: cancelled, the source runs on`
-        : `the migration could not run: ${(error as Error).message}; the source runs on`,
-      { vm: source.name, cause: error },
-    );
+    // Say what is true of the source: a killed one does not run on.
+    const after = status
+      ? "the source runs on"
+      : `the source QEMU no longer answers${
+        source.exitStatus ? ` (it exited with code ${source.exitStatus.code})` : ""
+      }`;
+    if (error instanceof MigrationError) {
+      if (status) throw error;
+      throw new MigrationError(`${error.detail}; ${after}`, { vm: source.name, cause: error });
+    }
+    const message = error instanceof TimeoutError || signal?.aborted
+      ? `${stopped(signal?.aborted ? signal.reason : error, shownTimeout)}: cancelled, ${after}`
+      : `the migration could not run: ${(error as Error).message}; ${after}`;
+    throw new MigrationError(message, { vm: source.name, cause: error });
   } finally {
     clearTimeout(switcher);
   }

@@ -54,7 +54,8 @@ export async function saveSnapshot(
   const args = { tag, vmstate: devices[0], devices };
   const run = () => runJob(vm, "snapshot-save", args, jobOptions(options));
   if (!await agentFor(vm, options)) return { tag, devices, frozen: false, job: await run() };
-  return { tag, devices, frozen: true, job: await vm.agent.withFrozen(run) };
+  const frozen = { signal: options.signal, gone: () => !vm.connected };
+  return { tag, devices, frozen: true, job: await vm.agent.withFrozen(run, frozen) };
 }
 
 /** Bring the VM back to snapshot `tag`: its state and disks. */
@@ -71,7 +72,7 @@ export async function loadSnapshot(
     jobOptions(options),
   );
   const thaw = await agentFor(vm, options);
-  if (thaw) await vm.agent.thaw({ timeout: 30_000 });
+  if (thaw) await vm.agent.thawSurely({ timeout: 30_000, gone: () => !vm.connected });
   return { tag, devices, frozen: thaw, job };
 }
 

@@ -71,7 +71,7 @@ export default defineAction<Migrate>({
   },
   mutates: () => true,
   requires: () => "launched",
-  async run(action, { vm, timeout, render, replaced }) {
+  async run(action, { vm, timeout, signal, render, replaced }) {
     const moved = await vm.migrate({
       instance: action.to ? render(action.to) : undefined,
       changes: action.host === undefined ? undefined : { host: action.host },
@@ -80,6 +80,7 @@ export default defineAction<Migrate>({
       maxBandwidth: action.maxBandwidth,
       downtimeLimit: action.downtimeLimit,
       timeout,
+      signal,
     });
     replaced();
     return moved;
