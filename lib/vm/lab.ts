@@ -21,10 +21,11 @@ import { isLibvirtAddress, openLibvirtMonitor } from "../host/libvirt.ts";
 async function launchOrClone(
   spec: LabSpec,
   options: LaunchOptions,
-  state: string | undefined,
+  templates: Templates,
 ): Promise<Vm> {
+  const state = templates.stateOf(spec);
   if (state === undefined) return await launch(spec, options);
-  const vm = await launch(spec, { ...options, restore: state });
+  const vm = await launch(templates.cloneSpec(spec), { ...options, restore: state });
   try {
     await giveIdentity(vm, options.timeout ?? 60_000);
   } catch (error) {
@@ -142,7 +143,7 @@ export class Lab implements AsyncDisposable {
             : isLibvirtAddress(spec.attach)
             ? lab.#attachLibvirt(spec, options, signal)
             : spec.attach === undefined
-            ? launchOrClone(spec, { ...options, hosts, signal }, templates.stateOf(spec))
+            ? launchOrClone(spec, { ...options, hosts, signal }, templates)
             : Vm.connect(spec.attach, {
               name: spec.name,
               agent: spec.agentAddress,

@@ -20,8 +20,19 @@ import { migrationEnd } from "./_migration.ts";
 export interface Templates {
   /** The state file a spec's VMs start from, if it asked for a warm template. */
   stateOf(spec: LaunchSpec): string | undefined;
-  /** Remove the state files. */
+  /**
+   * The spec a clone launches with: each disk an overlay of the template's
+   * disk as it was saved, so the memory it restores and its disks agree.
+   */
+  cloneSpec<S extends LaunchSpec>(spec: S): S;
+  /** Remove the state files (and the template's disks). */
   remove(): Promise<void>;
+}
+
+/** One saved template: its machine state and its disks, in the spec's order. */
+interface Saved {
+  state: string;
+  disks: string[];
 }
 
 /** What the clones of two specs share: everything but their names. */
@@ -42,7 +53,7 @@ export async function prepareTemplates(
   specs: readonly LaunchSpec[],
   options: LaunchOptions,
 ): Promise<Templates> {
-  const states = new Map<string, string>();
+  const states = new Map<string, Saved>();
   const dirs: string[] = [];
   const remove = async () => {
     for (const dir of dirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -53,25 +64,38 @@ export async function prepareTemplates(
       if (spec.nics?.length) {
         throw new LaunchError("template: warm does not take lab networks yet", { vm: spec.name });
       }
+      if (spec.host !== undefined && spec.disks?.length) {
+        throw new LaunchError("template: warm with disks on SSH hosts is not supported yet", {
+          vm: spec.name,
+        });
+      }
       const dir = await makeVmDir(`${spec.name}-state`);
       dirs.push(dir);
-      states.set(key(spec), await saveTemplate(spec, `${dir}/state`, options));
+      states.set(key(spec), await saveTemplate(spec, dir, options));
     }
   } catch (error) {
     await remove();
     throw error;
   }
+  const savedOf = (spec: LaunchSpec) =>
+    spec.template === "warm" ? states.get(key(spec)) : undefined;
   return {
-    stateOf: (spec) => spec.template === "warm" ? states.get(key(spec)) : undefined,
+    stateOf: (spec) => savedOf(spec)?.state,
+    cloneSpec: (spec) => {
+      const saved = savedOf(spec);
+      if (!saved || !spec.disks?.length) return spec;
+      return { ...spec, disks: saved.disks.map((base) => ({ base })) };
+    },
     remove,
   };
 }
 
 async function saveTemplate(
   spec: LaunchSpec,
-  file: string,
+  dir: string,
   options: LaunchOptions,
-): Promise<string> {
+): Promise<Saved> {
+  const file = `${dir}/state`;
   const name = `${spec.name.slice(0, 50)}-template`;
   await using vm = await launch({ ...spec, name, template: undefined }, {
     ...options,
@@ -90,7 +114,16 @@ async function saveTemplate(
     );
   }
   await saveState(vm, file, timeout);
-  return file;
+  // The disks as the saved memory knows them (the template's boot wrote to them): kept, read
+  // only, as the base of every clone's disks. The state was saved with them flushed.
+  const disks: string[] = [];
+  for (const i of (spec.disks ?? []).keys()) {
+    const kept = `${dir}/disk${i}.qcow2`;
+    await Deno.link(`${vm.dir}/disk${i}.qcow2`, kept);
+    await Deno.chmod(kept, 0o400);
+    disks.push(kept);
+  }
+  return { state: file, disks };
 }
 
 /**

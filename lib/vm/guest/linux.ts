@@ -5,8 +5,9 @@
  * ACPI button) and qemu-guest-agent with its libraries. Its init prints
  * `corral-linux: ready` once the agent runs, panics on an unknown NMI
  * (as `nmi` drills expect), powers off on the ACPI button, configures the
- * addresses given on the kernel command line, and offers a shell on the
- * serial console. Built into a cache directory outside the repository,
+ * addresses given on the kernel command line, runs the shell script given
+ * base64-encoded as `corral.boot=` on the command line before it is ready
+ * (see {@linkcode bootCommand}), and offers a shell on the serial console. Built into a cache directory outside the repository,
  * rebuilt when a package version changes.
  *
  * @module
@@ -29,10 +30,27 @@ export const LINUX_PACKAGES = [
 ];
 
 /** Bump when the way the guest is assembled changes: cached guests are rebuilt. */
-const BUILDER_VERSION = 2;
+const BUILDER_VERSION = 3;
 
 /** What init prints when the guest (and its agent) is ready. */
 export const LINUX_READY = "corral-linux: ready";
+
+/**
+ * The kernel command-line argument that makes `builtin:linux` run `script`
+ * at boot, before it is ready (mount a data disk, say): for `append`.
+ *
+ * @example
+ * ```ts
+ * import { bootCommand } from "./linux.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(bootCommand("echo hi"), "corral.boot=ZWNobyBoaQ==");
+ * ```
+ */
+export function bootCommand(script: string): string {
+  const bytes = new TextEncoder().encode(script);
+  return `corral.boot=${btoa(String.fromCharCode(...bytes))}`;
+}
 
 /** The modules init loads, in an order that satisfies their dependencies. */
 const MODULES = [
@@ -346,6 +364,11 @@ for arg in $(cat /proc/cmdline); do
       ip addr add "\${spec#*=}" dev "\${spec%%=*}" && ip link set "\${spec%%=*}" up
     done;;
   esac
+done
+# Commands to run at boot, before ready (as cloud-init's bootcmd): corral.boot=BASE64 (a shell
+# script; base64 because the command line splits at spaces).
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in corral.boot=*) echo "\${arg#corral.boot=}" | base64 -d > /run/boot.sh && sh /run/boot.sh;; esac
 done
 # The ACPI power button powers off: its input device only speaks when pressed.
 power=$(grep -A5 'Name="Power Button"' /proc/bus/input/devices | sed -n 's/.*Handlers=.*\\(event[0-9]*\\).*/\\1/p' | head -n 1)
