@@ -6,7 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { launch, MigrationError, type Vm } from "../mod.ts";
+import { launch, MigrationError, parseRecipe, runRecipe, type Vm } from "../mod.ts";
+import { fakeAgent } from "./_fake_agent.ts";
 import { rejectsWith } from "./_assert.ts";
 import { QEMU_BINARY } from "./_qemu.ts";
 
@@ -151,4 +152,39 @@ Deno.test("vm.migrate: a signal aborts the move; the VM runs on where it was", a
   );
   assert.equal(vm.instance, "abort-dst");
   assert.equal((await vm.status()).running, true);
+});
+
+Deno.test("snapshot step: a freeze that outlasts the step's deadline is followed by a thaw before the run ends", async () => {
+  // A guest whose freeze takes longer than the step allows, then completes (as a real one can).
+  let release: ReturnType<typeof setTimeout> | undefined;
+  await using agent = await fakeAgent((command) =>
+    command === "guest-fsfreeze-freeze"
+      ? {
+        hold: new Promise((resolve) => release = setTimeout(() => resolve({ return: 1 }), 2500)),
+      }
+      : command === "guest-fsfreeze-thaw"
+      ? { return: 1 }
+      : undefined
+  );
+  await using vm = await launch({ name: "frozen", disks: [{ size: "8M" }] });
+  await vm.close(); // the recipe attaches to its monitor
+  const recipe = parseRecipe(
+    `recipe: 1\nname: frozen\nvms:\n  db: { attach: "unix:${vm.dir}/qmp.sock", agent: "${agent.address}" }\n` +
+      "steps:\n  - { name: snap, snapshot: { save: s1, freeze: auto }, timeout: 1s }\n",
+    "frozen.yaml",
+  );
+  try {
+    const result = await runRecipe(recipe, {});
+    const step = result.journal.steps.find((s) => s.name === "snap")!;
+    assert.notEqual(step.targets[0]!.status, "ok");
+    // Sent before the run ended, after the freeze.
+    const freeze = agent.commands.indexOf("guest-fsfreeze-freeze");
+    assert.ok(freeze >= 0, agent.commands.join(", "));
+    assert.ok(
+      agent.commands.indexOf("guest-fsfreeze-thaw", freeze) > freeze,
+      agent.commands.join(", "),
+    );
+  } finally {
+    clearTimeout(release);
+  }
 });
