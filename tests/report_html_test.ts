@@ -151,3 +151,94 @@ Deno.test({
     }
   },
 });
+
+/** A journal with one VM and one step, every text field set to `text`. */
+function craftedJournal(text: string): RunJournal {
+  return {
+    recipe: text,
+    file: text,
+    seed: 1,
+    startedAt: text,
+    durationMs: 1000,
+    verdict: text as RunJournal["verdict"],
+    reason: text,
+    steps: [{
+      name: text,
+      path: "steps[0]",
+      action: text,
+      startedAt: text,
+      endedAt: text,
+      startMs: 0,
+      endMs: 500,
+      targets: [{
+        vm: "vm1",
+        status: text as "ok",
+        startMs: 0,
+        endMs: 400,
+        error: text,
+      }],
+    }],
+    metrics: [{ name: text, values: { vm1: 12 }, spans: { vm1: [0, 12] } }] as never,
+    vms: [{ name: "vm1", groups: [text] }],
+  };
+}
+
+Deno.test({
+  name: "report.html: script in any report field stays text (HTML, attributes, script data)",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "corral-report-xss-" });
+    try {
+      const payloads = [
+        `<img src=x onerror="document.title='pwned'">`,
+        `"><script>document.title='pwned'</script>`,
+        `' onmouseover='document.title=1`,
+      ];
+      for (const payload of payloads) {
+        await Deno.writeTextFile(`${dir}/journal.json`, JSON.stringify(craftedJournal(payload)));
+        await Deno.writeTextFile(
+          `${dir}/events.jsonl`,
+          JSON.stringify({ type: "qmp-event", vm: "vm1", event: payload, ms: 10, data: payload }),
+        );
+        const drawn = await corral(["report", dir]);
+        assert.equal(drawn.code, 0, drawn.err);
+        // Outside the JSON data (where "<" is escaped and quotes are JSON's), no payload as markup.
+        const html = (await Deno.readTextFile(`${dir}/report.html`))
+          .replace(/<script type="application\/json" id="data">[^<]*<\/script>/, "");
+        assert.doesNotMatch(html, /<img src=x|<script>document|' onmouseover=/);
+        const { dom } = await renderPage(`file://${dir}/report.html`);
+        assert.doesNotMatch(dom, /<img[^>]*onerror|<script>document|<title>pwned|onmouseover="/);
+        assert.match(dom, /data-rendered="true"/);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "report.html: 250,000 events draw (no spread over unbounded arrays)",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "corral-report-big-" });
+    try {
+      const journal = craftedJournal("big");
+      journal.verdict = "pass";
+      journal.steps[0]!.targets[0]!.status = "ok";
+      await Deno.writeTextFile(`${dir}/journal.json`, JSON.stringify(journal));
+      const lines = Array.from(
+        { length: 250_000 },
+        (_, i) => `{"type":"qmp-event","vm":"vm1","event":"STOP","ms":${i % 1000}}`,
+      );
+      await Deno.writeTextFile(`${dir}/events.jsonl`, lines.join("\n"));
+      const drawn = await corral(["report", dir]);
+      assert.equal(drawn.code, 0, drawn.err);
+      // Hide the marks (250,000 SVG groups would only slow the dump): the page must still draw.
+      const { dom } = await renderPage(`file://${dir}/report.html`);
+      assert.match(dom, /<body[^>]*data-rendered="true"/);
+      assert.match(dom, /<body[^>]*data-errors="0"/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

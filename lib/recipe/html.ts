@@ -50,12 +50,14 @@ export function reportHtml(journal: RunJournal, events: readonly ReportEvent[]):
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(journal.recipe)}: ${journal.verdict} — corral report</title>
+<title>${escapeHtml(journal.recipe)}: ${escapeHtml(journal.verdict)} — corral report</title>
 <style>${STYLE}</style>
 </head>
 <body data-rendered="false" data-errors="0">
 <header>
-  <div class="verdict v-${journal.verdict}" id="verdict">${journal.verdict.toUpperCase()}</div>
+  <div class="verdict v-${escapeHtml(journal.verdict)}" id="verdict">${
+    escapeHtml(String(journal.verdict).toUpperCase())
+  }</div>
   <div class="title">
     <h1>${escapeHtml(journal.recipe)}</h1>
     <p id="reason">${escapeHtml(journal.reason)}</p>
@@ -141,7 +143,10 @@ for (const e of events) if (!groupsOf.has(e.vm)) { vmOrder.push(e.vm); groupsOf.
 const groupOf = (vm) => (groupsOf.get(vm) || [])[0] || "(no group)";
 const allGroups = [...new Set(vmOrder.flatMap((vm) => groupsOf.get(vm).length ? groupsOf.get(vm) : ["(no group)"]))];
 const eventNames = [...new Set(events.map((e) => e.event))].sort();
-const duration = Math.max(1, journal.durationMs, ...journal.steps.map((s) => s.endMs || 0), ...events.map((e) => e.ms || 0));
+// No spread over the events: a run's events are unbounded, a call's arguments are not.
+const most = (values, pick, start) => { let m = start; for (const v of values) { const n = Number(pick(v)); if (n > m) m = n; } return m; };
+const least = (values, pick, start) => { let m = start; for (const v of values) { const n = Number(pick(v)); if (n < m) m = n; } return m; };
+const duration = most(events, (e) => e.ms || 0, most(journal.steps, (s) => s.endMs || 0, Math.max(1, Number(journal.durationMs) || 0)));
 
 // #fold / #unfold in the address choose the start (a link to a large run unfolded, say).
 const wanted = location.hash.slice(1);
@@ -268,12 +273,12 @@ function render() {
       const ts = s.targets.filter((t) => members.has(t.vm) && t.status !== undefined);
       if (!ts.length) continue;
       const worst = ts.reduce((a, t) => RANK[t.status] > RANK[a.status] ? t : a, ts[0]);
-      const start = Math.min(...ts.map((t) => t.startMs ?? s.startMs));
-      const end = Math.max(...ts.map((t) => t.endMs ?? s.endMs));
+      const start = least(ts, (t) => t.startMs ?? s.startMs, Infinity);
+      const end = most(ts, (t) => t.endMs ?? s.endMs, -Infinity);
       const failed = ts.filter((t) => t.status !== "ok" && t.status !== "skipped").length;
       const tip = s.name + " — " + (row.kind === "vm" ? worst.status + (worst.allowed ? " (allowed)" : "") : ts.length + " VM(s), " + failed + " not ok") +
         " — " + fmt(end - start) + (worst.error ? "\n" + worst.error : "");
-      parts.push('<rect class="bar' + (worst.allowed ? " allowed" : "") + '" data-step="' + esc(s.name) + '" data-status="' + worst.status + '" x="' + x(start) + '" y="' + (y + 5) +
+      parts.push('<rect class="bar' + (worst.allowed ? " allowed" : "") + '" data-step="' + esc(s.name) + '" data-status="' + esc(worst.status) + '" x="' + x(start) + '" y="' + (y + 5) +
         '" width="' + Math.max(2, x(end) - x(start)) + '" height="' + (LANE - 10) + '" rx="2" fill="' + STATUS_COLOR[worst.status] + '"><title>' + esc(tip) + "</title></rect>");
     }
     // Events.
