@@ -438,10 +438,23 @@ async function serveReplay(positionals: string[], socket: string | undefined): P
   }
   const dir = socket ? undefined : await Deno.makeTempDir({ prefix: "corral-replay-" });
   const path = socket ?? `${dir}/replay.sock`;
+  let interrupted = false;
   try {
     await using peer = await replay(await Deno.readTextFile(positionals[0]!), path);
+    // Ctrl-C or SIGTERM end the replay like a client leaving: the socket and directory go.
+    const stop = () => {
+      interrupted = true;
+      peer[Symbol.asyncDispose]();
+    };
+    const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+    for (const signal of signals) Deno.addSignalListener(signal, stop);
     console.log(`serving ${positionals[0]} on ${peer.address} (one client; Ctrl-C to stop)`);
-    const outcome = await peer.done;
+    const outcome = await peer.done.catch((error) => {
+      if (!interrupted) throw error;
+    }).finally(() => {
+      for (const signal of signals) Deno.removeSignalListener(signal, stop);
+    });
+    if (!outcome) return 130;
     console.log(
       `${outcome.matched} request(s) as recorded, ${outcome.mismatches.length} different` +
         `${outcome.complete ? ", the recording played to its end" : ""}`,

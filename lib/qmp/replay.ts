@@ -41,18 +41,26 @@ export class ReplayError extends CorralError {}
  */
 export function parseQmpLog(text: string): RecordedMessage[] {
   const messages: RecordedMessage[] = [];
-  text.split("\n").forEach((raw, index) => {
+  // A log copied through Windows has CRLF line ends: read it the same.
+  text.split(/\r?\n/).forEach((raw, index) => {
     const match = /^\S+ (?:\+[\d.]+ms )?(->|<-) (.*)$/.exec(raw);
     if (!match) return;
+    let message: unknown;
     try {
-      messages.push({
-        direction: match[1] as "->" | "<-",
-        message: JSON.parse(match[2]!),
-        line: index + 1,
-      });
+      message = JSON.parse(match[2]!);
     } catch (cause) {
       throw new ReplayError(`qmp.log line ${index + 1} is not a JSON message`, { cause });
     }
+    if (!message || typeof message !== "object" || Array.isArray(message)) {
+      throw new ReplayError(
+        `qmp.log line ${index + 1} is not a QMP message (a JSON object): ${match[2]!.slice(0, 80)}`,
+      );
+    }
+    messages.push({
+      direction: match[1] as "->" | "<-",
+      message: message as Record<string, unknown>,
+      line: index + 1,
+    });
   });
   return messages;
 }
@@ -76,7 +84,8 @@ export interface ReplayOutcome {
 }
 
 /**
- * Serve `recording` to one client on a unix socket at `path`.
+ * Serve `recording` to one client on a unix socket at `path`, which must
+ * not exist (it is removed when the peer is disposed).
  *
  * @example Replay a recorded session
  * ```ts ignore
@@ -91,8 +100,13 @@ export async function replay(recording: string, path: string): Promise<ReplayPee
   if (script[0]?.direction !== "<-" || !("QMP" in script[0].message)) {
     throw new ReplayError("the recording does not start with QEMU's greeting");
   }
-  // A socket left by an earlier replay would make listening fail; anything else at path stays.
-  if ((await Deno.lstat(path).catch(() => undefined))?.isSocket) await Deno.remove(path);
+  // Never take over what is there: it may be a running QEMU's monitor.
+  if (await Deno.lstat(path).then(() => true, () => false)) {
+    throw new ReplayError(
+      `${path} exists: corral replay does not remove what it did not create; ` +
+        "give --socket a path that does not exist, or leave it out",
+    );
+  }
   const listener = Deno.listen({ transport: "unix", path });
   let conn: Deno.Conn | undefined;
   const done = (async () => {
@@ -144,7 +158,15 @@ async function serve(conn: Deno.Conn, script: RecordedMessage[]): Promise<Replay
       if (n === null) return undefined;
       queued.push(...splitter.push(decoder.decode(buffer.subarray(0, n), { stream: true })));
     }
-    return JSON.parse(queued.shift()!);
+    const text = queued.shift()!;
+    try {
+      return JSON.parse(text);
+    } catch {
+      // As QEMU does: an error without an id, and the connection goes on.
+      await send({ error: { class: "GenericError", desc: "JSON parse error" } });
+      outcome.mismatches.push(`the client sent something that is not JSON: ${text.slice(0, 80)}`);
+      return await nextRequest();
+    }
   };
   for (const { direction, message, line } of script) {
     if (direction === "<-") {
