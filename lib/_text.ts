@@ -12,3 +12,21 @@ export function shellWord(text: string): string {
 export function formatMs(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${+(ms / 1000).toFixed(2)} s`;
 }
+
+/**
+ * `text` safe to show on a terminal and in XML: control characters (but
+ * tab and line feed), DEL, C1 controls, bidirectional overrides and what
+ * XML 1.0 forbids become visible escapes (`\x1b`, `\u202e`), so that text
+ * from a guest or QEMU can neither move the cursor, retitle the terminal,
+ * reorder a line nor break a JUnit file.
+ */
+export function printable(text: string): string {
+  return text.replace(
+    // deno-lint-ignore no-control-regex
+    /[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
+    (c) => {
+      const code = c.charCodeAt(0);
+      return code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16)}`;
+    },
+  );
+}

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Lab, launch, MigrationError, type Vm } from "../mod.ts";
+import { AgentError, Lab, launch, MigrationError, TimeoutError, type Vm } from "../mod.ts";
 import { bootCommand } from "../lib/vm/guest/linux.ts";
 import { rejectsWith } from "./_assert.ts";
 
@@ -110,4 +110,60 @@ Deno.test("linux: template: warm clones continue the template's disk: what it wr
     assert.equal(await fromDisk(vm, "/srv/own"), `${vm.name}\n`);
     await fsckClean(vm);
   }
+});
+
+Deno.test("linux: agent files are binary-safe with a deadline; a command fails at once when the guest panics, and says its real deadline", async (t) => {
+  await using vm = await launch({ name: "agent-files", guest: "builtin:linux" }, { timeout: BOOT });
+  await vm.agent.waitReady({ timeout: BOOT });
+
+  await t.step("bytes that are not UTF-8 come back as they were", async () => {
+    const bytes = new Uint8Array([0x80, 0xff, 0x00, 0x41]);
+    await vm.agent.writeFile("/tmp/bin", bytes);
+    assert.deepEqual(await vm.agent.readBytes("/tmp/bin"), bytes);
+    assert.equal(await sh(vm, "od -An -tx1 /tmp/bin"), " 80 ff 00 41\n");
+  });
+
+  await t.step(
+    "a character across the 64 KiB chunk boundary, and a file of several chunks",
+    async () => {
+      const text = "a".repeat(65535) + "é" + "z".repeat(100_000);
+      await vm.agent.writeFile("/tmp/text", text);
+      assert.equal(await vm.agent.readFile("/tmp/text"), text);
+    },
+  );
+
+  await t.step("a file that never ends times out", async () => {
+    await rejectsWith(
+      vm.agent.readFile("/dev/zero", { timeout: 1000 }),
+      TimeoutError,
+      /the transfer of \/dev\/zero did not finish within 1 s/,
+    );
+    assert.equal(await sh(vm, "echo still"), "still\n", "the agent answers after");
+  });
+
+  await t.step("a command past its deadline says that deadline, and can be killed", async () => {
+    await rejectsWith(
+      vm.agent.exec("sleep 31", { timeout: 1000 }),
+      TimeoutError,
+      /"sleep 31" did not exit within 1 s; it may still run in the guest/,
+    );
+    await rejectsWith(
+      vm.agent.exec("sleep 32", { timeout: 1000, killOnTimeout: true }),
+      TimeoutError,
+      /"sleep 32" did not exit within 1 s; it was killed in the guest/,
+    );
+    assert.equal(
+      await sh(vm, "ps | grep -c '[s]leep 3[12]' || true"),
+      "1\n",
+      "only the first runs",
+    );
+  });
+
+  await t.step("a command that panics the guest fails at once, naming the panic", async () => {
+    await rejectsWith(
+      vm.agent.exec("echo c > /proc/sysrq-trigger", { timeout: 120_000 }),
+      AgentError,
+      /cannot finish: the VM panicked/,
+    );
+  });
 });

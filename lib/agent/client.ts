@@ -13,6 +13,8 @@ import { formatMs } from "../_text.ts";
 import { deadline, delay } from "../_async.ts";
 import { parseAddress } from "../qmp/address.ts";
 import { dialWithin } from "../qmp/_dial.ts";
+import { printable } from "../_text.ts";
+import { Unread } from "./_unread.ts";
 
 /** Options of {@linkcode GuestAgent.connect}. */
 export interface GuestAgentOptions {
@@ -57,8 +59,11 @@ export class GuestAgent implements AsyncDisposable {
   #conn: Deno.Conn;
   #name: string;
   #options: GuestAgentOptions;
-  /** Bytes read and not consumed yet. One read loop fills it, so no abandoned read can eat a reply. */
-  #unread = new Uint8Array(0);
+  /**
+   * Bytes read and not consumed yet, bounded (a flooding guest). One read loop fills it, so no
+   * abandoned read can eat a reply.
+   */
+  #unread = new Unread(MAX_LINE + 64 * 1024);
   #arrived = Promise.withResolvers<void>();
   #ended: ConnectionClosedError | undefined;
   /** Bumped by every sync and command: a wait that gave up (deadline) stops consuming. */
@@ -227,10 +232,9 @@ export class GuestAgent implements AsyncDisposable {
       for (;;) {
         const n = await this.#conn.read(buffer);
         if (n === null) break;
-        const joined = new Uint8Array(this.#unread.length + n);
-        joined.set(this.#unread);
-        joined.set(buffer.subarray(0, n), this.#unread.length);
-        this.#unread = joined;
+        // Past the bound the bytes are garbage or a line too long: dropped, and the next
+        // command syncs again.
+        if (!this.#unread.push(buffer.subarray(0, n))) this.#needsSync = true;
         this.#wake();
       }
       this.#ended = new ConnectionClosedError(
@@ -266,20 +270,22 @@ export class GuestAgent implements AsyncDisposable {
     for (;;) {
       const at = this.#unread.indexOf(SYNC_BYTE);
       if (at !== -1) {
-        this.#unread = this.#unread.slice(at + 1);
+        this.#unread.drop(at + 1);
         return;
       }
-      this.#unread = new Uint8Array(0);
+      this.#unread.clear();
       await this.#more(epoch);
     }
   }
 
   async #nextMessage(epoch: number): Promise<Record<string, unknown>> {
+    let searched = 0;
+    const discarded = this.#unread.discarded;
     for (;;) {
-      const end = this.#unread.indexOf(0x0a);
+      const end = this.#unread.indexOf(0x0a, searched);
       if (end !== -1) {
-        const line = new TextDecoder().decode(this.#unread.subarray(0, end)).trim();
-        this.#unread = this.#unread.slice(end + 1);
+        const line = new TextDecoder().decode(this.#unread.take(end + 1)).trim();
+        searched = 0;
         if (line === "") continue;
         try {
           const message = JSON.parse(line);
@@ -288,17 +294,28 @@ export class GuestAgent implements AsyncDisposable {
           // Reported below.
         }
         throw new ProtocolError(
-          `the guest agent sent something that is not a message: ${line.slice(0, 120)}`,
+          `the guest agent sent something that is not a message: ${printable(line.slice(0, 120))}`,
           { vm: this.#name },
         );
       }
-      if (this.#unread.length > MAX_LINE) {
+      if (this.#unread.discarded !== discarded) {
         throw new ProtocolError(`the guest agent sent a line longer than ${MAX_LINE} bytes`, {
           vm: this.#name,
         });
       }
+      searched = this.#unread.length;
       await this.#more(epoch);
     }
+  }
+
+  /** Bytes the guest sent that corral discarded (a flood past the bound), in all. */
+  get discarded(): number {
+    return this.#unread.discarded;
+  }
+
+  /** Bytes received and not consumed yet (at most the bound). */
+  get buffered(): number {
+    return this.#unread.length;
   }
 
   async #write(bytes: Uint8Array): Promise<void> {

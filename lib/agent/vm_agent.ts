@@ -22,9 +22,26 @@ export interface AgentExecOptions {
   env?: Record<string, string>;
   /** Deadline for the command to exit, in ms. Default 30,000. */
   timeout?: number;
-  /** Abandons the wait (the command keeps running in the guest). */
+  /** Abandons the wait (the command keeps running in the guest, unless `killOnTimeout`). */
+  signal?: AbortSignal;
+  /** Kill the command (SIGKILL in the guest) when it passes its deadline or is abandoned. */
+  killOnTimeout?: boolean;
+}
+
+/** Options of the file transfers. */
+export interface AgentFileOptions {
+  /** Deadline for the whole transfer, in ms. Default 60,000. */
+  timeout?: number;
+  /** Abandons the transfer (the file is closed). */
   signal?: AbortSignal;
 }
+
+/**
+ * Resolves with what happened when the VM stops running (a panic, a
+ * shutdown, QEMU gone) from the moment it is called; `signal` drops the
+ * watch. Given by the `Vm` so that a guest command fails at once then.
+ */
+export type HaltWatch = (signal: AbortSignal) => Promise<string>;
 
 /** What a command run through the agent did. */
 export interface AgentExecResult {
@@ -89,11 +106,16 @@ export class VmAgent {
   #vm: string;
   #client: AgentChannel | undefined;
   #connecting: Promise<AgentChannel> | undefined;
+  #halted: HaltWatch | undefined;
 
-  /** The agent at `address` (`unix:/path`) of the VM named `vm`. */
-  constructor(address: string, vm: string) {
+  /**
+   * The agent at `address` (`unix:/path`) of the VM named `vm`; `halted`
+   * tells when the VM stops running.
+   */
+  constructor(address: string, vm: string, halted?: HaltWatch) {
     this.#address = address;
     this.#vm = vm;
+    this.#halted = halted;
   }
 
   /** Where the agent's socket is. */
@@ -156,66 +178,141 @@ export class VmAgent {
     };
     if (options.input !== undefined) args["input-data"] = base64(options.input);
     if (options.env) args.env = Object.entries(options.env).map(([k, v]) => `${k}=${v}`);
-    const { pid } = await this.#call("guest-exec", args, options) as { pid: number };
-    for (;;) {
-      const left = end - performance.now();
-      if (left <= 0) {
+    // A command cannot finish in a guest that panicked or shut down: fail at once then.
+    const watch = new AbortController();
+    const halted = this.#halted?.(watch.signal).then((what) => {
+      throw new AgentError(`${JSON.stringify(command)} cannot finish: the VM ${what}`, {
+        vm: this.#vm,
+      });
+    });
+    halted?.catch(() => {});
+    const race = <T>(promise: Promise<T>) => halted ? Promise.race([promise, halted]) : promise;
+    let pid: number | undefined;
+    try {
+      ({ pid } = await race(this.#call("guest-exec", args, options)) as { pid: number });
+      for (;;) {
+        const left = end - performance.now();
+        if (left <= 0) throw this.#execTimeout(command, timeout, options.killOnTimeout);
+        const status = await race(this.#call("guest-exec-status", { pid }, {
+          ...options,
+          timeout: left,
+        })) as {
+          exited: boolean;
+          exitcode?: number;
+          signal?: number;
+          "out-data"?: string;
+          "err-data"?: string;
+        };
+        if (status.exited) {
+          pid = undefined;
+          return {
+            exitCode: status.exitcode ?? 128 + (status.signal ?? 0),
+            stdout: unbase64(status["out-data"]),
+            stderr: unbase64(status["err-data"]),
+          };
+        }
+        await race(delay(Math.min(POLL_MS, Math.max(0, end - performance.now())), options));
+      }
+    } catch (error) {
+      // The status poll's own deadline is what was left, not the command's: say the real one.
+      if (error instanceof TimeoutError && performance.now() >= end && pid !== undefined) {
+        throw this.#execTimeout(command, timeout, options.killOnTimeout);
+      }
+      throw error;
+    } finally {
+      watch.abort();
+      if (pid !== undefined && options.killOnTimeout) await this.#kill(pid);
+    }
+  }
+
+  #execTimeout(command: string, timeout: number, killed = false): TimeoutError {
+    return new TimeoutError(
+      `${JSON.stringify(command)} did not exit within ${formatMs(timeout)}; ${
+        killed ? "it was killed in the guest" : "it may still run in the guest"
+      }`,
+      { vm: this.#vm, timeout },
+    );
+  }
+
+  /** Kill a command started with guest-exec (best effort: the guest may be gone). */
+  async #kill(pid: number): Promise<void> {
+    await this.#call("guest-exec", { path: "/bin/sh", arg: ["-c", `kill -KILL ${pid}`] }, {
+      timeout: 5000,
+    }).catch(() => {});
+  }
+
+  /** The content of a file in the guest, as text (UTF-8, decoded once: see `readBytes`). */
+  async readFile(path: string, options: AgentFileOptions = {}): Promise<string> {
+    return new TextDecoder().decode(await this.readBytes(path, options));
+  }
+
+  /**
+   * The content of a file in the guest, as bytes, read in 64 KiB chunks
+   * within one deadline (a file that never ends, `/dev/zero`, times out).
+   *
+   * @throws {TimeoutError} The deadline passed first.
+   */
+  async readBytes(path: string, options: AgentFileOptions = {}): Promise<Uint8Array> {
+    return await this.#withFile(path, "r", options, async (handle, left) => {
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      for (;;) {
+        const chunk = await this.#call("guest-file-read", { handle, count: 65536 }, left()) as {
+          "buf-b64": string;
+          eof: boolean;
+        };
+        const bytes = decodeBase64(chunk["buf-b64"]);
+        chunks.push(bytes);
+        size += bytes.length;
+        if (chunk.eof) return concat(chunks, size);
+      }
+    });
+  }
+
+  /** Write `content` (text as UTF-8, or bytes) to a file in the guest (created or truncated). */
+  async writeFile(
+    path: string,
+    content: string | Uint8Array,
+    options: AgentFileOptions = {},
+  ): Promise<void> {
+    const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;
+    await this.#withFile(path, "w", options, async (handle, left) => {
+      // Chunks keep each message far below the agent's line limit.
+      for (let at = 0; at < bytes.length || at === 0; at += WRITE_CHUNK) {
+        const part = bytes.subarray(at, at + WRITE_CHUNK);
+        await this.#call("guest-file-write", { handle, "buf-b64": encodeBase64(part) }, left());
+        if (bytes.length === 0) break;
+      }
+    });
+  }
+
+  /** Open `path`, run `fn` with the handle and the deadline left, and always close it. */
+  async #withFile<T>(
+    path: string,
+    mode: string,
+    options: AgentFileOptions,
+    fn: (handle: number, left: () => { timeout: number; signal?: AbortSignal }) => Promise<T>,
+  ): Promise<T> {
+    const timeout = options.timeout ?? 60_000;
+    const end = performance.now() + timeout;
+    const left = () => {
+      const ms = end - performance.now();
+      if (ms <= 0) {
         throw new TimeoutError(
-          `${JSON.stringify(command)} did not exit within ${
-            formatMs(timeout)
-          }; it may still run in the guest`,
+          `the transfer of ${path} did not finish within ${formatMs(timeout)}`,
           {
             vm: this.#vm,
             timeout,
           },
         );
       }
-      const status = await this.#call("guest-exec-status", { pid }, {
-        ...options,
-        timeout: left,
-      }) as {
-        exited: boolean;
-        exitcode?: number;
-        signal?: number;
-        "out-data"?: string;
-        "err-data"?: string;
-      };
-      if (status.exited) {
-        return {
-          exitCode: status.exitcode ?? 128 + (status.signal ?? 0),
-          stdout: unbase64(status["out-data"]),
-          stderr: unbase64(status["err-data"]),
-        };
-      }
-      await delay(Math.min(POLL_MS, Math.max(0, end - performance.now())), options);
-    }
-  }
-
-  /** The content of a file in the guest, as text. */
-  async readFile(path: string): Promise<string> {
-    const handle = await this.#call("guest-file-open", { path, mode: "r" });
+      return { timeout: ms, ...(options.signal ? { signal: options.signal } : {}) };
+    };
+    const handle = await this.#call("guest-file-open", { path, mode }, left()) as number;
     try {
-      const chunks: string[] = [];
-      for (;;) {
-        const chunk = await this.#call("guest-file-read", { handle, count: 65536 }) as {
-          "buf-b64": string;
-          eof: boolean;
-        };
-        chunks.push(unbase64(chunk["buf-b64"]));
-        if (chunk.eof) return chunks.join("");
-      }
+      return await fn(handle, left);
     } finally {
-      await this.#call("guest-file-close", { handle }).catch(() => {});
-    }
-  }
-
-  /** Write `content` to a file in the guest (created or truncated). */
-  async writeFile(path: string, content: string): Promise<void> {
-    const handle = await this.#call("guest-file-open", { path, mode: "w" });
-    try {
-      await this.#call("guest-file-write", { handle, "buf-b64": base64(content) });
-    } finally {
-      await this.#call("guest-file-close", { handle });
+      await this.#call("guest-file-close", { handle }, { timeout: 5000 }).catch(() => {});
     }
   }
 
@@ -372,14 +469,35 @@ export class VmAgent {
   }
 }
 
+/** Bytes per guest-file-write: 48 KiB, 64 KiB as base64. */
+const WRITE_CHUNK = 48 * 1024;
+
 function base64(text: string): string {
-  const bytes = new TextEncoder().encode(text);
+  return encodeBase64(new TextEncoder().encode(text));
+}
+
+function encodeBase64(bytes: Uint8Array): string {
   let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
   return btoa(binary);
 }
 
+function decodeBase64(data: string | undefined): Uint8Array {
+  return data ? Uint8Array.from(atob(data), (c) => c.charCodeAt(0)) : new Uint8Array(0);
+}
+
 function unbase64(data: string | undefined): string {
-  if (!data) return "";
-  return new TextDecoder().decode(Uint8Array.from(atob(data), (c) => c.charCodeAt(0)));
+  return new TextDecoder().decode(decodeBase64(data));
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.length;
+  }
+  return all;
 }

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { printable } from "../_text.ts";
 import { CorralError } from "../errors.ts";
 import { isVmName } from "../vm/launch.ts";
 import { showDuration } from "./duration.ts";
@@ -333,6 +334,11 @@ export function summary(
   color: boolean,
   options: { width?: number } = {},
 ): string {
+  // Names and errors come from guests and QEMU: nothing in them may act on the terminal.
+  journal = JSON.parse(
+    JSON.stringify(journal),
+    (_, value) => typeof value === "string" ? printable(value) : value,
+  );
   const vms = [...new Set(journal.steps.flatMap((step) => step.targets.map((t) => t.vm)))];
   const nameWidth0 = Math.max(4, ...journal.steps.map((step) => step.name.length));
   const perVm = nameWidth0 + 2 + vms.length * (Math.max(5, ...vms.map((vm) => vm.length)) + 1);
@@ -447,5 +453,6 @@ function seconds(ms: number): string {
 }
 
 function xml(text: string): string {
-  return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  // Characters XML forbids (a guest's ESC or NUL in an error) would make the whole file invalid.
+  return printable(text).replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

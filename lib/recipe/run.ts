@@ -9,6 +9,7 @@
  * @module
  */
 
+import { printable } from "../_text.ts";
 import { CorralError, DeadlineError, LaunchError, TimeoutError } from "../errors.ts";
 import { subsetMatch } from "../qmp/match.ts";
 import { Fleet } from "../vm/fleet.ts";
@@ -672,7 +673,7 @@ class Runner {
         vm: result.vm,
         status,
         ms: end - start,
-        error: this.#redact.text(message),
+        error: printable(this.#redact.text(message)),
       });
       return { vm: result.vm, status, ...when, error: message } as TargetRecord;
     }));
@@ -890,7 +891,7 @@ class Runner {
   }
 
   #log(line: string): void {
-    const text = this.#redact.text(line);
+    const text = printable(this.#redact.text(line));
     this.#options.log?.(this.#options.color ? paint(text) : text);
   }
 }

@@ -8,7 +8,7 @@
 
 import { ConnectionClosedError, CorralError, TimeoutError } from "../errors.ts";
 import { formatMs } from "../_text.ts";
-import { deadline } from "../_async.ts";
+import { deadline, MAX_TIMER_MS } from "../_async.ts";
 import type { QmpAddress } from "../qmp/address.ts";
 import {
   type ExecuteOptions,
@@ -229,7 +229,7 @@ export class Vm {
     this.#trace = client.trace;
     const agent = parts.agent ??
       (parts.machine?.agentSocket && `unix:${parts.machine.agentSocket}`);
-    if (agent) this.#agent = new VmAgent(agent, client.name);
+    if (agent) this.#agent = new VmAgent(agent, client.name, (signal) => this.#halted(signal));
     this.#useConsole(parts.console);
   }
 
@@ -895,6 +895,20 @@ export class Vm {
     this.#schema = target.#schema = undefined;
     await this.#machine!.inheritLogs(target.#machine!);
     await target.dispose();
+  }
+
+  /** Resolves when the VM stops running from now on: a panic, a shutdown, or QEMU gone. */
+  async #halted(signal: AbortSignal): Promise<string> {
+    try {
+      const event = await this.#client.journal.waitFor(
+        { names: ["GUEST_PANICKED", "SHUTDOWN"] },
+        { since: this.mark(), signal, timeout: MAX_TIMER_MS },
+      );
+      return event.event === "GUEST_PANICKED" ? "panicked" : "shut down";
+    } catch (error) {
+      if (error instanceof ConnectionClosedError) return "is gone (its QEMU connection closed)";
+      return await new Promise<never>(() => {}); // the watch was dropped
+    }
   }
 
   #useConsole(console: Console | undefined): void {
