@@ -124,6 +124,41 @@ Deno.test("shell: record turns a session into a recipe that corral run replays",
   }
 });
 
+Deno.test("shell: record refuses links, existing files and missing directories at record time", async () => {
+  await using qemu = await spawnQemu({ name: "rec-safe" });
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/victim`, "precious");
+    await Deno.symlink(`${dir}/victim`, `${dir}/link.yaml`);
+    const link = await script(qemu.address, [`record ${dir}/link.yaml`, "stop", "record stop"]);
+    assert.equal(link.code, 1);
+    assert.match(link.err, /link\.yaml is a symbolic link/);
+    assert.equal(await Deno.readTextFile(`${dir}/victim`), "precious");
+
+    await Deno.writeTextFile(`${dir}/old.yaml`, "mine");
+    const existing = await script(qemu.address, [`record ${dir}/old.yaml`, "record stop"]);
+    assert.equal(existing.code, 1);
+    assert.match(existing.err, /old\.yaml exists: record .* force replaces it/);
+    assert.equal(await Deno.readTextFile(`${dir}/old.yaml`), "mine");
+    const forced = await script(qemu.address, [
+      `record ${dir}/old.yaml force`,
+      "stop",
+      "record stop",
+    ]);
+    assert.equal(forced.code, 0, forced.err);
+    assert.match(await Deno.readTextFile(`${dir}/old.yaml`), /execute: stop/);
+
+    const missing = await script(qemu.address, [`record ${dir}/nowhere/s.yaml`, "cont"]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /the directory .*nowhere does not exist/);
+    for (const result of [link, existing, missing]) {
+      assert.doesNotMatch(result.err, /\n\s+at /, "no stack trace");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("shell: the line parser and the completer", () => {
   assert.deepEqual(parseLine('migrate uri="exec:cat > /dev/null" channels=[{"x": 1}]')!.args, {
     uri: "exec:cat > /dev/null",

@@ -146,7 +146,9 @@ export class Shell implements AsyncDisposable, ShellSession {
 
   /** Stop watching events, write a recording in progress, disconnect. */
   async close(): Promise<void> {
-    await this.#stopRecording();
+    await this.#stopRecording().catch((error) =>
+      this.#options.output.error(`error: ${describe(error, undefined)}`)
+    );
     this.#watching.abort();
     await this.#lab.shutdown();
   }
@@ -165,7 +167,7 @@ export class Shell implements AsyncDisposable, ShellSession {
       case "events":
         return this.#setEvents(line.words[0] ?? "on");
       case "record":
-        return await this.#recordCommand(line.words[0]);
+        return await this.#recordCommand(line.words[0], line.words[1]);
       case "quit":
       case "exit":
         throw new CorralError("quit and exit end the shell: press Ctrl-D, or end the script");
@@ -272,7 +274,7 @@ export class Shell implements AsyncDisposable, ShellSession {
           "wait EVENT [k=v…] [timeout=5s]  the next EVENT since the last command (never missed)",
           "events on|off|PATTERN*       which events are shown as they come",
           "hmp LINE                     a human monitor command",
-          "record FILE.yaml | stop      turn what you type into a recipe for corral run",
+          "record FILE.yaml [force] | stop  turn what you type into a recipe for corral run",
           "vms                          the VMs of this shell",
           "Ctrl-C cancels the command in flight; Ctrl-D leaves.",
         ].join("\n"),
@@ -341,9 +343,11 @@ export class Shell implements AsyncDisposable, ShellSession {
     })();
   }
 
-  async #recordCommand(word: string | undefined): Promise<void> {
+  async #recordCommand(word: string | undefined, option: string | undefined): Promise<void> {
     if (word === undefined) {
-      throw new CorralError("record FILE.yaml starts a recording; record stop writes it");
+      throw new CorralError(
+        "record FILE.yaml [force] starts a recording; record stop writes it",
+      );
     }
     if (word === "stop") {
       if (!this.#record) throw new CorralError("nothing is being recorded");
@@ -351,6 +355,10 @@ export class Shell implements AsyncDisposable, ShellSession {
       await this.#stopRecording();
       return this.#say(`recorded ${path}: corral run ${path}`);
     }
+    if (option !== undefined && option !== "force") {
+      throw new CorralError(`record ${word} takes only force, not ${JSON.stringify(option)}`);
+    }
+    await checkRecordPath(word, option === "force");
     await this.#stopRecording();
     this.#record = { path: word, steps: [] };
     this.#say(`recording into ${word} (record stop writes it)`);
@@ -377,7 +385,40 @@ export class Shell implements AsyncDisposable, ShellSession {
       vms: Object.fromEntries(this.#targets.map((t) => [t.name, { attach: t.address }])),
       steps: record.steps,
     };
-    await Deno.writeTextFile(record.path, stringify(recipe));
+    // Written beside it and renamed over it: a link planted there meanwhile is replaced, never
+    // followed.
+    const temporary = `${record.path}.${Deno.pid}.tmp`;
+    try {
+      await Deno.writeTextFile(temporary, stringify(recipe), { createNew: true, mode: 0o600 });
+      await Deno.rename(temporary, record.path);
+    } catch (cause) {
+      await Deno.remove(temporary).catch(() => {});
+      throw new CorralError(
+        `could not write the recording to ${record.path}: ${(cause as Error).message}`,
+        { cause },
+      );
+    }
+  }
+}
+
+/**
+ * Refuse a recording path that is a link, a file that exists (unless
+ * `force`), or in a directory that is missing: said at `record`, not when
+ * the session's work would be lost.
+ */
+async function checkRecordPath(path: string, force: boolean): Promise<void> {
+  const existing = await Deno.lstat(path).catch(() => undefined);
+  if (existing?.isSymlink) {
+    throw new CorralError(`${path} is a symbolic link: record into a plain file`);
+  }
+  if (existing && !existing.isFile) throw new CorralError(`${path} is not a file`);
+  if (existing && !force) {
+    throw new CorralError(`${path} exists: record ${path} force replaces it`);
+  }
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+  const parent = await Deno.stat(dir).catch(() => undefined);
+  if (!parent?.isDirectory) {
+    throw new CorralError(`cannot record into ${path}: the directory ${dir} does not exist`);
   }
 }
 
