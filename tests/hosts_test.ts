@@ -299,3 +299,30 @@ Deno.test("hosts: --keep is refused for VMs on SSH hosts, before anything runs",
     await Deno.remove(file);
   }
 });
+
+Deno.test({
+  name: "hosts: a declared host that no VM starts on is a migration target",
+  ignore,
+  async fn() {
+    await using hosts = await testHosts(2);
+    const recipe = parseRecipe(
+      `recipe: 1
+name: onto-empty
+hosts:
+${hosts.yaml()}
+vms:
+  a1: { host: h1 }
+steps:
+  - { name: booted, console: { wait: READY } }
+  - { name: move to h2, migrate: { host: h2 } }
+  - { name: answers on h2, console: { exec: hello, expect: "/^unknown command/" } }
+finally:
+  - { name: stop, stop: { grace: 0s } }
+`,
+      "onto-empty.yaml",
+    );
+    const { journal } = await runRecipe(recipe, { seed: 1 });
+    assert.equal(journal.verdict, "pass", journal.reason);
+    assert.deepEqual(statusOf(journal, "answers on h2"), { a1: "ok" });
+  },
+});

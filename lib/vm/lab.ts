@@ -281,7 +281,10 @@ export class Lab implements AsyncDisposable {
     specs: readonly LabSpec[],
     options: LabLaunchOptions,
   ): Promise<Map<string, Error>> {
-    const wanted = new Map<string, HostSpec | undefined>();
+    // Every host given is connected, also one no VM starts on: it may be a migration's target.
+    const wanted = new Map<string, HostSpec | undefined>(
+      (options.hosts ?? []).map((host) => [host.name, host]),
+    );
     for (const spec of specs) {
       if (isSshAddress(spec.attach)) {
         const { host } = parseSshAddress(spec.attach, options.hosts ?? []);
