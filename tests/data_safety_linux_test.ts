@@ -159,6 +159,21 @@ Deno.test("linux: agent files are binary-safe with a deadline; a command fails a
     );
   });
 
+  await t.step(
+    "a console timeout shows the last lines with text and the unfinished one",
+    async () => {
+      // As an initramfs that cannot find its root: the cause, an empty line, a prompt without an end.
+      await vm.console.send("echo ALERT-no-root; echo; printf 'initramfs-prompt> '; sleep 600\n");
+      await vm.console.waitFor(/^initramfs-prompt> $/, { prompt: true, timeout: 30_000 });
+      const error = await rejectsWith(
+        vm.console.waitFor("never printed", { timeout: 100 }),
+        TimeoutError,
+        /last console line: "ALERT-no-root"/,
+      );
+      assert.match(error.message, /unfinished line: "initramfs-prompt> "/);
+    },
+  );
+
   await t.step("a command that panics the guest fails at once, naming the panic", async () => {
     await rejectsWith(
       vm.agent.exec("echo c > /proc/sysrq-trigger", { timeout: 120_000 }),

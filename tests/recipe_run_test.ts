@@ -248,3 +248,25 @@ Deno.test("run: the report in-process leaves no file open, and qmp.log keeps eve
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("run: a stop says whether the guest powered off or had to be forced", async () => {
+  // The tiny guest ignores the ACPI power button: after its grace, QEMU is made to quit.
+  const recipe = parseRecipe(
+    "recipe: 1\nname: stops\nvms: { a: {} }\nsteps:\n" +
+      "  - { name: booted, console: { wait: READY } }\n" +
+      "  - { name: stop, id: stop, stop: { grace: 200ms } }\n",
+    "stops.yaml",
+  );
+  const lines: string[] = [];
+  const { journal } = await runRecipe(recipe, { seed: 1, log: (line) => lines.push(line) });
+  const output = journal.steps.find((s) => s.name === "stop")!.targets[0]!.output as {
+    how: string;
+    note: string;
+  };
+  assert.equal(output.how, "quit");
+  assert.match(output.note, /the guest did not power off within 200 ms: QEMU quit/);
+  assert.ok(
+    lines.some((line) => /✓ a .* — the guest did not power off/.test(line)),
+    lines.join("\n"),
+  );
+});

@@ -214,8 +214,8 @@ export class VmAgent {
         await race(delay(Math.min(POLL_MS, Math.max(0, end - performance.now())), options));
       }
     } catch (error) {
-      // The status poll's own deadline is what was left, not the command's: say the real one.
-      if (error instanceof TimeoutError && performance.now() >= end && pid !== undefined) {
+      // Each call's deadline is what was left of the command's: a timeout says the command's.
+      if (error instanceof TimeoutError) {
         throw this.#execTimeout(command, timeout, options.killOnTimeout);
       }
       throw error;
@@ -295,22 +295,25 @@ export class VmAgent {
   ): Promise<T> {
     const timeout = options.timeout ?? 60_000;
     const end = performance.now() + timeout;
+    const expired = () =>
+      new TimeoutError(`the transfer of ${path} did not finish within ${formatMs(timeout)}`, {
+        vm: this.#vm,
+        timeout,
+      });
     const left = () => {
       const ms = end - performance.now();
-      if (ms <= 0) {
-        throw new TimeoutError(
-          `the transfer of ${path} did not finish within ${formatMs(timeout)}`,
-          {
-            vm: this.#vm,
-            timeout,
-          },
-        );
-      }
+      if (ms <= 0) throw expired();
       return { timeout: ms, ...(options.signal ? { signal: options.signal } : {}) };
     };
-    const handle = await this.#call("guest-file-open", { path, mode }, left()) as number;
+    // Each call's deadline is what was left of the transfer's: a timeout says the transfer's.
+    const ours = (error: unknown) => error instanceof TimeoutError ? expired() : error;
+    const handle = await this.#call("guest-file-open", { path, mode }, left()).catch((error) => {
+      throw ours(error);
+    }) as number;
     try {
       return await fn(handle, left);
+    } catch (error) {
+      throw ours(error);
     } finally {
       await this.#call("guest-file-close", { handle }, { timeout: 5000 }).catch(() => {});
     }

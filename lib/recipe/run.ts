@@ -615,7 +615,7 @@ class Runner {
           this.#log(
             `  ✓ ${vm.name} ${showDuration(time.end - start)}${
               attempt > 1 ? ` (attempt ${attempt})` : ""
-            }`,
+            }${noteOf(output)}`,
           );
           this.#options.progress?.({
             type: "vm-done",
@@ -915,6 +915,12 @@ function untargetedSteps(steps: readonly PlannedStep[]): string[] {
     ...(planned.targets.length === 0 ? [planned.step.name] : []),
     ...(planned.block ? untargetedSteps([...planned.block.steps, ...planned.block.always]) : []),
   ]);
+}
+
+/** ` — NOTE` for an action whose output says something worth a line (how a stop went). */
+function noteOf(output: unknown): string {
+  const note = (output as { note?: unknown } | undefined)?.note;
+  return typeof note === "string" ? ` — ${note}` : "";
 }
 
 function consoleCursor(vm: Vm): number {

@@ -351,12 +351,23 @@ export class Console {
     }
   }
 
-  /** `; last console line: "…"` (or that it printed nothing), for error messages. */
+  /**
+   * `; last console line: "…"` for error messages: the last line with
+   * something on it (the two before it too), and a line the guest began
+   * and did not end (a prompt such as `(initramfs) `), or that it printed
+   * nothing.
+   */
   describeLastLine(): string {
-    const last = this.lastLine;
-    return last === undefined
-      ? "; the console printed nothing"
-      : `; last console line: ${JSON.stringify(last)}`;
+    const recent = this.#journal
+      .history((line) => line.text.trim() !== "", Math.max(0, this.#journal.cursor - 50))
+      .slice(-3).map((line) => JSON.stringify(line.text));
+    const partial = trimCarriageReturns(this.#partial());
+    const unfinished = partial.trim() === "" ? "" : `; unfinished line: ${JSON.stringify(partial)}`;
+    if (recent.length === 0) {
+      return unfinished || "; the console printed nothing";
+    }
+    const before = recent.length > 1 ? ` (before it: ${recent.slice(0, -1).join(" / ")})` : "";
+    return `; last console line: ${recent.at(-1)}${before}${unfinished}`;
   }
 }
 

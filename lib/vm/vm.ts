@@ -91,6 +91,14 @@ export interface VmConnectOptions extends QmpConnectOptions {
 export type Liveness = "healthy" | "wedged" | "dead";
 
 /** Options of {@linkcode Vm.prototype.shutdown}. */
+/**
+ * How a launched VM's QEMU ended at `shutdown`: the guest powered off
+ * within its grace, QEMU quit when asked, or it had to be forced
+ * (SIGTERM, SIGKILL); `exited` if it had ended already.
+ */
+export type StopHow = "powered-off" | "quit" | "terminated" | "killed" | "exited";
+
+/** Options of {@linkcode Vm.prototype.shutdown}. */
 export interface ShutdownOptions {
   /**
    * How long the guest may take to power down after the ACPI power button,
@@ -218,6 +226,7 @@ export class Vm {
   #schema: { client: QmpClient; schema: Promise<QmpSchema> } | undefined;
   #trace: QmpClient["trace"];
   #agent: VmAgent | undefined;
+  #stopped: StopHow | undefined;
 
   /** Wrap a connected client. Most users call {@linkcode Vm.connect} or `launch`. */
   constructor(client: QmpClient, parts: VmParts = {}) {
@@ -229,7 +238,7 @@ export class Vm {
     this.#trace = client.trace;
     const agent = parts.agent ??
       (parts.machine?.agentSocket && `unix:${parts.machine.agentSocket}`);
-    if (agent) this.#agent = new VmAgent(agent, client.name, (signal) => this.#halted(signal));
+    if (agent) this.#agent = this.#newAgent(agent);
     this.#useConsole(parts.console);
   }
 
@@ -579,17 +588,24 @@ export class Vm {
       return undefined;
     }
     const grace = options.grace ?? 5000;
+    this.#stopped = process.exit ? "exited" : undefined;
     if (!process.exit && this.connected && grace > 0) {
       await this.#client.execute("system_powerdown", undefined, { timeout: 1000 }).catch(() => {});
-      await process.exited(grace);
+      if (await process.exited(grace)) this.#stopped = "powered-off";
     }
     if (!process.exit && this.connected) {
       await this.#client.execute("quit", undefined, { timeout: 1000 }).catch(() => {});
-      await process.exited(1000);
+      if (await process.exited(1000)) this.#stopped ??= "quit";
     }
     const status = await process.terminate(1000);
+    this.#stopped ??= status.signal === "SIGKILL" ? "killed" : "terminated";
     await this.#closeConnections();
     return status;
+  }
+
+  /** How the last `shutdown` ended QEMU (see {@linkcode StopHow}), once it ran. */
+  get stoppedHow(): StopHow | undefined {
+    return this.#stopped;
   }
 
   /**
@@ -887,7 +903,11 @@ export class Vm {
     this.#client.useJournal(target.#client.useJournal(journal));
     [this.#client, target.#client] = [target.#client, this.#client];
     [this.#machine, target.#machine] = [target.#machine, this.#machine];
-    [this.#agent, target.#agent] = [target.#agent, this.#agent];
+    // The new QEMU's agent channel, watched for halts through this VM (and its journal).
+    const agent = target.#agent;
+    target.#agent = this.#agent;
+    this.#agent = agent && this.#newAgent(agent.address);
+    agent?.close();
     const console = this.#console;
     this.#useConsole(target.#console);
     target.#useConsole(console);
@@ -895,6 +915,10 @@ export class Vm {
     this.#schema = target.#schema = undefined;
     await this.#machine!.inheritLogs(target.#machine!);
     await target.dispose();
+  }
+
+  #newAgent(address: string): VmAgent {
+    return new VmAgent(address, this.name, (signal) => this.#halted(signal));
   }
 
   /** Resolves when the VM stops running from now on: a panic, a shutdown, or QEMU gone. */

@@ -27,6 +27,16 @@ export default defineAction<Stop>({
   requires: () => "launched",
   async run(action, { vm }) {
     const status = await vm.shutdown({ grace: action.grace });
-    return status ? { code: status.code } : undefined;
+    if (!status) return undefined;
+    const how = vm.stoppedHow;
+    // A guest that ignored the power button is worth saying: it was forced off.
+    const note = action.grace > 0 && how !== "powered-off" && how !== "exited"
+      ? `the guest did not power off within ${action.grace} ms: ${
+        how === "quit" ? "QEMU quit" : how
+      }`
+      : how === "powered-off"
+      ? "the guest powered off"
+      : undefined;
+    return { code: status.code, how, ...(note ? { note } : {}) };
   },
 });
