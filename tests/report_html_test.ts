@@ -242,3 +242,42 @@ Deno.test({
     }
   },
 });
+
+Deno.test("corral report: files that are not a report are clear errors, no stack trace, nothing left behind", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "corral-report-bad-" });
+  try {
+    for (
+      const [journal, why] of [
+        ["null", /not a corral run journal: it holds null/],
+        ["{}", /not a corral run journal: recipe is not text/],
+        ["[1]", /not a corral run journal: it holds \[1\]/],
+        ['"x"', /not a corral run journal: it holds "x"/],
+        ["{not json", /cannot be read as JSON/],
+      ] as const
+    ) {
+      await Deno.writeTextFile(`${dir}/journal.json`, journal);
+      const result = await corral(["report", dir]);
+      assert.equal(result.code, 2, result.out + result.err);
+      assert.match(result.err, why);
+      assert.doesNotMatch(result.err, /\n\s+at /, "no stack trace");
+    }
+    const journal = craftedJournal("ok");
+    journal.verdict = "pass";
+    journal.steps[0]!.targets[0]!.status = "ok";
+    await Deno.writeTextFile(`${dir}/journal.json`, JSON.stringify(journal));
+    // An events file larger than a string can hold (sparse: no disk used) is not an empty report.
+    const events = await Deno.open(`${dir}/events.jsonl`, { write: true, create: true });
+    await events.truncate(600 * 1024 * 1024);
+    events.close();
+    const big = await corral(["report", dir]);
+    assert.equal(big.code, 2, big.out + big.err);
+    assert.match(big.err, /events\.jsonl line 1 is longer than 1 MiB/);
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
+      ["events.jsonl", "journal.json"],
+      "no temporary file, no report.html",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

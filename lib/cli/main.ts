@@ -30,7 +30,13 @@ import { parseDuration } from "../recipe/duration.ts";
 import type { Recipe, Step } from "../recipe/model.ts";
 import { loadRecipe, RecipeError } from "../recipe/parse.ts";
 import { formatPlan, type PlannedStep, planRecipe, randomSeed } from "../recipe/plan.ts";
-import { renderReport, ReportDirError, type RunJournal, summary } from "../recipe/report.ts";
+import {
+  readJournal,
+  renderReport,
+  ReportDirError,
+  type RunJournal,
+  summary,
+} from "../recipe/report.ts";
 import { LiveProgress, shownLive } from "./_progress.ts";
 import { runRecipe } from "../recipe/run.ts";
 import { isSecretName, Redactor } from "../recipe/secrets.ts";
@@ -683,19 +689,25 @@ async function redraw(positionals: string[]): Promise<number> {
     return 2;
   }
   const dir = userPath(positionals[0])!;
+  // Written beside, then renamed over: never through a link planted at report.html.
+  let temporary: string | undefined;
   let journal: RunJournal;
   try {
-    journal = JSON.parse(await Deno.readTextFile(`${dir}/journal.json`));
+    journal = await readJournal(dir);
+    const html = await renderReport(dir, journal);
+    temporary = await Deno.makeTempFile({ dir, prefix: ".report-", suffix: ".html" });
+    await Deno.writeTextFile(temporary, html);
+    await Deno.rename(temporary, `${dir}/report.html`);
+    temporary = undefined;
   } catch (error) {
-    console.error(
-      `corral report: ${dir} has no readable journal.json: ${(error as Error).message}`,
-    );
+    if (!(error instanceof CorralError) && !(error instanceof Deno.errors.PermissionDenied)) {
+      throw error;
+    }
+    console.error(`corral report: ${(error as Error).message}`);
     return 2;
+  } finally {
+    if (temporary) await Deno.remove(temporary).catch(() => {});
   }
-  // Written beside, then renamed over: never through a link planted at report.html.
-  const temporary = await Deno.makeTempFile({ dir, prefix: ".report-", suffix: ".html" });
-  await Deno.writeTextFile(temporary, await renderReport(dir, journal));
-  await Deno.rename(temporary, `${dir}/report.html`);
   const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
   console.log(summary(journal, color, { width: columns(Deno.stdout) }));
   console.log(`report: ${dir}/report.html`);

@@ -267,21 +267,131 @@ async function writeNew(path: string, text: string): Promise<void> {
  * its `events.jsonl` (what `corral report DIR` redraws old runs from).
  */
 export async function renderReport(dir: string, journal?: RunJournal): Promise<string> {
-  journal ??= JSON.parse(await Deno.readTextFile(`${dir}/journal.json`)) as RunJournal;
+  journal ??= await readJournal(dir);
+  return reportHtml(journal, await readEvents(`${dir}/events.jsonl`));
+}
+
+/** A report directory's files cannot be drawn: what is wrong, and with which file. */
+export class ReportFileError extends CorralError {}
+
+/**
+ * A report's `journal.json`, checked to be one (what `corral report`
+ * reads back may have been edited, cut or crafted).
+ *
+ * @throws {ReportFileError} Missing, not JSON, or not a corral journal.
+ */
+export async function readJournal(dir: string): Promise<RunJournal> {
+  const file = `${dir}/journal.json`;
+  let value: unknown;
+  try {
+    value = JSON.parse(await Deno.readTextFile(file));
+  } catch (cause) {
+    throw new ReportFileError(`${file} cannot be read as JSON: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  const problem = journalProblem(value);
+  if (problem) throw new ReportFileError(`${file} is not a corral run journal: ${problem}`);
+  return value as RunJournal;
+}
+
+function journalProblem(value: unknown): string | undefined {
+  if (!value || typeof value !== "object" || Array.isArray(value)) {
+    return `it holds ${JSON.stringify(value)?.slice(0, 40)}, not an object`;
+  }
+  const journal = value as Record<string, unknown>;
+  for (const key of ["recipe", "verdict", "reason"]) {
+    if (typeof journal[key] !== "string") return `${key} is not text`;
+  }
+  if (typeof journal.durationMs !== "number") return "durationMs is not a number";
+  if (!Array.isArray(journal.metrics)) return "metrics is not a list";
+  if (!Array.isArray(journal.steps)) return "steps is not a list";
+  for (const [i, step] of (journal.steps as unknown[]).entries()) {
+    const record = step as Record<string, unknown> | null;
+    if (!record || typeof record !== "object" || !Array.isArray(record.targets)) {
+      return `steps[${i}] has no list of targets`;
+    }
+    if (typeof record.name !== "string") return `steps[${i}].name is not text`;
+    const target = (record.targets as Record<string, unknown>[]).findIndex((t) =>
+      !t || typeof t.vm !== "string" || typeof t.status !== "string"
+    );
+    if (target !== -1) return `steps[${i}].targets[${target}] has no vm and status`;
+  }
+  return undefined;
+}
+
+/** The most event data one report page takes; past it the report says so instead of drawing. */
+const MAX_EVENT_BYTES = 256 * 1024 * 1024;
+/** The longest line of events.jsonl that is read. */
+const MAX_EVENT_LINE = 1024 * 1024;
+
+/**
+ * The QMP events of a report's `events.jsonl`, read a line at a time. A
+ * missing file has none; a last line cut by a crash is skipped.
+ *
+ * @throws {ReportFileError} A line too long, lines that are not JSON
+ *   (but the last), or more events than one page can hold.
+ */
+export async function readEvents(file: string): Promise<ReportEvent[]> {
   const events: ReportEvent[] = [];
-  const text = await Deno.readTextFile(`${dir}/events.jsonl`).catch(() => "");
-  for (const line of text.split("\n")) {
-    if (!line) continue;
+  let handle: Deno.FsFile;
+  try {
+    handle = await Deno.open(file);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return events;
+    throw new ReportFileError(`${file} cannot be read: ${(error as Error).message}`);
+  }
+  let bytes = 0;
+  let bad: number | undefined;
+  let number = 0;
+  for await (const line of lines(handle.readable, file)) {
+    number++;
+    if (bad !== undefined) {
+      throw new ReportFileError(`${file} line ${bad} is not JSON (and more lines follow)`);
+    }
+    if (!line.trim()) continue;
+    let record: Record<string, unknown>;
     try {
-      const record = JSON.parse(line);
-      if (record.type === "qmp-event") {
-        events.push({ ms: record.ms, vm: record.vm, event: record.event, data: record.data });
-      }
+      record = JSON.parse(line);
     } catch {
-      // A line cut by a crash: the rest still draws.
+      bad = number; // the last line may have been cut by a crash: the rest still draws
+      continue;
+    }
+    if (record?.type !== "qmp-event") continue;
+    bytes += line.length;
+    if (bytes > MAX_EVENT_BYTES) {
+      throw new ReportFileError(
+        `${file} holds more than ${MAX_EVENT_BYTES / 1024 ** 2} MiB of events ` +
+          `(${events.length} by line ${number}): too many to draw in one page`,
+      );
+    }
+    events.push({
+      ms: record.ms as number,
+      vm: record.vm as string,
+      event: record.event as string,
+      data: record.data,
+    });
+  }
+  return events;
+}
+
+/** The lines of a stream, each at most `MAX_EVENT_LINE` long. */
+async function* lines(stream: ReadableStream<Uint8Array>, file: string): AsyncGenerator<string> {
+  let pending = "";
+  let number = 1;
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    pending += chunk;
+    let end;
+    while ((end = pending.indexOf("\n")) !== -1) {
+      yield pending.slice(0, end);
+      pending = pending.slice(end + 1);
+      number++;
+    }
+    if (pending.length > MAX_EVENT_LINE) {
+      throw new ReportFileError(`${file} line ${number} is longer than 1 MiB: not an events file`);
     }
   }
-  return reportHtml(journal, events);
+  if (pending) yield pending;
 }
 
 /** JUnit XML: a test case per step × VM. */
