@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { ACTION_KEYS } from "../lib/recipe/actions/registry.ts";
 import { parseRecipe, planRecipe, RecipeError } from "../mod.ts";
+import { formatPlan } from "../lib/recipe/plan.ts";
 
 /** Parse and plan `text`; every issue as `LINE:COL message`. */
 function problems(text: string, options: { vars?: Record<string, string>; maxVms?: number } = {}) {
@@ -140,25 +141,31 @@ Deno.test("check: the whole-recipe example in docs/recipes.md is valid", async (
   assert.equal(plan.steps.length, 5);
 });
 
-Deno.test("check: VM fields for real guests reach the launch spec (accel, disks, kernel, agent)", () => {
+Deno.test("check: VM fields for real guests reach the launch spec (accel, disks, kernel, agent)", async () => {
+  // The files must exist: check says so of those that do not.
+  const dir = await Deno.makeTempDir();
+  for (const file of ["base.qcow2", "vmlinuz", "initrd.img"]) {
+    await Deno.writeTextFile(`${dir}/${file}`, "");
+  }
   const recipe = parseRecipe(
     HEAD +
-      "vms:\n  a: { guest: builtin:linux, accel: tcg, disks: [{ base: /img/base.qcow2 }, { size: 1G }], append: quiet }\n" +
-      "  b: { kernel: /boot/vmlinuz, initrd: /boot/initrd.img, agent: true }\n" +
+      `vms:\n  a: { guest: builtin:linux, accel: tcg, disks: [{ base: ${dir}/base.qcow2 }, { size: 1G }], append: quiet }\n` +
+      `  b: { kernel: ${dir}/vmlinuz, initrd: ${dir}/initrd.img, agent: true }\n` +
       "steps:\n  - { name: s, pause: {} }\n",
     "r.yaml",
   );
+  await Deno.remove(dir, { recursive: true });
   assert.deepEqual(recipe.inventory[0]!.spec, {
     name: "a",
     guest: "builtin:linux",
     accel: "tcg",
-    disks: [{ base: "/img/base.qcow2" }, { size: "1G" }],
+    disks: [{ base: `${dir}/base.qcow2` }, { size: "1G" }],
     append: "quiet",
   });
   assert.deepEqual(recipe.inventory[1]!.spec, {
     name: "b",
-    kernel: "/boot/vmlinuz",
-    initrd: "/boot/initrd.img",
+    kernel: `${dir}/vmlinuz`,
+    initrd: `${dir}/initrd.img`,
     agent: true,
   });
   assert.deepEqual(
@@ -206,4 +213,73 @@ Deno.test("check: maintenance actions and output metrics are checked at their li
     ).map((p) => p.replace(/^(\d+:\d+) .*(attached|launch).*$/, "$1 needs a launched VM")),
     ["5:5 needs a launched VM"],
   );
+});
+
+Deno.test("check: what failed only at run time is found at its line (issue 20)", () => {
+  const found = problems(
+    HEAD + "hosts: { h1: { ssh: '-oProxyCommand=touch /tmp/x' } }\n" +
+      "networks: { lan: { subnet: 10.45.0.0/29 } }\n" +
+      "vms:\n" +
+      "  n[1:7]: { networks: [lan] }\n" +
+      "  w: { template: warm, networks: [lan] }\n" +
+      "  k: { kernel: /nowhere/vmlinuz, initrd: /nowhere/initrd, disks: [{ base: /nowhere/base.qcow2 }] }\n" +
+      "steps:\n" +
+      "  - { name: move, on: n1, migrate: {} }\n",
+  );
+  const expect = [
+    /^3:21 ssh must be user@host or host, not "-oProxyCommand=touch \/tmp\/x"$/,
+    /^6:3 network 'lan' \(10\.45\.0\.0\/29\) has room for 5 VMs and 8 join it: give it a larger subnet$/,
+    /^7:3 vm 'w': template: warm does not take lab networks yet$/,
+    /^8:3 vm 'k': kernel \/nowhere\/vmlinuz does not exist$/,
+    /^8:3 vm 'k': initrd \/nowhere\/initrd does not exist$/,
+    /^8:3 vm 'k': disks\[0\]\.base \/nowhere\/base\.qcow2 does not exist$/,
+  ];
+  for (const pattern of expect) {
+    assert.ok(found.some((line) => pattern.test(line)), `${pattern}\n${found.join("\n")}`);
+  }
+});
+
+Deno.test("check: migrate refuses VMs it cannot move: on lab networks, disks to another host, a snapshot=on image", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/guest.img`, "");
+    assert.deepEqual(
+      problems(
+        HEAD + "hosts: { h2: { ssh: me@h2 } }\nnetworks: { lan: {} }\nvms:\n" +
+          "  n1: { networks: [lan] }\n  d1: { disks: [{ size: 8M }] }\n" +
+          `  i1: { guest: ${dir}/guest.img }\n  ok1: {}\nsteps:\n` +
+          "  - { name: here, on: [n1, i1, ok1], migrate: {} }\n" +
+          "  - { name: there, on: [d1, ok1], migrate: { host: h2 } }\n",
+      ),
+      [
+        "11:5 step 'here': migrate cannot move n1, which is on lab networks (its tap devices cannot be handed over yet)",
+        "11:5 step 'here': migrate cannot move i1, which boots a guest image opened with snapshot=on (give it as disks: [{ base: IMAGE }])",
+        "12:5 step 'there': migrate cannot move d1, which has disks, and corral does not copy disks to host 'h2'",
+      ],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("plan: the real boot source, disks, memory and template", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/vmlinuz`, "");
+    await Deno.writeTextFile(`${dir}/initrd`, "");
+    const recipe = parseRecipe(
+      HEAD + `vms:\n  k: { kernel: ${dir}/vmlinuz, initrd: ${dir}/initrd, memory: 512M, ` +
+        `disks: [{ size: 1G }], template: warm }\nsteps:\n  - { name: p, pause: {} }\n`,
+      "r.yaml",
+    );
+    const text = formatPlan(planRecipe(recipe, 1));
+    assert.match(
+      text,
+      new RegExp(
+        `k +launch kernel ${dir}/vmlinuz \\+ initrd ${dir}/initrd, tcg, memory 512M, disks 1G, template warm`,
+      ),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -108,6 +108,36 @@ const SPEC_KEYS = [
   "host",
   "disks",
 ] as const;
+/**
+ * The files a VM launched here boots from that cannot be read: its kernel,
+ * initrd, guest image and disk bases (on an SSH host they are the host's).
+ */
+function missingFiles(spec: LaunchSpec): string[] {
+  if (spec.host !== undefined) return [];
+  const files: [string, unknown][] = [
+    ["kernel", spec.kernel],
+    ["initrd", spec.initrd],
+    ["guest", spec.guest && !/^(builtin:|none$)/.test(spec.guest) ? spec.guest : undefined],
+    ...(Array.isArray(spec.disks) ? spec.disks : []).map((disk, i): [string, unknown] => [
+      `disks[${i}].base`,
+      (disk as { base?: unknown })?.base,
+    ]),
+  ];
+  return files.flatMap(([what, path]) => {
+    if (typeof path !== "string") return [];
+    try {
+      if (Deno.statSync(path).isFile) return [];
+      return [`${what} ${path} is not a file`];
+    } catch (error) {
+      return error instanceof Deno.errors.NotFound
+        ? [`${what} ${path} does not exist`]
+        : error instanceof Deno.errors.NotCapable
+        ? [] // no read permission here: launch will say
+        : [`${what} ${path} cannot be read: ${(error as Error).message}`];
+    }
+  });
+}
+
 /** Every inventory field: the spec's, and those corral itself uses. */
 const VM_KEYS = [...SPEC_KEYS, "groups", "attach", "networks"];
 const HOST_KEYS = [
@@ -638,8 +668,13 @@ class Reader implements ParseTools {
       this.keys(options, HOST_KEYS, `hosts.${name}`);
       const text = (k: string) =>
         options.has(k) ? this.string(options.get(k)!.value, k) : undefined;
-      const ssh = this.string(this.required(options, "ssh", value), "ssh");
+      const sshNode = this.required(options, "ssh", value);
+      const ssh = this.string(sshNode, "ssh");
       if (ssh === undefined) continue;
+      if (ssh.startsWith("-")) {
+        // ssh would read it as an option (-oProxyCommand=… runs a command).
+        this.issue(sshNode, `ssh must be user@host or host, not ${JSON.stringify(ssh)}`);
+      }
       const port = options.has("port")
         ? this.#positiveInt(options.get("port")!.value, "port")
         : undefined;
@@ -766,6 +801,21 @@ class Reader implements ParseTools {
     }
     for (const spec of this.#networkSpecs) {
       const members = this.#inventory.filter((vm) => this.#joins.get(vm.name)?.includes(spec.name));
+      // .0 is the network, .1 the lab's own end, the last the broadcast address.
+      const room = 2 ** (32 - Number(spec.subnet.split("/")[1])) - 3;
+      if (members.length > room) {
+        this.issues.push({
+          pos: members[room]!.pos,
+          message: `network '${spec.name}' (${spec.subnet}) has room for ${room} VMs and ` +
+            `${members.length} join it: give it a larger subnet`,
+        });
+      }
+      for (const vm of members.filter((vm) => vm.spec?.template === "warm")) {
+        this.issues.push({
+          pos: vm.pos,
+          message: `vm '${vm.name}': template: warm does not take lab networks yet`,
+        });
+      }
       spec.members = addresses(spec.subnet, members.map((vm) => vm.name));
       for (const member of spec.members) {
         const vm = this.#inventory.find((v) => v.name === member.vm)!;
@@ -874,7 +924,7 @@ class Reader implements ParseTools {
         (spec as unknown as Record<string, unknown>)[key] = fields[key];
       }
     }
-    for (const problem of validateSpec(spec)) {
+    for (const problem of [...validateSpec(spec), ...missingFiles(spec)]) {
       this.issues.push({ pos, message: `vm '${name}': ${problem}` });
     }
     this.#inventory.push({ name, groups, spec, pos, networks: [] });

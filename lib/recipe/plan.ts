@@ -176,7 +176,29 @@ class Planner {
     return planned;
   }
 
+  /** A migrate step's targets must be movable: not on lab networks, disks only on their host. */
+  #checkMovable(step: Step, targets: string[]): void {
+    if (step.action.kind !== "migrate") return;
+    const to = (step.action as { host?: string }).host;
+    for (const vm of this.#recipe.inventory.filter((vm) => targets.includes(vm.name))) {
+      const why = vm.networks.length > 0
+        ? "is on lab networks (its tap devices cannot be handed over yet)"
+        : to !== undefined && to !== vm.spec?.host && vm.spec?.disks?.length
+        ? `has disks, and corral does not copy disks to host '${to}'`
+        : vm.spec?.guest !== undefined && !/^(builtin:|none$)/.test(vm.spec.guest)
+        ? "boots a guest image opened with snapshot=on (give it as disks: [{ base: IMAGE }])"
+        : undefined;
+      if (why) {
+        this.issues.push({
+          pos: step.pos,
+          message: `step '${step.name}': migrate cannot move ${vm.name}, which ${why}`,
+        });
+      }
+    }
+  }
+
   #checkCapable(step: Step, targets: string[]): void {
+    this.#checkMovable(step, targets);
     const needs = actionKind(step.action.kind)?.requires?.(step.action);
     if (!needs) return;
     const hasAgent = (vm: InventoryVm) =>
@@ -346,8 +368,17 @@ function describeVm(vm: InventoryVm): string {
   const nets = vm.networks.map((n) => ` ${n.name} ${n.address}`).join(",");
   const on = nets ? `, on${nets}` : "";
   const host = vm.spec?.host ? ` on host ${vm.spec.host}` : "";
-  return `launch ${vm.spec?.guest ?? "builtin:tiny"}${host}${accel}, panic ${
-    vm.spec?.panic ?? "pause"
+  const spec = vm.spec ?? { name: vm.name };
+  const boot = spec.guest ?? (spec.kernel ? `kernel ${spec.kernel}` : "builtin:tiny");
+  const initrd = spec.guest === undefined && spec.initrd ? ` + initrd ${spec.initrd}` : "";
+  const disks = (spec.disks ?? []).map((d) => "base" in d ? `overlay of ${d.base}` : `${d.size}`);
+  const extras = [
+    ...(spec.memory !== undefined ? [`memory ${spec.memory}`] : []),
+    ...(disks.length ? [`disks ${disks.join(", ")}`] : []),
+    ...(spec.template ? [`template ${spec.template}`] : []),
+  ].map((extra) => `, ${extra}`).join("");
+  return `launch ${boot}${initrd}${host}${accel}${extras}, panic ${
+    spec.panic ?? "pause"
   }${groups}${on}`;
 }
 
