@@ -125,7 +125,7 @@ order, and answers each request with the recorded reply (carrying the
 client's id). Turns a bug in a user's report into a test without their QEMU.
 
 options:
-  --socket PATH      where to listen (default: replay.sock in a new private directory)
+  --socket PATH      where to listen; it must not exist (default: replay.sock in a new private directory)
   -h, --help         this help`,
   shell: `usage: corral shell TARGET… [options]
 
