@@ -146,8 +146,8 @@ export async function migrate(
   source: Vm,
   target: Vm,
   options: MigrateOptions = {},
-  /** The deadline to name in messages (a move's whole one). */
-  shownTimeout = options.timeout ?? 120_000,
+  /** The deadline to name in messages (a move's whole one); default `options.timeout`. */
+  shownTimeout?: number,
 ): Promise<MigrationResult> {
   if (!target.launched) {
     throw new MigrationError("the target must be a VM corral launched (with incoming: true)", {
@@ -155,6 +155,7 @@ export async function migrate(
     });
   }
   const timeout = options.timeout ?? 120_000;
+  const shown = shownTimeout ?? timeout;
   const postcopy = options.mode === "postcopy";
   const capabilities = [
     { capability: "events", state: true },
@@ -236,7 +237,7 @@ export async function migrate(
       throw new MigrationError(`${error.detail}; ${after}`, { vm: source.name, cause: error });
     }
     const message = error instanceof TimeoutError || signal?.aborted
-      ? `${stopped(signal?.aborted ? signal.reason : error, shownTimeout)}: cancelled, ${after}`
+      ? `${stopped(signal?.aborted ? signal.reason : error, shown)}: cancelled, ${after}`
       : `the migration could not run: ${(error as Error).message}; ${after}`;
     throw new MigrationError(message, { vm: source.name, cause: error });
   } finally {
