@@ -35,7 +35,7 @@ export {
   qemuArgs,
   validateSpec,
 } from "./lib/vm/launch.ts";
-export type { QemuChild, QemuProcess } from "./lib/vm/_process.ts";
+export type { QemuChild, QemuProcess } from "./lib/_process.ts";
 export * from "./lib/host/ssh.ts";
 export { handleExitSignals, killAllLaunched, releaseAllLaunched } from "./lib/vm/exit_cleanup.ts";
 export {

@@ -17,7 +17,7 @@ import {
   type Vm,
   type VmResult,
 } from "../mod.ts";
-import { runtimeBase } from "../lib/vm/_runtime_dir.ts";
+import { runtimeBase } from "../lib/_runtime_dir.ts";
 import { processes } from "../lib/vm/_procs.ts";
 
 /** Options of {@linkcode soak}. */

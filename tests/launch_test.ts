@@ -13,7 +13,7 @@ import {
 } from "../mod.ts";
 import { readUntil, rejectsWith, within } from "./_assert.ts";
 import { spawnQemu } from "./_qemu.ts";
-import { runtimeBase } from "../lib/vm/_runtime_dir.ts";
+import { runtimeBase } from "../lib/_runtime_dir.ts";
 
 /** Whether `pid` is a live process (a zombie counts as gone); asks ps, as /proc needs --allow-all. */
 async function alive(pid: number): Promise<boolean> {

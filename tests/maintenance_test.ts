@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { JobError, Lab, launch, MigrationError } from "../mod.ts";
 import { rejectsWith } from "./_assert.ts";
-import { runtimeBase } from "../lib/vm/_runtime_dir.ts";
+import { runtimeBase } from "../lib/_runtime_dir.ts";
 
 Deno.test("migrate: the running guest moves to the destination, with figures; the source ends in postmigrate", async () => {
   await using source = await launch({ name: "mig-src" });

@@ -12,7 +12,7 @@ import { ConnectionClosedError, ProtocolError, QmpError, TimeoutError } from "..
 import { formatMs } from "../_text.ts";
 import { deadline, delay } from "../_async.ts";
 import { parseAddress } from "../qmp/address.ts";
-import { dialWithin } from "../qmp/_dial.ts";
+import { dialWithin } from "../_dial.ts";
 import { printable } from "../_text.ts";
 import { Unread } from "./_unread.ts";
 

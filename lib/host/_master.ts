@@ -1,7 +1,7 @@
 import { HostError } from "../errors.ts";
 import { after, delay, settlesWithin } from "../_async.ts";
-import { findExecutable, spawnTied } from "../vm/_process.ts";
-import type { HostSpec } from "./ssh.ts";
+import { findExecutable, spawnTied } from "../_process.ts";
+import type { HostSpec } from "./spec.ts";
 
 /**
  * One OpenSSH control master: a connection that dies with corral (a

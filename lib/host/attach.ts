@@ -9,7 +9,7 @@
  */
 
 import { CorralError } from "../errors.ts";
-import { makePrivateDir } from "../vm/_runtime_dir.ts";
+import { makePrivateDir } from "../_runtime_dir.ts";
 import type { HostSpec } from "./ssh.ts";
 
 /** An `ssh://` address, taken apart. */

@@ -12,7 +12,7 @@
 
 import { AgentError, ConnectError } from "../errors.ts";
 import { delay } from "../_async.ts";
-import { findExecutable, spawnTied } from "../vm/_process.ts";
+import { findExecutable, spawnTied } from "../_process.ts";
 import { forwardDir } from "./attach.ts";
 
 /** A `libvirt:URI#DOMAIN` address, taken apart. */

@@ -22,7 +22,7 @@ import { concat } from "../_bytes.ts";
 import { formatMs } from "../_text.ts";
 import { after, type Cancel, deadline } from "../_async.ts";
 import { parseAddress, type QmpAddress } from "./address.ts";
-import { dialWithin } from "./_dial.ts";
+import { dialWithin } from "../_dial.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES, LineSplitter } from "./framing.ts";
 import { DEFAULT_TIMEOUT, EventJournal, type QmpTimestamp } from "./journal.ts";
 

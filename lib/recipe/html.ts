@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { RunJournal } from "./report.ts";
+import type { RunJournal } from "./journal.ts";
 
 /** A QMP event as `events.jsonl` records it. */
 export interface ReportEvent {

@@ -1,7 +1,7 @@
 import { AbortedError, CorralError, DeadlineError, TimeoutError } from "../errors.ts";
 import { formatMs } from "../_text.ts";
 import { deadline, delay, pooledMap } from "../_async.ts";
-import type { FleetOptions, VmResult } from "./fleet.ts";
+import type { FleetOptions, VmResult } from "./fleet_options.ts";
 
 /**
  * Run `action` on each named item, at most `concurrency` at once, each

@@ -9,7 +9,7 @@
  */
 
 import { delay } from "../_async.ts";
-import { runtimeBase } from "./_runtime_dir.ts";
+import { runtimeBase } from "../_runtime_dir.ts";
 import { processes, type ProcessInfo } from "./_procs.ts";
 
 /** The record a launched VM leaves in its directory. */

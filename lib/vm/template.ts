@@ -10,7 +10,7 @@
 
 import { LaunchError, MigrationError } from "../errors.ts";
 import { shellWord } from "../_text.ts";
-import { makeVmDir } from "./_runtime_dir.ts";
+import { makeVmDir } from "../_runtime_dir.ts";
 import { LINUX_READY } from "./guest/linux.ts";
 import { hasAgentChannel, launch, type LaunchOptions, type LaunchSpec } from "./launch.ts";
 import type { Vm } from "./vm.ts";

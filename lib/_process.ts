@@ -1,6 +1,6 @@
-import { LaunchError } from "../errors.ts";
-import { settlesWithin } from "../_async.ts";
-import { release, track } from "./exit_cleanup.ts";
+import { LaunchError } from "./errors.ts";
+import { settlesWithin } from "./_async.ts";
+import { release, track } from "./vm/exit_cleanup.ts";
 
 const STDERR_LINES = 20;
 

@@ -1,4 +1,4 @@
-import { LaunchError } from "../errors.ts";
+import { LaunchError } from "./errors.ts";
 
 /** Unix socket paths longer than this fail (sun_path is 108 bytes with its NUL). */
 const MAX_SOCKET_PATH = 107;

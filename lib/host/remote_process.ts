@@ -1,6 +1,6 @@
 import { HostError, LaunchError } from "../errors.ts";
 import { settlesWithin } from "../_async.ts";
-import { type QemuChild, StderrTail } from "../vm/_process.ts";
+import { type QemuChild, StderrTail } from "../_process.ts";
 import type { SshHost } from "./ssh.ts";
 import { shellWord } from "../_text.ts";
 

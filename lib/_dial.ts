@@ -1,6 +1,6 @@
-import { ConnectError } from "../errors.ts";
-import { deadline, type DeadlineOptions } from "../_async.ts";
-import { formatAddress, type QmpAddress } from "./address.ts";
+import { ConnectError } from "./errors.ts";
+import { deadline, type DeadlineOptions } from "./_async.ts";
+import { formatAddress, type QmpAddress } from "./qmp/address.ts";
 
 /** Open a stream connection to `address`, with errors that say what to do. */
 export async function dial(address: QmpAddress, vm?: string): Promise<Deno.Conn> {

@@ -1,0 +1,96 @@
+/**
+ * What a run leaves: its journal (steps, targets, metrics, verdict), as
+ * `journal.json` holds it and every report reads it.
+ *
+ * @module
+ */
+
+/** The verdict of a run. */
+export type Verdict = "pass" | "fail" | "unknown" | "error";
+
+/** Exit codes by verdict; 2 is for invalid input. */
+export const EXIT_CODES: Record<Verdict, number> = { pass: 0, fail: 1, unknown: 3, error: 4 };
+
+/** The outcome of one step on one VM. */
+export interface TargetRecord {
+  /** The VM. */
+  vm: string;
+  /** How the step ended on it. */
+  status: "ok" | "failed" | "timeout" | "skipped" | "error";
+  /** When the step started on the VM (ISO 8601). */
+  startedAt?: string;
+  /** When it ended on the VM (ISO 8601). */
+  endedAt?: string;
+  /** When the step started on the VM, in ms since the run started. */
+  startMs?: number;
+  /** When it ended, in ms since the run started. */
+  endMs?: number;
+  /** Tries made (retry). */
+  attempts?: number;
+  /** What the action produced: a QMP return, an event, a console line. */
+  output?: unknown;
+  /** Why it failed. */
+  error?: string;
+  /** The failure was allowed (continue-on-error, max-failures, or rescued). */
+  allowed?: boolean;
+}
+
+/** One step as it ran. */
+export interface StepRecord {
+  /** The step's name (with the batch, in a serial block). */
+  name: string;
+  /** The step's id, if it has one. */
+  id?: string;
+  /** Where it sits in the recipe, e.g. `steps[1].block[0]`. */
+  path: string;
+  /** The action's kind. */
+  action: string;
+  /** One record per VM. */
+  targets: TargetRecord[];
+  /** When the step started (ISO 8601). */
+  startedAt: string;
+  /** When it ended (ISO 8601). */
+  endedAt: string;
+  /** When the step started, in ms since the run started. */
+  startMs: number;
+  /** When it ended, in ms since the run started. */
+  endMs: number;
+}
+
+/** A metric's values per VM. */
+export interface MetricRecord {
+  /** The metric's name. */
+  name: string;
+  /** Milliseconds, by VM. */
+  values: Record<string, number>;
+  /** The bound, if any, in ms. */
+  max?: number;
+  /** For a duration metric: the window it measured on each VM, `[fromMs, toMs]`. */
+  spans?: Record<string, [number, number]>;
+  /** `true` when every value is within `max`; `undefined` when nothing was measured. */
+  pass?: boolean;
+}
+
+/** The whole run. */
+export interface RunJournal {
+  /** The recipe's name. */
+  recipe: string;
+  /** The recipe file. */
+  file: string;
+  /** The seed the picks were drawn from. */
+  seed: number;
+  /** When the run started (ISO 8601). */
+  startedAt: string;
+  /** How long the run took. */
+  durationMs: number;
+  /** pass, fail, unknown or error. */
+  verdict: Verdict;
+  /** Why that verdict. */
+  reason: string;
+  /** Every step as it ran. */
+  steps: StepRecord[];
+  /** Every metric's values. */
+  metrics: MetricRecord[];
+  /** The VMs of the run with their groups (for reports that fold by group). */
+  vms?: { name: string; groups: string[] }[];
+}
