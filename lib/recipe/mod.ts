@@ -18,16 +18,22 @@ export * from "./parse.ts";
 export * from "./plan.ts";
 export {
   EXIT_CODES,
-  junit,
   type MetricRecord,
-  renderReport,
-  ReportDirError,
   type RunJournal,
   type StepRecord,
-  summary,
   type TargetRecord,
   type Verdict,
+} from "./journal.ts";
+export {
+  junit,
+  readEvents,
+  readJournal,
+  renderReport,
+  ReportDirError,
+  ReportFileError,
+  summary,
 } from "./report.ts";
+export { judge, type VerdictInput } from "./verdict.ts";
 export * from "./run.ts";
 export { type ReportEvent, reportHtml } from "./html.ts";
 export { recipeSchema } from "./schema.ts";

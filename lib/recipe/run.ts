@@ -10,6 +10,7 @@
  */
 
 import { printable } from "../_text.ts";
+import { judge } from "./verdict.ts";
 import { CorralError, DeadlineError, LaunchError, TimeoutError } from "../errors.ts";
 import { subsetMatch } from "../qmp/match.ts";
 import { Fleet } from "../vm/fleet.ts";
@@ -843,42 +844,13 @@ class Runner {
   }
 
   #judge(metrics: MetricRecord[]): { verdict: Verdict; reason: string } {
-    const failed = this.#records.flatMap((step) =>
-      step.targets.filter((t) => ["failed", "timeout", "error"].includes(t.status) && !t.allowed)
-        .map((t) => `${step.name} on ${t.vm}`)
-    );
-    if (
-      this.#records.some((step) => step.targets.some((t) => t.status === "error" && !t.allowed))
-    ) {
-      return { verdict: "error", reason: `corral or QEMU broke: ${failed.join("; ")}` };
-    }
-    if (failed.length > 0 && this.#baselineFailed) {
-      return {
-        verdict: "unknown",
-        reason: `the baseline was unhealthy before any fault: ${failed.join("; ")}`,
-      };
-    }
-    if (failed.length > 0) return { verdict: "fail", reason: `failed: ${failed.join("; ")}` };
-    const exceeded = metrics.filter((m) => m.pass === false).map((m) => m.name);
-    if (exceeded.length > 0) {
-      return { verdict: "fail", reason: `metric(s) over their max: ${exceeded.join(", ")}` };
-    }
-    const untargeted = untargetedSteps(this.#plan.steps);
-    if (untargeted.length > 0) {
-      return {
-        verdict: "unknown",
-        reason: `nothing was tested by step(s) with no target VM: ${untargeted.join(", ")}`,
-      };
-    }
-    const unmeasured = metrics.filter((m) => Object.keys(m.values).length === 0).map((m) => m.name);
-    if (unmeasured.length > 0) {
-      return { verdict: "unknown", reason: `could not measure: ${unmeasured.join(", ")}` };
-    }
-    if (!this.#acted) return { verdict: "unknown", reason: "no step ran on any VM" };
-    return {
-      verdict: "pass",
-      reason: "every step passed on every VM" + (metrics.length ? ", metrics within bounds" : ""),
-    };
+    return judge({
+      steps: this.#records,
+      metrics,
+      baselineFailed: this.#baselineFailed,
+      untargeted: untargetedSteps(this.#plan.steps),
+      acted: this.#acted,
+    });
   }
 
   #setError(reason: string): void {
