@@ -6,7 +6,7 @@
  */
 
 import { CorralError } from "../errors.ts";
-import type { Vm } from "./vm.ts";
+import type { VmHandle as Vm } from "./handle.ts";
 
 /** One disk of a VM. */
 export interface Disk {

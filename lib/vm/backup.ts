@@ -12,7 +12,7 @@
 import { CorralError } from "../errors.ts";
 import { type Disk, findDisk } from "./_block.ts";
 import { awaitJob, type JobInfo, newJobId, runJob } from "./jobs.ts";
-import type { Vm } from "./vm.ts";
+import type { VmHandle as Vm } from "./handle.ts";
 
 /** Options of {@linkcode backup}. */
 export interface BackupOptions {

@@ -9,7 +9,7 @@
  */
 
 import { JobError } from "../errors.ts";
-import type { EventName, Vm } from "./vm.ts";
+import type { VmHandle as Vm } from "./handle.ts";
 
 /** Options of {@linkcode runJob}. */
 export interface RunJobOptions {
@@ -85,13 +85,10 @@ export async function awaitJob(
   options: RunJobOptions = {},
 ): Promise<JobInfo> {
   const timeout = options.timeout ?? 60_000;
-  await vm.waitFor("JOB_STATUS_CHANGE" as EventName, {
-    since,
-    match: ((data: { id: string; status: string }) =>
-      data.id === id && data.status === "concluded") as never,
-    timeout,
-    signal: options.signal,
-  });
+  await vm.client.journal.waitFor({
+    names: "JOB_STATUS_CHANGE",
+    match: (data) => data.id === id && data.status === "concluded",
+  }, { since, timeout, ...(options.signal ? { signal: options.signal } : {}) });
   const jobs = await vm.executeUntyped("query-jobs") as JobInfo[];
   const job = jobs.find((j) => j.id === id);
   await vm.executeUntyped("job-dismiss", { id }).catch(() => {});

@@ -12,8 +12,8 @@
 
 import { MigrationError, TimeoutError } from "../errors.ts";
 import { formatMs } from "../_text.ts";
-import { type LaunchSpec, type Machine, startVm } from "./launch.ts";
-import type { Vm } from "./vm.ts";
+import type { LaunchSpec, Machine } from "./machine.ts";
+import type { VmHandle as Vm } from "./handle.ts";
 import { migrationEnd } from "./_migration.ts";
 
 /** Options of {@linkcode migrate}. */
@@ -70,15 +70,16 @@ export interface MoveResult extends MigrationResult {
 }
 
 /**
- * Start a destination from `machine`'s spec, migrate `vm` there, and hand
- * the VM over (`takeOver` swaps the QEMUs and stops the old one). On
- * failure the destination is stopped and `vm` runs on.
+ * Start a destination from `machine`'s spec (with `start`), migrate `vm`
+ * there, and hand the VM over (`takeOver` swaps the QEMUs and stops the old
+ * one). On failure the destination is stopped and `vm` runs on.
  */
 export async function moveVm(
   vm: Vm,
   machine: Machine,
   options: MoveOptions,
   takeOver: (target: Vm) => Promise<void>,
+  start: (machine: Machine) => Promise<Vm>,
 ): Promise<MoveResult> {
   const from = machine.instance;
   const to = options.instance ?? nextInstance(from);
@@ -95,7 +96,7 @@ export async function moveVm(
     let target: Vm;
     try {
       // The destination gets the devices hot-plugged into the source too: they must match.
-      target = await startVm(await machine.twin(to, options.changes, signal));
+      target = await start(await machine.twin(to, options.changes, signal));
     } catch (error) {
       const why = signal.aborted
         ? `was not started: ${stopped(signal.reason, timeout)}`

@@ -11,7 +11,7 @@
 
 import { snapshotDisks } from "./_block.ts";
 import { type JobInfo, runJob } from "./jobs.ts";
-import type { Vm } from "./vm.ts";
+import type { VmHandle as Vm } from "./handle.ts";
 
 /** Options of the snapshot calls. */
 export interface SnapshotOptions {

@@ -17,15 +17,10 @@ import {
   type QmpGreeting,
 } from "../qmp/client.ts";
 import { DEFAULT_TIMEOUT, type EventMatch, type QmpEvent } from "../qmp/journal.ts";
-import type {
-  QmpCommandMap,
-  QmpEventMap,
-  QueryStatusReturn,
-  QueryStatusReturnStatus,
-} from "../qmp/qapi.ts";
+import type { QmpCommandMap, QmpEventMap, QueryStatusReturnStatus } from "../qmp/qapi.ts";
 import { QmpSchema, type SchemaEntry } from "../qmp/schema.ts";
 import type { Console } from "./console.ts";
-import type { Machine, PanicPolicy } from "./launch.ts";
+import type { Machine, PanicPolicy } from "./machine.ts";
 import { VmAgent } from "../agent/vm_agent.ts";
 import {
   migrate,
@@ -49,7 +44,8 @@ import { backup, type BackupOptions, type BackupResult } from "./backup.ts";
 export type RunState = QueryStatusReturnStatus;
 
 /** The reply of `query-status`. */
-export type StatusInfo = QueryStatusReturn;
+export type { ActionOptions, StatusInfo, VmHandle } from "./handle.ts";
+import type { ActionOptions, StatusInfo, VmHandle } from "./handle.ts";
 
 /** A command name this QEMU version's types know. */
 export type CommandName = keyof QmpCommandMap;
@@ -148,14 +144,6 @@ export interface DetachedVm {
   console: string | undefined;
 }
 
-/** Options of an action such as {@linkcode Vm.prototype.pause}. */
-export interface ActionOptions {
-  /** Deadline for the whole action in milliseconds. Default: the VM's `commandTimeout` (30 s). */
-  timeout?: number;
-  /** Abandons the wait (what was sent may still take effect). */
-  signal?: AbortSignal;
-}
-
 /** Options of {@linkcode Vm.prototype.waitFor}. */
 export interface WaitForOptions<D = Record<string, unknown>> {
   /** What the event's data must contain: a subset pattern or a predicate. */
@@ -217,7 +205,7 @@ export interface EventsOptions<D = Record<string, unknown>> {
  * assert.equal((await vm.status()).running, true);
  * ```
  */
-export class Vm {
+export class Vm implements VmHandle {
   #client: QmpClient;
   #commandMark = 0;
   #timeout: number;
@@ -351,8 +339,13 @@ export class Vm {
    *
    * @throws {CorralError} This VM was not launched by corral.
    */
-  incomingUri(source: Vm): string {
+  incomingUri(source: VmHandle): string {
     const machine = this.#requireMachine("receive a migration");
+    if (!(source instanceof Vm)) {
+      throw new CorralError("cannot receive a migration from a VM corral did not launch", {
+        vm: this.name,
+      });
+    }
     return machine.incomingUri(source.#requireMachine("migrate"));
   }
 
@@ -688,7 +681,7 @@ export class Vm {
    */
   migrate(options: MoveOptions = {}): Promise<MoveResult> {
     const machine = this.#requireMachine("migrate");
-    return moveVm(this, machine, options, (target) => this.#takeOver(target));
+    return moveVm(this, machine, options, (target) => this.#takeOver(target as Vm), startVm);
   }
 
   /**
@@ -1013,5 +1006,16 @@ class Deadline {
           timeout: this.#timeout,
         }),
     });
+  }
+}
+
+/** Start a machine's QEMU and wrap it in a {@linkcode Vm}; its directory goes when it fails. */
+export async function startVm(machine: Machine): Promise<Vm> {
+  try {
+    const { client, console } = await machine.start(undefined);
+    return new Vm(client, { commandTimeout: machine.commandTimeout, machine, console });
+  } catch (error) {
+    await machine.removeDir();
+    throw error;
   }
 }
