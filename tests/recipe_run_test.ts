@@ -270,3 +270,26 @@ Deno.test("run: a stop says whether the guest powered off or had to be forced", 
     lines.join("\n"),
   );
 });
+
+Deno.test("run: a stop past its step's deadline ends the grace at once and stops the VM before the step reports", async () => {
+  // The tiny guest ignores the power button: without the step's signal the grace would run 10 min.
+  const dir = await Deno.makeTempDir({ prefix: "corral-stop-" });
+  try {
+    const recipe = parseRecipe(
+      "recipe: 1\nname: stops\nvms: { a: {} }\nsteps:\n" +
+        "  - { name: booted, console: { wait: READY } }\n" +
+        "  - { name: stop, stop: { grace: 10m }, timeout: 1s }\n",
+      "stops.yaml",
+    );
+    const { journal } = await runRecipe(recipe, { seed: 1, reportDir: `${dir}/r` });
+    const stop = journal.steps.find((s) => s.name === "stop")!.targets[0]!;
+    assert.equal(stop.status, "timeout", JSON.stringify(stop));
+    // QEMU was told to quit, and did, before the step ended.
+    const events = (await Deno.readTextFile(`${dir}/r/events.jsonl`)).split("\n").filter(Boolean)
+      .map((line) => JSON.parse(line))
+      .filter((e) => e.type === "qmp-event" && e.vm === "a" && e.event === "SHUTDOWN");
+    assert.ok(events.some((e) => e.ms <= stop.endMs!), JSON.stringify({ events, stop }));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

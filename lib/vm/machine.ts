@@ -410,6 +410,8 @@ export class Machine {
   #options: LaunchOptions;
   #process: QemuChild | undefined;
   #place: Place;
+  /** What abandons the start under way: the launch's signal, or a relaunch's. */
+  #signal: AbortSignal | undefined;
   /** How often a QEMU that greeted and never negotiated was started again (usually 0). */
   restarts = 0;
   /** The directory QEMU's files are in, where it runs: `dir` here, a directory on an SSH host. */
@@ -674,7 +676,9 @@ export class Machine {
     journal: EventJournal | undefined,
     trace: QmpTrace | undefined = this.#options.trace,
     attempt = 1,
+    signal: AbortSignal | undefined = this.#options.signal,
   ): Promise<{ client: QmpClient; console: Console | undefined }> {
+    this.#signal = signal;
     const name = this.spec.name;
     const host = this.host;
     const binary = this.spec.qemu ??
@@ -712,7 +716,7 @@ export class Machine {
               : undefined,
             commandTimeout: this.#options.commandTimeout,
             journal,
-            signal: this.#options.signal,
+            signal: this.#signal,
             trace,
           }),
       );
@@ -740,9 +744,9 @@ export class Machine {
       ) {
         await process.terminate(1000);
         this.restarts++;
-        return await this.start(journal, trace, attempt + 1);
+        return await this.start(journal, trace, attempt + 1, signal);
       }
-      if (error instanceof LaunchError || this.#options.signal?.aborted) {
+      if (error instanceof LaunchError || this.#signal?.aborted) {
         // Given up on (a deadline, Ctrl-C): this QEMU must never come up later.
         await process.terminate(1000);
         throw error;
@@ -830,7 +834,7 @@ export class Machine {
     const forwarded = this.host !== undefined;
     // The socket file appears before QEMU listens: retry while QEMU lives.
     for (let delay = 2;; delay = Math.min(delay * 2, 50)) {
-      this.#options.signal?.throwIfAborted();
+      this.#signal?.throwIfAborted();
       const left = deadline - performance.now();
       if (left <= 0) {
         throw new TimeoutError(

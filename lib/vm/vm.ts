@@ -8,7 +8,7 @@
 
 import { ConnectionClosedError, CorralError, TimeoutError } from "../errors.ts";
 import { formatMs } from "../_text.ts";
-import { deadline, MAX_TIMER_MS } from "../_async.ts";
+import { abortable, deadline, MAX_TIMER_MS } from "../_async.ts";
 import type { QmpAddress } from "../qmp/address.ts";
 import {
   type ExecuteOptions,
@@ -102,6 +102,8 @@ export interface ShutdownOptions {
    * follow, a second apart at most.
    */
   grace?: number;
+  /** Ends the grace at once (the VM is stopped all the same). */
+  signal?: AbortSignal;
 }
 
 /** What a Vm is built from; {@linkcode Vm.connect} and `launch` make it. */
@@ -584,7 +586,9 @@ export class Vm implements VmHandle {
     this.#stopped = process.exit ? "exited" : undefined;
     if (!process.exit && this.connected && grace > 0) {
       await this.#client.execute("system_powerdown", undefined, { timeout: 1000 }).catch(() => {});
-      if (await process.exited(grace)) this.#stopped = "powered-off";
+      // Interrupted, the grace ends at once: the VM is still stopped, only sooner.
+      const graceEnded = abortable(process.exited(grace), options.signal).catch(() => false);
+      if (await graceEnded) this.#stopped = "powered-off";
     }
     if (!process.exit && this.connected) {
       await this.#client.execute("quit", undefined, { timeout: 1000 }).catch(() => {});
@@ -627,7 +631,7 @@ export class Vm implements VmHandle {
    * (killed, shut down, or powered off). The event journal and its cursors
    * carry over; a new console connection replaces the old one.
    */
-  async relaunch(): Promise<void> {
+  async relaunch(options: Pick<ActionOptions, "signal"> = {}): Promise<void> {
     const machine = this.#requireMachine("relaunch");
     if (machine.process && !machine.process.exit) {
       throw new CorralError(
@@ -638,7 +642,12 @@ export class Vm implements VmHandle {
     }
     await this.#closeConnections();
     this.#markAction();
-    const { client, console } = await machine.start(this.#client.journal, this.#trace);
+    const { client, console } = await machine.start(
+      this.#client.journal,
+      this.#trace,
+      1,
+      options.signal,
+    );
     this.#client = client;
     this.#useConsole(console);
   }

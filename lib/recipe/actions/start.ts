@@ -8,9 +8,9 @@ export default defineAction({
   parse: (tools, { node }) => noOptions(tools, node, "start"),
   mutates: () => true,
   requires: () => "launched",
-  async run(_action, { vm, restarted }) {
+  async run(_action, { vm, signal, restarted }) {
     if (vm.exitStatus === undefined && vm.connected) return undefined;
-    await vm.relaunch();
+    await vm.relaunch({ signal });
     restarted();
     return undefined;
   },

@@ -25,8 +25,8 @@ export default defineAction<Stop>({
   },
   mutates: () => true,
   requires: () => "launched",
-  async run(action, { vm }) {
-    const status = await vm.shutdown({ grace: action.grace });
+  async run(action, { vm, signal }) {
+    const status = await vm.shutdown({ grace: action.grace, signal });
     if (!status) return undefined;
     const how = vm.stoppedHow;
     // A guest that ignored the power button is worth saying: it was forced off.
