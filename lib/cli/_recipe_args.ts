@@ -1,0 +1,76 @@
+/**
+ * What `run`, `check` and `plan` share: the recipe file, `--var` and
+ * `--secret-var` (masked in every message, errors included), `--seed`,
+ * `--max-vms`, `--limit`, `--start-at`; the recipe is read and planned, and
+ * its problems printed at their lines.
+ *
+ * @module
+ */
+
+import type { Recipe } from "../recipe/model.ts";
+import { loadRecipe, RecipeError } from "../recipe/parse.ts";
+import { planRecipe, randomSeed } from "../recipe/plan.ts";
+import { isSecretName, Redactor } from "../recipe/secrets.ts";
+import { assignments, userPath, wholeNumber } from "./_args.ts";
+import { type CommandContext, type Flags, text, texts } from "./command.ts";
+
+/** The flags every recipe command takes. */
+export const RECIPE_FLAGS: Flags = {
+  var: { type: "string", multiple: true, default: [] },
+  "secret-var": { type: "string", multiple: true, default: [] },
+  "max-vms": { type: "string" },
+};
+
+/** A recipe read and planned for a command. */
+export interface LoadedRecipe {
+  recipe: Recipe;
+  /** The seed picks come from (given, or drawn). */
+  seed: number;
+  /** `--limit` and `--start-at`. */
+  control: { limit: string | undefined; startAt: string | undefined };
+}
+
+/**
+ * Read the command's recipe and plan it once; on a problem print it (and
+ * the usage for flag problems) and resolve to exit code 2. `more` adds the
+ * command's own flag problems.
+ */
+export async function loadRecipeFor(
+  name: string,
+  usage: string,
+  { values, positionals }: CommandContext,
+  more: (problems: string[]) => void = () => {},
+): Promise<LoadedRecipe | number> {
+  const problems: string[] = [];
+  if (positionals.length !== 1) {
+    problems.push(`expected one recipe file, got ${positionals.length}`);
+  }
+  const vars = assignments(texts(values, "var"), "--var", problems);
+  const secretVars = assignments(texts(values, "secret-var"), "--secret-var", problems);
+  // Secrets given on the command line are masked in every message, errors included.
+  const cliSecrets = new Redactor({ ...vars, ...secretVars }, [
+    ...Object.keys(vars).filter(isSecretName),
+    ...Object.keys(secretVars),
+  ]);
+  const seed = wholeNumber(text(values, "seed"), "--seed", 0, 0xffffffff, problems);
+  const maxVms = wholeNumber(text(values, "max-vms"), "--max-vms", 1, Infinity, problems);
+  more(problems);
+  if (problems.length > 0) {
+    console.error(cliSecrets.text(`corral ${name}: ${problems.join("\n")}\n\n${usage}`));
+    return 2;
+  }
+  const runSeed = seed ?? randomSeed();
+  const control = { limit: text(values, "limit"), startAt: text(values, "start-at") };
+  try {
+    const recipe = await loadRecipe(userPath(positionals[0])!, { vars, secretVars, maxVms });
+    planRecipe(recipe, runSeed, control);
+    return { recipe, seed: runSeed, control };
+  } catch (error) {
+    if (error instanceof RecipeError) {
+      console.error(cliSecrets.text(error.message));
+      console.error(`${error.issues.length} problem(s); nothing was run.`);
+      return 2;
+    }
+    throw error;
+  }
+}

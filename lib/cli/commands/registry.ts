@@ -1,0 +1,30 @@
+/**
+ * Every `corral` command, one line each: a new command is a file in this
+ * folder and a line here (a test fails when a file is not registered).
+ *
+ * @module
+ */
+
+import type { Command } from "../command.ts";
+import check from "./check.ts";
+import completions from "./completions.ts";
+import gc from "./gc.ts";
+import plan from "./plan.ts";
+import ps from "./ps.ts";
+import replay from "./replay.ts";
+import report from "./report.ts";
+import run from "./run.ts";
+import shell from "./shell.ts";
+
+/** The commands, in the order the overview lists them. */
+export const COMMANDS: readonly Command[] = [
+  run,
+  check,
+  plan,
+  shell,
+  ps,
+  gc,
+  report,
+  replay,
+  completions,
+];
