@@ -746,21 +746,26 @@ export class Machine {
         this.restarts++;
         return await this.start(journal, trace, attempt + 1, signal);
       }
-      if (error instanceof LaunchError || this.#signal?.aborted) {
-        // Given up on (a deadline, Ctrl-C): this QEMU must never come up later.
-        await process.terminate(1000);
-        throw error;
-      }
-      // A startup error can come after QEMU listened: report its exit, not the broken connection.
-      if (await process.exited(2000)) throw exitedWhileStarting(name, process);
-      await process.terminate(1000);
-      throw new LaunchError(`QEMU did not start: ${(error as Error).message}`, {
-        vm: name,
-        cause: error,
-        exitCode: process.exit?.code,
-        stderr: process.stderr,
-      });
+      throw await this.#notStarted(process, error);
     }
+  }
+
+  /** Stop a QEMU that did not start, and say why in the words that help most. */
+  async #notStarted(process: QemuChild, error: unknown): Promise<unknown> {
+    if (error instanceof LaunchError || this.#signal?.aborted) {
+      // Given up on (a deadline, Ctrl-C): this QEMU must never come up later.
+      await process.terminate(1000);
+      return error;
+    }
+    // A startup error can come after QEMU listened: report its exit, not the broken connection.
+    if (await process.exited(2000)) return exitedWhileStarting(this.spec.name, process);
+    await process.terminate(1000);
+    return new LaunchError(`QEMU did not start: ${(error as Error).message}`, {
+      vm: this.spec.name,
+      cause: error,
+      exitCode: process.exit?.code,
+      stderr: process.stderr,
+    });
   }
 
   /** Remove the VM's directory (and on an SSH host, its forwards and its directory there). */

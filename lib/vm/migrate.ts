@@ -203,47 +203,64 @@ export async function migrate(
     }
     // The destination starts paused (launched with -S); it runs if the source ran.
     if (wasRunning && !(await target.status()).running) await target.resume();
-    const info = await source.executeUntyped("query-migrate") as {
-      "total-time"?: number;
-      downtime?: number;
-      "setup-time"?: number;
-      ram?: { "dirty-sync-count"?: number; transferred?: number };
-    };
-    return {
-      totalTimeMs: info["total-time"] ?? 0,
-      downtimeMs: info.downtime ?? 0,
-      setupTimeMs: info["setup-time"] ?? 0,
-      passes: info.ram?.["dirty-sync-count"] ?? 0,
-      bytes: info.ram?.transferred ?? 0,
-      postcopy,
-    };
+    return await figures(source, postcopy);
   } catch (error) {
-    // Leave the source as it was: cancel, wait until QEMU says it is over (cancelling takes
-    // a moment), and run it again if the migration paused it; never two running copies.
-    const cancelMark = source.mark();
-    await source.executeUntyped("migrate_cancel").catch(() => {});
-    if (await settled(source, cancelMark) === "completed") {
-      await target.executeUntyped("stop").catch(() => {});
-    }
-    const status = await source.status().catch(() => undefined);
-    if (wasRunning && status && !status.running) await source.resume().catch(() => {});
-    // Say what is true of the source: a killed one does not run on.
-    const after = status
-      ? "the source runs on"
-      : `the source QEMU no longer answers${
-        source.exitStatus ? ` (it exited with code ${source.exitStatus.code})` : ""
-      }`;
-    if (error instanceof MigrationError) {
-      if (status) throw error;
-      throw new MigrationError(`${error.detail}; ${after}`, { vm: source.name, cause: error });
-    }
-    const message = error instanceof TimeoutError || signal?.aborted
-      ? `${stopped(signal?.aborted ? signal.reason : error, shown)}: cancelled, ${after}`
-      : `the migration could not run: ${(error as Error).message}; ${after}`;
-    throw new MigrationError(message, { vm: source.name, cause: error });
+    throw await undo(source, target, { error, wasRunning, signal, shown });
   } finally {
     clearTimeout(switcher);
   }
+}
+
+/** The finished migration's figures, from the source's `query-migrate`. */
+async function figures(source: Vm, postcopy: boolean): Promise<MigrationResult> {
+  const info = await source.executeUntyped("query-migrate") as {
+    "total-time"?: number;
+    downtime?: number;
+    "setup-time"?: number;
+    ram?: { "dirty-sync-count"?: number; transferred?: number };
+  };
+  return {
+    totalTimeMs: info["total-time"] ?? 0,
+    downtimeMs: info.downtime ?? 0,
+    setupTimeMs: info["setup-time"] ?? 0,
+    passes: info.ram?.["dirty-sync-count"] ?? 0,
+    bytes: info.ram?.transferred ?? 0,
+    postcopy,
+  };
+}
+
+/**
+ * Leave the source as it was after a failed migration: cancel, wait until
+ * QEMU says it is over (cancelling takes a moment), and run it again if the
+ * migration paused it; never two running copies. Returns the error to
+ * throw, saying what is true of the source (a killed one does not run on).
+ */
+async function undo(
+  source: Vm,
+  target: Vm,
+  why: { error: unknown; wasRunning: boolean; signal: AbortSignal | undefined; shown: number },
+): Promise<MigrationError> {
+  const { error, signal } = why;
+  const cancelMark = source.mark();
+  await source.executeUntyped("migrate_cancel").catch(() => {});
+  if (await settled(source, cancelMark) === "completed") {
+    await target.executeUntyped("stop").catch(() => {});
+  }
+  const status = await source.status().catch(() => undefined);
+  if (why.wasRunning && status && !status.running) await source.resume().catch(() => {});
+  const after = status
+    ? "the source runs on"
+    : `the source QEMU no longer answers${
+      source.exitStatus ? ` (it exited with code ${source.exitStatus.code})` : ""
+    }`;
+  if (error instanceof MigrationError) {
+    if (status) return error;
+    return new MigrationError(`${error.detail}; ${after}`, { vm: source.name, cause: error });
+  }
+  const message = error instanceof TimeoutError || signal?.aborted
+    ? `${stopped(signal?.aborted ? signal.reason : error, why.shown)}: cancelled, ${after}`
+    : `the migration could not run: ${(error as Error).message}; ${after}`;
+  return new MigrationError(message, { vm: source.name, cause: error });
 }
 
 /** How a migration ended once cancelled: `cancelled`, `failed` or `completed` (it won the race). */

@@ -158,28 +158,7 @@ async function runRecipeCli(recipe: Recipe, flags: RunFlags): Promise<number> {
     if (!live) return print(line);
     if (shownLive(line)) live.line(line);
   };
-  const controller = new AbortController();
-  let interrupted: Deno.Signal | undefined;
-  let firstAt = 0;
-  const handlers = (["SIGINT", "SIGTERM"] as const).map((signal) => {
-    const handler = () => {
-      // One Ctrl-C can arrive twice: from the terminal, and forwarded by `deno task`.
-      if (interrupted !== undefined && performance.now() - firstAt < SAME_KEYPRESS_MS) return;
-      if (interrupted === undefined) {
-        interrupted = signal;
-        firstAt = performance.now();
-        write(
-          `${signal}: stopping the steps, running finally and cleanup (${signal} again kills every QEMU now)`,
-        );
-        controller.abort(new CorralError(`interrupted by ${signal}`));
-      } else {
-        killAllLaunched();
-        Deno.exit(SIGNAL_EXIT[signal]);
-      }
-    };
-    Deno.addSignalListener(signal, handler);
-    return [signal, handler] as const;
-  });
+  const interrupts = new Interrupts(write);
   handleExitSignals(false);
   try {
     const result = await runRecipe(recipe, {
@@ -193,7 +172,7 @@ async function runRecipeCli(recipe: Recipe, flags: RunFlags): Promise<number> {
       keep: flags.keep,
       reportDir: flags.report,
       force: flags.force,
-      signal: controller.signal,
+      signal: interrupts.signal,
       log: write,
       progress: live ? (event) => live.event(event) : undefined,
       color,
@@ -226,7 +205,7 @@ async function runRecipeCli(recipe: Recipe, flags: RunFlags): Promise<number> {
         );
       }
     }
-    return interrupted ? SIGNAL_EXIT[interrupted]! : result.exitCode;
+    return interrupts.exitCode ?? result.exitCode;
   } catch (error) {
     if (error instanceof ReportDirError) {
       console.error(`corral run: ${error.message}`);
@@ -235,7 +214,56 @@ async function runRecipeCli(recipe: Recipe, flags: RunFlags): Promise<number> {
     throw error;
   } finally {
     live?.stop();
-    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+    interrupts.remove();
     handleExitSignals(true);
+  }
+}
+
+/**
+ * Ctrl-C and SIGTERM during a run: the first aborts the steps (finally and
+ * cleanup still run), a second kills every QEMU and exits at once.
+ */
+class Interrupts {
+  #controller = new AbortController();
+  #first: Deno.Signal | undefined;
+  #firstAt = 0;
+  #handlers: [Deno.Signal, () => void][];
+
+  constructor(write: (line: string) => void) {
+    this.#handlers = (["SIGINT", "SIGTERM"] as const).map((signal) => {
+      const handler = () => this.#on(signal, write);
+      Deno.addSignalListener(signal, handler);
+      return [signal, handler];
+    });
+  }
+
+  /** Aborts at the first signal. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** 130 or 143 once interrupted. */
+  get exitCode(): number | undefined {
+    return this.#first && SIGNAL_EXIT[this.#first];
+  }
+
+  /** Stop listening. */
+  remove(): void {
+    for (const [signal, handler] of this.#handlers) Deno.removeSignalListener(signal, handler);
+  }
+
+  #on(signal: Deno.Signal, write: (line: string) => void): void {
+    // One Ctrl-C can arrive twice: from the terminal, and forwarded by `deno task`.
+    if (this.#first !== undefined && performance.now() - this.#firstAt < SAME_KEYPRESS_MS) return;
+    if (this.#first !== undefined) {
+      killAllLaunched();
+      Deno.exit(SIGNAL_EXIT[signal]);
+    }
+    this.#first = signal;
+    this.#firstAt = performance.now();
+    write(
+      `${signal}: stopping the steps, running finally and cleanup (${signal} again kills every QEMU now)`,
+    );
+    this.#controller.abort(new CorralError(`interrupted by ${signal}`));
   }
 }
