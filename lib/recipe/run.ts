@@ -13,7 +13,7 @@ import { printable } from "../_text.ts";
 import { judge } from "./verdict.ts";
 import { CorralError, DeadlineError, LaunchError, TimeoutError } from "../errors.ts";
 import { subsetMatch } from "../qmp/match.ts";
-import { Fleet } from "../vm/fleet.ts";
+import { Fleet, type VmResult } from "../vm/fleet.ts";
 import { Lab, LabLaunchError } from "../vm/lab.ts";
 import { LabNetworks } from "../vm/network.ts";
 import type { DetachedVm, Vm } from "../vm/vm.ts";
@@ -635,49 +635,60 @@ class Runner {
       time.end = this.#clock.ms();
       throw last;
     }, { concurrency: this.#forks, timeout: timeout + STEP_GUARD_MS, signal, settle: SETTLE_MS });
-    return await Promise.all(results.results.map(async (result) => {
-      const time = times.get(result.vm);
-      const start = time?.start ?? this.#clock.ms();
-      const end = time?.end ?? this.#clock.ms();
-      const when = {
-        startedAt: this.#clock.iso(start),
-        endedAt: this.#clock.iso(end),
-        startMs: start,
-        endMs: end,
-      };
-      if (result.status === "ok") {
-        const record: TargetRecord = {
-          vm: result.vm,
-          status: "ok",
-          ...when,
-          attempts: result.value.attempts,
-        };
-        if (result.value.output !== undefined) record.output = result.value.output;
-        return record;
-      }
-      const timedOut = result.error instanceof TimeoutError;
-      const dropped = await this.#hostNote(result.vm);
-      // A host that dropped is the environment breaking, not the fault under test.
-      const status = dropped || result.error instanceof LaunchError
-        ? "error"
-        : timedOut
-        ? "timeout"
-        : "failed";
-      const message = dropped +
-        (timedOut
-          ? this.#timeoutMessage(step, kind, timeout, result.error as TimeoutError)
-          : result.error.message);
-      this.#log(`  ✗ ${result.vm}: ${message}`);
-      this.#options.progress?.({
-        type: "vm-done",
-        step: step.name + this.#batchLabel,
+    return await Promise.all(
+      results.results.map((result) => this.#targetRecord(step, kind, timeout, result, times)),
+    );
+  }
+
+  /** One VM's record of a step: when, how it ended, its output or what went wrong. */
+  async #targetRecord(
+    step: Step,
+    kind: ActionKind,
+    timeout: number,
+    result: VmResult<{ output: unknown; attempts: number }>,
+    times: Map<string, { start: number; end?: number }>,
+  ): Promise<TargetRecord> {
+    const time = times.get(result.vm);
+    const start = time?.start ?? this.#clock.ms();
+    const end = time?.end ?? this.#clock.ms();
+    const when = {
+      startedAt: this.#clock.iso(start),
+      endedAt: this.#clock.iso(end),
+      startMs: start,
+      endMs: end,
+    };
+    if (result.status === "ok") {
+      const record: TargetRecord = {
         vm: result.vm,
-        status,
-        ms: end - start,
-        error: printable(this.#redact.text(message)),
-      });
-      return { vm: result.vm, status, ...when, error: message } as TargetRecord;
-    }));
+        status: "ok",
+        ...when,
+        attempts: result.value.attempts,
+      };
+      if (result.value.output !== undefined) record.output = result.value.output;
+      return record;
+    }
+    const timedOut = result.error instanceof TimeoutError;
+    const dropped = await this.#hostNote(result.vm);
+    // A host that dropped is the environment breaking, not the fault under test.
+    const status = dropped || result.error instanceof LaunchError
+      ? "error"
+      : timedOut
+      ? "timeout"
+      : "failed";
+    const message = dropped +
+      (timedOut
+        ? this.#timeoutMessage(step, kind, timeout, result.error as TimeoutError)
+        : result.error.message);
+    this.#log(`  ✗ ${result.vm}: ${message}`);
+    this.#options.progress?.({
+      type: "vm-done",
+      step: step.name + this.#batchLabel,
+      vm: result.vm,
+      status,
+      ms: end - start,
+      error: printable(this.#redact.text(message)),
+    });
+    return { vm: result.vm, status, ...when, error: message } as TargetRecord;
   }
 
   /** Say what timed out: the action's own deadline, or the step's (and what the action saw). */
