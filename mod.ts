@@ -23,21 +23,41 @@
  * @module
  */
 
+// A curated surface: the QMP layer (its own entry, ./qmp), VMs and labs, the guest agent, and the
+// recipe calls most programs need (the whole recipe layer is ./recipe). QEMU's generated types are
+// under `qapi`. Internals (the launcher's pieces, process handling, helpers) are not exported.
 export * from "./lib/qmp/mod.ts";
-export * from "./lib/vm/vm.ts";
-export * from "./lib/vm/console.ts";
 export {
-  launch,
-  type LaunchOptions,
-  type LaunchSpec,
-  type Machine,
-  type PanicPolicy,
-  qemuArgs,
-  validateSpec,
-} from "./lib/vm/launch.ts";
-export type { QemuChild, QemuProcess } from "./lib/_process.ts";
-export * from "./lib/host/ssh.ts";
-export { handleExitSignals, killAllLaunched, releaseAllLaunched } from "./lib/vm/exit_cleanup.ts";
+  type CommandArguments,
+  type CommandName,
+  type CommandReturn,
+  type DetachedVm,
+  type EventName,
+  type EventsOptions,
+  type ExecuteRest,
+  type Liveness,
+  type QemuVersion,
+  type RunState,
+  type ShutdownOptions,
+  type StopHow,
+  type Subset,
+  type TypedEvent,
+  type TypedMatch,
+  Vm,
+  type VmConnectOptions,
+  type WaitForOptions,
+} from "./lib/vm/vm.ts";
+export type { ActionOptions, StatusInfo, VmHandle } from "./lib/vm/handle.ts";
+export {
+  Console,
+  type ConsoleExecOptions,
+  type ConsoleLine,
+  type ConsoleWaitOptions,
+  type LinePattern,
+} from "./lib/vm/console.ts";
+export { launch, type LaunchOptions, type LaunchSpec, type PanicPolicy } from "./lib/vm/launch.ts";
+export { type HostRunOptions, type HostRunResult, type HostSpec, SshHost } from "./lib/host/ssh.ts";
+export { handleExitSignals } from "./lib/vm/exit_cleanup.ts";
 export {
   collectGarbage,
   type GcResult,
@@ -48,11 +68,43 @@ export {
 export * from "./lib/vm/select.ts";
 export * from "./lib/vm/fleet.ts";
 export * from "./lib/vm/lab.ts";
-export * from "./lib/agent/client.ts";
-export * from "./lib/vm/jobs.ts";
-export * from "./lib/vm/migrate.ts";
+export {
+  GuestAgent,
+  type GuestAgentExecuteOptions,
+  type GuestAgentOptions,
+} from "./lib/agent/client.ts";
+export { type JobInfo, runJob, type RunJobOptions } from "./lib/vm/jobs.ts";
+export {
+  migrate,
+  type MigrateOptions,
+  type MigrationResult,
+  type MoveOptions,
+  type MoveResult,
+} from "./lib/vm/migrate.ts";
 export * from "./lib/vm/snapshot.ts";
 export * from "./lib/vm/backup.ts";
-export { addresses, LabNetworks, type NetworkSpec, type Nic } from "./lib/vm/network.ts";
-export * from "./lib/agent/vm_agent.ts";
-export * from "./lib/recipe/mod.ts";
+export { LabNetworks, type NetworkSpec, type Nic } from "./lib/vm/network.ts";
+export {
+  type AgentExecOptions,
+  type AgentExecResult,
+  type AgentFileOptions,
+  type AgentInterface,
+  type FrozenOptions,
+  type ThawOptions,
+  VmAgent,
+} from "./lib/agent/vm_agent.ts";
+export {
+  judge,
+  loadRecipe,
+  parseRecipe,
+  planRecipe,
+  type Recipe,
+  RecipeError,
+  type RunJournal,
+  type RunOptions,
+  runRecipe,
+  type RunResult,
+  type StepRecord,
+  summary,
+  type Verdict,
+} from "./lib/recipe/mod.ts";

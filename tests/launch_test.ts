@@ -8,9 +8,9 @@ import {
   Lab,
   launch,
   LaunchError,
-  qemuArgs,
   TimeoutError,
 } from "../mod.ts";
+import { qemuArgs } from "../lib/vm/machine.ts";
 import { readUntil, rejectsWith, within } from "./_assert.ts";
 import { spawnQemu } from "./_qemu.ts";
 import { runtimeBase } from "../lib/_runtime_dir.ts";

@@ -6,7 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { AgentError, launch, qemuArgs, TimeoutError } from "../mod.ts";
+import { AgentError, launch, TimeoutError } from "../mod.ts";
+import { qemuArgs } from "../lib/vm/machine.ts";
 import { LINUX_READY } from "../lib/vm/guest/linux.ts";
 import { rejectsWith } from "./_assert.ts";
 import { corral, recipeFile } from "./_cli.ts";
