@@ -17,14 +17,6 @@ import { showDuration } from "./duration.ts";
 import type { Redactor } from "./secrets.ts";
 import { type ReportEvent, reportHtml } from "./html.ts";
 
-export {
-  EXIT_CODES,
-  type MetricRecord,
-  type RunJournal,
-  type StepRecord,
-  type TargetRecord,
-  type Verdict,
-} from "./journal.ts";
 import type { RunJournal, TargetRecord } from "./journal.ts";
 
 /** The run's clock: ms since the run started, and the wall-clock time of such an offset. */

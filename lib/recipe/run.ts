@@ -27,13 +27,12 @@ import { type Plan, type PlannedStep, planRecipe, randomSeed } from "./plan.ts";
 import {
   EXIT_CODES,
   type MetricRecord,
-  ReportWriter,
-  RunClock,
   type RunJournal,
   type StepRecord,
   type TargetRecord,
   type Verdict,
-} from "./report.ts";
+} from "./journal.ts";
+import { ReportWriter, RunClock } from "./report.ts";
 import { Redactor } from "./secrets.ts";
 
 /** Options of {@linkcode runRecipe}. */
