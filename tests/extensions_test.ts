@@ -7,6 +7,9 @@ import assert from "node:assert/strict";
 import { defineCommand } from "../lib/cli/command.ts";
 import { COMMANDS } from "../lib/cli/commands/registry.ts";
 import { main } from "../lib/cli/main.ts";
+import { parseRecipe, runRecipe } from "../mod.ts";
+import { defineReporter } from "../lib/recipe/reporters/reporter.ts";
+import { REPORTERS } from "../lib/recipe/reporters/registry.ts";
 
 /** What a command file holds: one definition. */
 const hello = defineCommand({
@@ -46,4 +49,43 @@ Deno.test("extensions: a command from one file is dispatched, has --help, bad fl
   assert.match(printed[2]!, /hello\) local opts="--loud --help"/);
   assert.match(printed[3]!, /corral hello NAME \[options\]/);
   assert.equal(await main(["hello", "x"]), 2, "not registered: unknown to the default table");
+});
+
+/** What a reporter file holds: one definition; this one counts what it is sent. */
+const counter = defineReporter({
+  name: "count.json",
+  open(dir) {
+    const seen: Record<string, number> = {};
+    return Promise.resolve({
+      on: (event) => void (seen[event.type] = (seen[event.type] ?? 0) + 1),
+      finish: (journal) =>
+        Deno.writeTextFile(
+          `${dir}/count.json`,
+          JSON.stringify({ ...seen, verdict: journal.verdict }),
+        ),
+    });
+  },
+});
+
+Deno.test("extensions: a report output from one file gets the run's stream and the journal", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "corral-reporter-" });
+  try {
+    const recipe = parseRecipe(
+      "recipe: 1\nname: counted\nvms: { a: {} }\nsteps:\n" +
+        "  - { name: booted, console: { wait: READY } }\n  - { name: p, pause: {} }\n",
+      "counted.yaml",
+    );
+    await runRecipe(recipe, { seed: 1, reportDir: dir, reporters: [...REPORTERS, counter] });
+    const count = JSON.parse(await Deno.readTextFile(`${dir}/count.json`));
+    const records = (await Deno.readTextFile(`${dir}/events.jsonl`)).split("\n").filter(Boolean);
+    const qmpLines = (await Deno.readTextFile(`${dir}/vms/a/qmp.log`)).split("\n").filter(Boolean);
+    assert.deepEqual(count, {
+      record: records.length,
+      qmp: qmpLines.length,
+      console: 1,
+      verdict: "pass",
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -40,3 +40,10 @@ export { recipeSchema } from "./schema.ts";
 export type { JsonSchema } from "./actions/_action.ts";
 export type { NetworkSpec } from "../vm/network.ts";
 export { isSecretName } from "./secrets.ts";
+export {
+  defineReporter,
+  type Reporter,
+  type ReporterEvent,
+  type ReporterKind,
+} from "./reporters/reporter.ts";
+export { REPORTERS } from "./reporters/registry.ts";

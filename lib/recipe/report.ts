@@ -12,9 +12,7 @@
 
 import { printable } from "../_text.ts";
 import { CorralError } from "../errors.ts";
-import { isVmName } from "../vm/launch.ts";
 import { showDuration } from "./duration.ts";
-import type { Redactor } from "./secrets.ts";
 import { type ReportEvent, reportHtml } from "./html.ts";
 
 import type { RunJournal, TargetRecord } from "./journal.ts";
@@ -42,137 +40,6 @@ export class RunClock {
 
 /** The report directory is in use; nothing was written. */
 export class ReportDirError extends CorralError {}
-
-/** Options of {@linkcode ReportWriter.open}. */
-export interface ReportOptions {
-  /** Masks secrets in everything written. */
-  redact: Redactor;
-  /** The run's clock. */
-  clock: RunClock;
-  /** Empty a directory that is not empty (else it is refused). */
-  force?: boolean | undefined;
-}
-
-/** Streams report files into a directory as the run goes. */
-export class ReportWriter {
-  /** The report directory. */
-  readonly dir: string;
-  #redact: Redactor;
-  #clock: RunClock;
-  #events: Deno.FsFile | undefined;
-  #qmpLogs = new Map<string, Deno.FsFile>();
-  #encoder = new TextEncoder();
-  #writes: Promise<unknown> = Promise.resolve();
-
-  private constructor(dir: string, options: ReportOptions) {
-    this.dir = dir;
-    this.#redact = options.redact;
-    this.#clock = options.clock;
-  }
-
-  /**
-   * Create `dir` (and its `vms/` folder) and open `events.jsonl`.
-   *
-   * @throws {ReportDirError} `dir` holds files and `force` was not given:
-   *   files of an earlier run would mix with this one's.
-   */
-  static async open(dir: string, options: ReportOptions): Promise<ReportWriter> {
-    const existing = await Array.fromAsync(Deno.readDir(dir)).catch(() => []);
-    if (existing.length > 0) {
-      if (!options.force) {
-        throw new ReportDirError(
-          `the report directory ${dir} is not empty: name a new one, or add --force to empty it first`,
-        );
-      }
-      for (const entry of existing) await Deno.remove(`${dir}/${entry.name}`, { recursive: true });
-    }
-    await Deno.mkdir(`${dir}/vms`, { recursive: true });
-    const writer = new ReportWriter(dir, options);
-    writer.#events = await Deno.open(`${dir}/events.jsonl`, { write: true, createNew: true });
-    return writer;
-  }
-
-  /** Append one record to `events.jsonl`, stamped with `time` (ISO) and `ms` unless it has them. */
-  event(record: Record<string, unknown>): void {
-    const ms = typeof record.ms === "number" ? record.ms : this.#clock.ms();
-    const stamped = { time: this.#clock.iso(ms), ms, ...record };
-    this.#append(this.#events, JSON.stringify(this.#redact.value(stamped)) + "\n");
-  }
-
-  /** Append one line to the VM's `qmp.log` (opened on its first line): time, offset, text. */
-  qmp(vm: string, line: string): void {
-    const ms = this.#clock.ms();
-    const text = `${this.#clock.iso(ms)} +${ms.toFixed(1)}ms ${this.#redact.text(line)}\n`;
-    const bytes = this.#encoder.encode(text);
-    // Opening inside the serial write chain: lines that arrive before the file is
-    // open wait for it instead of opening it again.
-    this.#chain(async () => (await this.#qmpLog(vm)).write(bytes));
-  }
-
-  async #qmpLog(vm: string): Promise<Deno.FsFile> {
-    let file = this.#qmpLogs.get(vm);
-    if (!file) {
-      file = await Deno.open(`${await this.#vmDir(vm)}/qmp.log`, { write: true, createNew: true });
-      this.#qmpLogs.set(vm, file);
-    }
-    return file;
-  }
-
-  /**
-   * The VM's folder in the report. The name must be a VM name (no `/`, no
-   * `..`), so nothing is ever written outside the report directory.
-   */
-  async #vmDir(vm: string): Promise<string> {
-    if (!isVmName(vm)) {
-      throw new CorralError(
-        `${JSON.stringify(vm)} is not a VM name: the report has no folder for it`,
-      );
-    }
-    const dir = `${this.dir}/vms/${vm}`;
-    await Deno.mkdir(dir, { recursive: true });
-    return dir;
-  }
-
-  /** Copy a VM's console log into the report. */
-  async console(vm: string, sources: readonly string[]): Promise<void> {
-    const texts = await Promise.all(sources.map((f) => Deno.readTextFile(f).catch(() => "")));
-    const text = texts.join("");
-    await writeNew(`${await this.#vmDir(vm)}/console.log`, this.#redact.text(text));
-  }
-
-  /**
-   * Write `journal.json`, `junit.xml` and `report.html` (the journal is
-   * masked already, and so is every event), then close every file.
-   */
-  async finish(journal: RunJournal): Promise<void> {
-    await this.#writes;
-    await writeNew(`${this.dir}/journal.json`, JSON.stringify(journal, null, 2) + "\n");
-    await writeNew(`${this.dir}/junit.xml`, junit(journal));
-    this.#events?.close();
-    for (const file of this.#qmpLogs.values()) file.close();
-    this.#qmpLogs.clear();
-    this.#events = undefined;
-    await writeNew(`${this.dir}/report.html`, await renderReport(this.dir, journal));
-  }
-
-  #append(file: Deno.FsFile | undefined, text: string): void {
-    if (!file) return;
-    const bytes = this.#encoder.encode(text);
-    this.#chain(() => file.write(bytes));
-  }
-
-  #chain(write: () => Promise<unknown>): void {
-    this.#writes = this.#writes.then(write).catch(() => {});
-  }
-}
-
-/**
- * Write a file that must not exist yet: a report never follows a symlink
- * planted in its directory, nor overwrites what is there.
- */
-async function writeNew(path: string, text: string): Promise<void> {
-  await Deno.writeTextFile(path, text, { createNew: true });
-}
 
 /**
  * `report.html` for a report directory: its journal and the QMP events of

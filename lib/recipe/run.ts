@@ -32,7 +32,9 @@ import {
   type TargetRecord,
   type Verdict,
 } from "./journal.ts";
-import { ReportWriter, RunClock } from "./report.ts";
+import { RunClock } from "./report.ts";
+import { ReportDir } from "./report_dir.ts";
+import type { ReporterKind } from "./reporters/reporter.ts";
 import { Redactor } from "./secrets.ts";
 
 /** Options of {@linkcode runRecipe}. */
@@ -45,6 +47,8 @@ export interface RunOptions {
   keep?: boolean | undefined;
   /** Write the report (events.jsonl, journal.json, junit.xml, per-VM logs) here. */
   reportDir?: string | undefined;
+  /** The report's outputs (see `reporters/registry.ts`). Default: every registered one. */
+  reporters?: readonly ReporterKind[] | undefined;
   /** Empty `reportDir` first when it is not empty (else the run is refused). */
   force?: boolean | undefined;
   /** A deadline for the whole run (not `finally`), in ms. */
@@ -130,7 +134,12 @@ export async function runRecipe(recipe: Recipe, options: RunOptions = {}): Promi
   const redact = new Redactor(recipe.vars, recipe.secrets);
   const clock = new RunClock();
   const report = options.reportDir
-    ? await ReportWriter.open(options.reportDir, { redact, clock, force: options.force })
+    ? await ReportDir.open(options.reportDir, {
+      redact,
+      clock,
+      force: options.force,
+      reporters: options.reporters,
+    })
     : undefined;
   const runner = new Runner(plan, options, redact, report, clock);
   let outcome: Omit<RunResult, "kept">;
@@ -155,7 +164,7 @@ class Runner {
   #recipe: Recipe;
   #options: RunOptions;
   #redact: Redactor;
-  #report: ReportWriter | undefined;
+  #report: ReportDir | undefined;
   #clock: RunClock;
   #lab: Lab | undefined;
   #networks: LabNetworks | undefined;
@@ -183,7 +192,7 @@ class Runner {
     plan: Plan,
     options: RunOptions,
     redact: Redactor,
-    report: ReportWriter | undefined,
+    report: ReportDir | undefined,
     clock: RunClock,
   ) {
     this.#plan = plan;
