@@ -8,3 +8,17 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/** `bytes` as base64, in slices (a spread of a large array would overflow the stack). */
+export function encodeBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/** The bytes of base64 `data` (none for `undefined` or `""`). */
+export function decodeBase64(data: string | undefined): Uint8Array {
+  return data ? Uint8Array.from(atob(data), (c) => c.charCodeAt(0)) : new Uint8Array(0);
+}

@@ -12,6 +12,7 @@ import { AgentError, ConnectionClosedError, CorralError, TimeoutError } from "..
 import { delay } from "../_async.ts";
 import { formatMs } from "../_text.ts";
 import { GuestAgent } from "./client.ts";
+import { concat, decodeBase64, encodeBase64 } from "../_bytes.ts";
 import { isLibvirtAddress, LibvirtAgent } from "../host/libvirt.ts";
 
 export type {
@@ -211,7 +212,6 @@ export class VmAgent {
   async readBytes(path: string, options: AgentFileOptions = {}): Promise<Uint8Array> {
     return await this.#withFile(path, "r", options, async (handle, left) => {
       const chunks: Uint8Array[] = [];
-      let size = 0;
       for (;;) {
         const chunk = await this.#call("guest-file-read", { handle, count: 65536 }, left()) as {
           "buf-b64": string;
@@ -219,8 +219,7 @@ export class VmAgent {
         };
         const bytes = decodeBase64(chunk["buf-b64"]);
         chunks.push(bytes);
-        size += bytes.length;
-        if (chunk.eof) return concat(chunks, size);
+        if (chunk.eof) return concat(chunks);
       }
     });
   }
@@ -435,28 +434,6 @@ function base64(text: string): string {
   return encodeBase64(new TextEncoder().encode(text));
 }
 
-function encodeBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
-}
-
-function decodeBase64(data: string | undefined): Uint8Array {
-  return data ? Uint8Array.from(atob(data), (c) => c.charCodeAt(0)) : new Uint8Array(0);
-}
-
 function unbase64(data: string | undefined): string {
   return new TextDecoder().decode(decodeBase64(data));
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, at);
-    at += chunk.length;
-  }
-  return all;
 }

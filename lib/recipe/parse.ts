@@ -22,7 +22,13 @@ import { CorralError } from "../errors.ts";
 import { MAX_TIMER_MS } from "../_async.ts";
 import { formatMs } from "../_text.ts";
 import { didYouMean } from "../_suggest.ts";
-import { isVmName, type LaunchSpec, PANIC_POLICIES, validateSpec } from "../vm/launch.ts";
+import {
+  imageGuest,
+  isVmName,
+  type LaunchSpec,
+  PANIC_POLICIES,
+  validateSpec,
+} from "../vm/launch.ts";
 import type { HostSpec } from "../host/ssh.ts";
 import type { Entries, ParseTools } from "./actions/_action.ts";
 import { ACTION_KEYS, actionKind } from "./actions/registry.ts";
@@ -117,7 +123,7 @@ function missingFiles(spec: LaunchSpec): string[] {
   const files: [string, unknown][] = [
     ["kernel", spec.kernel],
     ["initrd", spec.initrd],
-    ["guest", spec.guest && !/^(builtin:|none$)/.test(spec.guest) ? spec.guest : undefined],
+    ["guest", typeof spec.guest === "string" ? imageGuest(spec) : undefined],
     ...(Array.isArray(spec.disks) ? spec.disks : []).map((disk, i): [string, unknown] => [
       `disks[${i}].base`,
       (disk as { base?: unknown })?.base,

@@ -10,7 +10,7 @@ import { isLibvirtAddress, LIBVIRT_CAVEAT } from "../host/libvirt.ts";
 import { unsafeUniformIntDistribution, xoroshiro128plus } from "pure-rand";
 import { resolveSelector, SelectorError } from "../vm/select.ts";
 import { didYouMean } from "../_suggest.ts";
-import { defaultAccel, hasAgentChannel } from "../vm/launch.ts";
+import { defaultAccel, hasAgentChannel, imageGuest } from "../vm/launch.ts";
 import {
   type BatchSize,
   type InventoryVm,
@@ -185,7 +185,7 @@ class Planner {
         ? "is on lab networks (its tap devices cannot be handed over yet)"
         : to !== undefined && to !== vm.spec?.host && vm.spec?.disks?.length
         ? `has disks, and corral does not copy disks to host '${to}'`
-        : vm.spec?.guest !== undefined && !/^(builtin:|none$)/.test(vm.spec.guest)
+        : vm.spec && imageGuest(vm.spec) !== undefined
         ? "boots a guest image opened with snapshot=on (give it as disks: [{ base: IMAGE }])"
         : undefined;
       if (why) {

@@ -112,14 +112,25 @@ const MAX_EVENT_LINE = 1024 * 1024;
  *   (but the last), or more events than one page can hold.
  */
 export async function readEvents(file: string): Promise<ReportEvent[]> {
-  const events: ReportEvent[] = [];
   let handle: Deno.FsFile;
   try {
     handle = await Deno.open(file);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return events;
+    if (error instanceof Deno.errors.NotFound) return [];
     throw new ReportFileError(`${file} cannot be read: ${(error as Error).message}`);
   }
+  try {
+    return await eventsOf(handle, file);
+  } finally {
+    // Read to its end the stream closed the file; stopped early (a bad line), it did not.
+    try {
+      handle.close();
+    } catch { /* closed already */ }
+  }
+}
+
+async function eventsOf(handle: Deno.FsFile, file: string): Promise<ReportEvent[]> {
+  const events: ReportEvent[] = [];
   let bytes = 0;
   let bad: number | undefined;
   let number = 0;

@@ -294,6 +294,17 @@ function guestOf(spec: LaunchSpec): string {
   return spec.guest ?? (spec.kernel ? "kernel" : "builtin:tiny");
 }
 
+/**
+ * The disk image a spec boots as its guest (opened with `snapshot=on`), or
+ * `undefined` for a built-in guest, `none` or a kernel.
+ */
+export function imageGuest(spec: Pick<LaunchSpec, "guest">): string | undefined {
+  const guest = spec.guest;
+  return guest === undefined || guest === "none" || guest.startsWith("builtin:")
+    ? undefined
+    : guest;
+}
+
 /** Create the spec's disks in `dir` with qemu-img, where QEMU runs: overlays of their base, or blank. */
 async function makeDisks(spec: LaunchSpec, dir: string, place: Place): Promise<void> {
   for (const [i, disk] of (spec.disks ?? []).entries()) {
@@ -506,10 +517,10 @@ export class Machine {
         { vm: this.spec.name },
       );
     }
-    const guest = guestOf(this.spec);
-    if (!["builtin:tiny", "builtin:linux", "kernel", "none"].includes(guest)) {
+    const image = imageGuest(this.spec);
+    if (image !== undefined) {
       throw new LaunchError(
-        `its guest image ${guest} is opened with snapshot=on: what the guest wrote is in a ` +
+        `its guest image ${image} is opened with snapshot=on: what the guest wrote is in a ` +
           `temporary file a new QEMU cannot take over; give the image as disks: [{ base: IMAGE }] ` +
           `to migrate it`,
         { vm: this.spec.name },
@@ -613,12 +624,11 @@ export class Machine {
       await machine.#record(undefined);
       if (diskSource) await machine.#adoptDisks(diskSource);
       else await makeDisks(spec, qemuDir, place);
-      const guest = guestOf(spec);
-      if (guest === "builtin:tiny") await place.writeFile(`${qemuDir}/tiny.img`, TINY_IMAGE);
-      else if (!["none", "builtin:linux", "kernel"].includes(guest)) {
-        if (!await place.readable(spec.guest!)) {
-          throw new LaunchError(`cannot read the guest image ${spec.guest}`, { vm: spec.name });
-        }
+      const image = imageGuest(spec);
+      if (guestOf(spec) === "builtin:tiny") {
+        await place.writeFile(`${qemuDir}/tiny.img`, TINY_IMAGE);
+      } else if (image !== undefined && !await place.readable(image)) {
+        throw new LaunchError(`cannot read the guest image ${image}`, { vm: spec.name });
       }
     } catch (error) {
       await machine.removeDir();

@@ -1,3 +1,5 @@
+import { concat } from "../../_bytes.ts";
+
 /** One entry of a cpio archive. */
 export interface CpioEntry {
   /** The path inside the archive, without a leading `/`. */
@@ -53,11 +55,5 @@ export function cpio(entries: readonly CpioEntry[]): Uint8Array {
     push(head);
     if (data.length) push(data);
   });
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concat(parts);
 }

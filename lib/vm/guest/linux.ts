@@ -15,6 +15,7 @@
 
 import { LaunchError } from "../../errors.ts";
 import { cpio, type CpioEntry } from "./_cpio.ts";
+import { encodeBase64 } from "../../_bytes.ts";
 
 /** The Debian packages the guest is made from (the libraries are qemu-ga's). */
 export const LINUX_PACKAGES = [
@@ -48,8 +49,7 @@ export const LINUX_READY = "corral-linux: ready";
  * ```
  */
 export function bootCommand(script: string): string {
-  const bytes = new TextEncoder().encode(script);
-  return `corral.boot=${btoa(String.fromCharCode(...bytes))}`;
+  return `corral.boot=${encodeBase64(new TextEncoder().encode(script))}`;
 }
 
 /** The modules init loads, in an order that satisfies their dependencies. */
