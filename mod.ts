@@ -84,15 +84,15 @@ export {
 export * from "./lib/vm/snapshot.ts";
 export * from "./lib/vm/backup.ts";
 export { LabNetworks, type NetworkSpec, type Nic } from "./lib/vm/network.ts";
-export {
-  type AgentExecOptions,
-  type AgentExecResult,
-  type AgentFileOptions,
-  type AgentInterface,
-  type FrozenOptions,
-  type ThawOptions,
-  VmAgent,
-} from "./lib/agent/vm_agent.ts";
+export type {
+  AgentExecOptions,
+  AgentExecResult,
+  AgentFileOptions,
+  AgentInterface,
+  FrozenOptions,
+  ThawOptions,
+} from "./lib/agent/options.ts";
+export { VmAgent } from "./lib/agent/vm_agent.ts";
 export {
   judge,
   loadRecipe,

@@ -15,15 +15,6 @@ import { GuestAgent } from "./client.ts";
 import { concat, decodeBase64, encodeBase64 } from "../_bytes.ts";
 import { isLibvirtAddress, LibvirtAgent } from "../host/libvirt.ts";
 
-export type {
-  AgentExecOptions,
-  AgentExecResult,
-  AgentFileOptions,
-  AgentInterface,
-  FrozenOptions,
-  HaltWatch,
-  ThawOptions,
-} from "./options.ts";
 import type {
   AgentExecOptions,
   AgentExecResult,
