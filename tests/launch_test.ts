@@ -15,13 +15,19 @@ import { readUntil, rejectsWith, within } from "./_assert.ts";
 import { spawnQemu } from "./_qemu.ts";
 import { runtimeBase } from "../lib/_runtime_dir.ts";
 
-/** Whether `pid` is a live process (a zombie counts as gone); asks ps, as /proc needs --allow-all. */
-async function alive(pid: number): Promise<boolean> {
+/** The process state `ps` shows for `pid` (`S`, `T` stopped, `Z` zombie), or "" when it is gone. */
+async function state(pid: number): Promise<string> {
   const { success, stdout } = await new Deno.Command("ps", {
     args: ["-o", "stat=", "-p", String(pid)],
     stdout: "piped",
   }).output();
-  return success && !new TextDecoder().decode(stdout).trim().startsWith("Z");
+  return success ? new TextDecoder().decode(stdout).trim() : "";
+}
+
+/** Whether `pid` is a live process (a zombie counts as gone); asks ps, as /proc needs --allow-all. */
+async function alive(pid: number): Promise<boolean> {
+  const now = await state(pid);
+  return now !== "" && !now.startsWith("Z");
 }
 
 function exists(path: string): boolean {
@@ -197,6 +203,12 @@ Deno.test("liveness: a SIGSTOPped VM is wedged while its neighbours are healthy"
   const frozen = lab.vm("frozen");
   Deno.kill(frozen.pid!, "SIGSTOP");
   try {
+    // A stop signal takes effect as each of QEMU's threads next runs: probe once it has.
+    await within(
+      until(async () => (await state(frozen.pid!)).startsWith("T")),
+      10_000,
+      "QEMU stopped",
+    );
     const health = await lab.all().liveness({ timeout: 2000 });
     assert.deepEqual(Object.fromEntries(health.values), {
       frozen: "wedged",
