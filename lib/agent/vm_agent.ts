@@ -126,25 +126,28 @@ export class VmAgent {
     };
     if (options.input !== undefined) args["input-data"] = base64(options.input);
     if (options.env) args.env = Object.entries(options.env).map(([k, v]) => `${k}=${v}`);
-    // A command cannot finish in a guest that panicked or shut down: fail at once then.
+    // A command cannot finish in a guest that panicked or shut down: fail at once then. The halt
+    // aborts what is waiting (a call, the poll's delay), so no timer of this call outlives it.
     const watch = new AbortController();
-    const halted = this.#halted?.(watch.signal).then((what) => {
-      throw new AgentError(`${JSON.stringify(command)} cannot finish: the VM ${what}`, {
-        vm: this.#vm,
-      });
-    });
-    halted?.catch(() => {});
-    const race = <T>(promise: Promise<T>) => halted ? Promise.race([promise, halted]) : promise;
+    const halt = new AbortController();
+    this.#halted?.(watch.signal).then((what) =>
+      halt.abort(
+        new AgentError(`${JSON.stringify(command)} cannot finish: the VM ${what}`, {
+          vm: this.#vm,
+        }),
+      ), () => {});
+    const signal = options.signal ? AbortSignal.any([options.signal, halt.signal]) : halt.signal;
     let pid: number | undefined;
     try {
-      ({ pid } = await race(this.#call("guest-exec", args, options)) as { pid: number });
+      ({ pid } = await this.#call("guest-exec", args, { ...options, signal }) as { pid: number });
       for (;;) {
         const left = end - performance.now();
         if (left <= 0) throw this.#execTimeout(command, timeout, options.killOnTimeout);
-        const status = await race(this.#call("guest-exec-status", { pid }, {
+        const status = await this.#call("guest-exec-status", { pid }, {
           ...options,
+          signal,
           timeout: left,
-        })) as {
+        }) as {
           exited: boolean;
           exitcode?: number;
           signal?: number;
@@ -159,9 +162,10 @@ export class VmAgent {
             stderr: unbase64(status["err-data"]),
           };
         }
-        await race(delay(Math.min(POLL_MS, Math.max(0, end - performance.now())), options));
+        await delay(Math.min(POLL_MS, Math.max(0, end - performance.now())), { signal });
       }
     } catch (error) {
+      if (halt.signal.aborted) throw halt.signal.reason;
       // Each call's deadline is what was left of the command's: a timeout says the command's.
       if (error instanceof TimeoutError) {
         throw this.#execTimeout(command, timeout, options.killOnTimeout);
