@@ -10,6 +10,10 @@ import { main } from "../lib/cli/main.ts";
 import { parseRecipe, runRecipe } from "../mod.ts";
 import { defineReporter } from "../lib/recipe/reporters/reporter.ts";
 import { REPORTERS } from "../lib/recipe/reporters/registry.ts";
+import { defineAction } from "../lib/recipe/actions/action.ts";
+import { opt } from "../lib/recipe/actions/options.ts";
+import { registerAction } from "../lib/recipe/actions/registry.ts";
+import { RecipeError } from "../lib/recipe/parse.ts";
 
 /** What a command file holds: one definition. */
 const hello = defineCommand({
@@ -88,4 +92,91 @@ Deno.test("extensions: a report output from one file gets the run's stream and t
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** What an action file holds: a throwaway fault that pauses the VM until the engine undoes it. */
+const hold = defineAction({
+  key: "hold",
+  summary: "pause the VM until the fault ends",
+  options: { note: opt.string("what the output says") },
+  mutates: () => true,
+  async run(action, { vm, timeout, signal }) {
+    await vm.pause({ timeout, signal });
+    return { note: action.note ?? "held" };
+  },
+  async undo(_action, { vm, output, timeout, signal }) {
+    undone.push(`${vm.name} ${JSON.stringify(output)}`);
+    await vm.resume({ timeout, signal });
+  },
+});
+const undone: string[] = [];
+
+const HELD = `recipe: 1
+name: held
+vms: { a: {}, b: {} }
+steps:
+  - { name: booted, console: { wait: READY } }
+  - name: faulted
+    block:
+      - { name: hold it, hold: { note: inner } }
+      - { name: paused, wait-status: { status: paused } }
+    always:
+      - { name: healed, wait-status: { status: running }, timeout: 10s }
+  - { name: hold again, on: a, hold: {} }
+  - { name: broken, on: b, fail: boom }
+finally:
+  - { name: running again, wait-status: { status: running }, timeout: 10s }
+`;
+
+Deno.test("extensions: an action from one file is parsed, checked and run, and its undo heals", async () => {
+  assert.throws(() => parseRecipe(HELD, "held.yaml"), /unknown key 'hold' in a step/);
+  using _registered = registerAction(hold);
+  assert.throws(
+    () => parseRecipe(HELD.replace("note: inner", "nope: 1"), "held.yaml"),
+    (error: RecipeError) => /held.yaml:8:34: unknown key 'nope' in hold/.test(error.message),
+  );
+  undone.length = 0;
+  const { journal } = await runRecipe(parseRecipe(HELD, "held.yaml"), { seed: 1 });
+  const order = journal.steps.map((s) => `${s.name}: ${s.targets.map((t) => t.status)}`);
+  assert.deepEqual(order, [
+    "booted: ok,ok",
+    "hold it: ok,ok",
+    "paused: ok,ok",
+    "undo hold it: ok,ok", // the block's fault ends with the block, before always
+    "healed: ok,ok",
+    "faulted: ok,ok",
+    "hold again: ok",
+    "broken: failed",
+    "undo hold again: ok", // the steps failed; the fault is healed before finally
+    "running again: ok,ok",
+  ]);
+  assert.deepEqual(undone.sort(), [
+    'a {"note":"held"}',
+    'a {"note":"inner"}',
+    'b {"note":"inner"}',
+  ]);
+  assert.equal(journal.verdict, "fail");
+  assert.match(journal.reason, /broken/);
+});
+
+Deno.test("extensions: Ctrl-C during a fault still undoes it, before finally", async () => {
+  using _registered = registerAction(hold);
+  const recipe = parseRecipe(
+    "recipe: 1\nname: interrupted\nvms: { a: {} }\nsteps:\n" +
+      "  - { name: held, hold: {} }\n" +
+      "  - { name: waiting, wait-event: { event: NEVER_SENT, timeout: 10m }, timeout: 10m }\n" +
+      "finally:\n  - { name: running again, wait-status: { status: running }, timeout: 10s }\n",
+    "interrupted.yaml",
+  );
+  const stop = new AbortController();
+  const { journal } = await runRecipe(recipe, {
+    seed: 1,
+    signal: stop.signal,
+    progress: (event) => {
+      if (event.type === "step-start" && event.step === "waiting") stop.abort();
+    },
+  });
+  const order = journal.steps.map((s) => `${s.name}: ${s.targets.map((t) => t.status)}`);
+  assert.deepEqual(order.slice(2), ["undo held: ok", "running again: ok"]);
+  assert.equal(journal.verdict, "error");
 });

@@ -37,7 +37,7 @@ export { judge, type VerdictInput } from "./verdict.ts";
 export * from "./run.ts";
 export { type ReportEvent, reportHtml } from "./html.ts";
 export { recipeSchema } from "./schema.ts";
-export type { JsonSchema } from "./actions/_action.ts";
+export type { JsonSchema } from "./actions/parse_tools.ts";
 export type { NetworkSpec } from "../vm/network.ts";
 export { isSecretName } from "./secrets.ts";
 export {

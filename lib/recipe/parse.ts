@@ -30,9 +30,10 @@ import {
   validateSpec,
 } from "../vm/launch.ts";
 import type { HostSpec } from "../host/ssh.ts";
-import type { Entries, ParseTools } from "./actions/_action.ts";
-import { ACTION_KEYS, actionKind } from "./actions/registry.ts";
-import { isBlock } from "./actions/block.ts";
+import type { Entries, ParseTools } from "./actions/parse_tools.ts";
+import { ACTION_KEYS, actionKind, ACTIONS } from "./actions/registry.ts";
+import type { ActionKind } from "./actions/action.ts";
+import { everyStep } from "./walk.ts";
 import { parseDuration } from "./duration.ts";
 import { isSecretName, Redactor } from "./secrets.ts";
 import { addresses, type NetworkSpec } from "../vm/network.ts";
@@ -317,7 +318,7 @@ class Reader implements ParseTools {
     const steps = this.steps(this.required(top, "steps", root), "steps");
     const cleanup = top.has("finally") ? this.steps(top.get("finally")!.value, "finally") : [];
     const metrics = this.#metrics(top.get("metrics")?.value ?? null);
-    this.#checkMigrationHosts([...steps, ...cleanup], hosts.map((h) => h.name));
+    this.#validate([...steps, ...cleanup], hosts.map((h) => h.name));
     for (const ref of this.#idRefs) {
       if (!this.#stepIds.has(ref.id)) {
         this.issues.push({
@@ -703,20 +704,12 @@ class Reader implements ParseTools {
     return hosts;
   }
 
-  /** A `migrate` step's `host` names a host of `hosts`. */
-  #checkMigrationHosts(steps: readonly Step[], names: string[]): void {
-    for (const step of steps) {
-      if (isBlock(step.action)) {
-        const { steps: inner, rescue, always } = step.action;
-        this.#checkMigrationHosts([...inner, ...rescue, ...always], names);
-      }
-      const host = (step.action as { host?: string }).host;
-      if (step.action.kind === "migrate" && host !== undefined && !names.includes(host)) {
-        this.issues.push({
-          pos: step.pos,
-          message: `step '${step.name}': no host '${host}' in hosts${didYouMean(host, names)}`,
-        });
-      }
+  /** Each action's own checks across the recipe (`validate`), at its step. */
+  #validate(steps: readonly Step[], hosts: string[]): void {
+    const context = { hosts, vms: this.#inventory.map((vm) => vm.name) };
+    for (const step of everyStep(steps)) {
+      const problem = actionKind(step.action.kind)?.validate?.(step.action, context);
+      if (problem) this.issues.push({ pos: step.pos, message: `step '${step.name}': ${problem}` });
     }
   }
 
@@ -998,16 +991,8 @@ class Reader implements ParseTools {
       return undefined;
     }
     const kind = actionKeys[0]!;
-    if (kind !== "block" && (entries.has("rescue") || entries.has("always"))) {
-      this.issue(
-        entries.get("rescue")?.key ?? entries.get("always")!.key,
-        "rescue and always go with a block",
-      );
-    }
-    if (kind !== "block" && entries.has("serial")) {
-      this.issue(entries.get("serial")!.key, "serial goes with a block");
-    }
     const actionType = actionKind(kind)!;
+    this.#foreignKeys(entries, actionType);
     const action = actionType.parse(this, {
       node: entries.get(kind)!.value,
       step: entries,
@@ -1038,6 +1023,19 @@ class Reader implements ParseTools {
       );
     }
     return step;
+  }
+
+  /** Step keys that belong to another action (`rescue` without a block). */
+  #foreignKeys(entries: Entries, kind: ActionKind): void {
+    for (const other of ACTIONS) {
+      const foreign = (other.stepKeys ?? []).filter((key) =>
+        entries.has(key) && !kind.stepKeys?.includes(key)
+      );
+      if (foreign.length === 0) continue;
+      const [first] = foreign as [string];
+      const verb = foreign.length > 1 ? "go" : "goes";
+      this.issue(entries.get(first)!.key, `${foreign.join(" and ")} ${verb} with a ${other.key}`);
+    }
   }
 
   #selector(node: Node | null, stepPos: Pos): StepSelector {

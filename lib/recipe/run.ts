@@ -20,7 +20,7 @@ import type { DetachedVm, Vm } from "../vm/vm.ts";
 import { after, delay } from "../_async.ts";
 import { showDuration } from "./duration.ts";
 import type { Condition, Metric, Recipe, Step, Template } from "./model.ts";
-import type { ActionKind, Marks } from "./actions/_action.ts";
+import type { ActionKind, Marks } from "./actions/action.ts";
 import { isBlock } from "./actions/block.ts";
 import { actionKind } from "./actions/registry.ts";
 import { type Plan, type PlannedStep, planRecipe, randomSeed } from "./plan.ts";
@@ -34,6 +34,7 @@ import {
 } from "./journal.ts";
 import { RunClock } from "./report.ts";
 import { ReportDir } from "./report_dir.ts";
+import { UndoScope } from "./_undo.ts";
 import type { ReporterKind } from "./reporters/reporter.ts";
 import { Redactor } from "./secrets.ts";
 
@@ -187,6 +188,8 @@ class Runner {
   #logged = new Map<string, number>();
   /** " (batch 2/3)" while a serial block runs its batches. */
   #batchLabel = "";
+  /** What actions with an `undo` owe: the run's steps, then each block batch in it. */
+  #undos: UndoScope[] = [new UndoScope()];
 
   constructor(
     plan: Plan,
@@ -243,6 +246,8 @@ class Runner {
       cancelDeadline?.();
       signal?.removeEventListener("abort", onAbort);
     }
+    // A fault corral injected is healed before finally, however the steps ended.
+    await this.#heal(this.#undos[0]!);
     if (this.#abort.signal.aborted && !this.#verdict) {
       const reason = this.#abort.signal.reason;
       this.#verdict = reason instanceof TimeoutError
@@ -256,6 +261,7 @@ class Runner {
     // Nothing to clean up on when the lab could not be brought up (what started was stopped).
     const finale = this.#lab ? this.#plan.finally : [];
     for (const planned of finale) await this.#runStep(planned, undefined, true);
+    await this.#heal(this.#undos[0]!); // what finally itself started
     for (const name of failedBefore) this.#failed.add(name);
     const journal = this.#journal();
     this.#log(`verdict ${journal.verdict}: ${journal.reason}`);
@@ -468,7 +474,7 @@ class Runner {
     if (isBlock(step.action)) {
       failures.push(...await this.#runBlock(planned, conditional, record, cleanup));
     } else {
-      const results = await this.#runTargets(step, conditional, cleanup);
+      const results = await this.#runTargets(step, planned.path, conditional, cleanup);
       for (const result of results) {
         record.targets.push(result);
         if (result.status !== "ok") failures.push(result.vm);
@@ -542,14 +548,22 @@ class Runner {
       }
       const before = new Set(this.#failed);
       const firstChild = this.#records.length;
-      for (const child of block.steps) {
-        if (this.#abort.signal.aborted && !cleanup) break;
-        await this.#runStep(child, batch, cleanup);
-      }
-      const failedHere = batch.filter((name) => this.#failed.has(name) && !before.has(name));
-      if (failedHere.length > 0 && block.rescue.length > 0) {
-        for (const name of failedHere) this.#failed.delete(name);
-        for (const child of block.rescue) await this.#runStep(child, failedHere, cleanup);
+      const scope = new UndoScope();
+      this.#undos.push(scope);
+      let failedHere: string[] = [];
+      try {
+        for (const child of block.steps) {
+          if (this.#abort.signal.aborted && !cleanup) break;
+          await this.#runStep(child, batch, cleanup);
+        }
+        failedHere = batch.filter((name) => this.#failed.has(name) && !before.has(name));
+        if (failedHere.length > 0 && block.rescue.length > 0) {
+          for (const name of failedHere) this.#failed.delete(name);
+          for (const child of block.rescue) await this.#runStep(child, failedHere, cleanup);
+        }
+      } finally {
+        this.#undos.pop();
+        await this.#heal(scope); // the block's faults end with it, before always
       }
       const rescued = failedHere.filter((name) => !this.#failed.has(name));
       for (const child of block.always) await this.#runStep(child, batch, true);
@@ -586,6 +600,24 @@ class Runner {
     return failures;
   }
 
+  /** Undo what a scope's faults did; each undo is a step of the journal. */
+  async #heal(scope: UndoScope): Promise<void> {
+    if (!scope.pending) return;
+    const records = await scope.heal(this.#clock, (step) => step.timeout ?? this.#recipe.timeout);
+    for (const record of records) {
+      const { name, path, startMs, endMs, targets } = record;
+      this.#report?.event({ type: "step-start", step: name, path, targets: [], ms: startMs });
+      this.#report?.event({ type: "step-end", step: name, path, ms: endMs, targets });
+      this.#log(`↺ ${record.name}`);
+      for (const target of record.targets) {
+        this.#log(
+          target.status === "ok" ? `  ✓ ${target.vm}` : `  ✗ ${target.vm}: ${target.error}`,
+        );
+      }
+      this.#records.push(record);
+    }
+  }
+
   #allow(records: StepRecord[], vms: Set<string>): void {
     if (vms.size === 0) return;
     for (const record of records) {
@@ -597,7 +629,12 @@ class Runner {
     }
   }
 
-  async #runTargets(step: Step, targets: string[], cleanup: boolean): Promise<TargetRecord[]> {
+  async #runTargets(
+    step: Step,
+    path: string,
+    targets: string[],
+    cleanup: boolean,
+  ): Promise<TargetRecord[]> {
     const timeout = step.timeout ?? this.#recipe.timeout;
     const kind = actionKind(step.action.kind)!;
     const signal = cleanup ? new AbortController().signal : this.#abort.signal;
@@ -608,12 +645,14 @@ class Runner {
       const start = this.#clock.ms();
       const time: { start: number; end?: number } = { start };
       times.set(vm.name, time);
+      const owed = kind.undo ? this.#undos.at(-1)!.owe(step, path, kind, vm) : undefined;
       const attempts = step.retry?.attempts ?? 1;
       let last: unknown;
       for (let attempt = 1; attempt <= attempts; attempt++) {
         try {
           const left = Math.max(1, timeout - (this.#clock.ms() - start));
           const output = await this.#act(vm, kind, step, stepSignal, left);
+          if (owed) owed.output = output;
           if (step.retry?.until !== undefined && !subsetMatch(output, step.retry.until)) {
             throw new CorralError(
               `${JSON.stringify(output)} does not match until ${JSON.stringify(step.retry.until)}`,

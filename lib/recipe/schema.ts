@@ -8,7 +8,7 @@
  */
 
 import { PANIC_POLICIES } from "../vm/launch.ts";
-import { DURATION_SCHEMA, type JsonSchema } from "./actions/_action.ts";
+import { DURATION_SCHEMA, type JsonSchema } from "./actions/parse_tools.ts";
 import { ACTIONS } from "./actions/registry.ts";
 import { RUN_STATES } from "./actions/wait_status.ts";
 

@@ -1,5 +1,5 @@
-import { isBlock } from "../../recipe/actions/block.ts";
-import type { Qmp } from "../../recipe/actions/qmp.ts";
+import { actionKind } from "../../recipe/actions/registry.ts";
+import { everyStep } from "../../recipe/walk.ts";
 import type { Recipe, Step } from "../../recipe/model.ts";
 import { launch } from "../../vm/launch.ts";
 import { Vm } from "../../vm/vm.ts";
@@ -32,10 +32,10 @@ export default defineCommand({
     if (typeof loaded === "number") return loaded;
     const { recipe } = loaded;
     const live = flag(context.values, "live");
-    const all = flatten([...recipe.steps, ...recipe.finally]);
-    const qmpSteps = all.filter((step) => step.action.kind === "qmp");
-    if (live && qmpSteps.length > 0) {
-      const problems = await liveProblems(recipe, qmpSteps);
+    const all = everyStep([...recipe.steps, ...recipe.finally]);
+    const checked = all.filter((step) => actionKind(step.action.kind)?.checkLive);
+    if (live && checked.length > 0) {
+      const problems = await liveProblems(recipe, checked);
       if (problems.length > 0) {
         for (const problem of problems) console.error(problem);
         console.error(`${problems.length} problem(s) against QEMU's schema.`);
@@ -51,30 +51,18 @@ export default defineCommand({
   },
 });
 
+/** Each step's `checkLive` problems, asked of a QMP-only QEMU (or an attached VM). */
 async function liveProblems(recipe: Recipe, steps: Step[]): Promise<string[]> {
   const attached = recipe.inventory.find((vm) => vm.attach);
   const binary = recipe.inventory.find((vm) => vm.spec)?.spec?.qemu;
   await using vm = attached
     ? await Vm.connect(attached.attach!, { name: attached.name })
     : await launch({ name: "corral-check", guest: "none", qemu: binary });
-  const schema = await vm.schema();
-  const version = `QEMU ${vm.qemuVersion.major}.${vm.qemuVersion.minor}.${vm.qemuVersion.micro}`;
   const problems: string[] = [];
   for (const step of steps) {
-    const action = step.action as Qmp;
-    if (JSON.stringify(action.arguments ?? null).includes('"$template"')) continue;
-    const args = action.arguments as Record<string, unknown> | undefined;
-    for (const problem of schema.check(action.execute, args)) {
-      problems.push(`${step.pos.file}:${step.pos.line}:${step.pos.col}: ${problem} (${version})`);
-    }
+    const found = await actionKind(step.action.kind)!.checkLive!(step.action, vm);
+    const { file, line, col } = step.pos;
+    problems.push(...found.map((problem) => `${file}:${line}:${col}: ${problem}`));
   }
   return problems;
-}
-
-function flatten(steps: readonly Step[]): Step[] {
-  return steps.flatMap((step) =>
-    isBlock(step.action)
-      ? [step, ...flatten([...step.action.steps, ...step.action.rescue, ...step.action.always])]
-      : [step]
-  );
 }

@@ -1,5 +1,6 @@
 import { StepFailure } from "../../errors.ts";
-import { defineAction, PATTERN_SCHEMA } from "./_action.ts";
+import { defineAction } from "./action.ts";
+import { opt, required, withDefault } from "./options.ts";
 import type { ActionData, Pattern, Template } from "../model.ts";
 
 interface Agent extends ActionData {
@@ -13,36 +14,20 @@ interface Agent extends ActionData {
 }
 
 /** `agent: { exec, expect, exit-code }`: run a command in the guest through its agent. */
-export default defineAction<Agent>({
+export default defineAction({
   key: "agent",
   summary:
     "run a command in the guest through its agent; expect matches its output, exit-code its exit (0)",
-  schema: {
-    type: "object",
-    additionalProperties: false,
-    required: ["exec"],
-    properties: {
-      exec: { type: "string" },
-      expect: PATTERN_SCHEMA,
-      "exit-code": { type: "integer" },
-    },
-  },
-  parse(tools, { node }) {
-    const options = tools.map(node, "agent");
-    if (!options) return undefined;
-    tools.keys(options, ["exec", "expect", "exit-code"], "agent");
-    const exec = tools.template(tools.required(options, "exec", node));
-    if (!exec) return undefined;
-    const action: Agent = { kind: "agent", exec, exitCode: 0 };
-    const expect = options.get("expect")?.value;
-    if (expect !== undefined) action.expect = tools.pattern(expect, "expect");
-    const code = options.get("exit-code")?.value;
-    if (code !== undefined) {
-      const value = tools.json(code, "exit-code");
-      if (Number.isInteger(value)) action.exitCode = value as number;
-      else tools.issue(code, "exit-code must be a whole number");
-    }
-    return action;
+  options: {
+    exec: required(opt.template("the command, run with /bin/sh -c in the guest")),
+    expect: opt.pattern("what its standard output must contain"),
+    "exit-code": withDefault(
+      opt.json<number>(
+        { type: "integer" },
+        (value) => Number.isInteger(value) ? undefined : "exit-code must be a whole number",
+      ),
+      0,
+    ),
   },
   mutates: () => true,
   requires: () => "agent",

@@ -1,4 +1,4 @@
-import { defineAction } from "./_action.ts";
+import { defineAction } from "./action.ts";
 import type { ActionData, Step } from "../model.ts";
 
 /** A block's data: its steps, and what runs when they fail and always. */
@@ -24,6 +24,8 @@ export default defineAction<BlockAction>({
       step.has(key) ? tools.steps(step.get(key)!.value, key) : [];
     return { kind: "block", steps, rescue: children("rescue"), always: children("always") };
   },
+  stepKeys: ["rescue", "always", "serial"],
+  children: (action) => [action.steps, action.rescue, action.always],
   mutates: (action) => [...action.steps, ...action.rescue, ...action.always].some((s) => s.mutates),
   run() {
     return Promise.reject(new Error("a block runs through the runner"));

@@ -1,4 +1,5 @@
-import { defineAction, PATTERN_SCHEMA } from "./_action.ts";
+import { defineAction } from "./action.ts";
+import { defined, opt, withDefault } from "./options.ts";
 import type { ActionData, Pattern, Template } from "../model.ts";
 
 interface ConsoleAction extends ActionData {
@@ -18,56 +19,34 @@ interface ConsoleAction extends ActionData {
 }
 
 const MODES = ["wait", "send", "exec"] as const;
-const patterns = { anyOf: [PATTERN_SCHEMA, { type: "array", items: PATTERN_SCHEMA }] };
 
 /** `console: { wait | send | exec, expect, fail-on, prompt }`: the serial console. */
-export default defineAction<ConsoleAction>({
+export default defineAction({
   key: "console",
   summary: "the serial console: wait for a line, send text, or exec a line and wait for expect",
-  schema: {
-    type: "object",
-    additionalProperties: false,
-    properties: {
-      wait: PATTERN_SCHEMA,
-      send: { type: "string" },
-      exec: { type: "string" },
-      expect: PATTERN_SCHEMA,
-      "fail-on": patterns,
-      prompt: { type: "boolean" },
-    },
-    oneOf: MODES.map((mode) => ({ required: [mode] })),
+  options: {
+    wait: opt.pattern("a line to wait for"),
+    send: opt.template("text to type"),
+    exec: opt.template("a line to type; done at its echo or at expect"),
+    expect: opt.pattern("the line that ends an exec (default: its echo)"),
+    "fail-on": withDefault(opt.patterns("lines that fail the step at once"), []),
+    prompt: withDefault(opt.bool("match the line being printed before its end of line"), false),
   },
-  parse(tools, { node }) {
-    const options = tools.map(node, "console");
-    if (!options) return undefined;
-    tools.keys(options, [...MODES, "fail-on", "expect", "prompt"], "console");
-    const modes = MODES.filter((mode) => options.has(mode));
-    if (modes.length !== 1) {
-      return tools.issue(
-        node,
-        `console takes exactly one of wait, send or exec${
-          modes.length ? `, not ${modes.join(" and ")}` : ""
-        }`,
-      );
+  shape: { exactlyOne: MODES },
+  build(values, tools, nodes): ConsoleAction | undefined {
+    const mode = MODES.find((m) => nodes.has(m))!;
+    if (values.expect !== undefined && mode !== "exec") {
+      return tools.issue(nodes.get("expect")!.key, "expect goes with exec");
     }
-    const mode = modes[0]!;
-    const value = options.get(mode)!.value;
-    const promptNode = options.get("prompt")?.value;
-    const action: ConsoleAction = {
-      kind: "console",
+    return defined({
+      kind: "console" as const,
       mode,
-      failOn: tools.list(options.get("fail-on")?.value).map((item) =>
-        tools.pattern(item, "fail-on")
-      ).filter((p) => p !== undefined),
-      prompt: promptNode === undefined ? false : tools.bool(promptNode, "prompt") ?? false,
-    };
-    if (mode === "wait") action.wait = tools.pattern(value, "wait");
-    else action.text = tools.template(value);
-    if (options.has("expect")) {
-      if (mode !== "exec") tools.issue(options.get("expect")!.key, "expect goes with exec");
-      action.expect = tools.pattern(options.get("expect")!.value, "expect");
-    }
-    return action.wait ?? action.text ? action : undefined;
+      wait: values.wait,
+      text: values.send ?? values.exec,
+      expect: values.expect,
+      failOn: values["fail-on"],
+      prompt: values.prompt,
+    });
   },
   mutates: (action) => action.mode !== "wait",
   requires: () => "console",

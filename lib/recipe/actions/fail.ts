@@ -1,5 +1,5 @@
 import { StepFailure } from "../../errors.ts";
-import { defineAction } from "./_action.ts";
+import { defineAction } from "./action.ts";
 import type { ActionData, Template } from "../model.ts";
 
 interface Fail extends ActionData {

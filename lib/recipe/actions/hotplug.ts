@@ -1,4 +1,5 @@
-import { defineAction } from "./_action.ts";
+import { defineAction } from "./action.ts";
+import { opt } from "./options.ts";
 import type { ActionData } from "../model.ts";
 
 interface Hotplug extends ActionData {
@@ -14,45 +15,28 @@ interface Hotplug extends ActionData {
  * device (done once QEMU lists it), or remove one (done at its
  * DEVICE_DELETED, which for PCI comes after the guest agreed).
  */
-export default defineAction<Hotplug>({
+export default defineAction({
   key: "hotplug",
   summary:
     "add a device (device_add; driver, id, …) or remove one (device_del, done at DEVICE_DELETED)",
-  schema: {
-    type: "object",
-    additionalProperties: false,
-    properties: {
-      add: {
-        type: "object",
-        required: ["driver", "id"],
-        properties: { driver: { type: "string" }, id: { type: "string" } },
-      },
-      remove: { type: "string" },
-    },
-    oneOf: [{ required: ["add"] }, { required: ["remove"] }],
+  options: {
+    add: opt.custom<Record<string, unknown>>({
+      type: "object",
+      required: ["driver", "id"],
+      properties: { driver: { type: "string" }, id: { type: "string" } },
+    }, (tools, node, key) => {
+      const add = tools.json(node, key) as Record<string, unknown> | null;
+      if (!add || typeof add !== "object" || Array.isArray(add)) {
+        return tools.issue(node, "add must be device_add's arguments: { driver, id, … }");
+      }
+      for (const member of ["driver", "id"]) {
+        if (add[member] === undefined) tools.issue(node, `add needs ${member}`);
+      }
+      return add;
+    }),
+    remove: opt.string("the id of the device to remove"),
   },
-  parse(tools, { node }) {
-    const options = tools.map(node, "hotplug");
-    if (!options) return undefined;
-    tools.keys(options, ["add", "remove"], "hotplug");
-    if (options.has("add") === options.has("remove")) {
-      return tools.issue(node, "hotplug takes exactly one of add or remove");
-    }
-    const removeNode = options.get("remove")?.value;
-    if (removeNode !== undefined) {
-      const remove = tools.string(removeNode, "remove");
-      return remove === undefined ? undefined : { kind: "hotplug", remove };
-    }
-    const addNode = options.get("add")!.value;
-    const add = tools.json(addNode, "add") as Record<string, unknown> | null;
-    if (!add || typeof add !== "object" || Array.isArray(add)) {
-      return tools.issue(addNode, "add must be device_add's arguments: { driver, id, … }");
-    }
-    for (const key of ["driver", "id"]) {
-      if (add[key] === undefined) tools.issue(addNode, `add needs ${key}`);
-    }
-    return { kind: "hotplug", add };
-  },
+  shape: { exactlyOne: ["add", "remove"] },
   mutates: () => true,
   async run(action, { vm, timeout, signal, renderValue }) {
     if (action.remove !== undefined) {

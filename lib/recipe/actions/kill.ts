@@ -1,4 +1,4 @@
-import { simpleAction } from "./_action.ts";
+import { simpleAction } from "./action.ts";
 
 /** `kill: {}`: SIGKILL the VM's QEMU, like pulling the power cord. Launched VMs only. */
 export default simpleAction(

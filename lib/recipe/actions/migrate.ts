@@ -1,5 +1,8 @@
 import type { Node } from "yaml";
-import { defineAction, DURATION_SCHEMA, type ParseTools } from "./_action.ts";
+import { didYouMean } from "../../_suggest.ts";
+import { defineAction } from "./action.ts";
+import { defined, opt, withDefault } from "./options.ts";
+import type { ParseTools } from "./parse_tools.ts";
 import type { ActionData, Template } from "../model.ts";
 
 interface Migrate extends ActionData {
@@ -25,50 +28,40 @@ const UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 **
  * it) and the old QEMU is stopped. Its output has the migration's figures
  * (`downtimeMs`, `totalTimeMs`, …) for metrics.
  */
-export default defineAction<Migrate>({
+export default defineAction({
   key: "migrate",
   summary:
     "live-migrate the VM to a new QEMU from its spec (to: its name); the VM then runs there, the old one stops",
-  schema: {
-    type: ["object", "null"],
-    additionalProperties: false,
-    properties: {
-      to: { type: "string", description: "the new instance's name; default NAME-m1, NAME-m2, …" },
-      host: { type: "string", description: "the SSH host to move to; default: where it runs" },
-      mode: { enum: ["precopy", "postcopy"] },
-      "postcopy-after": DURATION_SCHEMA,
-      "max-bandwidth": {
-        description: "bytes per second: 1G, 500M, or a number (default 1G)",
-        anyOf: [{ type: "string", pattern: SIZE.source }, { type: "number", minimum: 1 }],
-      },
-      "downtime-limit": DURATION_SCHEMA,
-    },
+  options: {
+    to: opt.template("the new instance's name; default NAME-m1, NAME-m2, …"),
+    host: opt.string("the SSH host to move to; default: where it runs"),
+    mode: withDefault(opt.oneOf(["precopy", "postcopy"] as const), "precopy"),
+    "postcopy-after": opt.duration(),
+    "max-bandwidth": opt.custom({
+      description: "bytes per second: 1G, 500M, or a number (default 1G)",
+      anyOf: [{ type: "string", pattern: SIZE.source }, { type: "number", minimum: 1 }],
+    }, bytesPerSecond),
+    "downtime-limit": opt.duration(),
   },
-  parse(tools, { node }) {
-    const options = tools.map(node, "migrate", true);
-    const keys = ["to", "host", "mode", "postcopy-after", "max-bandwidth", "downtime-limit"];
-    if (options) tools.keys(options, keys, "migrate");
-    const get = (key: string) => options?.get(key)?.value;
-    const action: Migrate = { kind: "migrate", mode: "precopy" };
-    if (get("to") !== undefined) action.to = tools.template(get("to"));
-    if (get("host") !== undefined) action.host = tools.string(get("host"), "host");
-    if (get("mode") !== undefined) {
-      action.mode = tools.oneOf(get("mode"), "mode", ["precopy", "postcopy"]) ?? "precopy";
+  build(values, tools, nodes): Migrate | undefined {
+    const postcopyAfter = values["postcopy-after"];
+    if (postcopyAfter !== undefined && values.mode !== "postcopy") {
+      return tools.issue(nodes.get("postcopy-after")!.value, "postcopy-after needs mode: postcopy");
     }
-    if (get("postcopy-after") !== undefined) {
-      if (action.mode !== "postcopy") {
-        tools.issue(get("postcopy-after"), "postcopy-after needs mode: postcopy");
-      }
-      action.postcopyAfter = tools.duration(get("postcopy-after"), "postcopy-after");
-    }
-    if (get("max-bandwidth") !== undefined) {
-      action.maxBandwidth = bytesPerSecond(tools, get("max-bandwidth")!);
-    }
-    if (get("downtime-limit") !== undefined) {
-      action.downtimeLimit = tools.duration(get("downtime-limit"), "downtime-limit");
-    }
-    return action;
+    return defined({
+      kind: "migrate" as const,
+      to: values.to,
+      host: values.host,
+      mode: values.mode,
+      postcopyAfter,
+      maxBandwidth: values["max-bandwidth"],
+      downtimeLimit: values["downtime-limit"],
+    });
   },
+  validate: (action, { hosts }) =>
+    action.host === undefined || hosts.includes(action.host)
+      ? undefined
+      : `no host '${action.host}' in hosts${didYouMean(action.host, hosts)}`,
   mutates: () => true,
   requires: () => "launched",
   async run(action, { vm, timeout, signal, render, replaced }) {
@@ -87,7 +80,7 @@ export default defineAction<Migrate>({
   },
 });
 
-function bytesPerSecond(tools: ParseTools, node: Node): number | undefined {
+function bytesPerSecond(tools: ParseTools, node: Node | null): number | undefined {
   const value = tools.json(node, "max-bandwidth");
   const match = typeof value === "string" ? SIZE.exec(value.trim()) : null;
   const bytes = typeof value === "number"

@@ -1,4 +1,4 @@
-import { simpleAction } from "./_action.ts";
+import { simpleAction } from "./action.ts";
 
 /** `nmi: {}`: inject an NMI (the built-in guest, like Linux with unknown_nmi_panic, panics). */
 export default simpleAction(

@@ -1,5 +1,5 @@
 import { PANIC_POLICIES, type PanicPolicy } from "../../vm/launch.ts";
-import { defineAction } from "./_action.ts";
+import { defineAction } from "./action.ts";
 import type { ActionData } from "../model.ts";
 
 interface PanicAction extends ActionData {

@@ -1,4 +1,4 @@
-import { simpleAction } from "./_action.ts";
+import { simpleAction } from "./action.ts";
 
 /** `pause: {}`: stop the guest; done when STOP is seen. */
 export default simpleAction(

@@ -1,4 +1,4 @@
-import { simpleAction } from "./_action.ts";
+import { simpleAction } from "./action.ts";
 
 /** `powerdown: {}`: the ACPI power button; done when POWERDOWN is seen. */
 export default simpleAction(

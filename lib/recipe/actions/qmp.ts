@@ -1,6 +1,7 @@
 import { StepFailure } from "../../errors.ts";
 import { subsetMatch } from "../../qmp/match.ts";
-import { defineAction } from "./_action.ts";
+import { defineAction } from "./action.ts";
+import { opt, required } from "./options.ts";
 import type { Vm } from "../../vm/vm.ts";
 import type { ActionData } from "../model.ts";
 
@@ -13,29 +14,24 @@ export interface Qmp extends ActionData {
 }
 
 /** `qmp: { execute, arguments, expect }`: any QMP command; `expect` is a subset match on its return. */
-export default defineAction<Qmp>({
+export default defineAction({
   key: "qmp",
   summary: "any QMP command; expect is a subset match on its return",
-  schema: {
-    type: "object",
-    additionalProperties: false,
-    required: ["execute"],
-    properties: { execute: { type: "string" }, arguments: { type: "object" }, expect: {} },
-  },
-  parse(tools, { node }) {
-    const options = tools.map(node, "qmp");
-    if (!options) return undefined;
-    tools.keys(options, ["execute", "arguments", "expect"], "qmp");
-    const execute = tools.string(tools.required(options, "execute", node), "execute");
-    if (execute === undefined) return undefined;
-    const action: Qmp = { kind: "qmp", execute };
-    for (const key of ["arguments", "expect"] as const) {
-      const value = options.get(key)?.value;
-      if (value !== undefined) action[key] = tools.json(value, key);
-    }
-    return action;
+  options: {
+    execute: required(opt.string()),
+    arguments: opt.json({ type: "object" }),
+    expect: opt.json({}),
   },
   mutates: (action) => !action.execute.startsWith("query-"),
+  async checkLive(action, vm) {
+    // Templated arguments are known only when the step runs.
+    if (JSON.stringify(action.arguments ?? null).includes('"$template"')) return [];
+    const { major, minor, micro } = vm.qemuVersion;
+    const args = action.arguments as Record<string, unknown> | undefined;
+    return (await vm.schema()).check(action.execute, args).map((problem) =>
+      `${problem} (QEMU ${major}.${minor}.${micro})`
+    );
+  },
   async run(action, { vm, timeout, signal, renderValue }) {
     const args = renderValue(action.arguments) as Record<string, unknown> | undefined;
     await requireSupport(vm, action.execute, Object.keys(args ?? {}));

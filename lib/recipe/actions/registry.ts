@@ -6,7 +6,9 @@
  * @module
  */
 
-import type { ActionKind } from "./_action.ts";
+import { CorralError } from "../../errors.ts";
+import type { ActionData } from "../model.ts";
+import type { ActionKind } from "./action.ts";
 import agent from "./agent.ts";
 import backup from "./backup.ts";
 import block from "./block.ts";
@@ -30,8 +32,7 @@ import waitEvent from "./wait_event.ts";
 import waitAgent from "./wait_agent.ts";
 import waitStatus from "./wait_status.ts";
 
-/** Every action kind, in the order the docs list them. */
-export const ACTIONS: readonly ActionKind[] = [
+const kinds: ActionKind[] = [
   qmp,
   pause,
   resume,
@@ -55,8 +56,11 @@ export const ACTIONS: readonly ActionKind[] = [
   block,
   fail,
 ] as ActionKind[];
+const keys = kinds.map((action) => action.key);
+const BY_KEY = new Map(kinds.map((action) => [action.key, action]));
 
-const BY_KEY = new Map(ACTIONS.map((action) => [action.key, action]));
+/** Every action kind, in the order the docs list them (and any registered since). */
+export const ACTIONS: readonly ActionKind[] = kinds;
 
 /** The action kind for a step key, if there is one. */
 export function actionKind(key: string): ActionKind | undefined {
@@ -64,4 +68,43 @@ export function actionKind(key: string): ActionKind | undefined {
 }
 
 /** The step keys that are actions. */
-export const ACTION_KEYS: readonly string[] = ACTIONS.map((action) => action.key);
+export const ACTION_KEYS: readonly string[] = keys;
+
+/**
+ * Add an action kind defined outside this folder (a plug-in, a test's
+ * throwaway one) until the returned handle is disposed; a built-in action
+ * is one file here and one line in the list above instead.
+ *
+ * @throws {CorralError} An action with that key exists.
+ *
+ * @example
+ * ```ts
+ * import { defineAction } from "./action.ts";
+ * import { actionKind, registerAction } from "./registry.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const noop = defineAction({ key: "noop", summary: "nothing", options: {}, mutates: () => false, run: () => Promise.resolve() });
+ * {
+ *   using _registered = registerAction(noop);
+ *   assert.equal(actionKind("noop"), noop);
+ * }
+ * assert.equal(actionKind("noop"), undefined);
+ * ```
+ */
+export function registerAction<A extends ActionData>(kind: ActionKind<A>): Disposable {
+  if (BY_KEY.has(kind.key)) {
+    throw new CorralError(`an action '${kind.key}' is registered already`);
+  }
+  const added = kind as unknown as ActionKind;
+  kinds.push(added);
+  keys.push(kind.key);
+  BY_KEY.set(kind.key, added);
+  return {
+    [Symbol.dispose]() {
+      if (BY_KEY.get(kind.key) !== added) return;
+      kinds.splice(kinds.indexOf(added), 1);
+      keys.splice(keys.indexOf(kind.key), 1);
+      BY_KEY.delete(kind.key);
+    },
+  };
+}

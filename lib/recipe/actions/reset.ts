@@ -1,4 +1,4 @@
-import { simpleAction } from "./_action.ts";
+import { simpleAction } from "./action.ts";
 
 /** `reset: {}`: reboot, and continue a VM QEMU leaves in prelaunch. */
 export default simpleAction(

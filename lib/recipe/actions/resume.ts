@@ -1,4 +1,4 @@
-import { simpleAction } from "./_action.ts";
+import { simpleAction } from "./action.ts";
 
 /** `resume: {}`: continue the guest; done when RESUME is seen. */
 export default simpleAction(

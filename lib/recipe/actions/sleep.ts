@@ -1,5 +1,6 @@
 import { delay } from "../../_async.ts";
-import { defineAction, DURATION_SCHEMA } from "./_action.ts";
+import { defineAction } from "./action.ts";
+import { DURATION_SCHEMA } from "./parse_tools.ts";
 import type { ActionData } from "../model.ts";
 
 interface Sleep extends ActionData {

@@ -1,4 +1,5 @@
-import { defineAction } from "./_action.ts";
+import { defineAction } from "./action.ts";
+import { opt, withDefault } from "./options.ts";
 import type { ActionData, Template } from "../model.ts";
 
 const OPS = ["save", "load", "delete"] as const;
@@ -16,44 +17,26 @@ interface Snapshot extends ActionData {
  * error (a duplicate tag) fails the step; the guest's file systems are
  * frozen through its agent for a save and thawed after a load.
  */
-export default defineAction<Snapshot>({
+export default defineAction({
   key: "snapshot",
   summary:
     "save, load or delete an internal snapshot (state and qcow2 disks); freeze: auto freezes through the agent",
-  schema: {
-    type: "object",
-    additionalProperties: false,
-    properties: {
-      save: { type: "string" },
-      load: { type: "string" },
-      delete: { type: "string" },
-      freeze: { enum: ["auto", true, false] },
-    },
-    oneOf: OPS.map((op) => ({ required: [op] })),
+  options: {
+    save: opt.template("save the state under this tag"),
+    load: opt.template("go back to the state saved under this tag"),
+    delete: opt.template("delete the snapshot with this tag"),
+    freeze: withDefault(
+      opt.custom<"auto" | boolean>(
+        { enum: ["auto", true, false] },
+        (tools, node, key) => tools.json(node, key) === "auto" ? "auto" : tools.bool(node, key),
+      ),
+      "auto",
+    ),
   },
-  parse(tools, { node }) {
-    const options = tools.map(node, "snapshot");
-    if (!options) return undefined;
-    tools.keys(options, [...OPS, "freeze"], "snapshot");
-    const ops = OPS.filter((op) => options.has(op));
-    if (ops.length !== 1) {
-      return tools.issue(
-        node,
-        `snapshot takes exactly one of save, load or delete${
-          ops.length ? `, not ${ops.join(" and ")}` : ""
-        }`,
-      );
-    }
-    const op = ops[0]!;
-    const tag = tools.template(options.get(op)!.value);
-    const freezeNode = options.get("freeze")?.value;
-    const freeze = freezeNode === undefined
-      ? "auto"
-      : tools.json(freezeNode, "freeze") === "auto"
-      ? "auto"
-      : tools.bool(freezeNode, "freeze");
-    if (!tag || freeze === undefined) return undefined;
-    return { kind: "snapshot", op, tag, freeze };
+  shape: { exactlyOne: OPS },
+  build(values, _tools, nodes): Snapshot {
+    const op = OPS.find((o) => nodes.has(o))!;
+    return { kind: "snapshot", op, tag: values[op]!, freeze: values.freeze };
   },
   mutates: (action) => action.op !== "save",
   async run(action, { vm, timeout, signal, render }) {

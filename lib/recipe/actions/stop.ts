@@ -1,4 +1,5 @@
-import { defineAction, DURATION_SCHEMA } from "./_action.ts";
+import { defineAction } from "./action.ts";
+import { opt, withDefault } from "./options.ts";
 import type { ActionData } from "../model.ts";
 
 interface Stop extends ActionData {
@@ -8,20 +9,11 @@ interface Stop extends ActionData {
 }
 
 /** `stop: { grace }`: power button, grace, quit, SIGTERM, SIGKILL. Launched VMs only. */
-export default defineAction<Stop>({
+export default defineAction({
   key: "stop",
   summary: "stop the VM's QEMU: power button, grace (default 5s), quit, SIGTERM, SIGKILL",
-  schema: {
-    type: ["object", "null"],
-    additionalProperties: false,
-    properties: { grace: DURATION_SCHEMA },
-  },
-  parse(tools, { node }) {
-    const options = tools.map(node, "stop", true);
-    if (options) tools.keys(options, ["grace"], "stop");
-    const graceNode = options?.get("grace")?.value;
-    const grace = graceNode === undefined ? 5000 : tools.duration(graceNode, "grace");
-    return grace === undefined ? undefined : { kind: "stop", grace };
+  options: {
+    grace: withDefault(opt.duration("how long the guest may take to power off (default 5s)"), 5000),
   },
   mutates: () => true,
   requires: () => "launched",

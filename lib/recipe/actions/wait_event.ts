@@ -1,4 +1,5 @@
-import { defineAction, DURATION_SCHEMA } from "./_action.ts";
+import { defineAction } from "./action.ts";
+import { opt, required } from "./options.ts";
 import type { EventName } from "../../vm/vm.ts";
 import type { ActionData } from "../model.ts";
 
@@ -13,42 +14,25 @@ interface WaitEvent extends ActionData {
  * `wait-event: { event, match, timeout }`: an event whose data contains
  * `match`, counting every event since the start of the previous step on the VM.
  */
-export default defineAction<WaitEvent>({
+export default defineAction({
   key: "wait-event",
   summary: "wait for a QMP event whose data contains match (since the previous step began)",
-  schema: {
-    type: "object",
-    additionalProperties: false,
-    required: ["event"],
-    properties: {
-      event: { type: "string", pattern: "^[A-Z0-9_]+$" },
-      match: { type: "object" },
-      timeout: DURATION_SCHEMA,
-    },
-  },
-  parse(tools, { node }) {
-    const options = tools.map(node, "wait-event");
-    if (!options) return undefined;
-    tools.keys(options, ["event", "match", "timeout"], "wait-event");
-    const event = tools.string(tools.required(options, "event", node), "event");
-    if (event === undefined) return undefined;
-    if (event !== event.toUpperCase()) {
-      tools.issue(
-        options.get("event")!.value,
-        `QMP event names are upper case: ${event.toUpperCase()}`,
-      );
-    }
-    const action: WaitEvent = { kind: "wait-event", event };
-    const matchNode = options.get("match")?.value;
-    if (matchNode !== undefined) {
-      const match = tools.json(matchNode, "match");
-      if (match === null || typeof match !== "object" || Array.isArray(match)) {
-        tools.issue(matchNode, "match must be a mapping of the event's data members");
-      } else action.match = match as Record<string, unknown>;
-    }
-    const timeoutNode = options.get("timeout")?.value;
-    if (timeoutNode !== undefined) action.timeout = tools.duration(timeoutNode, "timeout");
-    return action;
+  options: {
+    event: required(opt.custom({ type: "string", pattern: "^[A-Z0-9_]+$" }, (tools, node, key) => {
+      const event = tools.string(node, key);
+      if (event !== undefined && event !== event.toUpperCase()) {
+        tools.issue(node, `QMP event names are upper case: ${event.toUpperCase()}`);
+      }
+      return event;
+    })),
+    match: opt.json<Record<string, unknown>>(
+      { type: "object" },
+      (value) =>
+        value === null || typeof value !== "object" || Array.isArray(value)
+          ? "match must be a mapping of the event's data members"
+          : undefined,
+    ),
+    timeout: opt.duration(),
   },
   mutates: () => false,
   ownTimeout: (action) => action.timeout,

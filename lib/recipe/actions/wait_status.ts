@@ -2,7 +2,8 @@ import { ConnectionClosedError, TimeoutError } from "../../errors.ts";
 import { delay } from "../../_async.ts";
 import { formatMs } from "../../_text.ts";
 import { didYouMean } from "../../_suggest.ts";
-import { defineAction } from "./_action.ts";
+import { defineAction } from "./action.ts";
+import { opt, required } from "./options.ts";
 import type { ActionData } from "../model.ts";
 
 interface WaitStatus extends ActionData {
@@ -34,37 +35,28 @@ export const RUN_STATES = [
 const POLL_MS = 50;
 
 /** `wait-status: { status }`: poll `query-status` until the run state is one of these. */
-export default defineAction<WaitStatus>({
+export default defineAction({
   key: "wait-status",
   summary: "poll query-status until the run state is one of these",
-  schema: {
-    type: "object",
-    additionalProperties: false,
-    required: ["status"],
-    properties: {
-      status: {
-        anyOf: [{ $ref: "#/$defs/runState" }, {
-          type: "array",
-          items: { $ref: "#/$defs/runState" },
-        }],
-      },
-    },
-  },
-  parse(tools, { node }) {
-    const options = tools.map(node, "wait-status");
-    if (!options) return undefined;
-    tools.keys(options, ["status"], "wait-status");
-    const statuses = tools.list(tools.required(options, "status", node)).map((item) => {
-      const status = tools.string(item, "status");
-      if (status === undefined || (RUN_STATES as readonly string[]).includes(status)) return status;
-      return tools.issue(
-        item,
-        `'${status}' is not a QEMU run state${didYouMean(status, RUN_STATES)}`,
-      );
-    });
-    return statuses.every((s) => s !== undefined)
-      ? { kind: "wait-status", status: statuses }
-      : undefined;
+  options: {
+    status: required(opt.custom<string[]>({
+      anyOf: [{ $ref: "#/$defs/runState" }, {
+        type: "array",
+        items: { $ref: "#/$defs/runState" },
+      }],
+    }, (tools, node) => {
+      const statuses = tools.list(node).map((item) => {
+        const status = tools.string(item, "status");
+        if (status === undefined || (RUN_STATES as readonly string[]).includes(status)) {
+          return status;
+        }
+        return tools.issue(
+          item,
+          `'${status}' is not a QEMU run state${didYouMean(status, RUN_STATES)}`,
+        );
+      });
+      return statuses.every((s) => s !== undefined) ? statuses : undefined;
+    })),
   },
   mutates: () => false,
   async run(action, { vm, timeout, signal }) {
