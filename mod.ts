@@ -56,7 +56,10 @@ export {
   type LinePattern,
 } from "./lib/vm/console.ts";
 export { launch, type LaunchOptions, type LaunchSpec, type PanicPolicy } from "./lib/vm/launch.ts";
-export { type HostRunOptions, type HostRunResult, type HostSpec, SshHost } from "./lib/host/ssh.ts";
+export { type HostRunOptions, type HostRunResult, SshHost } from "./lib/host/ssh.ts";
+export type { HostSpec, SshHostSpec } from "./lib/host/spec.ts";
+export type { ExposeWait, Host, SpawnOptions, ToolResult } from "./lib/host/host.ts";
+export type { QemuChild } from "./lib/_process.ts";
 export { handleExitSignals } from "./lib/vm/exit_cleanup.ts";
 export {
   collectGarbage,

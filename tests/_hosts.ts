@@ -166,7 +166,7 @@ export async function testHosts(count: number): Promise<TestHosts> {
             `UserKnownHostsFile=${dir}/known_hosts`,
             "-i",
             `${dir}/id`,
-            spec.ssh,
+            spec.ssh!,
             "true",
           ],
           stdout: "null",

@@ -14,6 +14,10 @@ import { defineAction } from "../lib/recipe/actions/action.ts";
 import { opt } from "../lib/recipe/actions/options.ts";
 import { registerAction } from "../lib/recipe/actions/registry.ts";
 import { RecipeError } from "../lib/recipe/parse.ts";
+import { defineHostKind, type Host } from "../lib/host/host.ts";
+import { LOCAL } from "../lib/host/local.ts";
+import { registerHostKind } from "../lib/host/registry.ts";
+import { Lab } from "../lib/vm/lab.ts";
 
 /** What a command file holds: one definition. */
 const hello = defineCommand({
@@ -179,4 +183,67 @@ Deno.test("extensions: Ctrl-C during a fault still undoes it, before finally", a
   const order = journal.steps.map((s) => `${s.name}: ${s.targets.map((t) => t.status)}`);
   assert.deepEqual(order.slice(2), ["undo held: ok", "running again: ok"]);
   assert.equal(journal.verdict, "error");
+});
+
+/**
+ * What a host kind file holds: a place whose QEMUs keep their files in a
+ * directory of its own (as a host elsewhere would), reached here through
+ * symlinks to their sockets.
+ */
+const aside = defineHostKind({
+  name: "aside",
+  async connect(spec) {
+    const root = await Deno.makeTempDir({ prefix: "corral-aside-" });
+    const host: Host = {
+      ...LOCAL,
+      name: spec.name,
+      can: { keep: false, networks: false },
+      makeDir: (instance) => Deno.makeTempDir({ dir: root, prefix: `${instance}-` }),
+      async spawnQemu(binary, args, vm, options) {
+        asideSpawned.push(vm);
+        return await LOCAL.spawnQemu(binary, args, vm, options);
+      },
+      async expose(sockets, wait) {
+        for (const [local, there] of sockets) {
+          while (!await Deno.stat(there).then(() => true, () => false)) {
+            if (await wait.process.exited(10)) return false;
+            if (performance.now() > wait.deadline) throw new Error(`no ${there} in time`);
+          }
+          await Deno.symlink(there, local);
+        }
+        return true;
+      },
+      async unexpose(sockets) {
+        for (const [local] of sockets) await Deno.remove(local).catch(() => {});
+      },
+      close: () => Deno.remove(root, { recursive: true }),
+    };
+    asideRoots.push(root);
+    return host;
+  },
+});
+const asideSpawned: string[] = [];
+const asideRoots: string[] = [];
+
+Deno.test("extensions: a host kind from one file runs a lab's QEMU, its console and logs", async () => {
+  using _kind = registerHostKind(aside);
+  const lab = await Lab.launch([{ name: "a", host: "side" }], {
+    hosts: [{ name: "side", kind: "aside" }],
+  });
+  try {
+    const vm = lab.vm("a");
+    assert.equal(vm.host, "side");
+    await vm.console.waitFor("READY");
+    await vm.pause();
+    assert.equal((await vm.status()).status, "paused");
+    assert.ok(await lab.hostUp("side"));
+    const entries = [...Deno.readDirSync(asideRoots[0]!)];
+    assert.equal(entries.length, 1, "QEMU's directory is the host kind's");
+    await vm.collectLogs();
+    assert.match(await Deno.readTextFile(vm.consoleLogs.at(-1)!), /READY/);
+  } finally {
+    await lab.shutdown();
+  }
+  assert.deepEqual(asideSpawned, ["a"]);
+  assert.equal(await Deno.stat(asideRoots[0]!).then(() => true, () => false), false);
 });

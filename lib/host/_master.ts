@@ -1,7 +1,7 @@
 import { HostError } from "../errors.ts";
 import { after, delay, settlesWithin } from "../_async.ts";
 import { findExecutable, spawnTied } from "../_process.ts";
-import type { HostSpec } from "./spec.ts";
+import type { SshHostSpec } from "./spec.ts";
 
 /**
  * One OpenSSH control master: a connection that dies with corral (a
@@ -14,13 +14,13 @@ export class Master {
   readonly control: string;
   /** Sessions open through it now (QEMUs and commands). */
   sessions = 0;
-  #spec: HostSpec;
+  #spec: SshHostSpec;
   #child: Deno.ChildProcess;
   #stderr: Promise<string>;
   #exit: Deno.CommandStatus | undefined;
   #status: Promise<Deno.CommandStatus>;
 
-  private constructor(spec: HostSpec, control: string, child: Deno.ChildProcess) {
+  private constructor(spec: SshHostSpec, control: string, child: Deno.ChildProcess) {
     this.#spec = spec;
     this.control = control;
     this.#child = child;
@@ -33,7 +33,7 @@ export class Master {
    *
    * @throws {HostError} It could not: what to check, in ssh's own words too.
    */
-  static async open(spec: HostSpec, control: string, timeout: number): Promise<Master> {
+  static async open(spec: SshHostSpec, control: string, timeout: number): Promise<Master> {
     const ssh = findExecutable("ssh");
     if (!ssh) {
       throw new HostError("ssh was not found: apt-get install openssh-client", { host: spec.name });
@@ -106,7 +106,7 @@ export class Master {
 }
 
 /** The ssh options corral always uses: no prompts, deadlines, keep-alives, host keys checked. */
-function sshOptions(spec: HostSpec, control: string): string[] {
+function sshOptions(spec: SshHostSpec, control: string): string[] {
   const options = [
     "-S",
     control,
@@ -137,7 +137,7 @@ function sshOptions(spec: HostSpec, control: string): string[] {
 }
 
 /** What went wrong connecting, and what to check. */
-function explain(said: string, timedOut: boolean, timeout: number, spec: HostSpec): string {
+function explain(said: string, timedOut: boolean, timeout: number, spec: SshHostSpec): string {
   const where = `${spec.ssh}${spec.port ? ` port ${spec.port}` : ""}`;
   if (/host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i.test(said)) {
     return `cannot connect to ${where}: its host key is not known (or changed): add it to ` +

@@ -14,6 +14,7 @@ import { AgentError, ConnectError } from "../errors.ts";
 import { delay } from "../_async.ts";
 import { findExecutable, spawnTied } from "../_process.ts";
 import { forwardDir } from "./attach.ts";
+import { defineAttachKind } from "./host.ts";
 
 /** A `libvirt:URI#DOMAIN` address, taken apart. */
 export interface LibvirtAddress {
@@ -179,3 +180,21 @@ export class LibvirtAgent {
   /** Nothing to close: each command is its own virsh. */
   close(): void {}
 }
+
+/** `attach: libvirt:URI#DOMAIN`: a domain libvirt runs, through its QMP proxy and agent passthrough. */
+export const libvirtAttach = defineAttachKind({
+  name: "libvirt",
+  matches: isLibvirtAddress,
+  bringsAgent: true,
+  caveat: LIBVIRT_CAVEAT,
+  async open(address, { vm, agent }) {
+    const monitor = await openLibvirtMonitor(address, vm);
+    // libvirt 9's proxy sends event data as JSON text.
+    return {
+      qmp: monitor.qmp,
+      agent: agent ?? monitor.agent,
+      eventDataAsText: true,
+      release: monitor.close,
+    };
+  },
+});

@@ -1,16 +1,18 @@
 /**
- * How to reach an SSH host: one description that the recipe reader, the
- * connection and its control master share.
+ * How to reach a host: one description that the recipe reader, the host
+ * kinds (see `registry.ts`) and the SSH connection share.
  *
  * @module
  */
 
-/** How to reach a host, as `hosts:` in a recipe says. */
+/** How to reach a host, as `hosts:` in a recipe says. The other fields are an SSH host's. */
 export interface HostSpec {
   /** The host's name in the inventory. */
   name: string;
-  /** `user@host` (or `host`). */
-  ssh: string;
+  /** Its kind (see `registry.ts`). Default `ssh`. */
+  kind?: string | undefined;
+  /** `user@host` (or `host`), for an SSH host. */
+  ssh?: string | undefined;
   /** The SSH port. Default 22. */
   port?: number | undefined;
   /** A private key file; default: the SSH agent and the user's own keys. */
@@ -35,3 +37,6 @@ export interface HostSpec {
    */
   maxSessions?: number | undefined;
 }
+
+/** A host spec with the `ssh` destination an SSH host needs. */
+export type SshHostSpec = HostSpec & { ssh: string };

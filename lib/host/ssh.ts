@@ -15,7 +15,7 @@ import { after } from "../_async.ts";
 import { shellWord } from "../_text.ts";
 import { makePrivateDir } from "../_runtime_dir.ts";
 import { Master } from "./_master.ts";
-import type { HostSpec } from "./spec.ts";
+import type { HostSpec, SshHostSpec } from "./spec.ts";
 
 export type { HostSpec } from "./spec.ts";
 
@@ -49,7 +49,7 @@ export interface HostRunResult {
  */
 export class SshHost {
   /** What the host was reached with. */
-  readonly spec: HostSpec;
+  readonly spec: SshHostSpec;
   #dir: string;
   #masters: Master[];
   #opening: Promise<Master> | undefined;
@@ -57,7 +57,7 @@ export class SshHost {
   #base: Promise<string> | undefined;
   #uploads = new Map<string, Promise<string>>();
 
-  private constructor(spec: HostSpec, dir: string, master: Master) {
+  private constructor(spec: SshHostSpec, dir: string, master: Master) {
     this.spec = spec;
     this.#dir = dir;
     this.#masters = [master];
@@ -84,7 +84,11 @@ export class SshHost {
    * @throws {HostError} It could not: the message says what to check
    *   (host key, login, address), in ssh's own words too.
    */
-  static async connect(spec: HostSpec, options: { timeout?: number } = {}): Promise<SshHost> {
+  static async connect(given: HostSpec, options: { timeout?: number } = {}): Promise<SshHost> {
+    if (!given.ssh) {
+      throw new HostError("an SSH host needs ssh: user@host", { host: given.name });
+    }
+    const spec = given as SshHostSpec;
     const dir = await makePrivateDir("ssh-");
     try {
       return new SshHost(

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { isLibvirtAddress, LIBVIRT_CAVEAT } from "../host/libvirt.ts";
+import { attachKindOf } from "../host/registry.ts";
 import { unsafeUniformIntDistribution, xoroshiro128plus } from "pure-rand";
 import { resolveSelector, SelectorError } from "../vm/select.ts";
 import { didYouMean } from "../_suggest.ts";
@@ -202,7 +202,7 @@ class Planner {
     const needs = actionKind(step.action.kind)?.requires?.(step.action);
     if (!needs) return;
     const hasAgent = (vm: InventoryVm) =>
-      vm.agent !== undefined || isLibvirtAddress(vm.attach) ||
+      vm.agent !== undefined || attachKindOf(vm.attach)?.bringsAgent ||
       (vm.spec !== undefined && hasAgentChannel(vm.spec));
     const unable = this.#recipe.inventory.filter((vm) =>
       targets.includes(vm.name) &&
@@ -362,7 +362,8 @@ export function formatPlan(plan: Plan): string {
 
 function describeVm(vm: InventoryVm): string {
   const groups = vm.groups.length ? ` groups ${vm.groups.join(",")}` : "";
-  if (isLibvirtAddress(vm.attach)) return `attach ${vm.attach}${groups} (${LIBVIRT_CAVEAT})`;
+  const caveat = attachKindOf(vm.attach)?.caveat;
+  if (caveat) return `attach ${vm.attach}${groups} (${caveat})`;
   if (vm.attach) return `attach ${vm.attach}${groups}`;
   const accel = vm.spec?.guest === "none" ? "" : `, ${vm.spec?.accel ?? defaultAccel()}`;
   const nets = vm.networks.map((n) => ` ${n.name} ${n.address}`).join(",");

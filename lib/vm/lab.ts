@@ -12,10 +12,9 @@ import { launch, type LaunchOptions, type LaunchSpec } from "./launch.ts";
 import { type Member, resolveSelector, type Selector } from "./select.ts";
 import { type DetachedVm, Vm, type VmConnectOptions } from "./vm.ts";
 import { giveIdentity, prepareTemplates, type Templates } from "./template.ts";
-import { type HostSpec, SshHost } from "../host/ssh.ts";
-import { shellWord } from "../_text.ts";
-import { forwardDir, isSshAddress, parseSshAddress } from "../host/attach.ts";
-import { isLibvirtAddress, openLibvirtMonitor } from "../host/libvirt.ts";
+import type { Host } from "../host/host.ts";
+import type { HostSpec } from "../host/spec.ts";
+import { attachKindOf, connectHost } from "../host/registry.ts";
 
 /** Launch a VM, or start it from a template's saved state and give it its identity. */
 async function launchOrClone(
@@ -52,7 +51,7 @@ export interface LabSpec extends LaunchSpec {
 export interface LabLaunchOptions extends Omit<LaunchOptions, "hosts"> {
   /** At most this many QEMUs start at once (start-up is CPU-bound). Default 8. */
   concurrency?: number;
-  /** The SSH hosts specs may name with `host`; one connection each, opened as needed. */
+  /** The hosts specs may name with `host` (SSH unless their `kind` says); each reached once. */
   hosts?: readonly HostSpec[];
   /**
    * Keep what could be launched when some VMs could not (an unreachable
@@ -90,9 +89,9 @@ export class LabLaunchError extends FleetError {}
 export class Lab implements AsyncDisposable {
   #vms = new Map<string, { vm: Vm; groups: readonly string[] }>();
   #templates: Templates | undefined;
-  #hosts = new Map<string, SshHost>();
+  #hosts = new Map<string, Host>();
   #failures: { vm: string; error: Error }[] = [];
-  /** Forwards of VMs attached over SSH, undone after the VMs are closed. */
+  /** What reaching attached VMs set up (forwards, proxies), undone after they are closed. */
   #releases: (() => Promise<void>)[] = [];
 
   /** With `partial`: the VMs that could not be brought up, with why. */
@@ -100,7 +99,7 @@ export class Lab implements AsyncDisposable {
     return this.#failures;
   }
 
-  /** Whether the SSH host `name` still answers (its connection serves). */
+  /** Whether the host `name` still answers (for SSH: its connection serves). */
   async hostUp(name: string): Promise<boolean> {
     return await this.#hosts.get(name)?.alive() ?? false;
   }
@@ -138,10 +137,8 @@ export class Lab implements AsyncDisposable {
         (spec, signal) =>
           unreachable.has(hostOf(spec))
             ? Promise.reject(unreachable.get(hostOf(spec)))
-            : isSshAddress(spec.attach)
-            ? lab.#attachOverSsh(spec, options, signal)
-            : isLibvirtAddress(spec.attach)
-            ? lab.#attachLibvirt(spec, options, signal)
+            : attachKindOf(spec.attach)
+            ? lab.#attachThrough(spec, options, signal)
             : spec.attach === undefined
             ? launchOrClone(spec, { ...options, hosts, signal }, templates)
             : Vm.connect(spec.attach, {
@@ -274,8 +271,8 @@ export class Lab implements AsyncDisposable {
   }
 
   /**
-   * Connect every host a spec names (`host`, or an `ssh://` attach address);
-   * resolves to the ones that failed, with why.
+   * Connect every host a spec names (`host`, or the host of its attach
+   * address); resolves to the ones that failed, with why.
    */
   async #connectHosts(
     specs: readonly LabSpec[],
@@ -286,10 +283,9 @@ export class Lab implements AsyncDisposable {
       (options.hosts ?? []).map((host) => [host.name, host]),
     );
     for (const spec of specs) {
-      if (isSshAddress(spec.attach)) {
-        const { host } = parseSshAddress(spec.attach, options.hosts ?? []);
-        wanted.set(host.name, host);
-      } else if (spec.host !== undefined) {
+      const host = attachKindOf(spec.attach)?.hostOf?.(spec.attach!, options.hosts ?? []);
+      if (host) wanted.set(host.name, host);
+      else if (spec.host !== undefined) {
         wanted.set(spec.host, options.hosts?.find((h) => h.name === spec.host));
       }
     }
@@ -300,7 +296,7 @@ export class Lab implements AsyncDisposable {
         return;
       }
       try {
-        this.#hosts.set(name, await SshHost.connect(spec));
+        this.#hosts.set(name, await connectHost(spec));
       } catch (error) {
         failed.set(name, error as Error);
       }
@@ -308,69 +304,35 @@ export class Lab implements AsyncDisposable {
     return failed;
   }
 
-  /** The host a spec needs: its `host`, or its `ssh://` attach address's. */
+  /** The host a spec needs: its `host`, or its attach address's. */
   static #hostOf(spec: LabSpec, options: LabLaunchOptions): string | undefined {
-    return isSshAddress(spec.attach)
-      ? parseSshAddress(spec.attach, options.hosts ?? []).host.name
-      : spec.host;
+    const kind = attachKindOf(spec.attach);
+    return kind ? kind.hostOf?.(spec.attach!, options.hosts ?? [])?.name : spec.host;
   }
 
-  /** Attach to a libvirt domain through libvirt's QMP proxy (and its agent passthrough). */
-  async #attachLibvirt(spec: LabSpec, options: LabLaunchOptions, signal: AbortSignal): Promise<Vm> {
-    const monitor = await openLibvirtMonitor(spec.attach!, spec.name);
+  /** Attach through the attach kind of the spec's address (forwards, a proxy), then connect. */
+  async #attachThrough(spec: LabSpec, options: LabLaunchOptions, signal: AbortSignal): Promise<Vm> {
+    const kind = attachKindOf(spec.attach)!;
+    const hostName = kind.hostOf?.(spec.attach!, options.hosts ?? [])?.name;
+    const attached = await kind.open(spec.attach!, {
+      vm: spec.name,
+      agent: spec.agentAddress,
+      host: hostName === undefined ? undefined : this.#hosts.get(hostName),
+      hosts: options.hosts ?? [],
+    });
     try {
-      const vm = await Vm.connect(monitor.qmp, {
+      const vm = await Vm.connect(attached.qmp, {
         name: spec.name,
-        agent: spec.agentAddress ?? monitor.agent,
+        agent: attached.agent,
         signal,
         trace: options.trace,
         commandTimeout: options.commandTimeout,
-        eventDataAsText: true, // what libvirt 9's proxy sends
+        eventDataAsText: attached.eventDataAsText,
       });
-      this.#releases.push(monitor.close);
+      this.#releases.push(attached.release);
       return vm;
     } catch (error) {
-      await monitor.close();
-      throw error;
-    }
-  }
-
-  /** Attach through an SSH host: forward the monitor (and agent) socket here, then connect. */
-  async #attachOverSsh(spec: LabSpec, options: LabLaunchOptions, signal: AbortSignal): Promise<Vm> {
-    const { host: hostSpec, path } = parseSshAddress(spec.attach!, options.hosts ?? []);
-    const host = this.#hosts.get(hostSpec.name)!;
-    const sockets: [string, string][] = [];
-    const dir = await forwardDir(spec.name);
-    const release = async () => {
-      for (const [local, remote] of sockets) await host.unforward(local, remote);
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    };
-    try {
-      const forward = async (name: string, remote: string) => {
-        if ((await host.run(`test -S ${shellWord(remote)}`)).code !== 0) {
-          throw new HostError(`no socket at ${remote}: is QEMU running there?`, {
-            host: host.name,
-          });
-        }
-        await host.forward(`${dir}/${name}`, remote);
-        sockets.push([`${dir}/${name}`, remote]);
-        return `unix:${dir}/${name}`;
-      };
-      const qmp = await forward("qmp.sock", path);
-      const agent = isSshAddress(spec.agentAddress)
-        ? await forward("qga.sock", parseSshAddress(spec.agentAddress, options.hosts ?? []).path)
-        : spec.agentAddress;
-      const vm = await Vm.connect(qmp, {
-        name: spec.name,
-        agent,
-        signal,
-        trace: options.trace,
-        commandTimeout: options.commandTimeout,
-      });
-      this.#releases.push(release);
-      return vm;
-    } catch (error) {
-      await release();
+      await attached.release();
       throw error;
     }
   }

@@ -16,11 +16,10 @@ import { TINY_IMAGE } from "./guest/_tiny_image.ts";
 import { ensureLinuxGuest } from "./guest/linux.ts";
 import type { Nic } from "./network.ts";
 import { makeVmDir } from "../_runtime_dir.ts";
-import { type QemuChild, QemuProcess } from "../_process.ts";
-import { HERE, onHost, type Place, type ToolResult } from "./_place.ts";
+import type { QemuChild } from "../_process.ts";
 import { migrationEnd } from "./_migration.ts";
-import { RemoteQemuProcess } from "../host/remote_process.ts";
-import type { SshHost } from "../host/ssh.ts";
+import type { Host, ToolResult } from "../host/host.ts";
+import { LOCAL } from "../host/local.ts";
 import { writeRecord } from "./registry.ts";
 
 /** What QEMU does when the guest panics (QEMU's `-action panic=…`). */
@@ -123,8 +122,8 @@ export interface LaunchOptions {
    * stall, see `Machine.start`), in ms. Default 12,000.
    */
   negotiationTimeout?: number;
-  /** The SSH hosts a spec's `host` may name, connected (see `SshHost`). */
-  hosts?: ReadonlyMap<string, SshHost> | undefined;
+  /** The hosts a spec's `host` may name, connected (see `host/registry.ts`). */
+  hosts?: ReadonlyMap<string, Host> | undefined;
   /** Abandons the launch (QEMU is killed). */
   signal?: AbortSignal;
   /**
@@ -306,7 +305,7 @@ export function imageGuest(spec: Pick<LaunchSpec, "guest">): string | undefined 
 }
 
 /** Create the spec's disks in `dir` with qemu-img, where QEMU runs: overlays of their base, or blank. */
-async function makeDisks(spec: LaunchSpec, dir: string, place: Place): Promise<void> {
+async function makeDisks(spec: LaunchSpec, dir: string, place: Host): Promise<void> {
   for (const [i, disk] of (spec.disks ?? []).entries()) {
     const file = `${dir}/disk${i}.qcow2`;
     const args = "base" in disk
@@ -340,7 +339,7 @@ async function makeDisks(spec: LaunchSpec, dir: string, place: Place): Promise<v
 }
 
 /** `qcow2` or `raw`, as qemu-img sees the image. */
-async function imageFormat(path: string, place: Place): Promise<string> {
+async function imageFormat(path: string, place: Host): Promise<string> {
   const { stdout } = await place.tool("qemu-img", ["info", "--output=json", path]);
   try {
     return JSON.parse(stdout).format ?? "raw";
@@ -420,7 +419,7 @@ export class Machine {
   #plugged = new Map<string, Record<string, unknown>>();
   #options: LaunchOptions;
   #process: QemuChild | undefined;
-  #place: Place;
+  #place: Host;
   /** What abandons the start under way: the launch's signal, or a relaunch's. */
   #signal: AbortSignal | undefined;
   /** How often a QEMU that greeted and never negotiated was started again (usually 0). */
@@ -432,7 +431,7 @@ export class Machine {
     spec: LaunchSpec,
     given: LaunchSpec,
     dirs: { dir: string; qemuDir: string },
-    place: Place,
+    place: Host,
     options: LaunchOptions,
   ) {
     this.spec = spec;
@@ -443,9 +442,9 @@ export class Machine {
     this.#options = options;
   }
 
-  /** The SSH host QEMU runs on, or `undefined` here. */
-  get host(): SshHost | undefined {
-    return this.#place.host;
+  /** The host QEMU runs on, or `undefined` here. */
+  get host(): Host | undefined {
+    return this.#place === LOCAL ? undefined : this.#place;
   }
 
   /**
@@ -457,7 +456,7 @@ export class Machine {
    */
   incomingUri(from: Machine): string {
     if (from.host === this.host) return `unix:${this.qemuDir}/migrate.sock`;
-    const address = this.host?.spec.address;
+    const address = this.host?.address;
     if (!address) {
       throw new LaunchError(
         `a migration from ${from.host ? `host '${from.host.name}'` : "this machine"} to ` +
@@ -595,17 +594,19 @@ export class Machine {
         { vm: spec.name },
       );
     }
-    if (host && spec.nics?.length) {
-      throw new LaunchError("lab networks on SSH hosts are not supported yet", { vm: spec.name });
+    const place = host ?? LOCAL;
+    if (!place.can.networks && spec.nics?.length) {
+      throw new LaunchError(`lab networks on host '${place.name}' are not supported yet`, {
+        vm: spec.name,
+      });
     }
-    const place = host ? onHost(host) : HERE;
     if ((spec.guest ?? "") === "builtin:linux") spec = await withLinux(spec);
     const instance = options.instance ?? spec.name;
     const dir = await makeVmDir(instance);
     let qemuDir = dir;
     try {
-      if (host) {
-        qemuDir = await host.makeDir(instance);
+      qemuDir = await place.makeDir(instance, dir);
+      if (qemuDir !== dir) {
         if (given.guest === "builtin:linux") {
           spec = {
             ...spec,
@@ -690,28 +691,28 @@ export class Machine {
   ): Promise<{ client: QmpClient; console: Console | undefined }> {
     this.#signal = signal;
     const name = this.spec.name;
-    const host = this.host;
-    const binary = this.spec.qemu ??
-      (host ? host.spec.qemu : Deno.env.get("CORRAL_QEMU")) ?? "qemu-system-x86_64";
+    const binary = this.spec.qemu ?? this.#place.qemu ?? "qemu-system-x86_64";
     await this.#removeSockets();
     const args = [
       ...qemuArgs(this.spec, this.qemuDir, true, this.instance),
       ...[...this.#plugged.values()].flatMap((device) => ["-device", JSON.stringify(device)]),
       ...(this.#options.incoming || this.#options.restore ? ["-incoming", "defer"] : []),
     ];
-    const process = this.#process = host
-      ? await RemoteQemuProcess.spawn(host, binary, args, name)
-      : QemuProcess.spawn(binary, args, name, () => this.#removeDirNow(), {
-        outliveParent: this.#options.keep,
-        netns: this.spec.nics?.[0]?.netns,
-      });
+    const process = this.#process = await this.#place.spawnQemu(binary, args, name, {
+      onKill: () => this.#removeDirNow(),
+      outliveParent: this.#options.keep,
+      netns: this.spec.nics?.[0]?.netns,
+    });
     await this.#record(process.pid);
     const timeout = this.#options.timeout ?? 30_000;
     const deadline = performance.now() + timeout;
     let client: QmpClient | undefined;
     let console: Console | undefined;
     try {
-      if (host) await this.#forwardSockets(host, process, deadline, timeout);
+      const wait = { process, deadline, timeout, vm: name };
+      if (!await this.#place.expose(this.#sockets(), wait)) {
+        throw exitedWhileStarting(name, process);
+      }
       client = await this.#untilListening(
         process,
         deadline,
@@ -778,65 +779,31 @@ export class Machine {
     });
   }
 
-  /** Remove the VM's directory (and on an SSH host, its forwards and its directory there). */
+  /** Remove the VM's directory (and on a host elsewhere, what reached it and its directory there). */
   async removeDir(): Promise<void> {
     if (this.host) {
-      for (const socket of this.#sockets()) {
-        await this.host.unforward(`${this.dir}/${socket}`, `${this.qemuDir}/${socket}`);
-      }
+      await this.#place.unexpose(this.#sockets());
       await this.#place.removeDir(this.qemuDir);
     }
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 
-  /** Bring the console log of a VM on an SSH host here (`consoleLogs` then names it). */
+  /** Bring the console log of a VM on a host elsewhere here (`consoleLogs` then names it). */
   async collectLogs(): Promise<void> {
-    if (!this.host?.up) return;
-    const log = await this.host.run(`cat ${shellWord(`${this.qemuDir}/console.log`)}`).catch(() =>
-      undefined
-    );
-    if (log?.code === 0) {
-      await Deno.writeTextFile(`${this.dir}/console.log`, log.stdout, { mode: 0o600 });
+    if (!this.host) return;
+    const log = await this.#place.readText(`${this.qemuDir}/console.log`);
+    if (log !== undefined) {
+      await Deno.writeTextFile(`${this.dir}/console.log`, log, { mode: 0o600 });
     }
   }
 
-  /** The sockets QEMU listens on, by file name. */
-  #sockets(): string[] {
+  /** The sockets QEMU listens on: their paths here and where QEMU runs. */
+  #sockets(): [string, string][] {
     return [
       "qmp.sock",
       ...(this.hasConsole ? ["serial.sock"] : []),
       ...(this.agentSocket ? ["qga.sock"] : []),
-    ];
-  }
-
-  /**
-   * On an SSH host: wait until QEMU made its sockets there, then forward
-   * each to the same name in the local directory.
-   */
-  async #forwardSockets(
-    host: SshHost,
-    process: QemuChild,
-    deadline: number,
-    timeout: number,
-  ): Promise<void> {
-    const sockets = this.#sockets();
-    const test = sockets.map((s) => `test -S ${shellWord(`${this.qemuDir}/${s}`)}`).join(" && ");
-    for (let delay = 5;; delay = Math.min(delay * 2, 100)) {
-      if ((await host.run(test)).code === 0) break;
-      if (await process.exited(delay)) throw exitedWhileStarting(this.spec.name, process);
-      if (performance.now() > deadline) {
-        throw new TimeoutError(
-          `QEMU did not make its sockets on host '${host.name}' within ${formatMs(timeout)}`,
-          { vm: this.spec.name, timeout },
-        );
-      }
-    }
-    for (const socket of sockets) {
-      const local = `${this.dir}/${socket}`;
-      const remote = `${this.qemuDir}/${socket}`;
-      await host.unforward(local, remote);
-      await host.forward(local, remote);
-    }
+    ].map((socket) => [`${this.dir}/${socket}`, `${this.qemuDir}/${socket}`]);
   }
 
   async #untilListening<T>(
