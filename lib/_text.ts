@@ -30,3 +30,11 @@ export function printable(text: string): string {
     },
   );
 }
+
+/** Color a run's progress line for a terminal: passes green, failures red, step heads bold. */
+export function paintLine(line: string): string {
+  if (line.startsWith("  ✓")) return `\x1b[32m${line}\x1b[0m`;
+  if (line.startsWith("  ✗")) return `\x1b[31m${line}\x1b[0m`;
+  if (line.startsWith("▶")) return `\x1b[1m${line}\x1b[0m`;
+  return line;
+}

@@ -428,3 +428,11 @@ function formatStep(planned: PlannedStep, recipe: Recipe, indent: string): strin
   }
   return lines;
 }
+
+/** The names of the steps (blocks' children included, cleanup not) whose selector picked no VM. */
+export function untargetedSteps(steps: readonly PlannedStep[]): string[] {
+  return steps.filter((planned) => !planned.skip).flatMap((planned) => [
+    ...(planned.targets.length === 0 ? [planned.step.name] : []),
+    ...(planned.block ? untargetedSteps([...planned.block.steps, ...planned.block.always]) : []),
+  ]);
+}

@@ -1,0 +1,281 @@
+/**
+ * One step on its target VMs: each within the step's deadline (retries
+ * and `until` included), at most `forks` at once, its record per VM saying
+ * how it ended and — for a timeout — what timed out and what the VM was
+ * doing; the cursors that make waits count from the previous step.
+ *
+ * @module
+ */
+
+import { printable } from "../_text.ts";
+import { CorralError, DeadlineError, LaunchError, TimeoutError } from "../errors.ts";
+import { subsetMatch } from "../qmp/match.ts";
+import { Fleet, type VmResult } from "../vm/fleet.ts";
+import type { Lab } from "../vm/lab.ts";
+import type { Vm } from "../vm/vm.ts";
+import { delay } from "../_async.ts";
+import { showDuration } from "./duration.ts";
+import type { Step } from "./model.ts";
+import type { ActionKind, Marks } from "./actions/action.ts";
+import { actionKind } from "./actions/registry.ts";
+import type { TargetRecord } from "./journal.ts";
+import type { RunClock } from "./report.ts";
+import type { ReportDir } from "./report_dir.ts";
+import type { RunOptions } from "./run_options.ts";
+import type { Redactor } from "./secrets.ts";
+import type { UndoScope } from "./_undo.ts";
+import { renderTemplate, renderValue } from "./_render.ts";
+
+/** What the run lends the step execution. */
+export interface TargetContext {
+  lab(): Lab;
+  clock: RunClock;
+  seed: number;
+  forks: number;
+  /** The recipe's default step timeout. */
+  defaultTimeout: number;
+  report: ReportDir | undefined;
+  redact: Redactor;
+  progress: RunOptions["progress"];
+  /** The run's signal (Ctrl-C, its deadline). */
+  signal(): AbortSignal;
+  /** " (batch 2/3)" while a serial block runs its batches. */
+  batchLabel(): string;
+  /** The undo scope an action with `undo` owes into. */
+  undos(): UndoScope;
+  /** Record a VM's events again (after it was started again). */
+  watch(vm: Vm): void;
+  log(line: string): void;
+}
+
+/** Per VM: where the previous and the current step began. */
+interface VmMarks {
+  previous: Marks;
+  current: Marks;
+}
+
+/** Runs steps' actions on their target VMs. */
+export class Targets {
+  #context: TargetContext;
+  #marks = new Map<string, VmMarks>();
+
+  constructor(context: TargetContext) {
+    this.#context = context;
+  }
+
+  /** Start counting `vm`'s events and console lines for waits. */
+  track(vm: Vm): void {
+    this.#marks.set(vm.name, {
+      previous: { events: 0, console: 0 },
+      current: { events: 0, console: 0 },
+    });
+  }
+
+  /** Run `step` on `targets`; resolves to a record per VM. */
+  async run(
+    step: Step,
+    path: string,
+    targets: string[],
+    cleanup: boolean,
+  ): Promise<TargetRecord[]> {
+    const timeout = step.timeout ?? this.#context.defaultTimeout;
+    const kind = actionKind(step.action.kind)!;
+    const signal = cleanup ? new AbortController().signal : this.#context.signal();
+    const vms = targets.map((name) => this.#context.lab().vm(name));
+    for (const vm of vms) this.#stepStarted(vm);
+    const times = new Map<string, { start: number; end?: number }>();
+    const results = await new Fleet(vms).run(async (vm, stepSignal) => {
+      const start = this.#context.clock.ms();
+      const time: { start: number; end?: number } = { start };
+      times.set(vm.name, time);
+      const owed = kind.undo ? this.#context.undos().owe(step, path, kind, vm) : undefined;
+      const attempts = step.retry?.attempts ?? 1;
+      let last: unknown;
+      for (let attempt = 1; attempt <= attempts; attempt++) {
+        try {
+          const left = Math.max(1, timeout - (this.#context.clock.ms() - start));
+          const output = await this.#act(vm, kind, step, stepSignal, left);
+          if (owed) owed.output = output;
+          if (step.retry?.until !== undefined && !subsetMatch(output, step.retry.until)) {
+            throw new CorralError(
+              `${JSON.stringify(output)} does not match until ${JSON.stringify(step.retry.until)}`,
+              { vm: vm.name },
+            );
+          }
+          time.end = this.#context.clock.ms();
+          this.#context.log(
+            `  ✓ ${vm.name} ${showDuration(time.end - start)}${
+              attempt > 1 ? ` (attempt ${attempt})` : ""
+            }${noteOf(output)}`,
+          );
+          this.#context.progress?.({
+            type: "vm-done",
+            step: step.name + this.#context.batchLabel(),
+            vm: vm.name,
+            status: "ok",
+            ms: time.end - start,
+          });
+          return { output, attempts: attempt };
+        } catch (error) {
+          last = error;
+          if (attempt === attempts || stepSignal.aborted) break;
+          await delay(step.retry!.interval, { signal: stepSignal }).catch(() => {});
+        }
+      }
+      time.end = this.#context.clock.ms();
+      throw last;
+    }, {
+      concurrency: this.#context.forks,
+      timeout: timeout + STEP_GUARD_MS,
+      signal,
+      settle: SETTLE_MS,
+    });
+    return await Promise.all(
+      results.results.map((result) => this.#targetRecord(step, kind, timeout, result, times)),
+    );
+  }
+
+  /** One VM's record of a step: when, how it ended, its output or what went wrong. */
+  async #targetRecord(
+    step: Step,
+    kind: ActionKind,
+    timeout: number,
+    result: VmResult<{ output: unknown; attempts: number }>,
+    times: Map<string, { start: number; end?: number }>,
+  ): Promise<TargetRecord> {
+    const time = times.get(result.vm);
+    const start = time?.start ?? this.#context.clock.ms();
+    const end = time?.end ?? this.#context.clock.ms();
+    const when = {
+      startedAt: this.#context.clock.iso(start),
+      endedAt: this.#context.clock.iso(end),
+      startMs: start,
+      endMs: end,
+    };
+    if (result.status === "ok") {
+      const record: TargetRecord = {
+        vm: result.vm,
+        status: "ok",
+        ...when,
+        attempts: result.value.attempts,
+      };
+      if (result.value.output !== undefined) record.output = result.value.output;
+      return record;
+    }
+    const timedOut = result.error instanceof TimeoutError;
+    const dropped = await this.#hostNote(result.vm);
+    // A host that dropped is the environment breaking, not the fault under test.
+    const status = dropped || result.error instanceof LaunchError
+      ? "error"
+      : timedOut
+      ? "timeout"
+      : "failed";
+    const message = dropped +
+      (timedOut
+        ? this.#timeoutMessage(step, kind, timeout, result.error as TimeoutError)
+        : result.error.message);
+    this.#context.log(`  ✗ ${result.vm}: ${message}`);
+    this.#context.progress?.({
+      type: "vm-done",
+      step: step.name + this.#context.batchLabel(),
+      vm: result.vm,
+      status,
+      ms: end - start,
+      error: printable(this.#context.redact.text(message)),
+    });
+    return { vm: result.vm, status, ...when, error: message } as TargetRecord;
+  }
+
+  /** Say what timed out: the action's own deadline, or the step's (and what the action saw). */
+  #timeoutMessage(step: Step, kind: ActionKind, timeout: number, error: TimeoutError): string {
+    const vm = error.vm ?? "";
+    const own = kind.ownTimeout?.(step.action);
+    if (own !== undefined && own < timeout && !(error instanceof DeadlineError)) {
+      return `${kind.key} timed out after ${showDuration(own)} (its own timeout; the step allows ` +
+        `${showDuration(timeout)}) on ${vm}: ${error.detail}`;
+    }
+    const detail = error instanceof DeadlineError
+      ? lastLine(this.#context.lab().vm(vm))
+      : `: ${error.detail}`;
+    return `step '${step.name}' timed out after ${showDuration(timeout)} on ${vm}${detail}`;
+  }
+
+  /** `host 'h1' dropped: ` for a VM whose SSH host no longer answers. */
+  async #hostNote(name: string): Promise<string> {
+    const host = this.#context.lab().vm(name).host;
+    return host && !await this.#context.lab().hostUp(host)
+      ? `host '${host}' dropped (its SSH connection is down: check the host and its sshd): `
+      : "";
+  }
+
+  #stepStarted(vm: Vm): void {
+    const marks = this.#marks.get(vm.name)!;
+    marks.previous = marks.current;
+    marks.current = { events: vm.mark(), console: consoleCursor(vm) };
+  }
+
+  /** Do one action on one VM; resolves to its output. */
+  #act(
+    vm: Vm,
+    kind: ActionKind,
+    step: Step,
+    signal: AbortSignal,
+    timeout: number,
+  ): Promise<unknown> {
+    const since = this.#marks.get(vm.name)!.previous;
+    const seed = this.#context.seed;
+    this.#context.report?.qmp(vm.name, `-- step '${step.name}' (${step.action.kind})`);
+    return kind.run(step.action, {
+      vm,
+      signal,
+      timeout,
+      since,
+      render: (template) => renderTemplate(template, vm.name, seed),
+      renderValue: (value) => renderValue(value, vm.name, seed),
+      restarted: () => {
+        this.#marks.set(vm.name, { previous: since, current: { events: vm.mark(), console: 0 } });
+        this.#context.watch(vm);
+      },
+      replaced: () => {
+        // Events keep their numbers (one journal); the new console counts from its first line.
+        const marks = this.#marks.get(vm.name)!;
+        marks.current = { ...marks.current, console: 0 };
+      },
+    });
+  }
+}
+
+/**
+ * How much longer than a step's deadline its guard waits: an action that
+ * honours its deadline reports its own timeout (with what it saw) first.
+ */
+const STEP_GUARD_MS = 1000;
+
+/**
+ * How long a step that passed its deadline or was interrupted waits for its
+ * actions to undo what they started (a migration cancelled, a frozen guest
+ * thawed) before it reports: nothing it began acts after it ended.
+ */
+const SETTLE_MS = 120_000;
+
+/** ` — NOTE` for an action whose output says something worth a line (how a stop went). */
+function noteOf(output: unknown): string {
+  const note = (output as { note?: unknown } | undefined)?.note;
+  return typeof note === "string" ? ` — ${note}` : "";
+}
+
+function consoleCursor(vm: Vm): number {
+  try {
+    return vm.console.cursor();
+  } catch {
+    return 0;
+  }
+}
+
+function lastLine(vm: Vm | undefined): string {
+  try {
+    return vm?.console.describeLastLine() ?? "";
+  } catch {
+    return ""; // No console (guest none, or attached).
+  }
+}

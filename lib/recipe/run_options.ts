@@ -1,0 +1,74 @@
+/**
+ * What a run takes and gives: its options (report, deadline, Ctrl-C,
+ * progress, limits) and its result.
+ *
+ * @module
+ */
+
+import type { DetachedVm } from "../vm/vm.ts";
+import type { RunJournal, TargetRecord } from "./journal.ts";
+import type { PlannedStep } from "./plan.ts";
+import type { ReporterKind } from "./reporters/reporter.ts";
+
+/** Options of {@linkcode runRecipe}. */
+export interface RunOptions {
+  /** The seed for picks. Default: a random one (printed, and kept in the journal). */
+  seed?: number | undefined;
+  /** Override the recipe's `defaults.forks`. */
+  forks?: number | undefined;
+  /** Leave the VMs corral launched running at the end (they outlive this program). Default `false`. */
+  keep?: boolean | undefined;
+  /** Write the report (events.jsonl, journal.json, junit.xml, per-VM logs) here. */
+  reportDir?: string | undefined;
+  /** The report's outputs (see `reporters/registry.ts`). Default: every registered one. */
+  reporters?: readonly ReporterKind[] | undefined;
+  /** Empty `reportDir` first when it is not empty (else the run is refused). */
+  force?: boolean | undefined;
+  /** A deadline for the whole run (not `finally`), in ms. */
+  deadline?: number | undefined;
+  /** Aborting it (Ctrl-C) stops the steps; `finally` still runs. */
+  signal?: AbortSignal | undefined;
+  /** Progress, line by line, for a terminal or a log (secrets masked). */
+  log?: ((line: string) => void) | undefined;
+  /**
+   * Progress as it happens, for a live display: a step starts on its
+   * targets, a VM finishes it, the step ends (secrets masked in errors).
+   */
+  progress?: ((event: ProgressEvent) => void) | undefined;
+  /** Color the progress lines. Default `false`. */
+  color?: boolean | undefined;
+  /** Only these VMs (a selector): the others are not brought up (`--limit`). */
+  limit?: string | undefined;
+  /** Skip the steps before this one (`--start-at`); finally still runs. */
+  startAt?: string | undefined;
+  /** Every QMP message of the run as it goes, secrets masked (`-v`). */
+  trace?: ((line: string) => void) | undefined;
+  /**
+   * Asked before each step (`--step`): run it, skip it, or run it and all
+   * the rest without asking.
+   */
+  confirm?: ((step: PlannedStep) => Promise<"run" | "skip" | "all">) | undefined;
+}
+
+/** What {@linkcode RunOptions.progress} is told. */
+export type ProgressEvent =
+  | { type: "step-start"; step: string; targets: string[] }
+  | {
+    type: "vm-done";
+    step: string;
+    vm: string;
+    status: TargetRecord["status"];
+    ms: number;
+    error?: string;
+  }
+  | { type: "step-end"; step: string };
+
+/** What a run produced. */
+export interface RunResult {
+  /** Everything that happened, the verdict included (secrets masked). */
+  journal: RunJournal;
+  /** The command line's exit code for the verdict. */
+  exitCode: number;
+  /** With `keep`: the launched VMs still running at the end, with their sockets. */
+  kept: DetachedVm[];
+}
