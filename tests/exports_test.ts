@@ -1,4 +1,4 @@
-/** The package's entry points: `.`, `./qmp` (no YAML or glob dependencies) and `./recipe`. */
+/** The package's entry points: `.`, `./qmp` and `./host` (no YAML or glob dependencies), `./recipe`. */
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -21,17 +21,20 @@ async function npmPackages(entry: string): Promise<string[]> {
   ) => m.npmPackage.replace(/@[^@]*$/, ""));
 }
 
-Deno.test("exports: ., ./qmp and ./recipe", () => {
+Deno.test("exports: ., ./qmp, ./recipe and ./host", () => {
   assert.deepEqual(config.exports, {
     ".": "./mod.ts",
     "./qmp": "./lib/qmp/mod.ts",
     "./recipe": "./lib/recipe/mod.ts",
+    "./host": "./lib/host/mod.ts",
   });
 });
 
 Deno.test("exports: ./qmp pulls in no YAML or glob package; the root exports no report internals", async () => {
-  const qmp = await npmPackages("lib/qmp/mod.ts");
-  assert.ok(!qmp.includes("yaml") && !qmp.includes("minimatch"), qmp.join(", "));
+  for (const layer of ["lib/qmp/mod.ts", "lib/host/mod.ts"]) {
+    const packages = await npmPackages(layer);
+    assert.ok(!packages.includes("yaml") && !packages.includes("minimatch"), packages.join(", "));
+  }
   assert.ok((await npmPackages("mod.ts")).includes("yaml"));
   const api = await import("../mod.ts");
   for (

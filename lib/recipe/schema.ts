@@ -73,20 +73,96 @@ const PICK = {
   },
 };
 
-/**
- * The whole recipe schema (JSON Schema 2020-12).
- *
- * @example
- * ```ts
- * import { recipeSchema } from "./schema.ts";
- * import assert from "node:assert/strict";
- *
- * const schema = recipeSchema() as { $defs: { step: { properties: Record<string, unknown> } } };
- * assert.ok("wait-event" in schema.$defs.step.properties);
- * ```
- */
-export function recipeSchema(): JsonSchema {
-  const step = {
+/** `vars:`: plain values, or `{ value, secret }`. */
+const VARS: JsonSchema = {
+  type: "object",
+  additionalProperties: {
+    anyOf: [PLAIN, {
+      type: "object",
+      additionalProperties: false,
+      required: ["value"],
+      properties: { value: PLAIN, secret: { type: "boolean" } },
+    }],
+  },
+};
+
+/** `hosts:`: SSH hosts, by name. */
+const HOSTS: JsonSchema = {
+  type: "object",
+  description: "SSH hosts VMs run on (host: NAME); keys from the SSH agent or a file",
+  additionalProperties: {
+    type: "object",
+    additionalProperties: false,
+    required: ["ssh"],
+    properties: {
+      ssh: { type: "string", description: "user@host" },
+      port: { type: "integer", minimum: 1, maximum: 65535 },
+      identity: { type: "string", description: "a private key file" },
+      qemu: { type: "string", description: "the QEMU binary on the host" },
+      "runtime-dir": { type: "string", description: "the private runtime directory there" },
+      "known-hosts": { type: "string", description: "a known_hosts file for the host key" },
+      "check-host-key": {
+        type: "boolean",
+        description: "false accepts any host key: throwaway labs only",
+      },
+      address: { type: "string", description: "where other hosts reach it (migration)" },
+      "max-sessions": {
+        type: "integer",
+        minimum: 1,
+        description: "sshd's MaxSessions there (default 10): more VMs open more connections",
+      },
+    },
+  },
+};
+
+/** `metrics:`: durations between step edges, or a number in a step's output. */
+const METRICS: JsonSchema = {
+  type: "object",
+  additionalProperties: {
+    type: "object",
+    additionalProperties: false,
+    oneOf: [{ required: ["from", "to"] }, { required: ["value"] }],
+    properties: {
+      from: EDGE,
+      to: EDGE,
+      value: {
+        type: "string",
+        pattern: "^[A-Za-z][\\w-]*\\.[A-Za-z][\\w-]*$",
+        description: "STEP_ID.FIELD: a number of ms in that step's output (downtimeMs)",
+      },
+      max: DURATION_SCHEMA,
+    },
+  },
+};
+
+/** An `if:` condition. */
+const CONDITION: JsonSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    var: { type: "string" },
+    equals: {},
+    "not-equals": {},
+    step: { type: "string" },
+    outcome: { enum: ["ok", "failed", "skipped"] },
+    failed: { type: "boolean" },
+    all: list({ $ref: "#/$defs/condition" }),
+    any: list({ $ref: "#/$defs/condition" }),
+    not: { $ref: "#/$defs/condition" },
+  },
+  oneOf: [
+    { required: ["var"] },
+    { required: ["step", "outcome"] },
+    { required: ["failed"] },
+    { required: ["all"] },
+    { required: ["any"] },
+    { required: ["not"] },
+  ],
+};
+
+/** A step: its modifiers and one action of every registered kind. */
+function stepSchema(): JsonSchema {
+  return {
     type: "object",
     additionalProperties: false,
     required: ["name"],
@@ -117,6 +193,21 @@ export function recipeSchema(): JsonSchema {
     },
     oneOf: ACTIONS.map((action) => ({ required: [action.key] })),
   };
+}
+
+/**
+ * The whole recipe schema (JSON Schema 2020-12).
+ *
+ * @example
+ * ```ts
+ * import { recipeSchema } from "./schema.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const schema = recipeSchema() as { $defs: { step: { properties: Record<string, unknown> } } };
+ * assert.ok("wait-event" in schema.$defs.step.properties);
+ * ```
+ */
+export function recipeSchema(): JsonSchema {
   return {
     $schema: "https://json-schema.org/draft/2020-12/schema",
     $id: "https://corral.invalid/recipe.schema.json",
@@ -129,17 +220,7 @@ export function recipeSchema(): JsonSchema {
       recipe: { const: 1 },
       name: { type: "string" },
       description: { type: "string" },
-      vars: {
-        type: "object",
-        additionalProperties: {
-          anyOf: [PLAIN, {
-            type: "object",
-            additionalProperties: false,
-            required: ["value"],
-            properties: { value: PLAIN, secret: { type: "boolean" } },
-          }],
-        },
-      },
+      vars: VARS,
       vms: {
         type: "object",
         properties: { defaults: vmFields(false) },
@@ -160,80 +241,15 @@ export function recipeSchema(): JsonSchema {
           properties: { subnet: { type: "string", pattern: "^\\d+\\.\\d+\\.\\d+\\.\\d+/\\d+$" } },
         },
       },
-      hosts: {
-        type: "object",
-        description: "SSH hosts VMs run on (host: NAME); keys from the SSH agent or a file",
-        additionalProperties: {
-          type: "object",
-          additionalProperties: false,
-          required: ["ssh"],
-          properties: {
-            ssh: { type: "string", description: "user@host" },
-            port: { type: "integer", minimum: 1, maximum: 65535 },
-            identity: { type: "string", description: "a private key file" },
-            qemu: { type: "string", description: "the QEMU binary on the host" },
-            "runtime-dir": { type: "string", description: "the private runtime directory there" },
-            "known-hosts": { type: "string", description: "a known_hosts file for the host key" },
-            "check-host-key": {
-              type: "boolean",
-              description: "false accepts any host key: throwaway labs only",
-            },
-            address: { type: "string", description: "where other hosts reach it (migration)" },
-            "max-sessions": {
-              type: "integer",
-              minimum: 1,
-              description: "sshd's MaxSessions there (default 10): more VMs open more connections",
-            },
-          },
-        },
-      },
+      hosts: HOSTS,
       steps: STEPS,
       finally: STEPS,
-      metrics: {
-        type: "object",
-        additionalProperties: {
-          type: "object",
-          additionalProperties: false,
-          oneOf: [{ required: ["from", "to"] }, { required: ["value"] }],
-          properties: {
-            from: EDGE,
-            to: EDGE,
-            value: {
-              type: "string",
-              pattern: "^[A-Za-z][\\w-]*\\.[A-Za-z][\\w-]*$",
-              description: "STEP_ID.FIELD: a number of ms in that step's output (downtimeMs)",
-            },
-            max: DURATION_SCHEMA,
-          },
-        },
-      },
+      metrics: METRICS,
     },
     $defs: {
-      step,
+      step: stepSchema(),
       runState: { enum: [...RUN_STATES] },
-      condition: {
-        type: "object",
-        additionalProperties: false,
-        properties: {
-          var: { type: "string" },
-          equals: {},
-          "not-equals": {},
-          step: { type: "string" },
-          outcome: { enum: ["ok", "failed", "skipped"] },
-          failed: { type: "boolean" },
-          all: list({ $ref: "#/$defs/condition" }),
-          any: list({ $ref: "#/$defs/condition" }),
-          not: { $ref: "#/$defs/condition" },
-        },
-        oneOf: [
-          { required: ["var"] },
-          { required: ["step", "outcome"] },
-          { required: ["failed"] },
-          { required: ["all"] },
-          { required: ["any"] },
-          { required: ["not"] },
-        ],
-      },
+      condition: CONDITION,
     },
   };
 }
