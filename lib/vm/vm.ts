@@ -10,9 +10,22 @@ import { CorralError } from "../errors.ts";
 import type { QmpAddress } from "../qmp/address.ts";
 import { type ExecuteOptions, QmpClient } from "../qmp/client.ts";
 import type { Machine, PanicPolicy } from "./machine.ts";
-import { migrate, type MigrateOptions, type MigrationResult, type MoveOptions, type MoveResult, moveVm } from "./migrate.ts";
+import {
+  migrate,
+  type MigrateOptions,
+  type MigrationResult,
+  type MoveOptions,
+  type MoveResult,
+  moveVm,
+} from "./migrate.ts";
 import { type JobInfo, runJob, type RunJobOptions } from "./jobs.ts";
-import { deleteSnapshot, loadSnapshot, saveSnapshot, type SnapshotOptions, type SnapshotResult } from "./snapshot.ts";
+import {
+  deleteSnapshot,
+  loadSnapshot,
+  saveSnapshot,
+  type SnapshotOptions,
+  type SnapshotResult,
+} from "./snapshot.ts";
 import { backup, type BackupOptions, type BackupResult } from "./backup.ts";
 
 export type { ActionOptions, StatusInfo, VmHandle } from "./handle.ts";

@@ -1,0 +1,118 @@
+/**
+ * A launch spec as QEMU's command line: machine, sockets, guest, disks,
+ * NICs, the agent channel and the panic action.
+ *
+ * @module
+ */
+
+import { LaunchError } from "../errors.ts";
+import { defaultAccel, guestOf, hasAgentChannel, type LaunchSpec } from "./spec.ts";
+
+/**
+ * The QEMU arguments for `spec`, with the VM's files in `dir`.
+ *
+ * @example
+ * ```ts
+ * import { qemuArgs } from "./machine.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const args = qemuArgs({ name: "a", guest: "none" }, "/run/a");
+ * assert.deepEqual(args.slice(0, 4), ["-name", "a,process=a", "-machine", "none"]);
+ * ```
+ */
+export function qemuArgs(
+  spec: LaunchSpec,
+  dir: string,
+  paused = true,
+  instance = spec.name,
+): string[] {
+  const guest = guestOf(spec);
+  const none = guest === "none";
+  const args = ["-name", `${instance},process=${instance}`];
+  args.push("-machine", spec.machine ?? (none ? "none" : "pc"), "-nodefaults", "-display", "none");
+  args.push("-qmp", `unix:${escape(`${dir}/qmp.sock`)},server=on,wait=off`);
+  if (paused) args.push("-S");
+  if (!none) {
+    // A kernel of the user's own gets what a Linux needs, not the tiny guest's 16 MiB.
+    const memory = spec.memory ??
+      (guest === "builtin:tiny" ? 16 : guest === "none" ? undefined : 256);
+    if (memory !== undefined) args.push("-m", typeof memory === "number" ? `${memory}M` : memory);
+    if (spec.cpus !== undefined) args.push("-smp", String(spec.cpus));
+    args.push("-accel", spec.accel ?? defaultAccel());
+    args.push(...guestDrive(guest, dir));
+    (spec.disks ?? []).forEach((_, i) => {
+      args.push(
+        "-drive",
+        `file=${escape(`${dir}/disk${i}.qcow2`)},format=qcow2,if=virtio,id=disk${i}`,
+      );
+    });
+    spec.nics?.forEach((nic, i) => {
+      args.push(
+        "-netdev",
+        `tap,id=net${i},ifname=${nic.tap},script=no,downscript=no`,
+        "-device",
+        `virtio-net-pci,netdev=net${i},mac=${mac(spec.name, i)}`,
+      );
+    });
+    if (spec.kernel) args.push("-kernel", spec.kernel);
+    if (spec.initrd) args.push("-initrd", spec.initrd);
+    if (spec.append) args.push("-append", spec.append);
+    if (hasAgentChannel(spec)) {
+      args.push(
+        "-device",
+        "virtio-serial-pci",
+        "-chardev",
+        `socket,id=qga0,path=${escape(`${dir}/qga.sock`)},server=on,wait=off`,
+        "-device",
+        "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
+      );
+    }
+    args.push(
+      "-chardev",
+      `socket,id=ser0,path=${escape(`${dir}/serial.sock`)},server=on,wait=off,` +
+        `logfile=${escape(`${dir}/console.log`)},logappend=on`,
+      "-serial",
+      "chardev:ser0",
+    );
+    args.push("-device", "pvpanic", "-action", `panic=${spec.panic ?? "pause"}`);
+  }
+  args.push(...(spec.args ?? []));
+  return args;
+}
+
+function guestDrive(guest: string, dir: string): string[] {
+  if (guest === "builtin:tiny") {
+    return ["-drive", `file=${escape(`${dir}/tiny.img`)},format=raw,if=floppy,readonly=on`];
+  }
+  if (guest === "builtin:linux" || guest === "kernel") return []; // It boots from -kernel and -initrd.
+  if (guest.startsWith("builtin:")) {
+    throw new LaunchError(
+      `unknown built-in guest ${guest}: the built-in guests are builtin:tiny and builtin:linux`,
+      {},
+    );
+  }
+  const format = /\.qcow2$/i.test(guest)
+    ? "qcow2"
+    : /\.(img|raw)$/i.test(guest)
+    ? "raw"
+    : undefined;
+  return [
+    "-drive",
+    `file=${escape(guest)},${format ? `format=${format},` : ""}if=ide,snapshot=on`,
+  ];
+}
+
+/** A stable, locally administered MAC for NIC `index` of the VM `name`. */
+function mac(name: string, index: number): string {
+  let hash = 2166136261;
+  for (const char of `${name}/${index}`) {
+    hash = Math.imul(hash ^ char.charCodeAt(0), 16777619) >>> 0;
+  }
+  const bytes = [0x52, 0x54, 0x00, (hash >>> 16) & 255, (hash >>> 8) & 255, hash & 255];
+  return bytes.map((b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
+/** QEMU option values double their commas. */
+export function escape(value: string): string {
+  return value.replaceAll(",", ",,");
+}

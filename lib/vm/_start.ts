@@ -1,0 +1,59 @@
+/**
+ * What starting a QEMU needs besides its process: the built Linux guest's
+ * files, a saved state to restore, and the words for a QEMU that exited.
+ *
+ * @module
+ */
+
+import { LaunchError } from "../errors.ts";
+import { shellWord } from "../_text.ts";
+import type { QmpClient } from "../qmp/client.ts";
+import type { QemuChild } from "../_process.ts";
+import { ensureLinuxGuest } from "./guest/linux.ts";
+import { migrationEnd } from "./_migration.ts";
+import type { LaunchSpec } from "./spec.ts";
+
+/** The spec with the built Linux guest's kernel, initramfs and command line. */
+export async function withLinux(spec: LaunchSpec): Promise<LaunchSpec> {
+  const linux = await ensureLinuxGuest();
+  const net = spec.nics?.length
+    ? ` corral.net=${spec.nics.map((nic, i) => `eth${i}=${nic.address}`).join(",")}`
+    : "";
+  const append = `console=ttyS0 quiet panic=-1${net}${spec.append ? ` ${spec.append}` : ""}`;
+  return {
+    ...spec,
+    kernel: spec.kernel ?? linux.kernel,
+    initrd: spec.initrd ?? linux.initrd,
+    append,
+  };
+}
+
+/**
+ * Load a saved machine state into a QEMU waiting with `-incoming defer`,
+ * and wait until it completed (the `events` capability first, or no
+ * MIGRATION event comes).
+ */
+export async function restoreState(
+  client: QmpClient,
+  file: string,
+  deadline: number,
+): Promise<void> {
+  const left = () => ({ timeout: Math.max(1, deadline - performance.now()) });
+  await client.execute("migrate-set-capabilities", {
+    capabilities: [{ capability: "events", state: true }],
+  }, left());
+  const since = client.journal.cursor;
+  await client.execute("migrate-incoming", { uri: `exec:cat ${shellWord(file)}` }, left());
+  if (await migrationEnd(client.journal, since, left().timeout) !== "completed") {
+    throw new LaunchError(`the saved state ${file} could not be loaded`, {});
+  }
+}
+
+export function exitedWhileStarting(name: string, process: QemuChild): LaunchError {
+  const code = process.exit?.code;
+  return new LaunchError(`QEMU exited with code ${code} while starting`, {
+    vm: name,
+    exitCode: code,
+    stderr: process.stderr,
+  });
+}

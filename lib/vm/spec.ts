@@ -1,0 +1,150 @@
+/**
+ * One description of a VM: the launch spec's fields, their checks, and
+ * what follows from them (its guest, its agent channel, its accelerator),
+ * used by the launcher, the recipe reader and the schema.
+ *
+ * @module
+ */
+
+import type { Nic } from "./network.ts";
+
+/** What QEMU does when the guest panics (QEMU's `-action panic=…`). */
+export type PanicPolicy = "pause" | "shutdown" | "exit-failure" | "none";
+
+/** What to launch. */
+export interface LaunchSpec {
+  /** The VM's name: letters, digits, `-`, `_` and `.`. */
+  name: string;
+  /**
+   * `builtin:tiny` (default: corral's 512-byte guest that prints READY and
+   * panics on NMI), `builtin:linux` (a Linux guest built from Debian
+   * packages on first use: prints `corral-linux: ready`, runs the guest
+   * agent, panics on NMI), `none` (no guest: `-machine none`, QMP only), or
+   * the path of a disk image, opened with `snapshot=on` so it is never
+   * written.
+   */
+  guest?: string;
+  /** A kernel to boot directly (QEMU `-kernel`). `builtin:linux` sets its own. */
+  kernel?: string;
+  /** An initramfs for `kernel` (QEMU `-initrd`). */
+  initrd?: string;
+  /** The kernel command line (QEMU `-append`); for `builtin:linux`, added to its own. */
+  append?: string;
+  /**
+   * Give the VM a guest agent channel (virtio-serial port
+   * `org.qemu.guest_agent.0`, socket `qga.sock` in its directory), for
+   * `vm.agent`. Default: on for `builtin:linux`, off otherwise.
+   */
+  agent?: boolean;
+  /**
+   * Disks, each a qcow2 file in the VM's directory (removed with it) on
+   * virtio: `{ base }` is a copy-on-write overlay of an image that is never
+   * written (one image serves many VMs), `{ size }` a blank disk (`1G`).
+   */
+  disks?: readonly ({ base: string } | { size: string })[];
+  /**
+   * NICs on lab networks (made by `LabNetworks`): QEMU then runs in their
+   * network namespace, with a virtio-net device per NIC; `builtin:linux`
+   * configures the addresses (`corral.net=` on its command line).
+   */
+  nics?: readonly Nic[];
+  /** `kvm` or `tcg`. Default: `$CORRAL_ACCEL`, else `tcg` (software emulation, works everywhere). */
+  accel?: "kvm" | "tcg";
+  /** Guest memory: a number of MiB or QEMU's syntax (`32M`, `1G`). Default 16 MiB for builtin:tiny, 256 MiB for builtin:linux, else QEMU's. */
+  memory?: number | string;
+  /** Number of virtual CPUs. Default 1. */
+  cpus?: number;
+  /** QEMU machine type. Default `pc` (`none` for guest `none`). */
+  machine?: string;
+  /** The QEMU binary. Default `$CORRAL_QEMU` or `qemu-system-x86_64`. */
+  qemu?: string;
+  /** Extra QEMU arguments, appended as they are. */
+  args?: readonly string[];
+  /** What QEMU does on a guest panic. Default `pause`. */
+  panic?: PanicPolicy;
+  /**
+   * The SSH host to run on: a name from the launch options' `hosts` (a
+   * recipe's `hosts:`). Default: this machine.
+   */
+  host?: string;
+  /**
+   * `warm`: in a `Lab`, the VMs of this spec start from the saved state of
+   * one template VM that booted once, instead of each booting (see
+   * `prepareTemplates`). `launch()` alone boots.
+   */
+  template?: "warm";
+}
+
+/** The guest-panic policies QEMU knows. */
+export const PANIC_POLICIES: readonly PanicPolicy[] = ["pause", "shutdown", "exit-failure", "none"];
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/** Whether `name` is a valid VM name: 1-63 letters, digits, `-`, `_`, `.`, not starting with a symbol. */
+export function isVmName(name: unknown): name is string {
+  return typeof name === "string" && NAME.test(name) && name !== "." && name !== "..";
+}
+
+/** Check a spec; every problem is reported at once. */
+export function validateSpec(spec: LaunchSpec): string[] {
+  const problems: string[] = [];
+  if (!isVmName(spec.name)) {
+    problems.push(
+      `name ${
+        JSON.stringify(spec.name)
+      } must be 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit`,
+    );
+  }
+  if (spec.panic !== undefined && !PANIC_POLICIES.includes(spec.panic)) {
+    problems.push(
+      `panic must be one of ${PANIC_POLICIES.join(", ")}, not ${JSON.stringify(spec.panic)}`,
+    );
+  }
+  if (spec.template !== undefined && spec.template !== "warm") {
+    problems.push(`template must be warm, not ${JSON.stringify(spec.template)}`);
+  }
+  if (spec.accel !== undefined && spec.accel !== "kvm" && spec.accel !== "tcg") {
+    problems.push(`accel must be kvm or tcg, not ${JSON.stringify(spec.accel)}`);
+  }
+  if (spec.cpus !== undefined && (!Number.isInteger(spec.cpus) || spec.cpus < 1)) {
+    problems.push(`cpus must be a positive integer, not ${JSON.stringify(spec.cpus)}`);
+  }
+  if (
+    spec.memory !== undefined &&
+    !(typeof spec.memory === "number" ? spec.memory > 0 : /^\d+[KMGT]?$/i.test(spec.memory))
+  ) {
+    problems.push(
+      `memory must be a number of MiB or like 32M or 1G, not ${JSON.stringify(spec.memory)}`,
+    );
+  }
+  return problems;
+}
+
+/** Whether a launched VM gets a guest agent channel: asked for, or builtin:linux by default. */
+export function hasAgentChannel(spec: Partial<LaunchSpec>): boolean {
+  return spec.agent ?? spec.guest === "builtin:linux";
+}
+
+/** The guest a spec runs: its own kernel when it names one and no guest. */
+export function guestOf(spec: LaunchSpec): string {
+  return spec.guest ?? (spec.kernel ? "kernel" : "builtin:tiny");
+}
+
+/**
+ * The disk image a spec boots as its guest (opened with `snapshot=on`), or
+ * `undefined` for a built-in guest, `none` or a kernel.
+ */
+export function imageGuest(spec: Pick<LaunchSpec, "guest">): string | undefined {
+  const guest = spec.guest;
+  return guest === undefined || guest === "none" || guest.startsWith("builtin:")
+    ? undefined
+    : guest;
+}
+
+/**
+ * The accelerator when a spec names none: `$CORRAL_ACCEL` (`kvm` or `tcg`),
+ * else `tcg`. Not guessed from `/dev/kvm`: on machines where it opens but
+ * nested virtualisation does not work, guests never boot under it.
+ */
+export function defaultAccel(): "kvm" | "tcg" {
+  return Deno.env.get("CORRAL_ACCEL") === "kvm" ? "kvm" : "tcg";
+}
