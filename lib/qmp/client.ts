@@ -9,110 +9,19 @@
  * @module
  */
 
-import {
-  ArgumentsError,
-  ConnectionClosedError,
-  CorralError,
-  MonitorBusyError,
-  ProtocolError,
-  QmpError,
-  TimeoutError,
-} from "../errors.ts";
+import { ArgumentsError, ConnectionClosedError, CorralError, MonitorBusyError, ProtocolError, QmpError, TimeoutError } from "../errors.ts";
 import { concat } from "../_bytes.ts";
 import { formatMs } from "../_text.ts";
-import { after, type Cancel, deadline } from "../_async.ts";
+import { deadline } from "../_async.ts";
 import { parseAddress, type QmpAddress } from "./address.ts";
 import { dialWithin } from "../_dial.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES, LineSplitter } from "./framing.ts";
-import { DEFAULT_TIMEOUT, EventJournal, type QmpTimestamp } from "./journal.ts";
+import { DEFAULT_TIMEOUT, EventJournal } from "./journal.ts";
+import { DEFAULT_CONNECT_TIMEOUT, type ExecuteOptions, type QmpConnectOptions, type QmpGreeting, type QmpState, type QmpTrace } from "./client_types.ts";
+import { describeClose, encodeRequest, errorText, excerpt, isGreeting, isObject, isTimestamp } from "./_message.ts";
+import { PendingCommands } from "./_pending.ts";
 
-/** QEMU's greeting: its version and the capabilities it offers. */
-export interface QmpGreeting {
-  /** QEMU's version and package. */
-  version: {
-    qemu: { major: number; minor: number; micro: number };
-    package: string;
-  };
-  /** What QEMU offers, e.g. `oob`. */
-  capabilities: string[];
-}
-
-/**
- * A protocol log: called with every QMP message sent (`"->"`) and received
- * (`"<-"`), as text, and the VM's name.
- */
-export type QmpTrace = (direction: "->" | "<-", message: string, vm: string) => void;
-
-/** Where a connection is in its life. */
-export type QmpState = "connecting" | "running" | "closing" | "closed";
-
-/** Options of {@linkcode QmpClient.connect}. */
-export interface QmpConnectOptions {
-  /** The VM's name, used in every message and error. Default: the address. */
-  name?: string;
-  /**
-   * Deadline for connecting, the greeting and negotiation, in milliseconds.
-   * Default 10,000.
-   */
-  timeout?: number;
-  /** Default deadline of each command, in milliseconds. Default 30,000. */
-  commandTimeout?: number | undefined;
-  /** The largest message accepted, in bytes. Default 16 MiB. */
-  maxMessageBytes?: number;
-  /** How many events the journal keeps. Default 1024. */
-  journalSize?: number;
-  /**
-   * Record events into this journal (reopened) instead of a new one, so that
-   * cursors stay valid across connections to the same VM.
-   */
-  journal?: EventJournal | undefined;
-  /**
-   * Accept an event whose `data` is a JSON text of an object instead of the
-   * object: libvirt 9's `virt-qemu-qmp-proxy` sends events so. Off by
-   * default (a strict peer check); `attach: libvirt:…` turns it on.
-   */
-  eventDataAsText?: boolean | undefined;
-  /**
-   * Give up negotiating this long after the greeting, with the same
-   * "greeted, but did not answer qmp_capabilities" timeout, even if the
-   * connect deadline is further off (the launcher then starts that QEMU
-   * again). Default: the connect deadline alone.
-   */
-  negotiationTimeout?: number | undefined;
-  /** Abandons connecting. */
-  signal?: AbortSignal;
-  /** See every message from the greeting on (the same as setting `trace` later, but earlier). */
-  trace?: QmpTrace | undefined;
-}
-
-/** Options of {@linkcode QmpClient.prototype.execute}. */
-export interface ExecuteOptions {
-  /** Deadline for the reply in milliseconds. Default: the client's `commandTimeout`. */
-  timeout?: number;
-  /** Abandons the wait for the reply (the command may still run in QEMU). */
-  signal?: AbortSignal;
-  /**
-   * Send as `exec-oob`, answered out of band even while in-band commands
-   * queue. QEMU 7.2 allows it for `migrate-recover`, `migrate-pause`,
-   * `yank` and `query-yank`. Default `false`.
-   */
-  oob?: boolean;
-}
-
-/** The default deadline for connecting and negotiating, in milliseconds. */
-export const DEFAULT_CONNECT_TIMEOUT = 10_000;
-
-interface Pending {
-  command: string;
-  /** Sent out of band (answered out of order). */
-  oob: boolean;
-  arguments: Record<string, unknown> | undefined;
-  /** `performance.now()` past which the reply is late. */
-  deadline: number;
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
-  expire(): void;
-}
+export * from "./client_types.ts";
 
 const encoder = new TextEncoder();
 
@@ -139,12 +48,9 @@ export class QmpClient {
   #outbox: Uint8Array[] = [];
   #flushing: Promise<void> | undefined;
   #writing = false;
-  /** Cancels the one timer armed for the earliest command deadline. */
-  #deadlineTimer: Cancel | undefined;
-  #deadlineAt = Infinity;
   #name: string;
   #commandTimeout: number;
-  #pending = new Map<number, Pending>();
+  #pending: PendingCommands;
   #nextId = 1;
   #state: QmpState = "connecting";
   #journal: EventJournal;
@@ -170,6 +76,7 @@ export class QmpClient {
     this.#name = name;
     this.trace = options.trace;
     this.#commandTimeout = options.commandTimeout ?? DEFAULT_TIMEOUT;
+    this.#pending = new PendingCommands(name, this.#commandTimeout);
     this.#eventDataAsText = options.eventDataAsText ?? false;
     this.#negotiationTimeout = options.negotiationTimeout;
     this.#journal = options.journal ?? new EventJournal({
@@ -318,7 +225,7 @@ export class QmpClient {
       );
     }
     this.#nextId++;
-    const reply = this.#track(id, command, args, options);
+    const reply = this.#pending.track(id, command, args, options);
     this.trace?.("->", text, this.#name);
     this.#send(encoder.encode(text));
     return reply;
@@ -335,69 +242,6 @@ export class QmpClient {
   /** Same as {@linkcode QmpClient.prototype.close}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-
-  #track(
-    id: number,
-    command: string,
-    args: Record<string, unknown> | undefined,
-    options: ExecuteOptions,
-  ): Promise<unknown> {
-    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    const timeout = options.timeout ?? this.#commandTimeout;
-    const signal = options.signal;
-    const settle = (finish: () => void) => {
-      signal?.removeEventListener("abort", onAbort);
-      this.#pending.delete(id);
-      finish();
-    };
-    const onAbort = () => settle(() => reject(signal?.reason));
-    const pending: Pending = {
-      command,
-      oob: options.oob ?? false,
-      arguments: args,
-      deadline: performance.now() + timeout,
-      resolve: (value) => settle(() => resolve(value)),
-      reject: (error) => settle(() => reject(error)),
-      expire: () =>
-        settle(() =>
-          reject(
-            new TimeoutError(
-              `no reply to ${command} within ${formatMs(timeout)}; ` +
-                `the command may still be running in QEMU`,
-              { vm: this.#name, timeout, command },
-            ),
-          )
-        ),
-    };
-    this.#pending.set(id, pending);
-    this.#armDeadline(pending.deadline);
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener("abort", onAbort, { once: true });
-    return promise;
-  }
-
-  /**
-   * One timer serves every pending command's deadline: it is armed for the
-   * earliest one and moved only when an earlier deadline comes. A timer per
-   * command was a measurable part of each round trip.
-   */
-  #armDeadline(deadline: number): void {
-    if (this.#deadlineTimer !== undefined && this.#deadlineAt <= deadline) return;
-    this.#deadlineTimer?.();
-    this.#deadlineAt = deadline;
-    this.#deadlineTimer = after(deadline - performance.now(), () => this.#expire());
-  }
-
-  #expire(): void {
-    this.#deadlineTimer = undefined;
-    const now = performance.now();
-    let next = Infinity;
-    for (const pending of [...this.#pending.values()]) {
-      if (pending.deadline <= now + 1) pending.expire();
-      else next = Math.min(next, pending.deadline);
-    }
-    if (next !== Infinity) this.#armDeadline(next);
   }
 
   async #negotiate(): Promise<void> {
@@ -548,7 +392,7 @@ export class QmpClient {
    * answers the oldest in-band request still waiting; the connection goes on.
    */
   #onRequestRejected(error: Record<string, unknown>): void {
-    const oldest = [...this.#pending.values()].find((pending) => !pending.oob);
+    const oldest = this.#pending.values().find((pending) => !pending.oob);
     if (!oldest) return; // Nobody to tell: the trace has it.
     oldest.reject(
       new QmpError(
@@ -596,9 +440,7 @@ export class QmpClient {
         { vm: this.#name, cause },
       ),
     );
-    for (const pending of [...this.#pending.values()]) pending.reject(error);
-    this.#deadlineTimer?.();
-    this.#deadlineTimer = undefined;
+    this.#pending.rejectAll(error);
     this.#journal.close(error, byClient);
     this.#outbox = [];
     try {
@@ -651,72 +493,3 @@ const NEGOTIATE = "qmp_capabilities";
 const NEGOTIATE_RETRY_MS = 3000;
 /** Bytes read per system call. Small, because each connection keeps its own buffer: a 207 KB reply takes a few dozen reads, which costs less than memory per VM. */
 const READ_CHUNK = 8 * 1024;
-
-function describeClose(cause: unknown, byClient: boolean): string {
-  if (byClient && cause === undefined) return "the connection was closed by the client";
-  if (cause === undefined) {
-    return "QEMU closed the QMP connection (it exited, or closed the socket)";
-  }
-  return `the QMP connection broke: ${errorText(cause)}`;
-}
-
-function errorText(cause: unknown): string {
-  return cause instanceof Error ? cause.message : String(cause);
-}
-
-function excerpt(line: string): string {
-  const text = line.length > 120 ? `${line.slice(0, 120)}… (${line.length} bytes)` : line;
-  return JSON.stringify(text);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function isGreeting(value: unknown): value is QmpGreeting {
-  if (!isObject(value) || !isObject(value.version) || !isObject(value.version.qemu)) return false;
-  const { qemu, package: pkg } = value.version;
-  return ["major", "minor", "micro"].every((part) => Number.isInteger(qemu[part])) &&
-    typeof pkg === "string" && Array.isArray(value.capabilities) &&
-    value.capabilities.every((capability) => typeof capability === "string");
-}
-
-/** QEMU's JSON parser refuses nesting deeper than this (json-streamer.c). */
-const QEMU_MAX_NESTING = 1024;
-
-/**
- * The request as JSON text, refusing what JSON cannot encode (BigInt, a
- * cycle) and what QEMU cannot parse: lone UTF-16 surrogates, nesting
- * deeper than QEMU's limit.
- */
-function encodeRequest(message: Record<string, unknown>, command: string): string {
-  const text = JSON.stringify(message);
-  checkValue(message.arguments, "arguments", 2);
-  if (text === undefined) throw new TypeError(`${command} cannot be encoded`);
-  return text;
-}
-
-function checkValue(value: unknown, path: string, depth: number): void {
-  if (depth >= QEMU_MAX_NESTING) {
-    throw new RangeError(`${path} is nested deeper than QEMU accepts (${QEMU_MAX_NESTING} levels)`);
-  }
-  if (typeof value === "string") {
-    if (!value.isWellFormed()) {
-      throw new TypeError(`${path} holds a lone UTF-16 surrogate, which QEMU cannot parse`);
-    }
-  } else if (Array.isArray(value)) {
-    value.forEach((item, i) => checkValue(item, `${path}[${i}]`, depth + 1));
-  } else if (value && typeof value === "object") {
-    for (const [key, item] of Object.entries(value)) {
-      if (!key.isWellFormed()) {
-        throw new TypeError(`${path} has a key with a lone UTF-16 surrogate`);
-      }
-      checkValue(item, `${path}.${key}`, depth + 1);
-    }
-  }
-}
-
-function isTimestamp(value: unknown): value is QmpTimestamp {
-  return isObject(value) && typeof value.seconds === "number" &&
-    typeof value.microseconds === "number";
-}
