@@ -95,88 +95,14 @@ export async function testHosts(count: number): Promise<TestHosts> {
     const specs: HostSpec[] = [];
     const known: string[] = [];
     for (const [i, ns] of names.entries()) {
-      const n = i + 1;
-      const address = `10.251.${n}.2`;
-      await sh(
-        `ip netns add ${ns} && ip link add ${ns}a type veth peer name ${ns}b && ` +
-          `ip link set ${ns}b netns ${ns} && ip addr add 10.251.${n}.1/30 dev ${ns}a && ` +
-          `ip link set ${ns}a up && ip -n ${ns} addr add ${address}/30 dev ${ns}b && ` +
-          `ip -n ${ns} link set ${ns}b up && ip -n ${ns} link set lo up`,
-      );
-      const config = `${dir}/sshd_${n}.conf`;
-      await Deno.writeTextFile(
-        config,
-        [
-          `ListenAddress ${address}`,
-          "Port 22",
-          `HostKey ${dir}/host`,
-          `AuthorizedKeysFile ${dir}/authorized_keys`,
-          "PermitRootLogin no",
-          "PasswordAuthentication no",
-          "KbdInteractiveAuthentication no",
-          "AllowStreamLocalForwarding yes",
-          "UsePAM no",
-          "StrictModes no",
-          `PidFile ${dir}/sshd_${n}.pid`,
-          "LogLevel ERROR",
-        ].join("\n") + "\n",
-      );
-      sshds.push(
-        new Deno.Command("ip", {
-          args: ["netns", "exec", ns, "/usr/sbin/sshd", "-D", "-e", "-f", config],
-          stdin: "null",
-          stdout: "null",
-          stderr: "null",
-        }).spawn(),
-      );
-      known.push(`${address} ${hostKey}`);
-      const runtime = `${dir}/run${n}`;
-      await sh(`mkdir -m 700 ${runtime} && chown ${USER} ${runtime}`);
-      specs.push({
-        name: `h${n}`,
-        ssh: `${USER}@${address}`,
-        identity: `${dir}/id`,
-        knownHosts: `${dir}/known_hosts`,
-        runtimeDir: runtime,
-        qemu: Deno.env.get("CORRAL_QEMU") ?? "qemu-system-x86_64",
-        address: undefined,
-      });
+      const { spec, process } = await startHost(dir, ns, i + 1);
+      sshds.push(process);
+      specs.push(spec);
+      known.push(`${spec.ssh!.split("@")[1]} ${hostKey}`);
     }
-    // A link between host 1 and host 2, for migration streams: host 2 is reached at 10.251.9.2.
-    if (count >= 2) {
-      const [a, b] = names;
-      await sh(
-        `ip link add ${a}m type veth peer name ${b}m && ip link set ${a}m netns ${a} && ` +
-          `ip link set ${b}m netns ${b} && ip -n ${a} addr add 10.251.9.1/30 dev ${a}m && ` +
-          `ip -n ${b} addr add 10.251.9.2/30 dev ${b}m && ip -n ${a} link set ${a}m up && ` +
-          `ip -n ${b} link set ${b}m up`,
-      );
-      specs[0]!.address = "10.251.9.1";
-      specs[1]!.address = "10.251.9.2";
-    }
+    if (count >= 2) await linkHosts(names, specs);
     await Deno.writeTextFile(`${dir}/known_hosts`, known.join("\n") + "\n");
-    // Ready when each sshd answers a real login.
-    for (const spec of specs) {
-      for (let i = 0;; i++) {
-        const probe = await new Deno.Command("ssh", {
-          args: [
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            `UserKnownHostsFile=${dir}/known_hosts`,
-            "-i",
-            `${dir}/id`,
-            spec.ssh!,
-            "true",
-          ],
-          stdout: "null",
-          stderr: "null",
-        }).output();
-        if (probe.success) break;
-        if (i > 200) throw new Error(`the test sshd of ${spec.name} does not answer`);
-        await new Promise((r) => setTimeout(r, 25)); // polling a daemon's start, not a sync point
-      }
-    }
+    for (const spec of specs) await waitForLogin(spec, dir);
     return {
       specs,
       knownHosts: `${dir}/known_hosts`,
@@ -199,5 +125,92 @@ export async function testHosts(count: number): Promise<TestHosts> {
   } catch (error) {
     await cleanup();
     throw error;
+  }
+}
+
+/** One test host: a network namespace with its own sshd at 10.251.N.2. */
+async function startHost(
+  dir: string,
+  ns: string,
+  n: number,
+): Promise<{ spec: HostSpec; process: Deno.ChildProcess }> {
+  const address = `10.251.${n}.2`;
+  await sh(
+    `ip netns add ${ns} && ip link add ${ns}a type veth peer name ${ns}b && ` +
+      `ip link set ${ns}b netns ${ns} && ip addr add 10.251.${n}.1/30 dev ${ns}a && ` +
+      `ip link set ${ns}a up && ip -n ${ns} addr add ${address}/30 dev ${ns}b && ` +
+      `ip -n ${ns} link set ${ns}b up && ip -n ${ns} link set lo up`,
+  );
+  const config = `${dir}/sshd_${n}.conf`;
+  await Deno.writeTextFile(
+    config,
+    [
+      `ListenAddress ${address}`,
+      "Port 22",
+      `HostKey ${dir}/host`,
+      `AuthorizedKeysFile ${dir}/authorized_keys`,
+      "PermitRootLogin no",
+      "PasswordAuthentication no",
+      "KbdInteractiveAuthentication no",
+      "AllowStreamLocalForwarding yes",
+      "UsePAM no",
+      "StrictModes no",
+      `PidFile ${dir}/sshd_${n}.pid`,
+      "LogLevel ERROR",
+    ].join("\n") + "\n",
+  );
+  const process = new Deno.Command("ip", {
+    args: ["netns", "exec", ns, "/usr/sbin/sshd", "-D", "-e", "-f", config],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const runtime = `${dir}/run${n}`;
+  await sh(`mkdir -m 700 ${runtime} && chown ${USER} ${runtime}`);
+  const spec: HostSpec = {
+    name: `h${n}`,
+    ssh: `${USER}@${address}`,
+    identity: `${dir}/id`,
+    knownHosts: `${dir}/known_hosts`,
+    runtimeDir: runtime,
+    qemu: Deno.env.get("CORRAL_QEMU") ?? "qemu-system-x86_64",
+    address: undefined,
+  };
+  return { spec, process };
+}
+
+/** A link between host 1 and host 2, for migration streams: host 2 is reached at 10.251.9.2. */
+async function linkHosts(names: string[], specs: HostSpec[]): Promise<void> {
+  const [a, b] = names;
+  await sh(
+    `ip link add ${a}m type veth peer name ${b}m && ip link set ${a}m netns ${a} && ` +
+      `ip link set ${b}m netns ${b} && ip -n ${a} addr add 10.251.9.1/30 dev ${a}m && ` +
+      `ip -n ${b} addr add 10.251.9.2/30 dev ${b}m && ip -n ${a} link set ${a}m up && ` +
+      `ip -n ${b} link set ${b}m up`,
+  );
+  specs[0]!.address = "10.251.9.1";
+  specs[1]!.address = "10.251.9.2";
+}
+
+/** Ready when the host's sshd answers a real login. */
+async function waitForLogin(spec: HostSpec, dir: string): Promise<void> {
+  for (let i = 0;; i++) {
+    const probe = await new Deno.Command("ssh", {
+      args: [
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        `UserKnownHostsFile=${dir}/known_hosts`,
+        "-i",
+        `${dir}/id`,
+        spec.ssh!,
+        "true",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    if (probe.success) break;
+    if (i > 200) throw new Error(`the test sshd of ${spec.name} does not answer`);
+    await new Promise((r) => setTimeout(r, 25)); // polling a daemon's start, not a sync point
   }
 }

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { MonitorBusyError, ProtocolError } from "../errors.ts";
+import { formatMs } from "../_text.ts";
 import type { QmpGreeting } from "./client_types.ts";
 import type { QmpTimestamp } from "./journal.ts";
 
@@ -76,4 +78,28 @@ function checkValue(value: unknown, path: string, depth: number): void {
 export function isTimestamp(value: unknown): value is QmpTimestamp {
   return isObject(value) && typeof value.seconds === "number" &&
     typeof value.microseconds === "number";
+}
+
+/**
+ * Why no greeting came within `timeout`: half a greeting and silence is a
+ * peer that does not speak QMP; nothing at all, a monitor another client holds.
+ */
+export function noGreeting(
+  vm: string,
+  pendingBytes: number,
+  timeout: number,
+): ProtocolError | MonitorBusyError {
+  if (pendingBytes > 0) {
+    return new ProtocolError(
+      `the peer sent ${pendingBytes} bytes of a greeting, then nothing for ` +
+        `${formatMs(timeout)}: it does not speak QMP, or it hung while greeting`,
+      { vm },
+    );
+  }
+  return new MonitorBusyError(
+    `connected, but QEMU sent no greeting within ${formatMs(timeout)}: ` +
+      `another client is probably attached to this monitor (QEMU serves one client at a time ` +
+      `and leaves the others waiting); close it, or add a second -qmp monitor`,
+    { vm },
+  );
 }

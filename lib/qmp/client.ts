@@ -9,7 +9,7 @@
  * @module
  */
 
-import { ArgumentsError, ConnectionClosedError, CorralError, MonitorBusyError, ProtocolError, QmpError, TimeoutError } from "../errors.ts";
+import { ArgumentsError, ConnectionClosedError, CorralError, ProtocolError, QmpError, TimeoutError } from "../errors.ts";
 import { concat } from "../_bytes.ts";
 import { formatMs } from "../_text.ts";
 import { deadline } from "../_async.ts";
@@ -18,7 +18,7 @@ import { dialWithin } from "../_dial.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES, LineSplitter } from "./framing.ts";
 import { DEFAULT_TIMEOUT, EventJournal } from "./journal.ts";
 import { DEFAULT_CONNECT_TIMEOUT, type ExecuteOptions, type QmpConnectOptions, type QmpGreeting, type QmpState, type QmpTrace } from "./client_types.ts";
-import { describeClose, encodeRequest, errorText, excerpt, isGreeting, isObject, isTimestamp } from "./_message.ts";
+import { describeClose, encodeRequest, errorText, excerpt, isGreeting, isObject, isTimestamp, noGreeting } from "./_message.ts";
 import { PendingCommands } from "./_pending.ts";
 
 export * from "./client_types.ts";
@@ -455,19 +455,7 @@ export class QmpClient {
 
   #noGreetingError(timeout: number): CorralError | undefined {
     if (this.#greeting !== undefined) return undefined;
-    if (this.#splitter.pendingBytes > 0) {
-      return new ProtocolError(
-        `the peer sent ${this.#splitter.pendingBytes} bytes of a greeting, then nothing for ` +
-          `${formatMs(timeout)}: it does not speak QMP, or it hung while greeting`,
-        { vm: this.#name },
-      );
-    }
-    return new MonitorBusyError(
-      `connected, but QEMU sent no greeting within ${formatMs(timeout)}: ` +
-        `another client is probably attached to this monitor (QEMU serves one client at a time ` +
-        `and leaves the others waiting); close it, or add a second -qmp monitor`,
-      { vm: this.#name },
-    );
+    return noGreeting(this.#name, this.#splitter.pendingBytes, timeout);
   }
 
   #closedError(what: string): ConnectionClosedError {
@@ -479,12 +467,9 @@ export class QmpClient {
   }
 
   #unexpected(line: string): ProtocolError {
-    return new ProtocolError(
-      `QEMU sent an unexpected message: ${excerpt(line)}`,
-      {
-        vm: this.#name,
-      },
-    );
+    return new ProtocolError(`QEMU sent an unexpected message: ${excerpt(line)}`, {
+      vm: this.#name,
+    });
   }
 }
 
