@@ -48,6 +48,8 @@ export {
   type WaitForOptions,
 } from "./lib/vm/vm.ts";
 export type { ActionOptions, StatusInfo, VmHandle } from "./lib/vm/handle.ts";
+export { VmMonitor } from "./lib/vm/monitor.ts";
+export { VmLifecycle } from "./lib/vm/lifecycle.ts";
 export {
   Console,
   type ConsoleExecOptions,

@@ -9,7 +9,14 @@
  * @module
  */
 
-import { ArgumentsError, ConnectionClosedError, CorralError, ProtocolError, QmpError, TimeoutError } from "../errors.ts";
+import {
+  ArgumentsError,
+  ConnectionClosedError,
+  CorralError,
+  ProtocolError,
+  QmpError,
+  TimeoutError,
+} from "../errors.ts";
 import { concat } from "../_bytes.ts";
 import { formatMs } from "../_text.ts";
 import { deadline } from "../_async.ts";
@@ -17,8 +24,15 @@ import { parseAddress, type QmpAddress } from "./address.ts";
 import { dialWithin } from "../_dial.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES, LineSplitter } from "./framing.ts";
 import { DEFAULT_TIMEOUT, EventJournal } from "./journal.ts";
-import { DEFAULT_CONNECT_TIMEOUT, type ExecuteOptions, type QmpConnectOptions, type QmpGreeting, type QmpState, type QmpTrace } from "./client_types.ts";
-import { describeClose, encodeRequest, errorText, excerpt, isGreeting, isObject, isTimestamp, noGreeting } from "./_message.ts";
+import {
+  DEFAULT_CONNECT_TIMEOUT,
+  type ExecuteOptions,
+  type QmpConnectOptions,
+  type QmpGreeting,
+  type QmpState,
+  type QmpTrace,
+} from "./client_types.ts";
+import * as wire from "./_message.ts";
 import { PendingCommands } from "./_pending.ts";
 
 export * from "./client_types.ts";
@@ -214,7 +228,7 @@ export class QmpClient {
     // Encode (and refuse what QEMU cannot parse) before anything is registered or sent.
     let text: string;
     try {
-      text = encodeRequest(message, command);
+      text = wire.encodeRequest(message, command);
     } catch (error) {
       return Promise.reject(
         new ArgumentsError(`cannot send ${command}: ${(error as Error).message}`, {
@@ -326,14 +340,14 @@ export class QmpClient {
       message = JSON.parse(line);
     } catch (cause) {
       throw new ProtocolError(
-        `QEMU sent bytes that are not JSON: ${excerpt(line)}`,
+        `QEMU sent bytes that are not JSON: ${wire.excerpt(line)}`,
         {
           vm: this.#name,
           cause,
         },
       );
     }
-    if (!isObject(message)) throw this.#unexpected(line);
+    if (!wire.isObject(message)) throw this.#unexpected(line);
     if ("event" in message) this.#onEvent(message, line);
     else if ("return" in message || "error" in message) this.#onReply(message, line);
     else if ("QMP" in message && this.#greeting === undefined) {
@@ -352,8 +366,8 @@ export class QmpClient {
       }
     }
     if (
-      typeof event !== "string" || !isTimestamp(timestamp) ||
-      (data !== undefined && !isObject(data))
+      typeof event !== "string" || !wire.isTimestamp(timestamp) ||
+      (data !== undefined && !wire.isObject(data))
     ) {
       throw this.#unexpected(line);
     }
@@ -362,9 +376,11 @@ export class QmpClient {
 
   #onReply(message: Record<string, unknown>, line: string): void {
     const id = message.id;
-    if (id === undefined && isObject(message.error)) return this.#onRequestRejected(message.error);
+    if (id === undefined && wire.isObject(message.error)) {
+      return this.#onRequestRejected(message.error);
+    }
     if (typeof id !== "number") {
-      throw new ProtocolError(`QEMU sent a reply without an id: ${excerpt(line)}`, {
+      throw new ProtocolError(`QEMU sent a reply without an id: ${wire.excerpt(line)}`, {
         vm: this.#name,
       });
     }
@@ -376,13 +392,17 @@ export class QmpClient {
       pending.resolve(message.return);
       return;
     }
-    const error = isObject(message.error) ? message.error : {};
+    const error = wire.isObject(message.error) ? message.error : {};
     pending.reject(
-      new QmpError(String(error.class ?? "GenericError"), String(error.desc ?? excerpt(line)), {
-        vm: this.#name,
-        command: pending.command,
-        arguments: pending.arguments,
-      }),
+      new QmpError(
+        String(error.class ?? "GenericError"),
+        String(error.desc ?? wire.excerpt(line)),
+        {
+          vm: this.#name,
+          command: pending.command,
+          arguments: pending.arguments,
+        },
+      ),
     );
   }
 
@@ -405,9 +425,9 @@ export class QmpClient {
 
   #onGreetingMessage(message: Record<string, unknown>, line: string): void {
     const qmp = message.QMP;
-    if (!isGreeting(qmp)) {
+    if (!wire.isGreeting(qmp)) {
       throw new ProtocolError(
-        `QEMU sent a malformed greeting: ${excerpt(line)}`,
+        `QEMU sent a malformed greeting: ${wire.excerpt(line)}`,
         {
           vm: this.#name,
         },
@@ -427,7 +447,7 @@ export class QmpClient {
     const error = this.#closeError = cause instanceof ConnectionClosedError
       ? cause
       : new ConnectionClosedError(
-        `${describeClose(cause, byClient)}` +
+        `${wire.describeClose(cause, byClient)}` +
           (this.#pending.size > 0
             ? `; ${this.#pending.size} command(s) were waiting for a reply`
             : ""),
@@ -436,7 +456,7 @@ export class QmpClient {
     this.#onGreeting.reject(
       greeted || cause instanceof ProtocolError ? cause ?? error : new ConnectionClosedError(
         `QEMU closed the connection before its greeting` +
-          (cause ? `: ${errorText(cause)}` : ""),
+          (cause ? `: ${wire.errorText(cause)}` : ""),
         { vm: this.#name, cause },
       ),
     );
@@ -455,7 +475,7 @@ export class QmpClient {
 
   #noGreetingError(timeout: number): CorralError | undefined {
     if (this.#greeting !== undefined) return undefined;
-    return noGreeting(this.#name, this.#splitter.pendingBytes, timeout);
+    return wire.noGreeting(this.#name, this.#splitter.pendingBytes, timeout);
   }
 
   #closedError(what: string): ConnectionClosedError {
@@ -467,7 +487,7 @@ export class QmpClient {
   }
 
   #unexpected(line: string): ProtocolError {
-    return new ProtocolError(`QEMU sent an unexpected message: ${excerpt(line)}`, {
+    return new ProtocolError(`QEMU sent an unexpected message: ${wire.excerpt(line)}`, {
       vm: this.#name,
     });
   }

@@ -20,7 +20,11 @@ import type { DetachedVm, Liveness, ShutdownOptions, StopHow, VmParts } from "./
 
 /** A VM's process, console and agent. See {@linkcode Vm}. */
 export class VmLifecycle extends VmMonitor {
-  /** The QEMU machine corral launched, or `undefined` when attached. */
+  /**
+   * The QEMU machine corral launched, or `undefined` when attached.
+   *
+   * @ignore
+   */
   protected machine: Machine | undefined;
   #console: Console | undefined;
   #agent: VmAgent | undefined;
@@ -343,6 +347,7 @@ export class VmLifecycle extends VmMonitor {
     await this.#console?.close();
   }
 
+  /** @ignore */
   protected requireMachine(what: string): Machine {
     if (!this.machine) {
       throw new CorralError(`cannot ${what}: corral did not launch this VM`, {
@@ -352,6 +357,7 @@ export class VmLifecycle extends VmMonitor {
     return this.machine;
   }
 
+  /** @ignore */
   protected override actionMarked(): void {
     this.#console?.markAction();
   }

@@ -20,7 +20,14 @@ import { LOCAL } from "../host/local.ts";
 import { writeRecord } from "./registry.ts";
 import { makeDisks } from "./_disks.ts";
 import { qemuArgs } from "./_qemu_args.ts";
-import { guestOf, hasAgentChannel, imageGuest, isVmName, type LaunchSpec, validateSpec } from "./spec.ts";
+import {
+  guestOf,
+  hasAgentChannel,
+  imageGuest,
+  isVmName,
+  type LaunchSpec,
+  validateSpec,
+} from "./spec.ts";
 
 export * from "./spec.ts";
 export { qemuArgs } from "./_qemu_args.ts";

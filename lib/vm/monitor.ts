@@ -260,6 +260,7 @@ export class VmMonitor {
   protected forgetSchema(): void {
     this.#schema = undefined;
   }
+  /** @ignore */
   protected deadline(options: ActionOptions): Deadline {
     return new Deadline(this.name, options.timeout ?? this.commandTimeout, options.signal);
   }
