@@ -23,10 +23,20 @@
  * @module
  */
 
-// A curated surface: the QMP layer (its own entry, ./qmp), VMs and labs, the guest agent, and the
-// recipe calls most programs need (the whole recipe layer is ./recipe). QEMU's generated types are
-// under `qapi`. Internals (the launcher's pieces, process handling, helpers) are not exported.
-export * from "./lib/qmp/mod.ts";
+// A curated surface: the QMP client and its errors, VMs and labs, the guest agent, and the recipe
+// calls most programs need. Whole layers have entries of their own: ./qmp (framing and replay
+// too), ./recipe, ./host (host kinds). QEMU's generated types are also under `qapi`. Internals
+// (the launcher's pieces, process handling, helpers) are not exported.
+export * from "./lib/errors.ts";
+export * from "./lib/qmp/address.ts";
+export * from "./lib/qmp/match.ts";
+export * from "./lib/qmp/journal.ts";
+export * from "./lib/qmp/client.ts";
+export * from "./lib/qmp/schema.ts";
+// By name too: `deno doc --lint` wants every type a public signature names exported as such.
+export type * from "./lib/qmp/qapi.ts";
+export { QAPI_QEMU_RELEASES, QAPI_QEMU_VERSIONS } from "./lib/qmp/qapi.ts";
+export type * as qapi from "./lib/qmp/qapi.ts";
 export {
   type CommandArguments,
   type CommandName,
@@ -59,9 +69,7 @@ export {
 } from "./lib/vm/console.ts";
 export { launch, type LaunchOptions, type LaunchSpec, type PanicPolicy } from "./lib/vm/launch.ts";
 export { type HostRunOptions, type HostRunResult, SshHost } from "./lib/host/ssh.ts";
-export type { HostSpec, SshHostSpec } from "./lib/host/spec.ts";
-export type { ExposeWait, Host, SpawnOptions, ToolResult } from "./lib/host/host.ts";
-export type { QemuChild } from "./lib/_process.ts";
+export type { HostSpec } from "./lib/host/spec.ts";
 export { handleExitSignals } from "./lib/vm/exit_cleanup.ts";
 export {
   collectGarbage,

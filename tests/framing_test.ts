@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { LineStream, ProtocolError } from "../mod.ts";
+import { LineStream, ProtocolError } from "../lib/qmp/mod.ts";
 import { rejectsWith } from "./_assert.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);

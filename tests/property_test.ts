@@ -8,7 +8,8 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { CorralError, LineSplitter, parseRecipe, planRecipe, QmpClient } from "../mod.ts";
+import { CorralError, parseRecipe, planRecipe, QmpClient } from "../mod.ts";
+import { LineSplitter } from "../lib/qmp/mod.ts";
 import { within } from "./_assert.ts";
 import { fakePeer, GREETING } from "./_qemu.ts";
 

@@ -1,7 +1,8 @@
 /** Replay (issue 10): a report's qmp.log served back as a QMP peer, so a user's bug becomes a test. */
 
 import assert from "node:assert/strict";
-import { parseQmpLog, parseRecipe, replay, ReplayError, runRecipe, Vm } from "../mod.ts";
+import { parseRecipe, runRecipe, Vm } from "../mod.ts";
+import { parseQmpLog, replay, ReplayError } from "../lib/qmp/mod.ts";
 import { cli, corral, root } from "./_cli.ts";
 import { spawnQemu } from "./_qemu.ts";
 import { readUntil } from "./_assert.ts";
