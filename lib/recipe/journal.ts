@@ -94,3 +94,15 @@ export interface RunJournal {
   /** The VMs of the run with their groups (for reports that fold by group). */
   vms?: { name: string; groups: string[] }[];
 }
+
+/** A QMP event as `events.jsonl` records it. */
+export interface ReportEvent {
+  /** ms since the run started. */
+  ms: number;
+  /** The VM. */
+  vm: string;
+  /** The event's name. */
+  event: string;
+  /** Its data. */
+  data?: unknown;
+}
