@@ -126,10 +126,3 @@ export class LiveProgress {
     return this.#options.color ? `\x1b[${code}m${text}\x1b[0m` : text;
   }
 }
-
-/** The runner's lines a live display shows its own way (step heads, per-VM lines, bring-up). */
-export function shownLive(line: string): boolean {
-  // deno-lint-ignore no-control-regex
-  const plain = line.replace(/\x1b\[\d+m/g, "");
-  return !/^▶ |^ {2}[✓✗] |^ {2}\S+: (launched \(pid \d+\)|attached)$/.test(plain);
-}

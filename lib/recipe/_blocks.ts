@@ -8,6 +8,7 @@
  */
 
 import type { StepRecord } from "./journal.ts";
+import type { RunEvent } from "./run_events.ts";
 import type { PlannedStep } from "./plan.ts";
 import { allow, allowedFailures } from "./_tolerance.ts";
 
@@ -25,7 +26,8 @@ export interface BlockRunner {
   label(label: string | undefined): string;
   /** Run `run` in a scope of its own for undos, healed when it ends. */
   withUndo(run: () => Promise<void>): Promise<void>;
-  log(line: string): void;
+  /** Tell the run's listeners. */
+  emit(event: RunEvent): void;
 }
 
 /** Run a block on `targets`; resolves to the VMs where it failed. */
@@ -45,7 +47,7 @@ export async function runBlock(
   for (const [index, batch] of batches.entries()) {
     if (batch.length === 0) continue;
     const label = batches.length > 1 ? ` (batch ${index + 1}/${batches.length})` : undefined;
-    if (label) runner.log(`  batch ${index + 1}/${batches.length}: ${batch.join(", ")}`);
+    if (label) runner.emit({ type: "batch", index: index + 1, of: batches.length, vms: batch });
     const outerLabel = runner.label(label);
     const before = new Set(runner.failed);
     const firstChild = runner.records.length;
@@ -83,11 +85,12 @@ export async function runBlock(
     if (!tolerated) {
       const rest = batches.slice(index + 1).flat();
       if (rest.length > 0) {
-        runner.log(
-          `  ${stillFailed.length} failure(s) in batch ${
-            index + 1
-          } exceed max-failures ${allowed}: the remaining batches are skipped`,
-        );
+        runner.emit({
+          type: "batches-stopped",
+          index: index + 1,
+          failures: stillFailed.length,
+          allowed,
+        });
       }
       for (const name of rest) record.targets.push({ vm: name, status: "skipped" });
       break;

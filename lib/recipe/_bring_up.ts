@@ -15,6 +15,7 @@ import type { RunClock } from "./report.ts";
 import type { ReportDir } from "./report_dir.ts";
 import type { RunOptions } from "./run_options.ts";
 import type { Redactor } from "./secrets.ts";
+import type { RunEvent } from "./run_events.ts";
 
 /** What the run lends the bring-up. */
 export interface BringUpContext {
@@ -22,7 +23,8 @@ export interface BringUpContext {
   redact: Redactor;
   forks: number;
   signal: AbortSignal;
-  log(line: string): void;
+  /** Tell the run's listeners. */
+  emit(event: RunEvent): void;
 }
 
 /** The lab and networks made (kept for cleanup also on failure), or why the run cannot go on. */
@@ -74,7 +76,7 @@ export async function bringUp(
     for (const result of error.results) {
       const how = inventory.find((vm) => vm.name === result.vm)?.attach ? "attached" : "launched";
       if (result.status !== "ok") {
-        context.log(`  ${result.vm}: could not be ${how}: ${result.error.message}`);
+        context.emit({ type: "vm-lost", vm: result.vm, how, error: result.error.message });
       }
     }
     const first = error.results.find((result) => result.status !== "ok")!;

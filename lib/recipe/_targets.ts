@@ -7,7 +7,6 @@
  * @module
  */
 
-import { printable } from "../_text.ts";
 import { CorralError, DeadlineError, LaunchError, TimeoutError } from "../errors.ts";
 import { subsetMatch } from "../qmp/match.ts";
 import { Fleet, type VmResult } from "../vm/fleet.ts";
@@ -21,9 +20,8 @@ import { actionKind } from "./actions/registry.ts";
 import type { TargetRecord } from "./journal.ts";
 import type { RunClock } from "./report.ts";
 import type { ReportDir } from "./report_dir.ts";
-import type { RunOptions } from "./run_options.ts";
-import type { Redactor } from "./secrets.ts";
 import type { UndoScope } from "./_undo.ts";
+import type { RunEvent } from "./run_events.ts";
 import { renderTemplate, renderValue } from "./_render.ts";
 
 /** What the run lends the step execution. */
@@ -34,9 +32,8 @@ export interface TargetContext {
   forks: number;
   /** The recipe's default step timeout. */
   defaultTimeout: number;
+  /** The report, whose qmp.log marks where each step began. */
   report: ReportDir | undefined;
-  redact: Redactor;
-  progress: RunOptions["progress"];
   /** The run's signal (Ctrl-C, its deadline). */
   signal(): AbortSignal;
   /** " (batch 2/3)" while a serial block runs its batches. */
@@ -45,7 +42,8 @@ export interface TargetContext {
   undos(): UndoScope;
   /** Record a VM's events again (after it was started again). */
   watch(vm: Vm): void;
-  log(line: string): void;
+  /** Tell the run's listeners. */
+  emit(event: RunEvent): void;
 }
 
 /** Per VM: where the previous and the current step began. */
@@ -103,17 +101,15 @@ export class Targets {
             );
           }
           time.end = this.#context.clock.ms();
-          this.#context.log(
-            `  ✓ ${vm.name} ${showDuration(time.end - start)}${
-              attempt > 1 ? ` (attempt ${attempt})` : ""
-            }${noteOf(output)}`,
-          );
-          this.#context.progress?.({
+          this.#context.emit({
             type: "vm-done",
-            step: step.name + this.#context.batchLabel(),
+            step: step.name,
+            batch: this.#context.batchLabel(),
             vm: vm.name,
             status: "ok",
             ms: time.end - start,
+            attempt,
+            note: noteOf(output),
           });
           return { output, attempts: attempt };
         } catch (error) {
@@ -174,14 +170,14 @@ export class Targets {
       (timedOut
         ? this.#timeoutMessage(step, kind, timeout, result.error as TimeoutError)
         : result.error.message);
-    this.#context.log(`  ✗ ${result.vm}: ${message}`);
-    this.#context.progress?.({
+    this.#context.emit({
       type: "vm-done",
-      step: step.name + this.#context.batchLabel(),
+      step: step.name,
+      batch: this.#context.batchLabel(),
       vm: result.vm,
       status,
       ms: end - start,
-      error: printable(this.#context.redact.text(message)),
+      error: message,
     });
     return { vm: result.vm, status, ...when, error: message } as TargetRecord;
   }
@@ -258,10 +254,10 @@ const STEP_GUARD_MS = 1000;
  */
 const SETTLE_MS = 120_000;
 
-/** ` — NOTE` for an action whose output says something worth a line (how a stop went). */
-function noteOf(output: unknown): string {
+/** What an action's output says worth a line (how a stop went). */
+function noteOf(output: unknown): string | undefined {
   const note = (output as { note?: unknown } | undefined)?.note;
-  return typeof note === "string" ? ` — ${note}` : "";
+  return typeof note === "string" ? note : undefined;
 }
 
 function consoleCursor(vm: Vm): number {

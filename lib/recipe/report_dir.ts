@@ -8,6 +8,7 @@
 
 import { ReportDirError, type RunClock } from "./report.ts";
 import type { RunJournal } from "./journal.ts";
+import type { RunEvent } from "./run_events.ts";
 import type { Redactor } from "./secrets.ts";
 import type { Reporter, ReporterEvent, ReporterKind } from "./reporters/reporter.ts";
 import { REPORTERS } from "./reporters/registry.ts";
@@ -59,6 +60,23 @@ export class ReportDir {
     const reporters: Reporter[] = [];
     for (const kind of options.reporters ?? REPORTERS) reporters.push(await kind.open(dir));
     return new ReportDir(dir, options, reporters);
+  }
+
+  /** The run's events that `events.jsonl` records: the run's start, each step's start and end. */
+  listen(event: RunEvent): void {
+    if (event.type === "run-start") {
+      this.event({ type: "run-start", recipe: event.recipe, seed: event.seed });
+    } else if (event.type === "step-start") {
+      const { step, path, targets, ms } = event;
+      this.event({ type: "step-start", step, path, targets, ms });
+    } else if (event.type === "step-end") {
+      const { step, path, targets, ms } = event;
+      this.event({ type: "step-end", step, path, ms, targets });
+    } else if (event.type === "undone") {
+      const { name: step, path, startMs, endMs, targets } = event.record;
+      this.event({ type: "step-start", step, path, targets: [], ms: startMs });
+      this.event({ type: "step-end", step, path, ms: endMs, targets });
+    }
   }
 
   /** One record of `events.jsonl`, stamped with `time` (ISO) and `ms` unless it has them. */

@@ -9,7 +9,6 @@
  * @module
  */
 
-import { paintLine, printable } from "../_text.ts";
 import { judge } from "./verdict.ts";
 import { TimeoutError } from "../errors.ts";
 import type { Lab } from "../vm/lab.ts";
@@ -38,6 +37,9 @@ import { allowedFailures } from "./_tolerance.ts";
 import { runBlock } from "./_blocks.ts";
 import { Redactor } from "./secrets.ts";
 import type { RunOptions, RunResult } from "./run_options.ts";
+import type { RunEvent, RunListener } from "./run_events.ts";
+import { terminalLines } from "./live/terminal.ts";
+import { progressEvents } from "./live/progress.ts";
 
 export type { ProgressEvent, RunOptions, RunResult } from "./run_options.ts";
 
@@ -116,6 +118,7 @@ class Runner {
   #abort = new AbortController();
   #forks: number;
   #events: EventRecorder;
+  #listeners: RunListener[];
   /** " (batch 2/3)" while a serial block runs its batches. */
   #batchLabel = "";
   /** What actions with an `undo` owe: the run's steps, then each block batch in it. */
@@ -143,14 +146,13 @@ class Runner {
       forks: this.#forks,
       defaultTimeout: plan.recipe.timeout,
       report,
-      redact,
-      progress: options.progress,
       signal: () => this.#abort.signal,
       batchLabel: () => this.#batchLabel,
       undos: () => this.#undos.at(-1)!,
       watch: (vm) => this.#events.watch(vm),
-      log: (line) => this.#log(line),
+      emit: (event) => this.#emit(event),
     });
+    this.#listeners = listenersOf(options, report);
   }
 
   async run(): Promise<Omit<RunResult, "kept">> {
@@ -166,18 +168,13 @@ class Runner {
           }),
         ),
     );
-    this.#log(
-      `recipe ${this.#recipe.name}: seed ${this.#plan.seed}, ${this.#recipe.inventory.length} VM(s), forks ${this.#forks}`,
-    );
-    if (this.#redact.short > 0) {
-      this.#log(
-        `note: ${this.#redact.short} secret value(s) are shorter than 3 characters: masking them masks ordinary text too`,
-      );
-    }
-    this.#report?.event({
+    this.#emit({
       type: "run-start",
       recipe: this.#recipe.name,
       seed: this.#plan.seed,
+      vms: this.#recipe.inventory.length,
+      forks: this.#forks,
+      shortSecrets: this.#redact.short,
     });
     try {
       if (await this.#bringUp()) {
@@ -210,7 +207,7 @@ class Runner {
     await this.#heal(this.#undos[0]!); // what finally itself started
     for (const name of failedBefore) this.#failed.add(name);
     const journal = this.#journal();
-    this.#log(`verdict ${journal.verdict}: ${journal.reason}`);
+    this.#emit({ type: "verdict", verdict: journal.verdict, reason: journal.reason });
     return { journal, exitCode: EXIT_CODES[journal.verdict] };
   }
 
@@ -246,7 +243,7 @@ class Runner {
       redact: this.#redact,
       forks: this.#forks,
       signal: this.#abort.signal,
-      log: (line) => this.#log(line),
+      emit: (event) => this.#emit(event),
     });
     this.#lab = up.lab;
     this.#networks = up.networks;
@@ -259,7 +256,7 @@ class Runner {
     for (const target of absent?.targets ?? []) {
       if (target.status === "ok") continue;
       this.#absent.add(target.vm);
-      this.#log(`  ${target.vm}: could not be brought up: ${target.error}`);
+      this.#emit({ type: "vm-lost", vm: target.vm, how: "brought up", error: target.error! });
     }
     if (absent) this.#records.push(absent);
     for (const entry of inventory) {
@@ -267,7 +264,7 @@ class Runner {
       const vm = this.#lab!.vm(entry.name);
       this.#targets.track(vm);
       this.#events.watch(vm);
-      this.#log(`  ${vm.name}: ${entry.attach ? "attached" : `launched (pid ${vm.pid})`}`);
+      this.#emit({ type: "vm-up", vm: vm.name, attached: entry.attach !== undefined, pid: vm.pid });
     }
     return true;
   }
@@ -280,25 +277,16 @@ class Runner {
     const { step } = planned;
     const record = this.#startRecord(planned);
     const { targets: conditional, skipped, why } = await this.#pick(planned, only, cleanup);
-    this.#log(
-      `▶ ${step.name}${
-        why
-          ? ` (skipped: ${why})`
-          : conditional.length
-          ? ` on ${conditional.join(", ")}`
-          : " (no VM)"
-      }`,
-    );
-    this.#report?.event({
+    this.#emit({
       type: "step-start",
       step: step.name,
+      batch: this.#batchLabel,
       path: planned.path,
       targets: conditional,
+      skipped: why,
+      block: isBlock(step.action),
       ms: record.startMs,
     });
-    if (!isBlock(step.action)) {
-      this.#options.progress?.({ type: "step-start", step: record.name, targets: conditional });
-    }
 
     const failures: string[] = [];
     if (isBlock(step.action)) {
@@ -367,14 +355,15 @@ class Runner {
     record.endedAt = this.#clock.iso(record.endMs);
     this.#records.push(record);
     for (const target of record.targets) this.#outcomes.record(step.id, target);
-    this.#report?.event({
+    this.#emit({
       type: "step-end",
       step: step.name,
+      batch: record.name.slice(step.name.length),
       path: planned.path,
-      ms: record.endMs,
       targets: record.targets,
+      block: isBlock(step.action),
+      ms: record.endMs,
     });
-    if (!isBlock(step.action)) this.#options.progress?.({ type: "step-end", step: record.name });
     // A mutating step that ran may have changed a VM, even where it failed or timed out.
     if (step.mutates && record.targets.some((t) => t.status !== "skipped")) this.#mutated = true;
   }
@@ -430,7 +419,7 @@ class Runner {
           await this.#heal(scope); // the block's faults end with it, before always
         }
       },
-      log: (line) => this.#log(line),
+      emit: (event) => this.#emit(event),
     });
   }
 
@@ -439,15 +428,7 @@ class Runner {
     if (!scope.pending) return;
     const records = await scope.heal(this.#clock, (step) => step.timeout ?? this.#recipe.timeout);
     for (const record of records) {
-      const { name, path, startMs, endMs, targets } = record;
-      this.#report?.event({ type: "step-start", step: name, path, targets: [], ms: startMs });
-      this.#report?.event({ type: "step-end", step: name, path, ms: endMs, targets });
-      this.#log(`↺ ${record.name}`);
-      for (const target of record.targets) {
-        this.#log(
-          target.status === "ok" ? `  ✓ ${target.vm}` : `  ✗ ${target.vm}: ${target.error}`,
-        );
-      }
+      this.#emit({ type: "undone", record });
       this.#records.push(record);
     }
   }
@@ -483,15 +464,26 @@ class Runner {
 
   #setError(reason: string): void {
     this.#verdict ??= { verdict: "error", reason };
-    this.#log(reason);
+    this.#emit({ type: "problem", reason });
   }
 
   #order(vm: string): number {
     return this.#recipe.inventory.findIndex((entry) => entry.name === vm);
   }
 
-  #log(line: string): void {
-    const text = printable(this.#redact.text(line));
-    this.#options.log?.(this.#options.color ? paintLine(text) : text);
+  /** Tell every listener, secrets masked. */
+  #emit(event: RunEvent): void {
+    const masked = this.#redact.value(event);
+    for (const listen of this.#listeners) listen(masked);
   }
+}
+
+/** Who hears the run: the program's listeners, its lines and progress, the report. */
+function listenersOf(options: RunOptions, report: ReportDir | undefined): RunListener[] {
+  return [
+    ...(options.listeners ?? []),
+    ...(options.log ? [terminalLines(options.log, options.color)] : []),
+    ...(options.progress ? [progressEvents(options.progress)] : []),
+    ...(report ? [(event: RunEvent) => report.listen(event)] : []),
+  ];
 }

@@ -9,6 +9,7 @@ import type { DetachedVm } from "../vm/vm.ts";
 import type { RunJournal, TargetRecord } from "./journal.ts";
 import type { PlannedStep } from "./plan.ts";
 import type { ReporterKind } from "./reporters/reporter.ts";
+import type { RunListener } from "./run_events.ts";
 
 /** Options of {@linkcode runRecipe}. */
 export interface RunOptions {
@@ -28,6 +29,8 @@ export interface RunOptions {
   deadline?: number | undefined;
   /** Aborting it (Ctrl-C) stops the steps; `finally` still runs. */
   signal?: AbortSignal | undefined;
+  /** Every event of the run as it happens, secrets masked (see `run_events.ts`). */
+  listeners?: readonly RunListener[] | undefined;
   /** Progress, line by line, for a terminal or a log (secrets masked). */
   log?: ((line: string) => void) | undefined;
   /**

@@ -5,7 +5,10 @@ import type { Recipe } from "../../recipe/model.ts";
 import type { PlannedStep } from "../../recipe/plan.ts";
 import { ReportDirError, summary } from "../../recipe/report.ts";
 import { runRecipe } from "../../recipe/run.ts";
-import { LiveProgress, shownLive } from "../_progress.ts";
+import { LiveProgress } from "../_progress.ts";
+import type { RunEvent, RunListener } from "../../recipe/run_events.ts";
+import { terminalLines } from "../../recipe/live/terminal.ts";
+import { progressEvents } from "../../recipe/live/progress.ts";
 import { columns, userPath, wholeNumber } from "../_args.ts";
 import { loadRecipeFor, RECIPE_FLAGS } from "../_recipe_args.ts";
 import { defineCommand, flag, text } from "../command.ts";
@@ -156,7 +159,7 @@ async function runRecipeCli(recipe: Recipe, flags: RunFlags): Promise<number> {
   const write = (line: string) => {
     if (flags.quiet) return;
     if (!live) return print(line);
-    if (shownLive(line)) live.line(line);
+    live.line(line);
   };
   const interrupts = new Interrupts(write);
   handleExitSignals(false);
@@ -173,9 +176,7 @@ async function runRecipeCli(recipe: Recipe, flags: RunFlags): Promise<number> {
       reportDir: flags.report,
       force: flags.force,
       signal: interrupts.signal,
-      log: write,
-      progress: live ? (event) => live.event(event) : undefined,
-      color,
+      listeners: [live ? liveListener(live, write, color) : terminalLines(write, color)],
     });
     live?.stop();
     if (flags.quiet) {
@@ -266,4 +267,24 @@ class Interrupts {
     );
     this.#controller.abort(new CorralError(`interrupted by ${signal}`));
   }
+}
+
+/** What a live display shows as its running line (VMs brought up, without a line). */
+const LIVE: readonly RunEvent["type"][] = ["step-start", "vm-done", "step-end", "vm-up"];
+
+/**
+ * On a live display: steps, VMs done and VMs brought up show as its
+ * running line; the rest prints above it as lines.
+ */
+function liveListener(
+  live: LiveProgress,
+  write: (line: string) => void,
+  color: boolean,
+): RunListener {
+  const lines = terminalLines(write, color);
+  const progress = progressEvents((event) => live.event(event));
+  return (event) => {
+    if (LIVE.includes(event.type)) progress(event);
+    else lines(event);
+  };
 }
