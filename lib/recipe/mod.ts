@@ -35,6 +35,9 @@ export {
 } from "./report.ts";
 export { judge, type VerdictInput } from "./verdict.ts";
 export * from "./run.ts";
+export type { RunEvent, RunListener } from "./run_events.ts";
+export { linesOf, terminalLines } from "./live/terminal.ts";
+export { progressEvents } from "./live/progress.ts";
 export { type ReportEvent, reportHtml } from "./html.ts";
 export { recipeSchema } from "./schema.ts";
 export type { JsonSchema } from "./actions/parse_tools.ts";
