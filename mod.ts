@@ -54,6 +54,7 @@ export {
   type TypedEvent,
   type TypedMatch,
   Vm,
+  type VmChange,
   type VmConnectOptions,
   type WaitForOptions,
 } from "./lib/vm/vm.ts";

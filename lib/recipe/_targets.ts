@@ -61,11 +61,22 @@ export class Targets {
     this.#context = context;
   }
 
-  /** Start counting `vm`'s events and console lines for waits. */
+  /**
+   * Start counting `vm`'s events and console lines for waits, and follow
+   * the VM when it says it started again (a new console, its events watched
+   * again) or moved to another QEMU (the same journal, a new console).
+   */
   track(vm: Vm): void {
     this.#marks.set(vm.name, {
       previous: { events: 0, console: 0 },
       current: { events: 0, console: 0 },
+    });
+    vm.onChange((change) => {
+      const marks = this.#marks.get(vm.name)!;
+      if (change === "restarted") {
+        marks.current = { events: vm.mark(), console: 0 };
+        this.#context.watch(vm);
+      } else marks.current = { ...marks.current, console: 0 };
     });
   }
 
@@ -228,15 +239,6 @@ export class Targets {
       since,
       render: (template) => renderTemplate(template, vm.name, seed),
       renderValue: (value) => renderValue(value, vm.name, seed),
-      restarted: () => {
-        this.#marks.set(vm.name, { previous: since, current: { events: vm.mark(), console: 0 } });
-        this.#context.watch(vm);
-      },
-      replaced: () => {
-        // Events keep their numbers (one journal); the new console counts from its first line.
-        const marks = this.#marks.get(vm.name)!;
-        marks.current = { ...marks.current, console: 0 };
-      },
     });
   }
 }

@@ -13,10 +13,16 @@ import { QmpClient } from "../qmp/client.ts";
 import type { Console } from "./console.ts";
 import type { Machine } from "./machine.ts";
 import { VmAgent } from "../agent/vm_agent.ts";
-
 import { VmMonitor } from "./monitor.ts";
 import type { ActionOptions } from "./handle.ts";
-import type { DetachedVm, Liveness, ShutdownOptions, StopHow, VmParts } from "./vm_types.ts";
+import type {
+  DetachedVm,
+  Liveness,
+  ShutdownOptions,
+  StopHow,
+  VmChange,
+  VmParts,
+} from "./vm_types.ts";
 
 /** A VM's process, console and agent. See {@linkcode Vm}. */
 export class VmLifecycle extends VmMonitor {
@@ -29,6 +35,7 @@ export class VmLifecycle extends VmMonitor {
   #console: Console | undefined;
   #agent: VmAgent | undefined;
   #stopped: StopHow | undefined;
+  #listeners = new Set<(change: VmChange) => void>();
 
   /** Wrap a connected client. Most users call {@linkcode Vm.connect} or `launch`. */
   constructor(client: QmpClient, parts: VmParts = {}) {
@@ -242,6 +249,21 @@ export class VmLifecycle extends VmMonitor {
     );
     this.qmp = client;
     this.#useConsole(console);
+    this.#announce("restarted");
+  }
+
+  /**
+   * Hear when this VM starts again in a new QEMU process (`relaunch`) or
+   * moves to another QEMU (a live migration): its console is then a new
+   * one. Returns a function that stops listening.
+   */
+  onChange(listener: (change: VmChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #announce(change: VmChange): void {
+    for (const listener of [...this.#listeners]) listener(change);
   }
 
   /** Close the QMP connection (and console); QEMU keeps running. */
@@ -314,6 +336,7 @@ export class VmLifecycle extends VmMonitor {
     this.qmp.trace = this.trace; // the new client traces too
     this.forgetSchema();
     target.forgetSchema();
+    this.#announce("moved");
     await this.machine!.inheritLogs(target.machine!);
     await target.dispose();
   }

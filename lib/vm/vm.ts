@@ -45,6 +45,7 @@ export type {
   Subset,
   TypedEvent,
   TypedMatch,
+  VmChange,
   VmConnectOptions,
   VmParts,
   WaitForOptions,

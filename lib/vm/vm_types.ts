@@ -141,3 +141,6 @@ export interface EventsOptions<D = Record<string, unknown>> {
   /** Ends the iteration. */
   signal?: AbortSignal;
 }
+
+/** What a VM announces (`vm.onChange`): it started again in a new process, or moved to another QEMU. */
+export type VmChange = "restarted" | "moved";

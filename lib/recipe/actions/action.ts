@@ -44,13 +44,6 @@ export interface RunContext {
   render(template: Template): string;
   /** A JSON value whose `{ $template }` leaves are rendered for this VM. */
   renderValue(value: unknown): unknown;
-  /** Tell the runner that the VM was started again (new connection, new console). */
-  restarted(): void;
-  /**
-   * Tell the runner that the VM now runs in another QEMU (live-migrated):
-   * the same journal, a new console.
-   */
-  replaced(): void;
 }
 
 /** What an action needs of the VMs it targets, checked before anything runs. */

@@ -64,7 +64,7 @@ export default defineAction({
       : `no host '${action.host}' in hosts${didYouMean(action.host, hosts)}`,
   mutates: () => true,
   requires: () => "launched",
-  async run(action, { vm, timeout, signal, render, replaced }) {
+  async run(action, { vm, timeout, signal, render }) {
     const moved = await vm.migrate({
       instance: action.to ? render(action.to) : undefined,
       changes: action.host === undefined ? undefined : { host: action.host },
@@ -75,7 +75,6 @@ export default defineAction({
       timeout,
       signal,
     });
-    replaced();
     return moved;
   },
 });

@@ -7,10 +7,9 @@ export default defineAction({
   options: {},
   mutates: () => true,
   requires: () => "launched",
-  async run(_action, { vm, signal, restarted }) {
+  async run(_action, { vm, signal }) {
     if (vm.exitStatus === undefined && vm.connected) return undefined;
     await vm.relaunch({ signal });
-    restarted();
     return undefined;
   },
 });
