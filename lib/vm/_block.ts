@@ -26,23 +26,12 @@ export interface Disk {
   bitmaps: string[];
 }
 
-interface BlockInfo {
-  device: string;
-  inserted?: {
-    "node-name": string;
-    drv: string;
-    ro: boolean;
-    file: string;
-    image: { "virtual-size": number };
-    "dirty-bitmaps"?: { name: string }[];
-  };
-}
-
 /** Every disk with a medium, in QEMU's order. */
 export async function disksOf(vm: Vm): Promise<Disk[]> {
-  const blocks = await vm.executeUntyped("query-block") as BlockInfo[];
+  const blocks = await vm.execute("query-block");
+  // A medium without a node name (an empty drive's) cannot be named in blockdev commands.
   return blocks.flatMap(({ device, inserted }) =>
-    inserted
+    inserted?.["node-name"] !== undefined
       ? [{
         device,
         node: inserted["node-name"],
@@ -50,7 +39,7 @@ export async function disksOf(vm: Vm): Promise<Disk[]> {
         file: inserted.file,
         size: inserted.image["virtual-size"],
         readOnly: inserted.ro,
-        bitmaps: (inserted["dirty-bitmaps"] ?? []).map((b) => b.name),
+        bitmaps: (inserted["dirty-bitmaps"] ?? []).flatMap((b) => b.name ?? []),
       }]
       : []
   );

@@ -95,13 +95,14 @@ export async function backup(vm: Vm, options: BackupOptions): Promise<BackupResu
     };
     if (sync === "full") {
       // The bitmap starts (again) at the very moment of the full copy: one transaction.
+      const data = { node: disk.node, name: bitmap };
       const track = disk.bitmaps.includes(bitmap)
-        ? { type: "block-dirty-bitmap-clear", data: { node: disk.node, name: bitmap } }
-        : { type: "block-dirty-bitmap-add", data: { node: disk.node, name: bitmap } };
-      await vm.executeUntyped("transaction", {
-        actions: [track, { type: "blockdev-backup", data: copy }],
+        ? { type: "block-dirty-bitmap-clear" as const, data }
+        : { type: "block-dirty-bitmap-add" as const, data };
+      await vm.execute("transaction", {
+        actions: [track, { type: "blockdev-backup" as const, data: copy }],
       }, jobs);
-    } else await vm.executeUntyped("blockdev-backup", copy, jobs);
+    } else await vm.execute("blockdev-backup", copy, jobs);
     const job = await awaitJob(vm, id, "blockdev-backup", since, jobs);
     last.set(disk.device, file);
     LAST.set(vm, last);
@@ -136,7 +137,7 @@ async function createTarget(
   const opened: string[] = [];
   const remove = async () => {
     for (const name of opened.reverse()) {
-      await vm.executeUntyped("blockdev-del", { "node-name": name }).catch(() => {});
+      await vm.execute("blockdev-del", { "node-name": name }).catch(() => {});
     }
   };
   try {
@@ -146,7 +147,7 @@ async function createTarget(
       { options: { driver: "file", filename: file, size: 0 } },
       jobs,
     );
-    await vm.executeUntyped("blockdev-add", {
+    await vm.execute("blockdev-add", {
       driver: "file",
       "node-name": fileNode,
       filename: file,
@@ -160,7 +161,7 @@ async function createTarget(
         ...(base ? { "backing-file": base, "backing-fmt": "qcow2" } : {}),
       },
     }, jobs);
-    await vm.executeUntyped("blockdev-add", {
+    await vm.execute("blockdev-add", {
       driver: "qcow2",
       "node-name": node,
       file: fileNode,

@@ -10,6 +10,7 @@
 import type { ExecuteOptions, QmpClient } from "../qmp/client.ts";
 import type { QueryStatusReturn } from "../qmp/qapi.ts";
 import type { VmAgent } from "../agent/vm_agent.ts";
+import type { CommandName, CommandReturn, ExecuteRest } from "./vm_types.ts";
 
 /** The result of `query-status`, typed from QEMU's schema. */
 export type StatusInfo = QueryStatusReturn;
@@ -44,7 +45,9 @@ export interface VmHandle {
   readonly hasAgent: boolean;
   /** Its guest agent. */
   readonly agent: VmAgent;
-  /** Any QMP command. */
+  /** A QMP command, typed from QEMU's schema. */
+  execute<C extends CommandName>(command: C, ...rest: ExecuteRest<C>): Promise<CommandReturn<C>>;
+  /** Any QMP command (one the typed ones do not know). */
   executeUntyped(
     command: string,
     args?: Record<string, unknown>,

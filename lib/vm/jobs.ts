@@ -89,9 +89,9 @@ export async function awaitJob(
     names: "JOB_STATUS_CHANGE",
     match: (data) => data.id === id && data.status === "concluded",
   }, { since, timeout, ...(options.signal ? { signal: options.signal } : {}) });
-  const jobs = await vm.executeUntyped("query-jobs") as JobInfo[];
+  const jobs: JobInfo[] = await vm.execute("query-jobs");
   const job = jobs.find((j) => j.id === id);
-  await vm.executeUntyped("job-dismiss", { id }).catch(() => {});
+  await vm.execute("job-dismiss", { id }).catch(() => {});
   if (!job) {
     throw new JobError(`job ${id} (${command}) concluded but query-jobs does not list it`, {
       vm: vm.name,

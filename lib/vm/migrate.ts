@@ -159,8 +159,8 @@ export async function migrate(
   const shown = shownTimeout ?? timeout;
   const postcopy = options.mode === "postcopy";
   const capabilities = [
-    { capability: "events", state: true },
-    ...(postcopy ? [{ capability: "postcopy-ram", state: true }] : []),
+    { capability: "events" as const, state: true },
+    ...(postcopy ? [{ capability: "postcopy-ram" as const, state: true }] : []),
   ];
   const wasRunning = (await source.status()).running;
   const uri = target.incomingUri(source);
@@ -169,21 +169,21 @@ export async function migrate(
   let switcher: ReturnType<typeof setTimeout> | undefined;
   try {
     for (const vm of [source, target]) {
-      await vm.executeUntyped("migrate-set-capabilities", { capabilities });
+      await vm.execute("migrate-set-capabilities", { capabilities });
     }
-    await source.executeUntyped("migrate-set-parameters", {
+    await source.execute("migrate-set-parameters", {
       "max-bandwidth": options.maxBandwidth ?? 1024 ** 3,
       ...(options.downtimeLimit !== undefined ? { "downtime-limit": options.downtimeLimit } : {}),
     });
     const sourceMark = source.mark();
     const targetMark = target.mark();
-    await target.executeUntyped("migrate-incoming", { uri });
+    await target.execute("migrate-incoming", { uri });
     // Past the deadline or interrupted: never start what the caller gave up on.
     signal?.throwIfAborted();
-    await source.executeUntyped("migrate", { uri });
+    await source.execute("migrate", { uri });
     if (postcopy) {
       switcher = setTimeout(
-        () => source.executeUntyped("migrate-start-postcopy").catch(() => {}),
+        () => source.execute("migrate-start-postcopy").catch(() => {}),
         options.postcopyAfter ?? 1000,
       );
     }
@@ -213,12 +213,7 @@ export async function migrate(
 
 /** The finished migration's figures, from the source's `query-migrate`. */
 async function figures(source: Vm, postcopy: boolean): Promise<MigrationResult> {
-  const info = await source.executeUntyped("query-migrate") as {
-    "total-time"?: number;
-    downtime?: number;
-    "setup-time"?: number;
-    ram?: { "dirty-sync-count"?: number; transferred?: number };
-  };
+  const info = await source.execute("query-migrate");
   return {
     totalTimeMs: info["total-time"] ?? 0,
     downtimeMs: info.downtime ?? 0,
@@ -242,9 +237,9 @@ async function undo(
 ): Promise<MigrationError> {
   const { error, signal } = why;
   const cancelMark = source.mark();
-  await source.executeUntyped("migrate_cancel").catch(() => {});
+  await source.execute("migrate_cancel").catch(() => {});
   if (await settled(source, cancelMark) === "completed") {
-    await target.executeUntyped("stop").catch(() => {});
+    await target.execute("stop").catch(() => {});
   }
   const status = await source.status().catch(() => undefined);
   if (why.wasRunning && status && !status.running) await source.resume().catch(() => {});
@@ -265,18 +260,14 @@ async function undo(
 
 /** How a migration ended once cancelled: `cancelled`, `failed` or `completed` (it won the race). */
 async function settled(source: Vm, since: number): Promise<string> {
-  const info = await source.executeUntyped("query-migrate").catch(() => undefined) as
-    | { status?: string }
-    | undefined;
+  const info = await source.execute("query-migrate").catch(() => undefined);
   const now = info?.status ?? "none";
   if (!["active", "cancelling", "setup", "device", "pre-switchover"].includes(now)) return now;
   return await migrationEnd(source.client.journal, since, 10_000).catch(() => now);
 }
 
 async function failure(vm: Vm): Promise<string> {
-  const info = await vm.executeUntyped("query-migrate").catch(() => undefined) as {
-    "error-desc"?: string;
-  } | undefined;
+  const info = await vm.execute("query-migrate").catch(() => undefined);
   return info?.["error-desc"] ? `: ${info["error-desc"]}` : "";
 }
 

@@ -133,12 +133,12 @@ async function saveTemplate(
  * @throws {MigrationError} QEMU could not write it.
  */
 export async function saveState(vm: Vm, file: string, timeout = 120_000): Promise<void> {
-  await vm.executeUntyped("migrate-set-capabilities", {
+  await vm.execute("migrate-set-capabilities", {
     capabilities: [{ capability: "events", state: true }],
   });
-  await vm.executeUntyped("migrate-set-parameters", { "max-bandwidth": 8 * 1024 ** 3 });
+  await vm.execute("migrate-set-parameters", { "max-bandwidth": 8 * 1024 ** 3 });
   const since = vm.mark();
-  await vm.executeUntyped("migrate", { uri: `exec:cat > ${shellWord(file)}` });
+  await vm.execute("migrate", { uri: `exec:cat > ${shellWord(file)}` });
   const ended = await migrationEnd(vm.client.journal, since, timeout);
   if (ended !== "completed") {
     throw new MigrationError(`saving the state to ${file} ${ended}`, { vm: vm.name });
