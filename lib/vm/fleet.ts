@@ -209,7 +209,7 @@ export class Fleet {
 
   /** `vm.kill()` on every VM. */
   kill(options: FleetOptions = {}): Promise<FleetResult<Deno.CommandStatus>> {
-    return this.run((vm) => vm.kill(), options);
+    return this.run((vm, signal) => vm.kill({ timeout: options.timeout, signal }), options);
   }
 }
 

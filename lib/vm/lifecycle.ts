@@ -154,13 +154,13 @@ export class VmLifecycle extends VmMonitor {
    * `query-yank`, which does not queue behind other commands, got no reply
    * in time) or `healthy`.
    */
-  async liveness(options: { timeout?: number } = {}): Promise<Liveness> {
+  async liveness(options: ActionOptions = {}): Promise<Liveness> {
     if (!this.connected || this.exitStatus !== undefined) return "dead";
-    const timeout = options.timeout ?? 1000;
+    const ask = { timeout: options.timeout ?? 1000, signal: options.signal };
     try {
       if (this.qmp.oob) {
-        await this.qmp.execute("query-yank", undefined, { oob: true, timeout });
-      } else await this.qmp.execute("query-status", undefined, { timeout });
+        await this.qmp.execute("query-yank", undefined, { oob: true, ...ask });
+      } else await this.qmp.execute("query-status", undefined, ask);
       return "healthy";
     } catch (error) {
       if (error instanceof TimeoutError) return "wedged";
@@ -216,13 +216,19 @@ export class VmLifecycle extends VmMonitor {
     return await process.status;
   }
 
-  /** Kill a launched VM's QEMU with SIGKILL, like pulling the power cord. */
-  async kill(): Promise<Deno.CommandStatus> {
+  /**
+   * Kill a launched VM's QEMU with SIGKILL, like pulling the power cord;
+   * resolves once it is gone and its connection closed.
+   *
+   * @throws {TimeoutError} It was not gone in time (a process stuck in the
+   *   kernel, a host that stopped answering).
+   */
+  async kill(options: ActionOptions = {}): Promise<Deno.CommandStatus> {
     const process = this.requireMachine("kill").process!;
     process.signal("SIGKILL");
-    const status = await process.status;
-    await this.qmp.done;
-    return status;
+    const deadline = this.deadline(options);
+    await deadline.race(Promise.all([process.status, this.qmp.done]), "QEMU gone after SIGKILL");
+    return await process.status;
   }
 
   /**
@@ -230,7 +236,7 @@ export class VmLifecycle extends VmMonitor {
    * (killed, shut down, or powered off). The event journal and its cursors
    * carry over; a new console connection replaces the old one.
    */
-  async relaunch(options: Pick<ActionOptions, "signal"> = {}): Promise<void> {
+  async relaunch(options: ActionOptions = {}): Promise<void> {
     const machine = this.requireMachine("relaunch");
     if (machine.process && !machine.process.exit) {
       throw new CorralError(
@@ -246,6 +252,7 @@ export class VmLifecycle extends VmMonitor {
       this.trace,
       1,
       options.signal,
+      options.timeout,
     );
     this.qmp = client;
     this.#useConsole(console);

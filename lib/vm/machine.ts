@@ -319,6 +319,7 @@ export class Machine {
     trace: QmpTrace | undefined = this.#options.trace,
     attempt = 1,
     signal: AbortSignal | undefined = this.#options.signal,
+    timeout: number = this.#options.timeout ?? 30_000,
   ): Promise<{ client: QmpClient; console: Console | undefined }> {
     this.#signal = signal;
     const name = this.spec.name;
@@ -335,7 +336,6 @@ export class Machine {
       netns: this.spec.nics?.[0]?.netns,
     });
     await this.#record(process.pid);
-    const timeout = this.#options.timeout ?? 30_000;
     const deadline = performance.now() + timeout;
     let client: QmpClient | undefined;
     let console: Console | undefined;
@@ -386,7 +386,7 @@ export class Machine {
       ) {
         await process.terminate(1000);
         this.restarts++;
-        return await this.start(journal, trace, attempt + 1, signal);
+        return await this.start(journal, trace, attempt + 1, signal, timeout);
       }
       throw await this.#notStarted(process, error);
     }

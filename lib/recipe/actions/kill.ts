@@ -4,6 +4,6 @@ import { simpleAction } from "./action.ts";
 export default simpleAction(
   "kill",
   "SIGKILL the VM's QEMU, like a power cut (VMs corral launched)",
-  async (vm) => ({ signal: (await vm.kill()).signal }),
+  async (vm, options) => ({ signal: (await vm.kill(options)).signal }),
   "launched",
 );

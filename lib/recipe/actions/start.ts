@@ -7,9 +7,9 @@ export default defineAction({
   options: {},
   mutates: () => true,
   requires: () => "launched",
-  async run(_action, { vm, signal }) {
+  async run(_action, { vm, timeout, signal }) {
     if (vm.exitStatus === undefined && vm.connected) return undefined;
-    await vm.relaunch({ signal });
+    await vm.relaunch({ timeout, signal });
     return undefined;
   },
 });
