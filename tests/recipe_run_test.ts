@@ -1,7 +1,7 @@
 /** Recipes run on real VMs: every step kind, lockstep and forks, retries, cleanup, verdicts. */
 
 import assert from "node:assert/strict";
-import { parseRecipe, type RunJournal, runRecipe, type StepRecord } from "../mod.ts";
+import { parseRecipe, planRecipe, type RunJournal, runRecipe, type StepRecord } from "../mod.ts";
 
 const HEAD = (vms: string, extra = "") => `recipe: 1\nname: t\n${extra}vms:\n${vms}\nsteps:\n`;
 
@@ -292,4 +292,18 @@ Deno.test("run: a stop past its step's deadline ends the grace at once and stops
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("run: a plan made once is the run's (its seed and picks); another recipe's plan is refused", async () => {
+  const text = "recipe: 1\nname: planned\nvms: { a: { guest: none }, b: { guest: none } }\n" +
+    "steps:\n  - { name: ask, on: all, qmp: { execute: query-status } }\n";
+  const recipe = parseRecipe(text, "planned.yaml");
+  const plan = planRecipe(recipe, 7, { limit: "a" });
+  const { journal } = await runRecipe(recipe, { plan, seed: 1 });
+  assert.equal(journal.seed, 7);
+  assert.deepEqual(journal.steps.map((s) => s.targets.map((t) => t.vm)), [["a"]]);
+  await assert.rejects(
+    () => runRecipe(parseRecipe(text, "planned.yaml"), { plan }),
+    /the plan given is not this recipe's/,
+  );
 });

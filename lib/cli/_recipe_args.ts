@@ -9,7 +9,7 @@
 
 import type { Recipe } from "../recipe/model.ts";
 import { loadRecipe, RecipeError } from "../recipe/parse.ts";
-import { planRecipe, randomSeed } from "../recipe/plan.ts";
+import { type Plan, planRecipe, randomSeed } from "../recipe/plan.ts";
 import { isSecretName, Redactor } from "../recipe/secrets.ts";
 import { assignments, userPath, wholeNumber } from "./_args.ts";
 import { type CommandContext, type Flags, text, texts } from "./command.ts";
@@ -28,6 +28,8 @@ export interface LoadedRecipe {
   seed: number;
   /** `--limit` and `--start-at`. */
   control: { limit: string | undefined; startAt: string | undefined };
+  /** The plan, made once: the run runs it as it is. */
+  plan: Plan;
 }
 
 /**
@@ -63,8 +65,8 @@ export async function loadRecipeFor(
   const control = { limit: text(values, "limit"), startAt: text(values, "start-at") };
   try {
     const recipe = await loadRecipe(userPath(positionals[0])!, { vars, secretVars, maxVms });
-    planRecipe(recipe, runSeed, control);
-    return { recipe, seed: runSeed, control };
+    const plan = planRecipe(recipe, runSeed, control);
+    return { recipe, seed: runSeed, control, plan };
   } catch (error) {
     if (error instanceof RecipeError) {
       console.error(cliSecrets.text(error.message));

@@ -10,7 +10,7 @@
  */
 
 import { judge } from "./verdict.ts";
-import { TimeoutError } from "../errors.ts";
+import { CorralError, TimeoutError } from "../errors.ts";
 import type { Lab } from "../vm/lab.ts";
 import { LabNetworks } from "../vm/network.ts";
 import type { DetachedVm } from "../vm/vm.ts";
@@ -70,7 +70,10 @@ export type { ProgressEvent, RunOptions, RunResult } from "./run_options.ts";
  * ```
  */
 export async function runRecipe(recipe: Recipe, options: RunOptions = {}): Promise<RunResult> {
-  const plan = planRecipe(recipe, options.seed ?? randomSeed(), {
+  if (options.plan && options.plan.recipe !== recipe) {
+    throw new CorralError("the plan given is not this recipe's: plan the recipe that runs");
+  }
+  const plan = options.plan ?? planRecipe(recipe, options.seed ?? randomSeed(), {
     limit: options.limit,
     startAt: options.startAt,
   });

@@ -7,12 +7,18 @@
 
 import type { DetachedVm } from "../vm/vm.ts";
 import type { RunJournal, TargetRecord } from "./journal.ts";
-import type { PlannedStep } from "./plan.ts";
+import type { Plan, PlannedStep } from "./plan.ts";
 import type { ReporterKind } from "./reporters/reporter.ts";
 import type { RunListener } from "./run_events.ts";
 
 /** Options of {@linkcode runRecipe}. */
 export interface RunOptions {
+  /**
+   * The recipe's plan, made already (`planRecipe`, as `corral run` does to
+   * check it): run as it is, so the run is what was planned. Then `seed`,
+   * `limit` and `startAt` are the plan's own.
+   */
+  plan?: Plan | undefined;
   /** The seed for picks. Default: a random one (printed, and kept in the journal). */
   seed?: number | undefined;
   /** Override the recipe's `defaults.forks`. */

@@ -2,7 +2,7 @@ import { CorralError } from "../../errors.ts";
 import { handleExitSignals, killAllLaunched } from "../../vm/exit_cleanup.ts";
 import { parseDuration } from "../../recipe/duration.ts";
 import type { Recipe } from "../../recipe/model.ts";
-import type { PlannedStep } from "../../recipe/plan.ts";
+import type { Plan, PlannedStep } from "../../recipe/plan.ts";
 import { ReportDirError, summary } from "../../recipe/report.ts";
 import { runRecipe } from "../../recipe/run.ts";
 import { LiveProgress } from "../_progress.ts";
@@ -85,7 +85,7 @@ export default defineCommand({
       }
     });
     if (typeof loaded === "number") return loaded;
-    const { recipe, seed, control } = loaded;
+    const { recipe, seed, control, plan } = loaded;
     if (flag(values, "keep") && recipe.inventory.some((vm) => vm.spec?.host)) {
       console.error(
         "corral run: --keep cannot keep VMs on SSH hosts: they die with corral's connection " +
@@ -95,6 +95,7 @@ export default defineCommand({
     }
     return await runRecipeCli(recipe, {
       ...control,
+      plan,
       step: flag(values, "step"),
       verbose: flag(values, "verbose"),
       quiet: flag(values, "quiet"),
@@ -110,6 +111,7 @@ export default defineCommand({
 });
 
 interface RunFlags {
+  plan: Plan;
   limit: string | undefined;
   startAt: string | undefined;
   step: boolean;
@@ -165,11 +167,9 @@ async function runRecipeCli(recipe: Recipe, flags: RunFlags): Promise<number> {
   handleExitSignals(false);
   try {
     const result = await runRecipe(recipe, {
-      limit: flags.limit,
-      startAt: flags.startAt,
+      plan: flags.plan,
       trace: flags.verbose ? (line) => console.error(line) : undefined,
       confirm: flags.step ? askStep : undefined,
-      seed: flags.seed,
       forks: flags.forks,
       deadline: flags.deadline,
       keep: flags.keep,
