@@ -13,6 +13,7 @@ import {
   isVmName,
   type LaunchSpec,
   PANIC_POLICIES,
+  SPEC_FIELDS,
   validateSpec,
 } from "../vm/launch.ts";
 import type { HostSpec } from "../host/spec.ts";
@@ -20,24 +21,8 @@ import { addresses, type NetworkSpec } from "../vm/network.ts";
 import { type InventoryVm } from "./model.ts";
 import { StepsReader } from "./_steps_reader.ts";
 
-/** The inventory fields that go into the launch spec as they are. */
-const SPEC_KEYS = [
-  "guest",
-  "memory",
-  "cpus",
-  "machine",
-  "qemu",
-  "args",
-  "panic",
-  "kernel",
-  "initrd",
-  "append",
-  "agent",
-  "accel",
-  "template",
-  "host",
-  "disks",
-] as const;
+/** The inventory fields that go into the launch spec as they are (see `SPEC_FIELDS`). */
+const SPEC_KEYS = Object.keys(SPEC_FIELDS);
 
 /**
  * The files a VM launched here boots from that cannot be read: its kernel,

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { PANIC_POLICIES } from "../vm/launch.ts";
+import { SPEC_FIELDS } from "../vm/launch.ts";
 import { DURATION_SCHEMA, type JsonSchema } from "./actions/parse_tools.ts";
 import { ACTIONS } from "./actions/registry.ts";
 import { RUN_STATES } from "./actions/wait_status.ts";
@@ -21,44 +21,24 @@ const COUNT_OR_PERCENT = (minimum: number): JsonSchema => ({
 const EDGE = { type: "string", pattern: "^[A-Za-z][\\w-]*\\.(start|end)$" };
 const PLAIN = { type: ["string", "number", "boolean", "null"] };
 
+/** A VM's fields: the launch spec's own (`SPEC_FIELDS`), and what the recipe adds. */
 function vmFields(attach: boolean): JsonSchema {
   return {
     type: ["object", "null"],
     additionalProperties: false,
     properties: {
-      guest: {
-        type: "string",
-        description: "builtin:tiny, builtin:linux, none, or a disk image path",
-      },
-      memory: { anyOf: [{ type: "number" }, { type: "string" }] },
-      cpus: { type: "integer", minimum: 1 },
-      machine: { type: "string" },
-      qemu: { type: "string" },
-      args: list({ type: "string" }),
-      panic: { enum: [...PANIC_POLICIES] },
+      ...SPEC_FIELDS,
       groups: list({ type: "string" }),
-      kernel: { type: "string" },
       networks: list({ type: "string" }),
-      disks: list({
-        type: "object",
-        additionalProperties: false,
-        properties: { base: { type: "string" }, size: { type: "string" } },
-      }),
-      accel: { enum: ["kvm", "tcg"] },
-      host: { type: "string", description: "the SSH host to run on (a name from hosts)" },
-      template: {
-        enum: ["warm"],
-        description: "start from the saved state of one template VM of this spec, not a boot",
-      },
-      initrd: { type: "string" },
-      append: { type: "string" },
-      agent: attach
+      ...(attach
         ? {
-          type: ["boolean", "string"],
-          description: "true/false, or an attached VM's agent socket",
+          agent: {
+            type: ["boolean", "string"],
+            description: "true/false, or an attached VM's agent socket",
+          },
+          attach: { type: "string", description: "unix:/path or tcp:host:port" },
         }
-        : { type: "boolean" },
-      ...(attach ? { attach: { type: "string", description: "unix:/path or tcp:host:port" } } : {}),
+        : {}),
     },
   };
 }

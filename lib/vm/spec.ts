@@ -148,3 +148,43 @@ export function imageGuest(spec: Pick<LaunchSpec, "guest">): string | undefined 
 export function defaultAccel(): "kvm" | "tcg" {
   return Deno.env.get("CORRAL_ACCEL") === "kvm" ? "kvm" : "tcg";
 }
+
+/** A JSON-schema fragment. */
+type Schema = Record<string, unknown>;
+const text = (description?: string): Schema =>
+  description ? { type: "string", description } : { type: "string" };
+const texts: Schema = { type: "array", items: { type: "string" } };
+
+/**
+ * The launch spec's fields a recipe's `vms:` sets, each with its JSON
+ * schema: the recipe reader takes these keys, and the recipe schema
+ * describes them, from this one list (`validateSpec` checks the values,
+ * for the reader and the launcher alike).
+ */
+export const SPEC_FIELDS: Readonly<Record<string, Schema>> = {
+  guest: text("builtin:tiny, builtin:linux, none, or a disk image path"),
+  memory: { anyOf: [{ type: "number" }, { type: "string" }] },
+  cpus: { type: "integer", minimum: 1 },
+  machine: text(),
+  qemu: text(),
+  args: texts,
+  panic: { enum: [...PANIC_POLICIES] },
+  kernel: text(),
+  initrd: text(),
+  append: text(),
+  agent: { type: "boolean" },
+  accel: { enum: ["kvm", "tcg"] },
+  template: {
+    enum: ["warm"],
+    description: "start from the saved state of one template VM of this spec, not a boot",
+  },
+  host: text("the SSH host to run on (a name from hosts)"),
+  disks: {
+    type: "array",
+    items: {
+      type: "object",
+      additionalProperties: false,
+      properties: { base: text(), size: text() },
+    },
+  },
+};
