@@ -13,7 +13,24 @@
  * @module
  */
 
-export * from "../errors.ts";
+// The protocol's errors; the other layers export theirs (./recipe StepFailure, ./host HostError),
+// and the root all of them. The hierarchy is drawn in one place, lib/errors.ts.
+export {
+  AbortedError,
+  ArgumentsError,
+  ConnectError,
+  ConnectionClosedError,
+  CorralError,
+  type CorralErrorOptions,
+  DeadlineError,
+  EventsLostError,
+  MonitorBusyError,
+  ProtocolError,
+  QmpError,
+  type QmpErrorOptions,
+  TimeoutError,
+  type TimeoutErrorOptions,
+} from "../errors.ts";
 export * from "./address.ts";
 export * from "./framing.ts";
 export * from "./match.ts";

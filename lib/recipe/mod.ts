@@ -34,6 +34,7 @@ export {
   summary,
 } from "./report.ts";
 export { judge, type VerdictInput } from "./verdict.ts";
+export { CorralError, StepFailure } from "../errors.ts";
 export * from "./run.ts";
 export type { RunEvent, RunListener } from "./run_events.ts";
 export { linesOf, terminalLines } from "./live/terminal.ts";
