@@ -98,6 +98,7 @@ export {
 export * from "./lib/vm/snapshot.ts";
 export * from "./lib/vm/backup.ts";
 export { LabNetworks, type NetworkSpec, type Nic } from "./lib/vm/network.ts";
+export { type ImpairmentSpec, Switch, type SwitchCounters } from "./lib/vm/switch.ts";
 export type {
   AgentExecOptions,
   AgentExecResult,

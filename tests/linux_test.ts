@@ -99,8 +99,9 @@ Deno.test("linux: the shipped linux-crash-drill recipe passes", async () => {
 });
 
 Deno.test("linux: two VMs talk over a lab network, a third on another network cannot; the network goes at the end", async () => {
+  // lan is corral's switch (the default), other the kernel's bridge in a namespace (root).
   const file = await recipeFile(
-    "recipe: 1\nname: net\nnetworks:\n  lan: {}\n  other: { subnet: 10.45.0.0/24 }\n" +
+    "recipe: 1\nname: net\nnetworks:\n  lan: {}\n  other: { subnet: 10.45.0.0/24, via: bridge }\n" +
       "vms:\n  defaults: { guest: builtin:linux }\n  a: { networks: [lan] }\n  b: { networks: [lan] }\n" +
       "  c: { networks: [other] }\nsteps:\n" +
       '  - { name: booted, console: { wait: "corral-linux: ready" }, timeout: 120s }\n' +

@@ -269,6 +269,22 @@ export class VmAgent {
     }
   }
 
+  /**
+   * Set the guest's clock to `epochMs` (ms since the epoch) with
+   * `guest-set-time`; the host's clock is never touched.
+   */
+  async setTime(
+    epochMs: number,
+    options: { timeout?: number; signal?: AbortSignal } = {},
+  ): Promise<void> {
+    await this.#call("guest-set-time", { time: Math.round(epochMs) * 1_000_000 }, options);
+  }
+
+  /** The guest's clock, in ms since the epoch (`guest-get-time`). */
+  async time(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<number> {
+    return await this.#call("guest-get-time", undefined, options) as number / 1_000_000;
+  }
+
   /** Freeze the guest's file systems (for a consistent snapshot); resolves to how many. */
   async freeze(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<number> {
     // An interrupted freeze can leave the guest unfreezable: a long deadline.

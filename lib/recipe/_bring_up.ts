@@ -48,7 +48,9 @@ export async function bringUp(
     const networks = recipe.networks
       .map((n) => ({ ...n, members: n.members.filter((m) => plan.vms.includes(m.vm)) }))
       .filter((n) => n.members.length > 0);
-    if (networks.length > 0) up.networks = await LabNetworks.create(networks);
+    if (networks.length > 0) {
+      up.networks = await LabNetworks.create(networks, { captureDir: options.reportDir });
+    }
     up.lab = await Lab.launch(
       inventory.map((vm) => ({
         ...vm.spec!,

@@ -150,12 +150,15 @@ export class InventoryReader extends StepsReader {
     }
   }
 
-  /** `networks: { lan: {}, mgmt: { subnet: 10.45.0.0/24 } }`: default subnets 10.44.N.0/24. */
+  /**
+   * `networks: { lan: {}, mgmt: { subnet: 10.45.0.0/24, capture: true } }`: default subnets
+   * 10.44.N.0/24; `via: bridge` for the kernel's bridge instead of corral's switch.
+   */
   protected readNetworks(node: Node | null): void {
     const entries = this.map(node, "networks", true);
     [...(entries ?? [])].forEach(([name, { value }], index) => {
       const options = this.map(value, `networks.${name}`, true);
-      if (options) this.keys(options, ["subnet"], `networks.${name}`);
+      if (options) this.keys(options, ["subnet", "via", "capture"], `networks.${name}`);
       let subnet = `10.44.${index}.0/24`;
       const given = options?.get("subnet")?.value;
       if (given !== undefined) {
@@ -168,7 +171,22 @@ export class InventoryReader extends StepsReader {
           this.issue(given, `subnet must be like 10.45.0.0/24 (a prefix from /8 to /29)`);
         } else subnet = text;
       }
-      this.networkSpecs.push({ name, subnet, members: [] });
+      const via = options?.has("via")
+        ? this.oneOf(options.get("via")!.value, "via", ["switch", "bridge"] as const)
+        : undefined;
+      const capture = options?.has("capture")
+        ? this.bool(options.get("capture")!.value, "capture")
+        : undefined;
+      if (capture && via === "bridge") {
+        this.issue(options!.get("capture")!.key, "capture needs corral's switch: leave via out");
+      }
+      this.networkSpecs.push({
+        name,
+        subnet,
+        members: [],
+        ...(via ? { via } : {}),
+        ...(capture ? { capture } : {}),
+      });
       this.networkNodes.set(name, value);
     });
   }

@@ -36,6 +36,7 @@ const STEP_MODIFIERS = [
   "max-failures",
   "rescue",
   "always",
+  "duration",
 ];
 
 /** The steps and metrics of a recipe. */
@@ -110,6 +111,12 @@ export class StepsReader extends YamlTools {
     if (id !== undefined) step.id = id;
     if (entries.has("timeout")) {
       step.timeout = this.duration(entries.get("timeout")!.value, "timeout");
+    }
+    if (entries.has("duration")) {
+      const { key, value } = entries.get("duration")!;
+      if (!actionType.undo) {
+        this.issue(key, `duration goes with a fault (an action that heals by itself), not ${kind}`);
+      } else step.duration = this.duration(value, "duration");
     }
     if (entries.has("retry")) step.retry = this.retry(entries.get("retry")!.value);
     if (entries.has("if")) step.if = this.condition(entries.get("if")!.value);

@@ -15,7 +15,7 @@ import type { Vm } from "../vm/vm.ts";
 import { delay } from "../_async.ts";
 import { showDuration } from "./duration.ts";
 import type { Step } from "./model.ts";
-import type { ActionKind, Marks } from "./actions/action.ts";
+import type { ActionKind, LabContext, Marks } from "./actions/action.ts";
 import { actionKind } from "./actions/registry.ts";
 import type { TargetRecord } from "./journal.ts";
 import type { RunClock } from "./report.ts";
@@ -44,6 +44,10 @@ export interface TargetContext {
   watch(vm: Vm): void;
   /** Tell the run's listeners. */
   emit(event: RunEvent): void;
+  /** What actions see of the lab. */
+  labContext(): LabContext;
+  /** Undo the faults (of step `id`, or all) still on `vm`; resolves to how many. */
+  heal(vm: string, id: string | undefined): Promise<number>;
 }
 
 /** Per VM: where the previous and the current step began. */
@@ -103,7 +107,7 @@ export class Targets {
       for (let attempt = 1; attempt <= attempts; attempt++) {
         try {
           const left = Math.max(1, timeout - (this.#context.clock.ms() - start));
-          const output = await this.#act(vm, kind, step, stepSignal, left);
+          const output = await this.#act(vm, kind, step, stepSignal, left, owed);
           if (owed) owed.output = output;
           if (step.retry?.until !== undefined && !subsetMatch(output, step.retry.until)) {
             throw new CorralError(
@@ -228,6 +232,7 @@ export class Targets {
     step: Step,
     signal: AbortSignal,
     timeout: number,
+    owed: { held: unknown } | undefined,
   ): Promise<unknown> {
     const since = this.#marks.get(vm.name)!.previous;
     const seed = this.#context.seed;
@@ -239,6 +244,11 @@ export class Targets {
       since,
       render: (template) => renderTemplate(template, vm.name, seed),
       renderValue: (value) => renderValue(value, vm.name, seed),
+      lab: this.#context.labContext(),
+      hold: (value) => {
+        if (owed) owed.held = value;
+      },
+      heal: (id) => this.#context.heal(vm.name, id),
     });
   }
 }

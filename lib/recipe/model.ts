@@ -96,6 +96,8 @@ export interface Step {
   on: StepSelector;
   /** The deadline on each VM, in ms; the recipe default when absent. */
   timeout?: number;
+  /** On a fault: heal it this long after it was applied (while later steps run), in ms. */
+  duration?: number;
   /** Tries in all, ms between them, and what the output must contain. */
   retry?: { attempts: number; interval: number; until?: unknown };
   /** A failure neither fails the recipe nor removes the VM from later steps. */

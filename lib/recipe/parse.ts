@@ -289,7 +289,9 @@ class Reader extends InventoryReader {
 
   /** Each action's own checks across the recipe (`validate`), at its step. */
   protected validate(steps: readonly Step[], hosts: string[]): void {
-    const context = { hosts, vms: this.inventory.map((vm) => vm.name) };
+    const faults = everyStep(steps).filter((s) => s.id && actionKind(s.action.kind)?.undo)
+      .map((s) => s.id!);
+    const context = { hosts, vms: this.inventory.map((vm) => vm.name), faults };
     for (const step of everyStep(steps)) {
       const problem = actionKind(step.action.kind)?.validate?.(step.action, context);
       if (problem) this.issues.push({ pos: step.pos, message: `step '${step.name}': ${problem}` });

@@ -199,6 +199,7 @@ class Planner {
 
   #checkCapable(step: Step, targets: string[]): void {
     this.#checkMovable(step, targets);
+    this.#checkFit(step, targets);
     const needs = actionKind(step.action.kind)?.requires?.(step.action);
     if (!needs) return;
     const hasAgent = (vm: InventoryVm) =>
@@ -222,6 +223,21 @@ class Planner {
         unable.map((vm) => vm.name).join(", ")
       }, which ${why}`,
     });
+  }
+
+  /** The action's own word on each target (`unfit`): a fault on a VM that cannot take it. */
+  #checkFit(step: Step, targets: string[]): void {
+    const kind = actionKind(step.action.kind);
+    if (!kind?.unfit) return;
+    for (const vm of this.#recipe.inventory.filter((vm) => targets.includes(vm.name))) {
+      const why = kind.unfit(step.action, vm, this.#recipe);
+      if (why) {
+        this.issues.push({
+          pos: step.pos,
+          message: `step '${step.name}': ${step.action.kind} cannot run on ${vm.name}: ${why}`,
+        });
+      }
+    }
   }
 
   #resolve(step: Step, path: string): string[] {
@@ -402,6 +418,7 @@ function formatStep(planned: PlannedStep, recipe: Recipe, indent: string): strin
       ? `${indent}    skipped (${planned.skip})`
       : `${indent}    on: ${planned.targets.length ? planned.targets.join(", ") : "(no VM)"}`,
   ];
+  if (actionKind(step.action.kind)?.undo) lines.push(`${indent}    fault: ${healsWhen(planned)}`);
   if (planned.batches) {
     lines.push(
       `${indent}    batches: ${
@@ -435,4 +452,15 @@ export function untargetedSteps(steps: readonly PlannedStep[]): string[] {
     ...(planned.targets.length === 0 ? [planned.step.name] : []),
     ...(planned.block ? untargetedSteps([...planned.block.steps, ...planned.block.always]) : []),
   ]);
+}
+
+/** When a fault step's fault is healed, for `plan`. */
+function healsWhen({ step, path }: PlannedStep): string {
+  const scope = /\.(block|rescue|always)\[\d+\]$/.test(path)
+    ? "at the end of its block"
+    : path.startsWith("finally")
+    ? "at the end of the run"
+    : "before finally";
+  const early = step.duration !== undefined ? `after ${showDuration(step.duration)}, or ` : "";
+  return `healed by itself ${early}${scope} (or by a heal step; also on Ctrl-C)`;
 }

@@ -12,6 +12,8 @@
 import { judge } from "./verdict.ts";
 import { CorralError, TimeoutError } from "../errors.ts";
 import type { Lab } from "../vm/lab.ts";
+import { resolveSelector } from "../vm/select.ts";
+import type { LabContext } from "./actions/action.ts";
 import { LabNetworks } from "../vm/network.ts";
 import type { DetachedVm } from "../vm/vm.ts";
 import { after } from "../_async.ts";
@@ -28,7 +30,7 @@ import {
 } from "./journal.ts";
 import { RunClock } from "./report.ts";
 import { ReportDir } from "./report_dir.ts";
-import { UndoScope } from "./_undo.ts";
+import { UndoStack } from "./_undo.ts";
 import { Outcomes } from "./_outcomes.ts";
 import { Targets } from "./_targets.ts";
 import { absentRecord, bringUp } from "./_bring_up.ts";
@@ -125,7 +127,7 @@ class Runner {
   /** " (batch 2/3)" while a serial block runs its batches. */
   #batchLabel = "";
   /** What actions with an `undo` owe: the run's steps, then each block batch in it. */
-  #undos: UndoScope[] = [new UndoScope()];
+  #undos: UndoStack;
 
   constructor(
     plan: Plan,
@@ -151,9 +153,20 @@ class Runner {
       report,
       signal: () => this.#abort.signal,
       batchLabel: () => this.#batchLabel,
-      undos: () => this.#undos.at(-1)!,
+      undos: () => this.#undos.current,
       watch: (vm) => this.#events.watch(vm),
       emit: (event) => this.#emit(event),
+      labContext: () => this.#labContext(),
+      heal: (vm, id) => this.#undos.healOn(vm, id),
+    });
+    this.#undos = new UndoStack({
+      clock: this.#clock,
+      timeoutOf: (step) => step.timeout ?? this.#recipe.timeout,
+      lab: () => this.#labContext(),
+      publish: (record) => {
+        this.#emit({ type: "undone", record });
+        this.#records.push(record);
+      },
     });
     this.#listeners = listenersOf(options, report);
   }
@@ -193,7 +206,7 @@ class Runner {
       signal?.removeEventListener("abort", onAbort);
     }
     // A fault corral injected is healed before finally, however the steps ended.
-    await this.#heal(this.#undos[0]!);
+    await this.#undos.root.healAll();
     if (this.#abort.signal.aborted && !this.#verdict) {
       const reason = this.#abort.signal.reason;
       this.#verdict = reason instanceof TimeoutError
@@ -207,7 +220,7 @@ class Runner {
     // Nothing to clean up on when the lab could not be brought up (what started was stopped).
     const finale = this.#lab ? this.#plan.finally : [];
     for (const planned of finale) await this.#runStep(planned, undefined, true);
-    await this.#heal(this.#undos[0]!); // what finally itself started
+    await this.#undos.root.healAll(); // what finally itself started
     for (const name of failedBefore) this.#failed.add(name);
     const journal = this.#journal();
     this.#emit({ type: "verdict", verdict: journal.verdict, reason: journal.reason });
@@ -296,6 +309,7 @@ class Runner {
       failures.push(...await this.#runBlock(planned, conditional, record, cleanup));
     } else {
       const results = await this.#targets.run(step, planned.path, conditional, cleanup);
+      if (step.duration !== undefined) this.#undos.current.healLater(step, step.duration);
       for (const result of results) {
         record.targets.push(result);
         if (result.status !== "ok") failures.push(result.vm);
@@ -412,28 +426,9 @@ class Runner {
         this.#batchLabel = label ?? outer;
         return outer;
       },
-      withUndo: async (run) => {
-        const scope = new UndoScope();
-        this.#undos.push(scope);
-        try {
-          await run();
-        } finally {
-          this.#undos.pop();
-          await this.#heal(scope); // the block's faults end with it, before always
-        }
-      },
+      withUndo: (run) => this.#undos.within(run),
       emit: (event) => this.#emit(event),
     });
-  }
-
-  /** Undo what a scope's faults did; each undo is a step of the journal. */
-  async #heal(scope: UndoScope): Promise<void> {
-    if (!scope.pending) return;
-    const records = await scope.heal(this.#clock, (step) => step.timeout ?? this.#recipe.timeout);
-    for (const record of records) {
-      this.#emit({ type: "undone", record });
-      this.#records.push(record);
-    }
   }
 
   /** The journal, secrets masked. */
@@ -472,6 +467,17 @@ class Runner {
 
   #order(vm: string): number {
     return this.#recipe.inventory.findIndex((entry) => entry.name === vm);
+  }
+
+  /** What actions see of the lab: its networks, its VMs by selector. */
+  #labContext(): LabContext {
+    return {
+      networks: this.#networks,
+      select: (selector) =>
+        resolveSelector(selector, this.#lab?.members ?? []).filter((name) =>
+          !this.#absent.has(name)
+        ),
+    };
   }
 
   /** Tell every listener, secrets masked. */

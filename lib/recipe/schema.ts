@@ -214,11 +214,18 @@ export function recipeSchema(): JsonSchema {
       },
       networks: {
         type: "object",
-        description: "lab networks: private segments in a network namespace of the lab's own",
+        description: "lab networks: private segments, each a switch corral runs (no privileges)",
         additionalProperties: {
           type: ["object", "null"],
           additionalProperties: false,
-          properties: { subnet: { type: "string", pattern: "^\\d+\\.\\d+\\.\\d+\\.\\d+/\\d+$" } },
+          properties: {
+            subnet: { type: "string", pattern: "^\\d+\\.\\d+\\.\\d+\\.\\d+/\\d+$" },
+            via: {
+              enum: ["switch", "bridge"],
+              description: "switch (default): corral's own; bridge: the kernel's, root only",
+            },
+            capture: { type: "boolean", description: "write NAME.pcap into the report" },
+          },
         },
       },
       hosts: HOSTS,

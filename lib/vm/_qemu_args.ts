@@ -49,7 +49,9 @@ export function qemuArgs(
     spec.nics?.forEach((nic, i) => {
       args.push(
         "-netdev",
-        `tap,id=net${i},ifname=${nic.tap},script=no,downscript=no`,
+        nic.socket !== undefined
+          ? `stream,id=net${i},server=off,addr.type=unix,addr.path=${escape(nic.socket)}`
+          : `tap,id=net${i},ifname=${nic.tap},script=no,downscript=no`,
         "-device",
         `virtio-net-pci,netdev=net${i},mac=${mac(spec.name, i)}`,
       );

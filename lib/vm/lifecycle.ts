@@ -232,6 +232,21 @@ export class VmLifecycle extends VmMonitor {
   }
 
   /**
+   * Send a signal to a launched VM's QEMU process: `SIGSTOP` stalls it as a
+   * hung host would (the guest freezes, QMP goes silent: `liveness` says
+   * `wedged`), `SIGCONT` lets it go on.
+   *
+   * @throws {CorralError} corral did not launch it, or it has exited.
+   */
+  signalProcess(signal: Deno.Signal): void {
+    const process = this.requireMachine(`send ${signal} to`).process;
+    if (!process || process.exit) {
+      throw new CorralError(`cannot send ${signal}: its QEMU is not running`, { vm: this.name });
+    }
+    process.signal(signal);
+  }
+
+  /**
    * Start a launched VM's QEMU again from the same spec, after it exited
    * (killed, shut down, or powered off). The event journal and its cursors
    * carry over; a new console connection replaces the old one.

@@ -1,16 +1,19 @@
 /**
  * Lab networks: private segments for a lab's VMs that never touch the
- * host's own network. Each lab gets a network namespace of its own
- * (`corral-PID-XXXX`) holding one Linux bridge per segment and a tap per
- * NIC; QEMU is started inside that namespace, so its taps are there too.
- * Everything goes with the namespace at the end (and `corral gc` removes
- * the namespace of a corral that died). Needs root (`ip netns`).
+ * host's own network. By default each network is a switch corral runs
+ * itself (`switch.ts`): QEMU's NICs connect to it over unix sockets, no
+ * privileges or kernel support are needed, network faults are applied
+ * there, and it dies with corral. `via: bridge` uses the kernel instead (a
+ * namespace with a bridge and taps; root only).
  *
  * @module
  */
 
-import { LaunchError } from "../errors.ts";
-import { processes } from "./_procs.ts";
+import { makePrivateDir } from "../_runtime_dir.ts";
+import { makeBridges, removeNamespace } from "./_bridge.ts";
+import { Switch } from "./switch.ts";
+
+export { collectNetworks } from "./_bridge.ts";
 
 /** One segment and the addresses of its VMs. */
 export interface NetworkSpec {
@@ -20,64 +23,59 @@ export interface NetworkSpec {
   subnet: string;
   /** Its VMs, in order, with their addresses (`10.44.0.2/24`). */
   members: { vm: string; address: string }[];
+  /** `switch` (default: corral's own, no privileges) or `bridge` (the kernel's; root). */
+  via?: "switch" | "bridge" | undefined;
+  /** Write every frame to `NAME.pcap` in the capture directory (switch only). */
+  capture?: boolean | undefined;
 }
 
 /** A NIC of a VM on a lab network (what the launcher needs). */
-export interface Nic {
-  /** The network namespace QEMU runs in. */
-  netns: string;
-  /** The tap device inside it. */
-  tap: string;
-  /** The guest's address on the segment, e.g. `10.44.0.2/24`. */
-  address: string;
-  /** The segment's name. */
-  network: string;
-}
+export type Nic =
+  & {
+    /** The guest's address on the segment, e.g. `10.44.0.2/24`. */
+    address: string;
+    /** The segment's name. */
+    network: string;
+  }
+  & (
+    /** On a switch: the unix socket QEMU's NIC connects to. */
+    | { socket: string; netns?: undefined; tap?: undefined }
+    /** On a bridge: the namespace QEMU runs in, and its tap there. */
+    | { netns: string; tap: string; socket?: undefined }
+  );
 
-const PREFIX = "corral-";
+/** Options of {@linkcode LabNetworks.create}. */
+export interface LabNetworksOptions {
+  /** Where `capture: true` networks write `NAME.pcap`. */
+  captureDir?: string | undefined;
+}
 
 /** The networks of one lab, created together and removed together. */
 export class LabNetworks implements AsyncDisposable {
-  /** The namespace. */
-  readonly netns: string;
   #nics = new Map<string, Nic[]>();
+  #switches = new Map<string, Switch>();
+  #netns: string | undefined;
+  #dir: string | undefined;
 
-  private constructor(netns: string) {
-    this.netns = netns;
-  }
+  private constructor() {}
 
   /**
-   * Create the namespace, a bridge per network and a tap per NIC.
+   * Start a switch per network (or, for `via: bridge`, make the namespace
+   * with its bridges and taps).
    *
-   * @throws {LaunchError} Not root, or `ip` failed: says what is missing.
+   * @throws {LaunchError} A bridge without root, or `ip` failed: says what is missing.
    */
-  static async create(networks: readonly NetworkSpec[]): Promise<LabNetworks> {
-    if (Deno.uid() !== 0) {
-      // An unprivileged user namespace could hold the bridge, but a tap needs /dev/net/tun, which
-      // is root-only on Debian: say so rather than fail half-way.
-      throw new LaunchError(
-        "lab networks need root: corral makes a network namespace with a bridge and a tap per NIC " +
-          "(ip netns, /dev/net/tun, which only root may open here); run as root, or leave networks out",
-        {},
-      );
-    }
-    const lab = new LabNetworks(`${PREFIX}${Deno.pid}-${crypto.randomUUID().slice(0, 6)}`);
-    await ip(["netns", "add", lab.netns]);
+  static async create(
+    networks: readonly NetworkSpec[],
+    options: LabNetworksOptions = {},
+  ): Promise<LabNetworks> {
+    const lab = new LabNetworks();
     try {
-      await ip(["-n", lab.netns, "link", "set", "lo", "up"]);
-      for (const [n, network] of networks.entries()) {
-        const bridge = `br${n}`;
-        await ip(["-n", lab.netns, "link", "add", bridge, "type", "bridge"]);
-        await ip(["-n", lab.netns, "link", "set", bridge, "up"]);
-        for (const [m, member] of network.members.entries()) {
-          const tap = `t${n}x${m}`;
-          await ip(["-n", lab.netns, "tuntap", "add", "dev", tap, "mode", "tap"]);
-          await ip(["-n", lab.netns, "link", "set", tap, "master", bridge, "up"]);
-          const nics = lab.#nics.get(member.vm) ?? [];
-          nics.push({ netns: lab.netns, tap, address: member.address, network: network.name });
-          lab.#nics.set(member.vm, nics);
-        }
-      }
+      const bridged = networks.filter((n) => n.via === "bridge");
+      if (bridged.length > 0) await lab.#bridge(bridged);
+      const switched = networks.filter((n) => n.via !== "bridge");
+      if (switched.length > 0) lab.#dir = await makePrivateDir("net-");
+      for (const network of switched) await lab.#switch(network, options);
       return lab;
     } catch (error) {
       await lab.destroy();
@@ -90,57 +88,55 @@ export class LabNetworks implements AsyncDisposable {
     return this.#nics.get(vm) ?? [];
   }
 
-  /** Remove the namespace, and with it every bridge and tap. */
+  /** The switch of network `name` (`undefined` for a bridged one). */
+  switchOf(name: string): Switch | undefined {
+    return this.#switches.get(name);
+  }
+
+  /** The switches `vm` has a port on. */
+  switchesOf(vm: string): Switch[] {
+    return this.nicsOf(vm).flatMap((nic) => this.#switches.get(nic.network) ?? []);
+  }
+
+  /** Stop the switches (and remove the namespace with every bridge and tap). */
   async destroy(): Promise<void> {
-    await ip(["netns", "delete", this.netns]).catch(() => {});
+    await Promise.all([...this.#switches.values()].map((sw) => sw.close()));
+    this.#switches.clear();
+    if (this.#netns) await removeNamespace(this.#netns);
+    if (this.#dir) await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
   }
 
   /** Same as {@linkcode LabNetworks.prototype.destroy}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.destroy();
   }
-}
 
-/** Remove the lab namespaces of corral processes that are gone; resolves to their names. */
-export async function collectNetworks(): Promise<string[]> {
-  const list = await new Deno.Command("ip", {
-    args: ["netns", "list"],
-    stdout: "piped",
-    stderr: "null",
-  })
-    .output().then((o) => new TextDecoder().decode(o.stdout), () => "");
-  const running = await processes();
-  const removed: string[] = [];
-  for (const [name, owner] of list.matchAll(/^corral-(\d+)-\S+/gm).map((m) => [m[0], m[1]])) {
-    if (running.has(Number(owner))) continue;
-    // A kept VM (--keep) may still run in it: only an empty namespace goes.
-    const pids = await new Deno.Command("ip", {
-      args: ["netns", "pids", name!],
-      stdout: "piped",
-      stderr: "null",
-    })
-      .output().then((o) => new TextDecoder().decode(o.stdout).trim(), () => "");
-    if (pids !== "") continue;
-    await ip(["netns", "delete", name!]).catch(() => {});
-    removed.push(name!);
+  async #switch(network: NetworkSpec, options: LabNetworksOptions): Promise<void> {
+    const capture = network.capture && options.captureDir
+      ? `${options.captureDir}/${network.name}.pcap`
+      : undefined;
+    const vms = network.members.map((m) => m.vm);
+    const sw = await Switch.start(network.name, vms, { dir: this.#dir, capture });
+    this.#switches.set(network.name, sw);
+    for (const member of network.members) {
+      this.#add(member.vm, {
+        network: network.name,
+        address: member.address,
+        socket: sw.socketOf(member.vm),
+      });
+    }
   }
-  return removed;
-}
 
-async function ip(args: string[]): Promise<void> {
-  let output: Deno.CommandOutput;
-  try {
-    output = await new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).output();
-  } catch (cause) {
-    throw new LaunchError("lab networks need the ip command (Debian: apt-get install iproute2)", {
-      cause,
-    });
+  async #bridge(networks: readonly NetworkSpec[]): Promise<void> {
+    const { netns, taps } = await makeBridges(networks);
+    this.#netns = netns;
+    for (const [vm, list] of taps) {
+      for (const nic of list) this.#add(vm, { ...nic, netns });
+    }
   }
-  if (!output.success) {
-    throw new LaunchError(
-      `ip ${args.join(" ")} failed: ${new TextDecoder().decode(output.stderr).trim()}`,
-      {},
-    );
+
+  #add(vm: string, nic: Nic): void {
+    this.#nics.set(vm, [...(this.#nics.get(vm) ?? []), nic]);
   }
 }
 

@@ -11,7 +11,8 @@
  */
 
 import type { Vm } from "../../vm/vm.ts";
-import type { ActionData, Step, Template } from "../model.ts";
+import type { ActionData, InventoryVm, Recipe, Step, Template } from "../model.ts";
+import type { LabNetworks } from "../../vm/network.ts";
 import {
   type Options,
   optionsSchema,
@@ -44,6 +45,23 @@ export interface RunContext {
   render(template: Template): string;
   /** A JSON value whose `{ $template }` leaves are rendered for this VM. */
   renderValue(value: unknown): unknown;
+  /** The lab around the VM: its networks, and its other VMs by selector. */
+  lab: LabContext;
+  /**
+   * Keep what `undo` will need to heal this VM (a fault's handles), as soon
+   * as the fault is applied: a run cut short after it still gets healed.
+   */
+  hold(value: unknown): void;
+  /** Undo the faults still on this VM: those of step `id`, or all; resolves to how many. */
+  heal(id?: string): Promise<number>;
+}
+
+/** What an action sees of the lab it runs in. */
+export interface LabContext {
+  /** The lab's networks (corral's switches), when the recipe declares some. */
+  networks: LabNetworks | undefined;
+  /** The VMs a selector picks (names, globs, groups, `all`), among those up. */
+  select(selector: string): string[];
 }
 
 /** What an action needs of the VMs it targets, checked before anything runs. */
@@ -55,6 +73,8 @@ export interface ValidateContext {
   hosts: readonly string[];
   /** The names of the recipe's VMs. */
   vms: readonly string[];
+  /** The ids of the steps whose action is a fault (heals by itself). */
+  faults: readonly string[];
 }
 
 /** What an action's `undo` gets on one VM. */
@@ -63,6 +83,10 @@ export interface UndoContext {
   vm: Vm;
   /** What `run` resolved to, or `undefined` when it failed or was cut short. */
   output: unknown;
+  /** What `run` kept with `hold`, or `undefined`. */
+  held: unknown;
+  /** The lab around the VM. */
+  lab: LabContext;
   /** The undo's deadline (a fresh one: it runs after Ctrl-C too). */
   signal: AbortSignal;
   /** ms left of it. */
@@ -85,6 +109,11 @@ export interface ActionKind<A extends ActionData = ActionData> {
   mutates(action: A): boolean;
   /** What a target VM must have. */
   requires?(action: A): Requirement | undefined;
+  /**
+   * Why `vm` cannot take the action (no lab network, no such disk), for
+   * `check` and `plan` to say at the step's line; `undefined` when it can.
+   */
+  unfit?(action: A, vm: InventoryVm, recipe: Recipe): string | undefined;
   /** A deadline of the action's own, shorter than the step's, in ms. */
   ownTimeout?(action: A): number | undefined;
   /** The step lists it holds (control flow, like `block`): every walk of the step tree visits them. */

@@ -31,6 +31,12 @@ import stop from "./stop.ts";
 import waitEvent from "./wait_event.ts";
 import waitAgent from "./wait_agent.ts";
 import waitStatus from "./wait_status.ts";
+import partition from "./partition.ts";
+import netem from "./netem.ts";
+import link from "./link.ts";
+import stall from "./stall.ts";
+import clock from "./clock.ts";
+import heal from "./heal.ts";
 
 const kinds: ActionKind[] = [
   qmp,
@@ -52,6 +58,12 @@ const kinds: ActionKind[] = [
   agent,
   waitAgent,
   panicAction,
+  partition,
+  netem,
+  link,
+  stall,
+  clock,
+  heal,
   sleep,
   block,
   fail,

@@ -349,6 +349,8 @@ async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
 /** The guest's init: a busybox shell script. */
 const INIT = `#!/bin/sh
 /bin/busybox --install -s /bin
+# qemu-ga's guest-set-time runs /sbin/hwclock to set the RTC after the clock.
+ln -s /bin/busybox /sbin/hwclock
 export PATH=/bin:/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys

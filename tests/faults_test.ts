@@ -1,0 +1,179 @@
+/**
+ * Faults on real Linux guests (issue 22): each seen from inside the guest
+ * while it is active, and gone after it heals — by `heal`, by `duration`,
+ * at the end of its block, before `finally`, or on Ctrl-C.
+ */
+
+import assert from "node:assert/strict";
+import { parseRecipe, planRecipe, type RunJournal, runRecipe } from "../mod.ts";
+
+const LAB = `recipe: 1
+name: faults
+networks: { lan: { capture: true } }
+vms:
+  defaults: { guest: builtin:linux, networks: [lan] }
+  a: {}
+  b: {}
+  c: {}
+defaults: { timeout: 60s }
+`;
+const PING = (vm: string, extra = "") => `ping -c 1 -W 2 ${extra}\${{ vms.${vm}.address.lan }}`;
+
+/** Every step's outcome by name, `name: status,status` in VM order. */
+function outcomes(journal: RunJournal): Record<string, string> {
+  return Object.fromEntries(
+    journal.steps.map((s) => [s.name, s.targets.map((t) => t.status).join(",")]),
+  );
+}
+
+function outputOf(journal: RunJournal, step: string): Record<string, unknown> {
+  return journal.steps.find((s) => s.name === step)!.targets[0]!.output as Record<string, unknown>;
+}
+
+Deno.test("faults: partition, netem, link and clock, seen from inside the guests and healed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "corral-faults-" });
+  try {
+    const recipe = parseRecipe(
+      LAB + `steps:
+  - { name: up, wait-agent: {}, timeout: 180s }
+  - { name: a reaches b, on: a, agent: { exec: "${PING("b")}" } }
+  - { name: cut b from a, id: cut, on: b, partition: { from: a } }
+  - { name: a cannot reach b, on: a, agent: { exec: "${PING("b")}", exit-code: 1 } }
+  - { name: a still reaches c, on: a, agent: { exec: "${PING("c")}" } }
+  - { name: heal the cut, on: b, heal: { step: cut } }
+  - { name: a reaches b again, on: a, agent: { exec: "${PING("b")}" } }
+  - { name: slow b, on: b, netem: { delay: 300ms } }
+  - name: a sees b's delay
+    on: a
+    agent:
+      exec: "${PING("b")} | grep -o 'time=[0-9.]*' | cut -d= -f2"
+  - { name: b loses all, id: lossy, on: b, netem: { loss: 100% } }
+  - { name: a gets nothing back, on: a, agent: { exec: "${PING("b")}", exit-code: 1 } }
+  - { name: heal b, on: b, heal: all }
+  - { name: b's cable out, on: b, link: down, duration: 1s }
+  - { name: a sees b go, on: a, agent: { exec: "${PING("b")}", exit-code: 1 } }
+  - name: and come back
+    on: a
+    agent: { exec: "for i in 1 2 3 4 5 6 7 8 9 10; do ${PING("b")} && exit 0; done; exit 1" }
+  - { name: c jumps ahead, on: c, clock: { offset: "+2h" } }
+  - { name: c's time, on: c, agent: { exec: "date +%s" } }
+finally:
+  - { name: c's time after, on: c, agent: { exec: "date +%s" } }
+`,
+      "faults.yaml",
+    );
+    const { journal } = await runRecipe(recipe, { seed: 1, reportDir: dir, force: true });
+    const done = outcomes(journal);
+    for (
+      const step of [
+        "a reaches b",
+        "a cannot reach b",
+        "a still reaches c",
+        "a reaches b again",
+        "a sees b's delay",
+        "a gets nothing back",
+        "a sees b go",
+        "and come back",
+        "c's time",
+        "c's time after",
+      ]
+    ) assert.equal(done[step], "ok", `${step}: ${JSON.stringify(journal.steps, null, 1)}`);
+    const rtt = Number((outputOf(journal, "a sees b's delay").stdout as string).trim());
+    assert.ok(rtt >= 290, `the round trip with a 300 ms delay was ${rtt} ms`);
+    // The heals: by heal (cut, then the netem steps), by duration (the cable), before finally (clock).
+    const undos = journal.steps.filter((s) => s.name.startsWith("undo ")).map((s) => s.name);
+    assert.deepEqual(undos, [
+      "undo cut b from a",
+      "undo b loses all",
+      "undo slow b",
+      "undo b's cable out",
+      "undo c jumps ahead",
+    ]);
+    const host = Date.now() / 1000;
+    const jumped = Number((outputOf(journal, "c's time").stdout as string).trim());
+    const after = Number((outputOf(journal, "c's time after").stdout as string).trim());
+    assert.ok(jumped > host + 2 * 3600 - 600, `the guest read ${jumped}, the host ${host}`);
+    assert.ok(Math.abs(after - host) < 600, `after the heal the guest read ${after}`);
+    assert.equal(journal.verdict, "pass", journal.reason);
+    const pcap = await Deno.readFile(`${dir}/lan.pcap`);
+    assert.equal(new DataView(pcap.buffer).getUint32(0, true), 0xa1b2c3d4);
+    assert.ok(pcap.length > 24 + 10 * 16, "the capture has the lab's frames");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("faults: a stalled QEMU does not answer until healed; Ctrl-C during a partition heals it before finally", async () => {
+  const recipe = parseRecipe(
+    LAB + `steps:
+  - { name: up, wait-agent: {}, timeout: 180s }
+  - { name: stall c, on: c, stall: {}, duration: 2s }
+  - { name: c is silent, on: c, qmp: { execute: query-status }, timeout: 1s, continue-on-error: true }
+  - { name: c answers again, on: c, wait-status: { status: running }, timeout: 30s }
+  - { name: cut, on: b, partition: {} }
+  - { name: waiting, on: a, wait-event: { event: NEVER_SENT, timeout: 10m }, timeout: 10m }
+finally:
+  - { name: a reaches b after all, on: a, agent: { exec: "${PING("b")}" } }
+`,
+    "stall.yaml",
+  );
+  const stop = new AbortController();
+  const { journal } = await runRecipe(recipe, {
+    seed: 1,
+    signal: stop.signal,
+    listeners: [(event) => {
+      if (event.type === "step-start" && event.step === "waiting") stop.abort();
+    }],
+  });
+  const done = outcomes(journal);
+  assert.equal(done["c is silent"], "timeout");
+  assert.equal(done["undo stall c"], "ok");
+  assert.equal(done["c answers again"], "ok");
+  assert.equal(done["undo cut"], "ok");
+  assert.equal(done["a reaches b after all"], "ok");
+  const order = journal.steps.map((s) => s.name);
+  assert.ok(order.indexOf("undo cut") < order.indexOf("a reaches b after all"));
+  assert.equal(journal.verdict, "error"); // interrupted
+});
+
+Deno.test("faults: check rejects a fault a VM cannot take, at its line", () => {
+  const head = `recipe: 1
+name: unfit
+networks: { lan: {}, kernel: { via: bridge } }
+vms:
+  a: { networks: [lan] }
+  k: { networks: [kernel] }
+  n: {}
+steps:
+`;
+  assert.throws(
+    () =>
+      parseRecipe(
+        head + "  - { name: wrong, on: a, sleep: 1s, duration: 2s }\n" +
+          "  - { name: heal nothing, on: a, heal: { step: nope } }\n",
+        "unfit.yaml",
+      ),
+    (error: Error) => {
+      assert.deepEqual(error.message.split("\n"), [
+        "unfit.yaml:9:38: duration goes with a fault (an action that heals by itself), not sleep",
+        "unfit.yaml:10:5: step 'heal nothing': heal names no fault step with id 'nope'",
+      ]);
+      return true;
+    },
+  );
+  const recipe = parseRecipe(
+    head + "  - { name: cut, on: k, partition: {} }\n" +
+      "  - { name: slow, on: n, netem: { delay: 10ms, network: lan } }\n",
+    "unfit.yaml",
+  );
+  assert.throws(
+    () => planRecipe(recipe, 1),
+    (error: Error) => {
+      assert.deepEqual(error.message.split("\n"), [
+        "unfit.yaml:9:5: step 'cut': partition cannot run on k: its networks are kernel bridges (via: bridge), which corral cannot fault: leave via out",
+        "unfit.yaml:10:5: step 'slow': netem cannot run on n: it is on no lab network (give it networks: [NAME])",
+      ]);
+      return true;
+    },
+  );
+});
