@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { MetricRecord, TargetRecord } from "./journal.ts";
+import type { MetricRecord, ProbeAttempt, ProbeRecord, TargetRecord } from "./journal.ts";
 import type { Condition, Metric } from "./model.ts";
 
 /** The outcomes of the steps that have an id, per VM. */
@@ -58,17 +58,22 @@ export class Outcomes {
   }
 
   /** Every metric's values (and spans, and whether within its bound). */
-  metrics(metrics: readonly Metric[]): MetricRecord[] {
+  metrics(metrics: readonly Metric[], probes: readonly ProbeRecord[] = []): MetricRecord[] {
     return metrics.map((metric) => {
-      const values = this.#measure(metric);
+      const { values, spans } = metric.probe
+        ? probeMeasure(metric.probe.measure, probes.filter((p) => p.name === metric.probe!.name))
+        : { values: this.#measure(metric), spans: this.#spans(metric) };
       const record: MetricRecord = { name: metric.name, values };
-      const spans = this.#spans(metric);
       if (spans) record.spans = spans;
+      const measured = Object.values(values);
+      if (metric.probe?.measure === "availability") record.unit = "%";
+      if (metric.min !== undefined) {
+        record.min = metric.min;
+        if (measured.length > 0) record.pass = measured.every((v) => v >= metric.min!);
+      }
       if (metric.max !== undefined) {
         record.max = metric.max;
-        if (Object.keys(values).length > 0) {
-          record.pass = Object.values(values).every((v) => v <= metric.max!);
-        }
+        if (measured.length > 0) record.pass = measured.every((v) => v <= metric.max!);
       }
       return record;
     });
@@ -76,12 +81,13 @@ export class Outcomes {
 
   /** The window a duration metric measured on each VM, for reports. */
   #spans(metric: Metric): Record<string, [number, number]> | undefined {
-    if (metric.value) return undefined;
+    if (!metric.from || !metric.to) return undefined;
+    const { from, to } = metric;
     const spans: Record<string, [number, number]> = {};
-    const to = this.#times.get(metric.to.step);
-    for (const [vm, a] of this.#times.get(metric.from.step) ?? []) {
-      const b = to?.get(vm);
-      if (b) spans[vm] = [a[metric.from.edge], b[metric.to.edge]];
+    const ends = this.#times.get(to.step);
+    for (const [vm, a] of this.#times.get(from.step) ?? []) {
+      const b = ends?.get(vm);
+      if (b) spans[vm] = [a[from.edge], b[to.edge]];
     }
     return spans;
   }
@@ -89,7 +95,6 @@ export class Outcomes {
   /** A metric's value on each VM where it could be measured, in ms. */
   #measure(metric: Metric): Record<string, number> {
     const values: Record<string, number> = {};
-    const round = (ms: number) => Math.round(ms * 10) / 10;
     if (metric.value) {
       const { step, field } = metric.value;
       for (const [vm, output] of this.#outputs.get(step) ?? []) {
@@ -98,13 +103,57 @@ export class Outcomes {
       }
       return values;
     }
-    const to = this.#times.get(metric.to.step);
-    for (const [vm, a] of this.#times.get(metric.from.step) ?? []) {
-      const b = to?.get(vm);
-      if (b) values[vm] = round(b[metric.to.edge] - a[metric.from.edge]);
+    const { from, to } = metric;
+    if (!from || !to) return values;
+    const ends = this.#times.get(to.step);
+    for (const [vm, a] of this.#times.get(from.step) ?? []) {
+      const b = ends?.get(vm);
+      if (b) values[vm] = round(b[to.edge] - a[from.edge]);
     }
     return values;
   }
+}
+
+const round = (n: number) => Math.round(n * 10) / 10;
+
+/**
+ * A probe's availability on each VM (the share of attempts that passed, in
+ * %) or its outage (the longest run of failed attempts, from the first
+ * failure to the next pass, in ms, with its window).
+ */
+function probeMeasure(
+  measure: "availability" | "outage",
+  records: readonly ProbeRecord[],
+): { values: Record<string, number>; spans?: Record<string, [number, number]> } {
+  const values: Record<string, number> = {};
+  const spans: Record<string, [number, number]> = {};
+  for (const { vm, attempts } of records) {
+    if (attempts.length === 0) continue;
+    if (measure === "availability") {
+      values[vm] = round((100 * attempts.filter((a) => a.ok).length) / attempts.length);
+      continue;
+    }
+    const worst = longestOutage(attempts);
+    values[vm] = round(worst ? worst[1] - worst[0] : 0);
+    if (worst) spans[vm] = worst;
+  }
+  return measure === "outage" ? { values, spans } : { values };
+}
+
+/** The longest run of failed attempts: from its first failure to the next pass (or its last end). */
+function longestOutage(attempts: readonly ProbeAttempt[]): [number, number] | undefined {
+  let worst: [number, number] | undefined;
+  let start: number | undefined;
+  for (const [i, attempt] of attempts.entries()) {
+    if (!attempt.ok) start ??= attempt.startMs;
+    const last = i === attempts.length - 1;
+    if (start !== undefined && (attempt.ok || last)) {
+      const end = attempt.ok ? attempt.startMs : attempt.endMs;
+      if (!worst || end - start > worst[1] - worst[0]) worst = [start, end];
+      start = undefined;
+    }
+  }
+  return worst;
 }
 
 function put<T>(map: Map<string, Map<string, T>>, id: string, vm: string, value: T): void {

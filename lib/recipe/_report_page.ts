@@ -192,18 +192,20 @@ function drawMetrics({ journal }: Page): void {
   if (!journal.metrics.length) return;
   const rows = journal.metrics.map((m: MetricRecord) => {
     const values = Object.values(m.values).sort((a, b) => a - b);
+    const show = (n: number) => m.unit === "%" ? n + "%" : fmt(n);
     const at = (q: number) =>
-      fmt(values[Math.min(values.length - 1, Math.floor(q * values.length))]!);
+      show(values[Math.min(values.length - 1, Math.floor(q * values.length))]!);
     const verdict = m.pass === undefined
       ? (values.length ? "" : "<span class=bad>not measured</span>")
       : m.pass
       ? "<span class=good>within</span>"
       : "<span class=bad>EXCEEDED</span>";
     const cells = values.length
-      ? [at(0), at(0.5), fmt(values[values.length - 1]!)]
+      ? [at(0), at(0.5), show(values[values.length - 1]!)]
       : ["–", "–", "–"];
     return "<tr><td>" + esc(m.name) + "</td><td>" + values.length + "</td><td>" +
-      cells.join("</td><td>") + "</td><td>" + (m.max === undefined ? "" : fmt(m.max)) +
+      cells.join("</td><td>") + "</td><td>" +
+      (m.max !== undefined ? show(m.max) : m.min !== undefined ? "≥ " + show(m.min) : "") +
       "</td><td>" + verdict + "</td></tr>";
   });
   byId("metrics").innerHTML = "<table><tr><th>metric</th><th>VMs</th><th>min</th><th>median</th>" +

@@ -18,11 +18,15 @@ import {
   type Metric,
   type PickCount,
   type Pos,
+  type Probe,
   type SelectorTerm,
   type Step,
   type StepSelector,
 } from "./model.ts";
 import { describe, YamlTools } from "./_yaml_tools.ts";
+
+/** What a probe may do each time. */
+const PROBE_ACTIONS = ["agent", "console", "qmp"];
 
 const STEP_MODIFIERS = [
   "name",
@@ -44,6 +48,8 @@ export class StepsReader extends YamlTools {
   protected stepIds = new Map<string, Pos>();
   protected stepNames = new Map<string, Pos>();
   protected idRefs: { id: string; pos: Pos }[] = [];
+  /** Probes named by metrics, checked once all are read. */
+  protected probeRefs: { name: string; pos: Pos }[] = [];
   steps(node: Node | null | undefined, where: string): Step[] {
     if (!isSeq(node)) {
       this.issue(node, `${where} must be a list of steps`);
@@ -311,13 +317,69 @@ export class StepsReader extends YamlTools {
     );
   }
 
+  /**
+   * `probes: { NAME: { on, every, timeout, agent | console | qmp: …, start, end } }`:
+   * checks run again and again while the steps run.
+   */
+  protected probes(node: Node | null): Probe[] {
+    const probes: Probe[] = [];
+    for (const [name, { value }] of this.map(node, "probes", true) ?? []) {
+      const where = `probes.${name}`;
+      const options = this.map(value, where);
+      if (!options) continue;
+      const kinds = PROBE_ACTIONS.filter((key) => options.has(key));
+      this.keys(options, [...PROBE_ACTIONS, "on", "every", "timeout", "start", "end"], where);
+      if (kinds.length !== 1) {
+        this.issue(value, `${where} takes exactly one of ${PROBE_ACTIONS.join(", ")}`);
+        continue;
+      }
+      const kind = kinds[0]!;
+      const action = actionKind(kind)!.parse(this, {
+        node: options.get(kind)!.value,
+        step: options,
+        stepNode: value!,
+      });
+      const every = this.duration(this.required(options, "every", value), "every");
+      const pos = this.pos(value);
+      if (!action || every === undefined) continue;
+      const timeout = options.has("timeout")
+        ? this.duration(options.get("timeout")!.value, "timeout") ?? every
+        : every;
+      const probe: Probe = {
+        name,
+        on: this.selector(options.get("on")?.value ?? null, pos),
+        every,
+        timeout,
+        action,
+        pos,
+      };
+      for (const edge of ["start", "end"] as const) {
+        const id = options.has(edge) ? this.string(options.get(edge)!.value, edge) : undefined;
+        if (id === undefined) continue;
+        probe[edge] = id;
+        this.idRefs.push({ id, pos: this.pos(options.get(edge)!.value) });
+      }
+      probes.push(probe);
+    }
+    return probes;
+  }
+
   protected metrics(node: Node | null): Metric[] {
     const entries = this.map(node, "metrics", true);
     const metrics: Metric[] = [];
     for (const [name, { value }] of entries ?? []) {
       const options = this.map(value, `metrics.${name}`);
       if (!options) continue;
-      this.keys(options, ["from", "to", "value", "max"], `metrics.${name}`);
+      this.keys(
+        options,
+        ["from", "to", "value", "max", "probe", "availability", "outage"],
+        `metrics.${name}`,
+      );
+      if (options.has("probe")) {
+        const metric = this.probeMetric(name, options, value);
+        if (metric) metrics.push(metric);
+        continue;
+      }
       const max = options.has("max") ? this.duration(options.get("max")!.value, "max") : undefined;
       const measured = this.measured(options, value);
       if (measured) {
@@ -327,6 +389,39 @@ export class StepsReader extends YamlTools {
       }
     }
     return metrics;
+  }
+
+  /** `{ probe: NAME, availability: { min: 99% } }` or `{ probe: NAME, outage: { max: 5s } }`. */
+  protected probeMetric(name: string, options: Entries, node: Node | null): Metric | undefined {
+    const probe = this.string(options.get("probe")!.value, "probe");
+    const measures = (["availability", "outage"] as const).filter((m) => options.has(m));
+    if (probe === undefined) return undefined;
+    if (measures.length !== 1) {
+      return this.issue(node, `metrics.${name} takes availability or outage with its probe`);
+    }
+    const measure = measures[0]!;
+    this.probeRefs.push({ name: probe, pos: this.pos(options.get("probe")!.value) });
+    const bound = this.map(options.get(measure)!.value, `metrics.${name}.${measure}`, true);
+    const metric: Metric = { name, probe: { name: probe, measure }, pos: this.pos(node) };
+    if (measure === "availability") {
+      if (bound) this.keys(bound, ["min"], `metrics.${name}.availability`);
+      const min = bound?.get("min")?.value;
+      if (min !== undefined) metric.min = this.percent(min, "min");
+    } else {
+      if (bound) this.keys(bound, ["max"], `metrics.${name}.outage`);
+      const max = bound?.get("max")?.value;
+      if (max !== undefined) metric.max = this.duration(max, "max");
+    }
+    return metric;
+  }
+
+  /** A percentage: `99%`, `99.9%` or a number. */
+  protected percent(node: Node | null, what: string): number | undefined {
+    const value = this.json(node, what);
+    const n = typeof value === "number"
+      ? value
+      : Number(/^(\d+(?:\.\d+)?)\s*%$/.exec(String(value))?.[1]);
+    return n >= 0 && n <= 100 ? n : this.issue(node, `${what} must be a percentage like 99%`);
   }
 
   /** What a metric measures: `value: STEP_ID.FIELD`, or `from` and `to` boundaries. */

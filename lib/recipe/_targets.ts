@@ -15,7 +15,7 @@ import type { Vm } from "../vm/vm.ts";
 import { delay } from "../_async.ts";
 import { showDuration } from "./duration.ts";
 import type { Step } from "./model.ts";
-import type { ActionKind, LabContext, Marks } from "./actions/action.ts";
+import type { ActionKind, LabContext, Marks, RunContext } from "./actions/action.ts";
 import { actionKind } from "./actions/registry.ts";
 import type { TargetRecord } from "./journal.ts";
 import type { RunClock } from "./report.ts";
@@ -234,22 +234,31 @@ export class Targets {
     timeout: number,
     owed: { held: unknown } | undefined,
   ): Promise<unknown> {
-    const since = this.#marks.get(vm.name)!.previous;
-    const seed = this.#context.seed;
     this.#context.report?.qmp(vm.name, `-- step '${step.name}' (${step.action.kind})`);
+    const since = this.#marks.get(vm.name)!.previous;
     return kind.run(step.action, {
-      vm,
-      signal,
-      timeout,
-      since,
-      render: (template) => renderTemplate(template, vm.name, seed),
-      renderValue: (value) => renderValue(value, vm.name, seed),
-      lab: this.#context.labContext(),
+      ...this.contextFor(vm, signal, timeout, since),
       hold: (value) => {
         if (owed) owed.held = value;
       },
       heal: (id) => this.#context.heal(vm.name, id),
     });
+  }
+
+  /** What an action gets on `vm` (a step's, or a probe's attempt, which holds and heals nothing). */
+  contextFor(vm: Vm, signal: AbortSignal, timeout: number, since?: Marks): RunContext {
+    const seed = this.#context.seed;
+    return {
+      vm,
+      signal,
+      timeout,
+      since: since ?? { events: vm.mark(), console: consoleCursor(vm) },
+      render: (template) => renderTemplate(template, vm.name, seed),
+      renderValue: (value) => renderValue(value, vm.name, seed),
+      lab: this.#context.labContext(),
+      hold: () => {},
+      heal: () => Promise.resolve(0),
+    };
   }
 }
 

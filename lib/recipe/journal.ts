@@ -61,10 +61,14 @@ export interface StepRecord {
 export interface MetricRecord {
   /** The metric's name. */
   name: string;
-  /** Milliseconds, by VM. */
+  /** Milliseconds (or, with `unit: "%"`, percent), by VM. */
   values: Record<string, number>;
+  /** `%` for a probe's availability; milliseconds otherwise. */
+  unit?: "%";
   /** The bound, if any, in ms. */
   max?: number;
+  /** The least value that passes (availability, in %). */
+  min?: number;
   /** For a duration metric: the window it measured on each VM, `[fromMs, toMs]`. */
   spans?: Record<string, [number, number]>;
   /** `true` when every value is within `max`; `undefined` when nothing was measured. */
@@ -93,6 +97,30 @@ export interface RunJournal {
   metrics: MetricRecord[];
   /** The VMs of the run with their groups (for reports that fold by group). */
   vms?: { name: string; groups: string[] }[];
+  /** Every probe's attempts on each VM. */
+  probes?: ProbeRecord[];
+}
+
+/** One attempt of a probe. */
+export interface ProbeAttempt {
+  /** When it started, in ms since the run started. */
+  startMs: number;
+  /** When it ended. */
+  endMs: number;
+  /** Whether it passed. */
+  ok: boolean;
+  /** Why it did not. */
+  error?: string;
+}
+
+/** A probe's attempts on one VM. */
+export interface ProbeRecord {
+  /** The probe's name. */
+  name: string;
+  /** The VM it ran on. */
+  vm: string;
+  /** Every attempt, in order. */
+  attempts: ProbeAttempt[];
 }
 
 /** A QMP event as `events.jsonl` records it. */

@@ -19,6 +19,8 @@ export * from "./plan.ts";
 export {
   EXIT_CODES,
   type MetricRecord,
+  type ProbeAttempt,
+  type ProbeRecord,
   type RunJournal,
   type StepRecord,
   type TargetRecord,

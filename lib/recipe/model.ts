@@ -135,13 +135,47 @@ export type Metric =
     name: string;
     /** A bound in ms that makes the metric a pass condition. */
     max?: number;
+    /** For a probe's availability: the least share, in %, that passes. */
+    min?: number;
     /** Where it is written. */
     pos: Pos;
   }
   & (
-    | { from: Edge; to: Edge; value?: undefined }
-    | { value: { step: string; field: string }; from?: undefined; to?: undefined }
+    | { from: Edge; to: Edge; value?: undefined; probe?: undefined }
+    | {
+      value: { step: string; field: string };
+      from?: undefined;
+      to?: undefined;
+      probe?: undefined;
+    }
+    | {
+      /** A probe's attempts: the share that passed (`availability`, in %, with `min`) or the longest run that failed (`outage`, in ms, with `max`). */
+      probe: { name: string; measure: "availability" | "outage" };
+      from?: undefined;
+      to?: undefined;
+      value?: undefined;
+    }
   );
+
+/** A check run again and again while the steps run (`probes:`), every attempt recorded. */
+export interface Probe {
+  /** Its name. */
+  name: string;
+  /** The VMs it runs on. */
+  on: StepSelector;
+  /** ms from one attempt's start to the next. */
+  every: number;
+  /** ms one attempt may take (default: every). */
+  timeout: number;
+  /** What each attempt does (an agent, console or qmp action). */
+  action: ActionData;
+  /** Start when the step with this id starts (default: when the steps start). */
+  start?: string;
+  /** End when the step with this id ends (default: when the steps end, before finally). */
+  end?: string;
+  /** Where it is written. */
+  pos: Pos;
+}
 
 /** A whole, validated recipe. */
 export interface Recipe {
@@ -167,6 +201,8 @@ export interface Recipe {
   forks: number;
   /** The steps, in order. */
   steps: readonly Step[];
+  /** Checks run again and again while the steps run. */
+  probes: readonly Probe[];
   /** Steps that always run at the end. */
   finally: readonly Step[];
   /** Durations measured per VM. */

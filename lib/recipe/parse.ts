@@ -53,6 +53,7 @@ const TOP = [
   "steps",
   "finally",
   "metrics",
+  "probes",
 ];
 
 /** The deepest nesting of mappings and lists a recipe may have (blocks in blocks included). */
@@ -185,16 +186,10 @@ class Reader extends InventoryReader {
       : 20;
     const steps = this.steps(this.required(top, "steps", root), "steps");
     const cleanup = top.has("finally") ? this.steps(top.get("finally")!.value, "finally") : [];
+    const probes = this.probes(top.get("probes")?.value ?? null);
     const metrics = this.metrics(top.get("metrics")?.value ?? null);
     this.validate([...steps, ...cleanup], hosts.map((h) => h.name));
-    for (const ref of this.idRefs) {
-      if (!this.stepIds.has(ref.id)) {
-        this.issues.push({
-          pos: ref.pos,
-          message: `no step has id '${ref.id}'${didYouMean(ref.id, this.stepIds.keys())}`,
-        });
-      }
-    }
+    this.checkRefs(probes.map((p) => p.name));
     return {
       file: this.file,
       name: name ?? "",
@@ -209,7 +204,28 @@ class Reader extends InventoryReader {
       steps,
       finally: cleanup,
       metrics,
+      probes,
     };
+  }
+
+  /** Every step id and probe name the recipe refers to exists. */
+  protected checkRefs(probes: readonly string[]): void {
+    for (const ref of this.probeRefs) {
+      if (!probes.includes(ref.name)) {
+        this.issues.push({
+          pos: ref.pos,
+          message: `no probe '${ref.name}'${didYouMean(ref.name, probes)}`,
+        });
+      }
+    }
+    for (const ref of this.idRefs) {
+      if (!this.stepIds.has(ref.id)) {
+        this.issues.push({
+          pos: ref.pos,
+          message: `no step has id '${ref.id}'${didYouMean(ref.id, this.stepIds.keys())}`,
+        });
+      }
+    }
   }
 
   /** Whether the document nests at most MAX_DEPTH levels (checked without recursion). */

@@ -15,6 +15,7 @@ import {
   type BatchSize,
   type InventoryVm,
   type PickCount,
+  type Probe,
   type Recipe,
   showPos,
   type Step,
@@ -50,6 +51,8 @@ export interface Plan {
   steps: PlannedStep[];
   /** The cleanup steps, planned. */
   finally: PlannedStep[];
+  /** The probes, with the VMs each runs on. */
+  probes: { probe: Probe; targets: string[] }[];
   /** The VMs the run brings up: all, or those `--limit` keeps. */
   vms: string[];
   /** The `--limit` selector, if any. */
@@ -78,6 +81,11 @@ export function planRecipe(recipe: Recipe, seed: number, options: PlanOptions = 
   const planner = new Planner(recipe, seed);
   const steps = recipe.steps.map((step, i) => planner.step(step, `steps[${i}]`, undefined));
   const cleanup = recipe.finally.map((step, i) => planner.step(step, `finally[${i}]`, undefined));
+  // A probe's targets and checks are a step's: what it does must fit the VMs it runs on.
+  const probes = (recipe.probes ?? []).map((probe) => ({
+    probe,
+    targets: planner.step(probeStep(probe), `probes.${probe.name}`, undefined).targets,
+  }));
   const where = { file: recipe.file, line: 1, col: 1 };
   let vms = recipe.inventory.map((vm) => vm.name);
   if (options.limit !== undefined) {
@@ -85,6 +93,7 @@ export function planRecipe(recipe: Recipe, seed: number, options: PlanOptions = 
       const kept = new Set(resolveSelector(options.limit, recipe.inventory));
       vms = vms.filter((name) => kept.has(name));
       for (const planned of [...steps, ...cleanup]) limitTo(planned, kept);
+      for (const planned of probes) planned.targets = planned.targets.filter((vm) => kept.has(vm));
     } catch (error) {
       if (!(error instanceof SelectorError)) throw error;
       planner.issues.push({ pos: where, message: `--limit ${options.limit}: ${error.message}` });
@@ -99,7 +108,7 @@ export function planRecipe(recipe: Recipe, seed: number, options: PlanOptions = 
     });
   }
   if (planner.issues.length > 0) throw new RecipeError(planner.issues);
-  const plan: Plan = { recipe, seed, steps, finally: cleanup, vms };
+  const plan: Plan = { recipe, seed, steps, finally: cleanup, vms, probes };
   if (options.limit !== undefined) plan.limit = options.limit;
   if (options.startAt !== undefined) plan.startAt = options.startAt;
   return plan;
@@ -367,10 +376,13 @@ export function formatPlan(plan: Plan): string {
     lines.push("", "metrics:");
     for (const metric of recipe.metrics) {
       const max = metric.max === undefined ? "" : `, at most ${showDuration(metric.max)}`;
+      const min = metric.min === undefined ? "" : `, at least ${metric.min}%`;
       const what = metric.value
         ? `${metric.value.step}.${metric.value.field} (from the step's output)`
-        : `${metric.from.step}.${metric.from.edge} → ${metric.to.step}.${metric.to.edge}`;
-      lines.push(`  ${metric.name}: ${what}${max}`);
+        : metric.probe
+        ? `probe ${metric.probe.name}'s ${metric.probe.measure}`
+        : `${metric.from!.step}.${metric.from!.edge} → ${metric.to!.step}.${metric.to!.edge}`;
+      lines.push(`  ${metric.name}: ${what}${max}${min}`);
     }
   }
   return lines.join("\n");
@@ -463,4 +475,16 @@ function healsWhen({ step, path }: PlannedStep): string {
     : "before finally";
   const early = step.duration !== undefined ? `after ${showDuration(step.duration)}, or ` : "";
   return `healed by itself ${early}${scope} (or by a heal step; also on Ctrl-C)`;
+}
+
+/** A probe as a step, for planning its targets and checking what it does fits them. */
+function probeStep(probe: Probe): Step {
+  return {
+    name: `probe ${probe.name}`,
+    on: probe.on,
+    continueOnError: false,
+    action: probe.action,
+    mutates: false,
+    pos: probe.pos,
+  };
 }

@@ -15,7 +15,7 @@ import { CorralError } from "../errors.ts";
 import { showDuration } from "./duration.ts";
 import { type ReportEvent, reportHtml } from "./html.ts";
 
-import type { RunJournal, TargetRecord } from "./journal.ts";
+import type { MetricRecord, RunJournal, TargetRecord } from "./journal.ts";
 
 /** The run's clock: ms since the run started, and the wall-clock time of such an offset. */
 export class RunClock {
@@ -273,16 +273,7 @@ export function summary(
       "* a failure that was allowed (continue-on-error, max-failures or rescued): it does not fail the run",
     );
   }
-  for (const metric of journal.metrics) {
-    const values = Object.entries(metric.values).map(([vm, ms]) => `${vm} ${showDuration(ms)}`)
-      .join(", ");
-    const bound = metric.max === undefined
-      ? ""
-      : ` (max ${showDuration(metric.max)}: ${
-        metric.pass === undefined ? "not measured" : metric.pass ? "ok" : "EXCEEDED"
-      })`;
-    lines.push(`metric ${metric.name}: ${values || "not measured"}${bound}`);
-  }
+  for (const metric of journal.metrics) lines.push(metricLine(metric));
   const verdictColor = { pass: 32, fail: 31, unknown: 33, error: 31 }[journal.verdict];
   lines.push(
     `verdict: ${
@@ -355,4 +346,17 @@ function seconds(ms: number): string {
 function xml(text: string): string {
   // Characters XML forbids (a guest's ESC or NUL in an error) would make the whole file invalid.
   return printable(text).replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** `metric NAME: a 12 ms, b 30 ms (max 1 s: ok)`; an availability in %, with its least. */
+function metricLine(metric: MetricRecord): string {
+  const show = (n: number) => metric.unit === "%" ? `${n}%` : showDuration(n);
+  const values = Object.entries(metric.values).map(([vm, n]) => `${vm} ${show(n)}`).join(", ");
+  const verdict = metric.pass === undefined ? "not measured" : metric.pass ? "ok" : "EXCEEDED";
+  const bound = metric.max !== undefined
+    ? ` (max ${show(metric.max)}: ${verdict})`
+    : metric.min !== undefined
+    ? ` (min ${show(metric.min)}: ${verdict === "EXCEEDED" ? "BELOW" : verdict})`
+    : "";
+  return `metric ${metric.name}: ${values || "not measured"}${bound}`;
 }

@@ -40,8 +40,8 @@ import { runBlock } from "./_blocks.ts";
 import { Redactor } from "./secrets.ts";
 import type { RunOptions, RunResult } from "./run_options.ts";
 import type { RunEvent, RunListener } from "./run_events.ts";
-import { terminalLines } from "./live/terminal.ts";
-import { progressEvents } from "./live/progress.ts";
+import { listenersOf } from "./live/listeners.ts";
+import { Probes } from "./_probes.ts";
 
 export type { ProgressEvent, RunOptions, RunResult } from "./run_options.ts";
 
@@ -123,6 +123,7 @@ class Runner {
   #abort = new AbortController();
   #forks: number;
   #events: EventRecorder;
+  #probes: Probes;
   #listeners: RunListener[];
   /** " (batch 2/3)" while a serial block runs its batches. */
   #batchLabel = "";
@@ -168,7 +169,12 @@ class Runner {
         this.#records.push(record);
       },
     });
-    this.#listeners = listenersOf(options, report);
+    this.#probes = new Probes(plan.probes, {
+      clock,
+      vm: (name) => this.#lab && !this.#absent.has(name) ? this.#lab.vm(name) : undefined,
+      contextFor: (vm, signal, timeout) => this.#targets.contextFor(vm, signal, timeout),
+    });
+    this.#listeners = [...listenersOf(options, report), (event) => this.#probes.listen(event)];
   }
 
   async run(): Promise<Omit<RunResult, "kept">> {
@@ -194,6 +200,7 @@ class Runner {
     });
     try {
       if (await this.#bringUp()) {
+        this.#probes.startWithSteps();
         for (const planned of this.#plan.steps) {
           if (this.#abort.signal.aborted) break;
           await this.#runStep(planned, undefined);
@@ -205,6 +212,7 @@ class Runner {
       cancelDeadline?.();
       signal?.removeEventListener("abort", onAbort);
     }
+    await this.#probes.stopAll(); // they watch the steps, not the healing or finally
     // A fault corral injected is healed before finally, however the steps ended.
     await this.#undos.root.healAll();
     if (this.#abort.signal.aborted && !this.#verdict) {
@@ -296,6 +304,7 @@ class Runner {
     this.#emit({
       type: "step-start",
       step: step.name,
+      id: step.id,
       batch: this.#batchLabel,
       path: planned.path,
       targets: conditional,
@@ -375,6 +384,7 @@ class Runner {
     this.#emit({
       type: "step-end",
       step: step.name,
+      id: step.id,
       batch: record.name.slice(step.name.length),
       path: planned.path,
       targets: record.targets,
@@ -433,7 +443,8 @@ class Runner {
 
   /** The journal, secrets masked. */
   #journal(): RunJournal {
-    const metrics = this.#outcomes.metrics(this.#recipe.metrics);
+    const probes = this.#probes.records;
+    const metrics = this.#outcomes.metrics(this.#recipe.metrics, probes);
     const { verdict, reason } = this.#verdict ?? this.#judge(metrics);
     return this.#redact.value({
       recipe: this.#recipe.name,
@@ -447,6 +458,7 @@ class Runner {
       metrics,
       vms: this.#recipe.inventory.filter((vm) => this.#plan.vms.includes(vm.name))
         .map((vm) => ({ name: vm.name, groups: [...vm.groups] })),
+      ...(probes.length ? { probes } : {}),
     });
   }
 
@@ -485,14 +497,4 @@ class Runner {
     const masked = this.#redact.value(event);
     for (const listen of this.#listeners) listen(masked);
   }
-}
-
-/** Who hears the run: the program's listeners, its lines and progress, the report. */
-function listenersOf(options: RunOptions, report: ReportDir | undefined): RunListener[] {
-  return [
-    ...(options.listeners ?? []),
-    ...(options.log ? [terminalLines(options.log, options.color)] : []),
-    ...(options.progress ? [progressEvents(options.progress)] : []),
-    ...(report ? [(event: RunEvent) => report.listen(event)] : []),
-  ];
 }

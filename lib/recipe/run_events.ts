@@ -29,6 +29,8 @@ export type RunEvent =
   | {
     type: "step-start";
     step: string;
+    /** The step's id, if it has one. */
+    id?: string | undefined;
     /** `" (batch 2/3)"` inside a serial block's batch, else `""`. */
     batch: string;
     path: string;
@@ -60,6 +62,8 @@ export type RunEvent =
   | {
     type: "step-end";
     step: string;
+    /** The step's id, if it has one. */
+    id?: string | undefined;
     batch: string;
     path: string;
     targets: TargetRecord[];

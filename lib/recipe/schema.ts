@@ -101,8 +101,19 @@ const METRICS: JsonSchema = {
   additionalProperties: {
     type: "object",
     additionalProperties: false,
-    oneOf: [{ required: ["from", "to"] }, { required: ["value"] }],
+    oneOf: [{ required: ["from", "to"] }, { required: ["value"] }, { required: ["probe"] }],
     properties: {
+      probe: { type: "string", description: "a probe's name: with availability or outage" },
+      availability: {
+        type: "object",
+        additionalProperties: false,
+        properties: { min: { anyOf: [{ type: "number" }, { type: "string", pattern: "%$" }] } },
+      },
+      outage: {
+        type: "object",
+        additionalProperties: false,
+        properties: { max: DURATION_SCHEMA },
+      },
       from: EDGE,
       to: EDGE,
       value: {
@@ -111,6 +122,27 @@ const METRICS: JsonSchema = {
         description: "STEP_ID.FIELD: a number of ms in that step's output (downtimeMs)",
       },
       max: DURATION_SCHEMA,
+    },
+  },
+};
+
+/** `probes:`: checks run again and again while the steps run. */
+const PROBES: JsonSchema = {
+  type: "object",
+  additionalProperties: {
+    type: "object",
+    additionalProperties: false,
+    required: ["every"],
+    oneOf: [{ required: ["agent"] }, { required: ["console"] }, { required: ["qmp"] }],
+    properties: {
+      on: oneOrList({ type: "string" }),
+      every: DURATION_SCHEMA,
+      timeout: DURATION_SCHEMA,
+      start: { type: "string", description: "start when the step with this id starts" },
+      end: { type: "string", description: "end when the step with this id ends" },
+      agent: { $ref: "#/$defs/step/properties/agent" },
+      console: { $ref: "#/$defs/step/properties/console" },
+      qmp: { $ref: "#/$defs/step/properties/qmp" },
     },
   },
 };
@@ -167,6 +199,7 @@ function stepSchema(): JsonSchema {
       "max-failures": COUNT_OR_PERCENT(0),
       rescue: STEPS,
       always: STEPS,
+      duration: { ...DURATION_SCHEMA, description: "on a fault: heal it this long after" },
       ...Object.fromEntries(
         ACTIONS.map((action) => [action.key, { description: action.summary, ...action.schema }]),
       ),
@@ -232,6 +265,7 @@ export function recipeSchema(): JsonSchema {
       steps: STEPS,
       finally: STEPS,
       metrics: METRICS,
+      probes: PROBES,
     },
     $defs: {
       step: stepSchema(),

@@ -60,9 +60,15 @@ export function judge(input: VerdictInput): { verdict: Verdict; reason: string }
     };
   }
   if (failed.length > 0) return { verdict: "fail", reason: `failed: ${failed.join("; ")}` };
-  const exceeded = metrics.filter((m) => m.pass === false).map((m) => m.name);
-  if (exceeded.length > 0) {
-    return { verdict: "fail", reason: `metric(s) over their max: ${exceeded.join(", ")}` };
+  const outside = (below: boolean) =>
+    metrics.filter((m) => m.pass === false && (m.min !== undefined) === below).map((m) => m.name);
+  const [over, under] = [outside(false), outside(true)];
+  if (over.length + under.length > 0) {
+    const reasons = [
+      ...(over.length ? [`metric(s) over their max: ${over.join(", ")}`] : []),
+      ...(under.length ? [`metric(s) below their min: ${under.join(", ")}`] : []),
+    ];
+    return { verdict: "fail", reason: reasons.join("; ") };
   }
   if (input.untargeted.length > 0) {
     return {

@@ -84,3 +84,24 @@ Deno.test("verdict: a metric over its bound fails, after step failures and befor
     "failed: s on a",
   );
 });
+
+Deno.test("verdict: a probe's availability below its min fails, named apart from metrics over their max", () => {
+  const steps = [{
+    name: "s",
+    path: "steps[0]",
+    action: "pause",
+    targets: [{ vm: "a", status: "ok" as const }],
+    startedAt: "",
+    endedAt: "",
+    startMs: 0,
+    endMs: 1,
+  }];
+  const metrics = [
+    { name: "up", values: { a: 50 }, unit: "%" as const, min: 99, pass: false },
+    { name: "down", values: { a: 9000 }, max: 5000, pass: false },
+  ];
+  assert.deepEqual(judge({ steps, metrics, baselineFailed: false, untargeted: [], acted: true }), {
+    verdict: "fail",
+    reason: "metric(s) over their max: down; metric(s) below their min: up",
+  });
+});
