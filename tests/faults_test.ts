@@ -177,3 +177,37 @@ steps:
     },
   );
 });
+
+Deno.test("faults: invariants are checked against every event, the console watch against every line, outside faults or not", async () => {
+  const recipe = parseRecipe(
+    `recipe: 1
+name: blast radius
+vms: { a: {}, b: {}, c: {} }
+invariants:
+  - { never: [GUEST_PANICKED], on: a }
+  - { never: [GUEST_PANICKED, RESET], on: [b, c], outside: faults }
+watch:
+  console: { fail: [READY], outside: faults }
+steps:
+  - { name: up, console: { wait: READY } }
+  - { name: crash a, on: a, nmi: {} }
+  - { name: a panicked, on: a, wait-event: { event: GUEST_PANICKED } }
+  - { name: crash c, on: c, nmi: {} }
+  - { name: c panicked, on: c, wait-event: { event: GUEST_PANICKED } }
+`,
+    "blast.yaml",
+  );
+  const { journal } = await runRecipe(recipe, { seed: 1 });
+  // a's panic breaks the rule that holds on a whatever happens; c's is a fault's (outside: faults).
+  // Only b, which no step touched, printing READY breaks the console watch.
+  assert.deepEqual(journal.violations?.map((v) => [v.rule, v.vm, v.what.split(" ")[0]]), [
+    ["never GUEST_PANICKED", "a", "GUEST_PANICKED"],
+    ["console", "b", "READY"],
+  ]);
+  assert.ok(journal.violations![0]!.ms! > 0);
+  assert.equal(journal.verdict, "fail");
+  assert.match(
+    journal.reason,
+    /^2 invariant violation\(s\): never GUEST_PANICKED on a at [\d.]+ s: GUEST_PANICKED/,
+  );
+});

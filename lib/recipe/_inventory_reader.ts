@@ -19,7 +19,7 @@ import {
 import type { HostSpec } from "../host/spec.ts";
 import { addresses, type NetworkSpec } from "../vm/network.ts";
 import { type InventoryVm } from "./model.ts";
-import { StepsReader } from "./_steps_reader.ts";
+import { ChecksReader } from "./_checks_reader.ts";
 
 /** The inventory fields that go into the launch spec as they are (see `SPEC_FIELDS`). */
 const SPEC_KEYS = Object.keys(SPEC_FIELDS);
@@ -72,7 +72,7 @@ const HOST_KEYS = [
 export const DEFAULT_MAX_VMS = 1000;
 
 /** The inventory, hosts and networks of a recipe. */
-export class InventoryReader extends StepsReader {
+export class InventoryReader extends ChecksReader {
   protected names = new Set<string>();
   protected maxVms = DEFAULT_MAX_VMS;
   protected networkSpecs: NetworkSpec[] = [];

@@ -99,6 +99,20 @@ export interface RunJournal {
   vms?: { name: string; groups: string[] }[];
   /** Every probe's attempts on each VM. */
   probes?: ProbeRecord[];
+  /** What broke an invariant or the console watch. */
+  violations?: Violation[];
+}
+
+/** An invariant or the console watch broken. */
+export interface Violation {
+  /** The rule: `never EVENT`, or `console`. */
+  rule: string;
+  /** The VM. */
+  vm: string;
+  /** When, in ms since the run started (events). */
+  ms?: number;
+  /** What happened: the event and its data, or the console line. */
+  what: string;
 }
 
 /** One attempt of a probe. */

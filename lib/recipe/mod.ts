@@ -25,6 +25,7 @@ export {
   type StepRecord,
   type TargetRecord,
   type Verdict,
+  type Violation,
 } from "./journal.ts";
 export {
   junit,

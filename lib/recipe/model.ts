@@ -157,6 +157,28 @@ export type Metric =
     }
   );
 
+/** A rule checked against every event a VM's QEMU sends (`invariants:`). */
+export interface Invariant {
+  /** Events that must never come. */
+  never: readonly string[];
+  /** The VMs it holds on. */
+  on: StepSelector;
+  /** `outside: faults`: not on a VM once a mutating step (a fault, a crash) targeted it. */
+  outsideFaults: boolean;
+  /** Where it is written. */
+  pos: Pos;
+}
+
+/** Console lines no VM may print (`watch: { console: { fail } }`). */
+export interface ConsoleWatch {
+  /** What fails the run when a VM prints it. */
+  fail: readonly Pattern[];
+  /** `outside: faults`: not on a VM once a mutating step targeted it. */
+  outsideFaults: boolean;
+  /** Where it is written. */
+  pos: Pos;
+}
+
 /** A check run again and again while the steps run (`probes:`), every attempt recorded. */
 export interface Probe {
   /** Its name. */
@@ -203,6 +225,10 @@ export interface Recipe {
   steps: readonly Step[];
   /** Checks run again and again while the steps run. */
   probes: readonly Probe[];
+  /** Rules every event must keep. */
+  invariants?: readonly Invariant[];
+  /** Console lines that fail the run. */
+  watch?: ConsoleWatch;
   /** Steps that always run at the end. */
   finally: readonly Step[];
   /** Durations measured per VM. */

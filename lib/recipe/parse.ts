@@ -54,6 +54,8 @@ const TOP = [
   "finally",
   "metrics",
   "probes",
+  "invariants",
+  "watch",
 ];
 
 /** The deepest nesting of mappings and lists a recipe may have (blocks in blocks included). */
@@ -187,6 +189,8 @@ class Reader extends InventoryReader {
     const steps = this.steps(this.required(top, "steps", root), "steps");
     const cleanup = top.has("finally") ? this.steps(top.get("finally")!.value, "finally") : [];
     const probes = this.probes(top.get("probes")?.value ?? null);
+    const invariants = this.invariants(top.get("invariants")?.value ?? null);
+    const watch = this.consoleWatch(top.get("watch")?.value ?? null);
     const metrics = this.metrics(top.get("metrics")?.value ?? null);
     this.validate([...steps, ...cleanup], hosts.map((h) => h.name));
     this.checkRefs(probes.map((p) => p.name));
@@ -205,6 +209,8 @@ class Reader extends InventoryReader {
       finally: cleanup,
       metrics,
       probes,
+      ...(invariants.length ? { invariants } : {}),
+      ...(watch ? { watch } : {}),
     };
   }
 

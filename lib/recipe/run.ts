@@ -14,7 +14,7 @@ import { CorralError, TimeoutError } from "../errors.ts";
 import type { Lab } from "../vm/lab.ts";
 import { resolveSelector } from "../vm/select.ts";
 import type { LabContext } from "./actions/action.ts";
-import { LabNetworks } from "../vm/network.ts";
+import type { LabNetworks } from "../vm/network.ts";
 import type { DetachedVm } from "../vm/vm.ts";
 import { after } from "../_async.ts";
 import { showDuration } from "./duration.ts";
@@ -35,6 +35,8 @@ import { Outcomes } from "./_outcomes.ts";
 import { Targets } from "./_targets.ts";
 import { absentRecord, bringUp } from "./_bring_up.ts";
 import { EventRecorder } from "./_watch.ts";
+import { release } from "./_release.ts";
+import { Checks } from "./_invariants.ts";
 import { allowedFailures } from "./_tolerance.ts";
 import { runBlock } from "./_blocks.ts";
 import { Redactor } from "./secrets.ts";
@@ -124,6 +126,7 @@ class Runner {
   #forks: number;
   #events: EventRecorder;
   #probes: Probes;
+  #checks: Checks;
   #listeners: RunListener[];
   /** " (batch 2/3)" while a serial block runs its batches. */
   #batchLabel = "";
@@ -144,7 +147,11 @@ class Runner {
     this.#report = report;
     this.#clock = clock;
     this.#forks = options.forks ?? plan.recipe.forks;
-    this.#events = new EventRecorder(report, clock);
+    this.#checks = new Checks(plan.recipe, {
+      offset: (epochMs) => clock.offset(epochMs),
+      members: () => this.#lab?.members ?? [],
+    });
+    this.#events = new EventRecorder(report, clock, this.#checks.active ? this.#checks : undefined);
     this.#targets = new Targets({
       lab: () => this.#lab!,
       clock,
@@ -174,7 +181,11 @@ class Runner {
       vm: (name) => this.#lab && !this.#absent.has(name) ? this.#lab.vm(name) : undefined,
       contextFor: (vm, signal, timeout) => this.#targets.contextFor(vm, signal, timeout),
     });
-    this.#listeners = [...listenersOf(options, report), (event) => this.#probes.listen(event)];
+    this.#listeners = [
+      ...listenersOf(options, report),
+      (event) => this.#probes.listen(event),
+      (event) => this.#checks.listen(event),
+    ];
   }
 
   async run(): Promise<Omit<RunResult, "kept">> {
@@ -230,6 +241,7 @@ class Runner {
     for (const planned of finale) await this.#runStep(planned, undefined, true);
     await this.#undos.root.healAll(); // what finally itself started
     for (const name of failedBefore) this.#failed.add(name);
+    await this.#checks.consoles(this.#lab ? this.#lab.names.map((n) => this.#lab!.vm(n)) : []);
     const journal = this.#journal();
     this.#emit({ type: "verdict", verdict: journal.verdict, reason: journal.reason });
     return { journal, exitCode: EXIT_CODES[journal.verdict] };
@@ -240,25 +252,12 @@ class Runner {
    * where), close the rest, finish the report.
    */
   async release(): Promise<DetachedVm[]> {
-    const lab = this.#lab;
-    // The console logs live in the VMs' directories, which disposing removes: copy them first.
-    if (this.#report && lab) {
-      for (const name of lab.names) {
-        await lab.vm(name).collectLogs();
-        const logs = lab.vm(name).consoleLogs;
-        if (logs.length > 0) await this.#report.console(name, logs);
-      }
-    }
-    let kept: DetachedVm[] = [];
-    if (lab && this.#options.keep) kept = await lab.detach();
-    else {
-      await lab?.shutdown({ grace: 0 });
-      // Kept VMs keep their network; corral gc removes it once they are gone.
-      await this.#networks?.destroy();
-    }
-    await this.#events.stop();
-    await this.#report?.finish(this.#journal());
-    return kept;
+    return await release(this.#lab, this.#networks, {
+      report: this.#report,
+      keep: this.#options.keep ?? false,
+      events: this.#events,
+      journal: () => this.#journal(),
+    });
   }
 
   async #bringUp(): Promise<boolean> {
@@ -310,6 +309,7 @@ class Runner {
       targets: conditional,
       skipped: why,
       block: isBlock(step.action),
+      mutates: step.mutates && !isBlock(step.action),
       ms: record.startMs,
     });
 
@@ -459,6 +459,7 @@ class Runner {
       vms: this.#recipe.inventory.filter((vm) => this.#plan.vms.includes(vm.name))
         .map((vm) => ({ name: vm.name, groups: [...vm.groups] })),
       ...(probes.length ? { probes } : {}),
+      ...(this.#checks.violations.length ? { violations: this.#checks.violations } : {}),
     });
   }
 
@@ -469,6 +470,7 @@ class Runner {
       baselineFailed: this.#baselineFailed,
       untargeted: untargetedSteps(this.#plan.steps),
       acted: this.#acted,
+      violations: this.#checks.violations,
     });
   }
 
@@ -483,13 +485,9 @@ class Runner {
 
   /** What actions see of the lab: its networks, its VMs by selector. */
   #labContext(): LabContext {
-    return {
-      networks: this.#networks,
-      select: (selector) =>
-        resolveSelector(selector, this.#lab?.members ?? []).filter((name) =>
-          !this.#absent.has(name)
-        ),
-    };
+    const up = (name: string) => !this.#absent.has(name);
+    const select = (s: string) => resolveSelector(s, this.#lab?.members ?? []).filter(up);
+    return { networks: this.#networks, select };
   }
 
   /** Tell every listener, secrets masked. */

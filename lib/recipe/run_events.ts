@@ -38,6 +38,8 @@ export type RunEvent =
     skipped?: string | undefined;
     /** A block: its children's events follow. */
     block: boolean;
+    /** The step can change the VMs (a fault, a crash, maintenance). */
+    mutates?: boolean | undefined;
     ms: number;
   }
   /** A serial block begins a batch. */

@@ -266,6 +266,31 @@ export function recipeSchema(): JsonSchema {
       finally: STEPS,
       metrics: METRICS,
       probes: PROBES,
+      invariants: list({
+        type: "object",
+        additionalProperties: false,
+        required: ["never"],
+        properties: {
+          never: oneOrList({ type: "string", pattern: "^[A-Z0-9_]+$" }),
+          on: oneOrList({ type: "string" }),
+          outside: { enum: ["faults"], description: "not on VMs a fault or crash targeted" },
+        },
+      }),
+      watch: {
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          console: {
+            type: "object",
+            additionalProperties: false,
+            required: ["fail"],
+            properties: {
+              fail: oneOrList({ type: "string", description: "a substring, or /regex/flags" }),
+              outside: { enum: ["faults"], description: "not on VMs a fault or crash targeted" },
+            },
+          },
+        },
+      },
     },
     $defs: {
       step: stepSchema(),

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { MetricRecord, StepRecord, Verdict } from "./journal.ts";
+import type { MetricRecord, StepRecord, Verdict, Violation } from "./journal.ts";
 
 /** What the verdict is judged from. */
 export interface VerdictInput {
@@ -23,6 +23,8 @@ export interface VerdictInput {
   untargeted: readonly string[];
   /** Whether any step ran on any VM. */
   acted: boolean;
+  /** Invariants and console watches broken. */
+  violations?: readonly Violation[];
 }
 
 /**
@@ -60,6 +62,16 @@ export function judge(input: VerdictInput): { verdict: Verdict; reason: string }
     };
   }
   if (failed.length > 0) return { verdict: "fail", reason: `failed: ${failed.join("; ")}` };
+  const broken = input.violations ?? [];
+  if (broken.length > 0) {
+    const first = broken[0]!;
+    const when = first.ms === undefined ? "" : ` at ${(first.ms / 1000).toFixed(1)} s`;
+    return {
+      verdict: "fail",
+      reason:
+        `${broken.length} invariant violation(s): ${first.rule} on ${first.vm}${when}: ${first.what}`,
+    };
+  }
   const outside = (below: boolean) =>
     metrics.filter((m) => m.pass === false && (m.min !== undefined) === below).map((m) => m.name);
   const [over, under] = [outside(false), outside(true)];
