@@ -211,3 +211,36 @@ steps:
     /^2 invariant violation\(s\): never GUEST_PANICKED on a at [\d.]+ s: GUEST_PANICKED/,
   );
 });
+
+Deno.test("faults: disk-throttle slows a disk until healed (QEMU's own throttle settings, before and after)", async () => {
+  const recipe = parseRecipe(
+    `recipe: 1
+name: slow disk
+vms: { a: { disks: [{ size: 8M }] }, b: {} }
+steps:
+  - { name: slow, id: slow, on: a, disk-throttle: { iops: 20, bps: 1M } }
+  - { name: while slow, on: a, qmp: { execute: query-block } }
+  - { name: heal, on: a, heal: { step: slow } }
+  - { name: after, on: a, qmp: { execute: query-block } }
+`,
+    "slow.yaml",
+  );
+  const { journal } = await runRecipe(recipe, { seed: 1 });
+  assert.equal(journal.verdict, "pass", journal.reason);
+  const limits = (step: string) => {
+    const blocks = journal.steps.find((s) => s.name === step)!.targets[0]!.output as {
+      device: string;
+      inserted?: { iops: number; bps: number };
+    }[];
+    const disk = blocks.find((b) => b.device === "disk0")!.inserted!;
+    return [disk.iops, disk.bps];
+  };
+  assert.deepEqual(limits("while slow"), [20, 1024 * 1024]);
+  assert.deepEqual(limits("after"), [0, 0]);
+  const diskless = "recipe: 1\nname: x\nvms: { b: {} }\nsteps:\n" +
+    "  - { name: s, on: b, disk-throttle: { iops: 5 } }\n";
+  assert.throws(
+    () => planRecipe(parseRecipe(diskless, "x.yaml"), 1),
+    /disk-throttle cannot run on b: it has no disk/,
+  );
+});

@@ -27,6 +27,7 @@ import {
   type SnapshotResult,
 } from "./snapshot.ts";
 import { backup, type BackupOptions, type BackupResult } from "./backup.ts";
+import { throttleDisk, type ThrottleOptions } from "./throttle.ts";
 
 export type { ActionOptions, StatusInfo, VmHandle } from "./handle.ts";
 export type {
@@ -247,6 +248,14 @@ export class Vm extends VmLifecycle implements VmHandle {
   /** Delete snapshot `tag` from the VM's disks. */
   deleteSnapshot(tag: string, options: SnapshotOptions = {}): Promise<SnapshotResult> {
     return deleteSnapshot(this, tag, options);
+  }
+
+  /**
+   * Limit a disk's I/O (`iops`, `bps`; 0 or absent: no limit), as a slow
+   * disk would be; resolves to the disk's device name. See {@linkcode throttleDisk}.
+   */
+  throttleDisk(options: ThrottleOptions = {}): Promise<string> {
+    return throttleDisk(this, options);
   }
 
   /**

@@ -37,6 +37,7 @@ import link from "./link.ts";
 import stall from "./stall.ts";
 import clock from "./clock.ts";
 import heal from "./heal.ts";
+import diskThrottle from "./disk_throttle.ts";
 
 const kinds: ActionKind[] = [
   qmp,
@@ -63,6 +64,7 @@ const kinds: ActionKind[] = [
   link,
   stall,
   clock,
+  diskThrottle,
   heal,
   sleep,
   block,
