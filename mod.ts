@@ -97,8 +97,9 @@ export {
 } from "./lib/vm/migrate.ts";
 export * from "./lib/vm/snapshot.ts";
 export * from "./lib/vm/backup.ts";
+export type { ThrottleOptions } from "./lib/vm/throttle.ts";
 export { LabNetworks, type NetworkSpec, type Nic } from "./lib/vm/network.ts";
-export { type ImpairmentSpec, Switch, type SwitchCounters } from "./lib/vm/switch.ts";
+export { type ImpairmentSpec, Switch } from "./lib/vm/switch.ts";
 export type {
   AgentExecOptions,
   AgentExecResult,

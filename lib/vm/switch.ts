@@ -17,18 +17,6 @@ import { Port } from "./_port.ts";
 
 export type { ImpairmentSpec } from "./_impairment.ts";
 
-/** What the switch counted, for tests and figures. */
-export interface SwitchCounters {
-  /** Frames received from the NICs. */
-  received: number;
-  /** Frames sent to NICs (after faults). */
-  sent: number;
-  /** Frames dropped by a block. */
-  blocked: number;
-  /** Frames a NIC did not take (not connected, or not reading). */
-  dropped: number;
-}
-
 /**
  * One lab network's switch.
  *
@@ -53,7 +41,16 @@ export class Switch implements AsyncDisposable {
   readonly #impairments = new Map<string, Impairment<Port>>();
   #pcap: Pcap | undefined;
   /** What the switch counted so far. */
-  readonly counters: SwitchCounters = { received: 0, sent: 0, blocked: 0, dropped: 0 };
+  readonly counters: {
+    /** Frames received from the NICs. */
+    received: number;
+    /** Frames sent to NICs (after faults). */
+    sent: number;
+    /** Frames dropped by a block. */
+    blocked: number;
+    /** Frames a NIC did not take (not connected, or not reading). */
+    dropped: number;
+  } = { received: 0, sent: 0, blocked: 0, dropped: 0 };
 
   private constructor(name: string, dir: string | undefined) {
     this.name = name;
