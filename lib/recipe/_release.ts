@@ -36,8 +36,10 @@ export async function release(
     }
   }
   let kept: DetachedVm[] = [];
-  if (lab && keep) kept = await lab.detach();
-  else {
+  if (lab && keep) {
+    kept = await lab.detach();
+    await networks?.stopSwitches(); // they live in this process; kept VMs on a bridge keep theirs
+  } else {
     await lab?.shutdown({ grace: 0 });
     // Kept VMs keep their network; corral gc removes it once they are gone.
     await networks?.destroy();

@@ -100,9 +100,18 @@ export class LabNetworks implements AsyncDisposable {
 
   /** Stop the switches (and remove the namespace with every bridge and tap). */
   async destroy(): Promise<void> {
+    await this.stopSwitches();
+    if (this.#netns) await removeNamespace(this.#netns);
+  }
+
+  /**
+   * Stop the switches and remove their sockets, leaving bridges: what
+   * `--keep` does (a switch lives in corral's process and cannot outlive
+   * it; kept VMs on a bridge keep their network).
+   */
+  async stopSwitches(): Promise<void> {
     await Promise.all([...this.#switches.values()].map((sw) => sw.close()));
     this.#switches.clear();
-    if (this.#netns) await removeNamespace(this.#netns);
     if (this.#dir) await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
   }
 
