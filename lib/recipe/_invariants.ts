@@ -11,7 +11,7 @@ import type { QmpEvent } from "../qmp/journal.ts";
 import type { Vm } from "../vm/vm.ts";
 import { resolveSelector } from "../vm/select.ts";
 import type { Violation } from "./journal.ts";
-import type { Pattern, Recipe } from "./model.ts";
+import type { Invariant, Pattern, Recipe } from "./model.ts";
 import type { RunEvent } from "./run_events.ts";
 
 /** What the checks need of the run. */
@@ -27,6 +27,8 @@ export class Checks {
   #recipe: Recipe;
   #context: CheckContext;
   #faulted = new Set<string>();
+  /** Each rule's VMs, resolved once: the lab does not change once it is up, events come often. */
+  #members = new Map<Invariant, Set<string>>();
   readonly violations: Violation[] = [];
 
   constructor(recipe: Recipe, context: CheckContext) {
@@ -51,7 +53,7 @@ export class Checks {
     for (const rule of this.#recipe.invariants ?? []) {
       if (!rule.never.includes(event.event)) continue;
       if (rule.outsideFaults && this.#faulted.has(vm)) continue;
-      if (!this.#on(rule.on.terms, vm)) continue;
+      if (!this.#on(rule).has(vm)) continue;
       const { seconds, microseconds } = event.timestamp;
       this.violations.push({
         rule: `never ${event.event}`,
@@ -78,12 +80,18 @@ export class Checks {
     }
   }
 
-  #on(terms: readonly { kind: string; text?: string }[], vm: string): boolean {
-    const members = this.#context.members();
-    return terms.some((term) =>
-      term.kind === "pattern" && term.text !== undefined &&
-      resolveSelector(term.text, members).includes(vm)
-    );
+  #on(rule: Invariant): Set<string> {
+    let vms = this.#members.get(rule);
+    if (!vms) {
+      const members = this.#context.members();
+      vms = new Set(
+        rule.on.terms.flatMap((term) =>
+          term.kind === "pattern" ? resolveSelector(term.text, members) : []
+        ),
+      );
+      this.#members.set(rule, vms);
+    }
+    return vms;
   }
 }
 

@@ -9,6 +9,7 @@
 import { isMap, isScalar, isSeq, type Node } from "yaml";
 import { didYouMean } from "../_suggest.ts";
 import type { Entries } from "./actions/parse_tools.ts";
+import { readPercent } from "./actions/options.ts";
 import { ACTION_KEYS, actionKind, ACTIONS } from "./actions/registry.ts";
 import type { ActionKind } from "./actions/action.ts";
 import {
@@ -406,22 +407,13 @@ export class StepsReader extends YamlTools {
     if (measure === "availability") {
       if (bound) this.keys(bound, ["min"], `metrics.${name}.availability`);
       const min = bound?.get("min")?.value;
-      if (min !== undefined) metric.min = this.percent(min, "min");
+      if (min !== undefined) metric.min = readPercent(this, min, "min");
     } else {
       if (bound) this.keys(bound, ["max"], `metrics.${name}.outage`);
       const max = bound?.get("max")?.value;
       if (max !== undefined) metric.max = this.duration(max, "max");
     }
     return metric;
-  }
-
-  /** A percentage: `99%`, `99.9%` or a number. */
-  protected percent(node: Node | null, what: string): number | undefined {
-    const value = this.json(node, what);
-    const n = typeof value === "number"
-      ? value
-      : Number(/^(\d+(?:\.\d+)?)\s*%$/.exec(String(value))?.[1]);
-    return n >= 0 && n <= 100 ? n : this.issue(node, `${what} must be a percentage like 99%`);
   }
 
   /** What a metric measures: `value: STEP_ID.FIELD`, or `from` and `to` boundaries. */

@@ -36,7 +36,7 @@ export class Pcap {
 
   /** Record a frame as seen now. */
   write(frame: Uint8Array): void {
-    const now = Date.now() * 1000 + Math.floor((performance.now() % 1) * 1000);
+    const now = Math.floor((performance.timeOrigin + performance.now()) * 1000); // µs since the epoch
     const length = Math.min(frame.length, SNAPLEN);
     const record = new Uint8Array(16 + length);
     const view = new DataView(record.buffer);

@@ -1,20 +1,5 @@
-import type { Node } from "yaml";
 import { defineAction } from "./action.ts";
 import { opt } from "./options.ts";
-import type { ParseTools } from "./parse_tools.ts";
-
-const SIZE = /^(\d+(?:\.\d+)?)\s*([KMG]?)$/i;
-const UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
-
-/** Bytes per second: `1M`, `512K`, or a number. */
-function bytes(tools: ParseTools, node: Node | null, key: string): number | undefined {
-  const value = tools.json(node, key);
-  const match = typeof value === "number" ? [, String(value), ""] : SIZE.exec(String(value).trim());
-  const n = match ? Number(match[1]) * UNITS[match[2]!.toUpperCase()]! : NaN;
-  return n >= 1
-    ? Math.round(n)
-    : tools.issue(node, `${key} must be bytes per second like 1M or 512K`);
-}
 
 /**
  * `disk-throttle: { disk, iops, bps }`: the targets' disk gets slow (QEMU's
@@ -32,10 +17,7 @@ export default defineAction({
         ? n as number
         : tools.issue(node, `${key} must be a whole number of operations per second`);
     }),
-    bps: opt.custom<number>(
-      { anyOf: [{ type: "string", pattern: SIZE.source }, { type: "number", minimum: 1 }] },
-      bytes,
-    ),
+    bps: opt.bytesPerSecond("bytes per second: 1M, 512K, or a number"),
   },
   mutates: () => true,
   requires: () => "launched",

@@ -1,8 +1,6 @@
-import type { Node } from "yaml";
 import { didYouMean } from "../../_suggest.ts";
 import { defineAction } from "./action.ts";
 import { defined, opt, withDefault } from "./options.ts";
-import type { ParseTools } from "./parse_tools.ts";
 import type { ActionData, Template } from "../model.ts";
 
 interface Migrate extends ActionData {
@@ -17,9 +15,6 @@ interface Migrate extends ActionData {
   maxBandwidth?: number;
   downtimeLimit?: number;
 }
-
-const SIZE = /^(\d+(?:\.\d+)?)\s*([KMGT]?)$/i;
-const UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
 
 /**
  * `migrate: { to, mode, postcopy-after, max-bandwidth, downtime-limit }`:
@@ -37,10 +32,7 @@ export default defineAction({
     host: opt.string("the SSH host to move to; default: where it runs"),
     mode: withDefault(opt.oneOf(["precopy", "postcopy"] as const), "precopy"),
     "postcopy-after": opt.duration(),
-    "max-bandwidth": opt.custom({
-      description: "bytes per second: 1G, 500M, or a number (default 1G)",
-      anyOf: [{ type: "string", pattern: SIZE.source }, { type: "number", minimum: 1 }],
-    }, bytesPerSecond),
+    "max-bandwidth": opt.bytesPerSecond("bytes per second: 1G, 500M, or a number (default 1G)"),
     "downtime-limit": opt.duration(),
   },
   build(values, tools, nodes): Migrate | undefined {
@@ -78,18 +70,3 @@ export default defineAction({
     return moved;
   },
 });
-
-function bytesPerSecond(tools: ParseTools, node: Node | null): number | undefined {
-  const value = tools.json(node, "max-bandwidth");
-  const match = typeof value === "string" ? SIZE.exec(value.trim()) : null;
-  const bytes = typeof value === "number"
-    ? value
-    : match
-    ? Number(match[1]) * UNITS[match[2]!.toUpperCase()]!
-    : NaN;
-  if (Number.isFinite(bytes) && bytes >= 1) return Math.round(bytes);
-  return tools.issue(
-    node,
-    `max-bandwidth must be bytes per second like 1G or 500M, not ${JSON.stringify(value)}`,
-  );
-}

@@ -4,7 +4,6 @@ import { opt } from "./options.ts";
 import type { ParseTools } from "./parse_tools.ts";
 import { notSwitched, undoHeld } from "./_faults.ts";
 
-const PERCENT = /^(\d+(?:\.\d+)?)\s*%?$/;
 const RATE = /^(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit|bps|kbps|mbps|gbps)$/i;
 /** Bytes per second of one unit. */
 const RATE_UNITS: Record<string, number> = {
@@ -18,29 +17,12 @@ const RATE_UNITS: Record<string, number> = {
   gbps: 1e9,
 };
 
-/** A percentage: `5%`, `5`, `0.5%`. */
-function percent(tools: ParseTools, node: Node | null, key: string): number | undefined {
-  const value = tools.json(node, key);
-  const match = typeof value === "number" ? [, String(value)] : PERCENT.exec(String(value));
-  const n = match ? Number(match[1]) : NaN;
-  return n >= 0 && n <= 100
-    ? n
-    : tools.issue(node, `${key} must be a percentage from 0 to 100, like 5%`);
-}
-
 /** A rate: `1mbit`, `100kbit`, `10mbps` (bytes), as bytes per second. */
 function rate(tools: ParseTools, node: Node | null, key: string): number | undefined {
   const match = RATE.exec(String(tools.json(node, key)).trim());
   const bytes = match ? Number(match[1]) * RATE_UNITS[match[2]!.toLowerCase()]! : NaN;
   return bytes > 0 ? bytes : tools.issue(node, `${key} must be a rate like 1mbit or 500kbit`);
 }
-
-const PERCENT_SCHEMA = {
-  anyOf: [{ type: "number", minimum: 0, maximum: 100 }, {
-    type: "string",
-    pattern: PERCENT.source,
-  }],
-};
 
 /**
  * `netem: { delay, jitter, loss, duplicate, corrupt, reorder, rate, network }`:
@@ -55,10 +37,10 @@ export default defineAction({
   options: {
     delay: opt.duration("added latency"),
     jitter: opt.duration("latency varies by up to this much either way"),
-    loss: opt.custom<number>(PERCENT_SCHEMA, percent),
-    duplicate: opt.custom<number>(PERCENT_SCHEMA, percent),
-    corrupt: opt.custom<number>(PERCENT_SCHEMA, percent),
-    reorder: opt.custom<number>(PERCENT_SCHEMA, percent),
+    loss: opt.percent(),
+    duplicate: opt.percent(),
+    corrupt: opt.percent(),
+    reorder: opt.percent(),
     rate: opt.custom<number>(
       { type: "string", pattern: RATE.source, description: "1mbit, 500kbit, 10mbps" },
       rate,

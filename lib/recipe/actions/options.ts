@@ -63,6 +63,45 @@ function option<T>(
   return { schema: described(schema, description), read };
 }
 
+const PERCENT = /^(\d+(?:\.\d+)?)\s*%?$/;
+const SIZE = /^(\d+(?:\.\d+)?)\s*([KMGT]?)$/i;
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  K: 1024,
+  M: 1024 ** 2,
+  G: 1024 ** 3,
+  T: 1024 ** 4,
+};
+
+/** A percentage from 0 to 100: `5%`, `0.5%`, or a number. */
+export function readPercent(tools: ParseTools, node: Node | null, key: string): number | undefined {
+  const value = tools.json(node, key);
+  const n = Number(typeof value === "number" ? value : PERCENT.exec(String(value))?.[1]);
+  return n >= 0 && n <= 100
+    ? n
+    : tools.issue(node, `${key} must be a percentage from 0 to 100, like 5%`);
+}
+
+/** Bytes per second: `1G`, `500M`, `512K`, or a number. */
+function readBytesPerSecond(
+  tools: ParseTools,
+  node: Node | null,
+  key: string,
+): number | undefined {
+  const value = tools.json(node, key);
+  const match = typeof value === "string" ? SIZE.exec(value.trim()) : null;
+  const bytes = typeof value === "number"
+    ? value
+    : match
+    ? Number(match[1]) * SIZE_UNITS[match[2]!.toUpperCase()]!
+    : NaN;
+  if (Number.isFinite(bytes) && bytes >= 1) return Math.round(bytes);
+  return tools.issue(
+    node,
+    `${key} must be bytes per second like 1G or 500M, not ${JSON.stringify(value)}`,
+  );
+}
+
 /** Builders for the kinds of option actions take. */
 export const opt = {
   /** Non-empty text. */
@@ -101,6 +140,25 @@ export const opt = {
       const problem = check?.(value);
       return problem === undefined ? value as T : tools.issue(node, problem);
     }, description),
+  /** A percentage from 0 to 100: `5%`. */
+  percent: (description?: string) =>
+    option<number>(
+      {
+        anyOf: [{ type: "number", minimum: 0, maximum: 100 }, {
+          type: "string",
+          pattern: PERCENT.source,
+        }],
+      },
+      readPercent,
+      description,
+    ),
+  /** Bytes per second: `1G`, `500M`, or a number. */
+  bytesPerSecond: (description?: string) =>
+    option<number>(
+      { anyOf: [{ type: "string", pattern: SIZE.source }, { type: "number", minimum: 1 }] },
+      readBytesPerSecond,
+      description,
+    ),
   /** An option with its own reader. */
   custom: <T>(schema: JsonSchema, read: Option<T>["read"]) => option<T>(schema, read),
 };
