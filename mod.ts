@@ -68,7 +68,13 @@ export {
   type ConsoleWaitOptions,
   type LinePattern,
 } from "./lib/vm/console.ts";
-export { launch, type LaunchOptions, type LaunchSpec, type PanicPolicy } from "./lib/vm/launch.ts";
+export {
+  type DiskSpec,
+  launch,
+  type LaunchOptions,
+  type LaunchSpec,
+  type PanicPolicy,
+} from "./lib/vm/launch.ts";
 export { type HostRunOptions, type HostRunResult, SshHost } from "./lib/host/ssh.ts";
 export type { HostSpec } from "./lib/host/spec.ts";
 export { handleExitSignals } from "./lib/vm/exit_cleanup.ts";
@@ -98,6 +104,7 @@ export {
 export * from "./lib/vm/snapshot.ts";
 export * from "./lib/vm/backup.ts";
 export type { ThrottleOptions } from "./lib/vm/throttle.ts";
+export type { DiskError, DiskFaultOptions, DiskOps } from "./lib/vm/disk_fault.ts";
 export { LabNetworks, type NetworkSpec, type Nic } from "./lib/vm/network.ts";
 export { type ImpairmentSpec, Switch } from "./lib/vm/switch.ts";
 export type {

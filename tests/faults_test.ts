@@ -244,3 +244,59 @@ steps:
     /disk-throttle cannot run on b: it has no disk/,
   );
 });
+
+Deno.test("faults: disk-fault fails the guest's writes with EIO, pauses it on ENOSPC, and heals both", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "corral-disk-fault-" });
+  const WRITE = "dd if=/dev/zero of=/dev/vda bs=4k count=16 conv=fsync";
+  try {
+    const recipe = parseRecipe(
+      `recipe: 1
+name: failing disk
+vms: { a: { guest: builtin:linux, disks: [{ name: data, size: 16M }] } }
+defaults: { timeout: 60s }
+steps:
+  - { name: up, wait-agent: {}, timeout: 180s }
+  - { name: writes, on: a, agent: { exec: "${WRITE}" } }
+  - { name: fail writes, id: bad, on: a, disk-fault: { disk: data, error: eio, ops: write } }
+  - { name: write fails, on: a, agent: { exec: "${WRITE}", exit-code: 1 } }
+  - name: reads pass
+    on: a
+    agent: { exec: "echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vda of=/dev/null bs=4k count=16" }
+  - { name: heal, on: a, heal: { step: bad } }
+  - { name: writes again, on: a, agent: { exec: "${WRITE}" } }
+  - { name: disk full, on: a, disk-fault: { disk: data, error: enospc, ops: write }, duration: 2s }
+  - { name: write waits it out, on: a, agent: { exec: "${WRITE}" } }
+`,
+      "disk.yaml",
+    );
+    const { journal } = await runRecipe(recipe, { seed: 1, reportDir: dir, force: true });
+    assert.equal(journal.verdict, "pass", `${journal.reason}: ${JSON.stringify(journal.steps)}`);
+    const done = outcomes(journal);
+    for (const step of ["write fails", "reads pass", "writes again", "write waits it out"]) {
+      assert.equal(done[step], "ok", step);
+    }
+    assert.deepEqual(outputOf(journal, "fail writes"), {
+      disk: "data",
+      error: "eio",
+      ops: "write",
+    });
+    const events = (await Deno.readTextFile(`${dir}/events.jsonl`)).trim().split("\n")
+      .map((line) => JSON.parse(line) as { event: string; data?: Record<string, unknown> });
+    const io = events.filter((e) => e.event === "BLOCK_IO_ERROR").map((e) => e.data!);
+    // EIO is reported to the guest; ENOSPC stops the VM (QEMU's default policy) until the heal.
+    assert.ok(io.some((d) => d.action === "report" && d.device === "data"), JSON.stringify(io));
+    assert.ok(io.some((d) => d.action === "stop" && d.nospace === true), JSON.stringify(io));
+    assert.ok(events.some((e) => e.event === "STOP") && events.some((e) => e.event === "RESUME"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  const unnamed = "recipe: 1\nname: x\nvms: { b: { disks: [{ size: 8M }] } }\nsteps:\n" +
+    "  - { name: s, on: b, disk-fault: { disk: data } }\n";
+  assert.throws(
+    () => planRecipe(parseRecipe(unnamed, "x.yaml"), 1),
+    /disk-fault cannot run on b: it has no disk "data" \(its disks: disk0\)/,
+  );
+  const badName =
+    "recipe: 1\nname: x\nvms: { b: { disks: [{ name: 9x, size: 8M }] } }\nsteps: []\n";
+  assert.throws(() => parseRecipe(badName, "x.yaml"), /x\.yaml:3:29: a disk's name is a letter/);
+});

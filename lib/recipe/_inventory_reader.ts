@@ -7,8 +7,11 @@
  */
 
 import { type Node } from "yaml";
+import type { Entries } from "./actions/parse_tools.ts";
 import { didYouMean } from "../_suggest.ts";
 import {
+  DISK_NAME,
+  type DiskSpec,
   imageGuest,
   isVmName,
   type LaunchSpec,
@@ -191,15 +194,33 @@ export class InventoryReader extends ChecksReader {
     });
   }
 
-  /** `disks: [{ base: image.qcow2 }, { size: 1G }]`. */
-  protected disks(
-    node: Node | null,
-    where: string,
-  ): ({ base: string } | { size: string })[] | undefined {
-    const disks = this.list(node).map((item) => {
+  /** `disks: [{ base: image.qcow2 }, { name: data, size: 1G }]`. */
+  protected disks(node: Node | null, where: string): DiskSpec[] | undefined {
+    const disks = this.list(node).map((item): DiskSpec | undefined => {
       const entries = this.map(item, `${where} entry`);
       if (!entries) return undefined;
-      this.keys(entries, ["base", "size"], `${where} entry`);
+      this.keys(entries, ["name", "base", "size"], `${where} entry`);
+      const named = entries.get("name");
+      const name = named && this.string(named.value, "name");
+      if (named && (name === undefined || !DISK_NAME.test(name))) {
+        return this.issue(
+          named.value,
+          "a disk's name is a letter, then up to 23 letters, digits, '-' or '_'",
+        );
+      }
+      const disk = this.diskSource(item, entries, where);
+      return disk && name !== undefined ? { name, ...disk } : disk;
+    });
+    return disks.every((d) => d !== undefined) ? disks as DiskSpec[] : undefined;
+  }
+
+  /** A disk's `base` or `size`. */
+  private diskSource(
+    item: Node,
+    entries: Entries,
+    where: string,
+  ): { base: string } | { size: string } | undefined {
+    {
       if (entries.has("base") === entries.has("size")) {
         return this.issue(item, `${where}: give each disk a base image or a size, not both`);
       }
@@ -215,10 +236,7 @@ export class InventoryReader extends ChecksReader {
         );
       }
       return size === undefined ? undefined : { size };
-    });
-    return disks.every((d) => d !== undefined)
-      ? disks as ({ base: string } | { size: string })[]
-      : undefined;
+    }
   }
 
   /** Each VM's NICs and addresses, in inventory order per network. */

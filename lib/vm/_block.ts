@@ -7,6 +7,7 @@
 
 import { CorralError } from "../errors.ts";
 import type { VmHandle as Vm } from "./handle.ts";
+import { diskNodes } from "./spec.ts";
 
 /** One disk of a VM. */
 export interface Disk {
@@ -26,23 +27,36 @@ export interface Disk {
   bitmaps: string[];
 }
 
-/** Every disk with a medium, in QEMU's order. */
+type NodeInfo = {
+  "node-name"?: string;
+  drv: string;
+  file: string;
+  ro: boolean;
+  image: { "virtual-size": number };
+  "dirty-bitmaps"?: { name?: string }[];
+};
+
+/** Every disk with a medium, in QEMU's order; corral's own disks by their qcow2 node. */
 export async function disksOf(vm: Vm): Promise<Disk[]> {
   const blocks = await vm.execute("query-block");
+  const wrapped = blocks.some((b) => b.inserted?.["node-name"] === diskNodes(b.device).io);
+  const nodes = wrapped ? await vm.execute("query-named-block-nodes", { flat: true }) : [];
   // A medium without a node name (an empty drive's) cannot be named in blockdev commands.
-  return blocks.flatMap(({ device, inserted }) =>
-    inserted?.["node-name"] !== undefined
-      ? [{
-        device,
-        node: inserted["node-name"],
-        format: inserted.drv,
-        file: inserted.file,
-        size: inserted.image["virtual-size"],
-        readOnly: inserted.ro,
-        bitmaps: (inserted["dirty-bitmaps"] ?? []).flatMap((b) => b.name ?? []),
-      }]
-      : []
-  );
+  return blocks.flatMap(({ device, inserted }): Disk[] => {
+    const node: NodeInfo | undefined = nodes.find((n) =>
+      n["node-name"] === diskNodes(device).format
+    ) ?? inserted;
+    if (node?.["node-name"] === undefined) return [];
+    return [{
+      device,
+      node: node["node-name"],
+      format: node.drv,
+      file: node.file,
+      size: node.image["virtual-size"],
+      readOnly: node.ro,
+      bitmaps: (node["dirty-bitmaps"] ?? []).flatMap((b) => b.name ?? []),
+    }];
+  });
 }
 
 /**

@@ -6,7 +6,14 @@
  */
 
 import { LaunchError } from "../errors.ts";
-import { defaultAccel, guestOf, hasAgentChannel, type LaunchSpec } from "./spec.ts";
+import {
+  defaultAccel,
+  diskIds,
+  diskNodes,
+  guestOf,
+  hasAgentChannel,
+  type LaunchSpec,
+} from "./spec.ts";
 
 /**
  * The QEMU arguments for `spec`, with the VM's files in `dir`.
@@ -40,12 +47,7 @@ export function qemuArgs(
     if (spec.cpus !== undefined) args.push("-smp", String(spec.cpus));
     args.push("-accel", spec.accel ?? defaultAccel());
     args.push(...guestDrive(guest, dir));
-    (spec.disks ?? []).forEach((_, i) => {
-      args.push(
-        "-drive",
-        `file=${escape(`${dir}/disk${i}.qcow2`)},format=qcow2,if=virtio,id=disk${i}`,
-      );
-    });
+    diskIds(spec).forEach((id, i) => args.push("-drive", diskDrive(id, `${dir}/disk${i}.qcow2`)));
     spec.nics?.forEach((nic, i) => {
       args.push(
         "-netdev",
@@ -117,4 +119,17 @@ function mac(name: string, index: number): string {
 /** QEMU option values double their commas. */
 export function escape(value: string): string {
   return value.replaceAll(",", ",,");
+}
+
+/**
+ * A disk's `-drive`: the qcow2 file under a pass-through `raw` node, all
+ * named, so that a fault can be put between the guest and the qcow2 node
+ * (`blockdev-reopen` of the raw node) — the guest's I/O fails while
+ * qcow2's own metadata I/O, and so its consistency, stays untouched.
+ */
+function diskDrive(id: string, file: string): string {
+  const nodes = diskNodes(id);
+  return `if=virtio,id=${id},driver=raw,node-name=${nodes.io},` +
+    `file.driver=qcow2,file.node-name=${nodes.format},` +
+    `file.file.driver=file,file.file.filename=${escape(file)},file.file.node-name=${nodes.file}`;
 }

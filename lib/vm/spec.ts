@@ -40,8 +40,10 @@ export interface LaunchSpec {
    * Disks, each a qcow2 file in the VM's directory (removed with it) on
    * virtio: `{ base }` is a copy-on-write overlay of an image that is never
    * written (one image serves many VMs), `{ size }` a blank disk (`1G`).
+   * `name` is the disk's device name (default `disk0`, `disk1`, …), which
+   * faults and backups address.
    */
-  disks?: readonly ({ base: string } | { size: string })[];
+  disks?: readonly DiskSpec[];
   /**
    * NICs on lab networks (made by `LabNetworks`): QEMU then runs in their
    * network namespace, with a virtio-net device per NIC; `builtin:linux`
@@ -73,6 +75,39 @@ export interface LaunchSpec {
    * `prepareTemplates`). `launch()` alone boots.
    */
   template?: "warm";
+}
+
+/** One disk of a spec: an overlay of `base`, or blank of `size`; `name` is its device name. */
+export type DiskSpec = { name?: string } & ({ base: string } | { size: string });
+
+/**
+ * A disk's device name: a letter, then letters, digits, `-`, `_` (QEMU's
+ * node names, with room for corral's suffixes in 31 characters).
+ */
+export const DISK_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,23}$/;
+
+/**
+ * The device name of each of the spec's disks: its `name`, else `disk0`, `disk1`, ….
+ *
+ * @example
+ * ```ts
+ * import { diskIds } from "./spec.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const ids = diskIds({ disks: [{ size: "1M" }, { name: "data", size: "1M" }] });
+ * assert.deepEqual(ids, ["disk0", "data"]);
+ * ```
+ */
+export function diskIds(spec: Pick<LaunchSpec, "disks">): string[] {
+  return (spec.disks ?? []).map((disk, i) => disk.name ?? `disk${i}`);
+}
+
+/**
+ * The names corral gives the block nodes of its disk `id`: the guest's
+ * pass-through node, the qcow2 node, the file, and a fault's filter.
+ */
+export function diskNodes(id: string): { io: string; format: string; file: string; fault: string } {
+  return { io: `${id}-io`, format: `${id}-fmt`, file: `${id}-file`, fault: `${id}-fault` };
 }
 
 /** The guest-panic policies QEMU knows. */
@@ -116,7 +151,23 @@ export function validateSpec(spec: LaunchSpec): string[] {
       `memory must be a number of MiB or like 32M or 1G, not ${JSON.stringify(spec.memory)}`,
     );
   }
-  return problems;
+  return [...problems, ...diskProblems(spec)];
+}
+
+/** Disk names must be well formed and distinct. */
+function diskProblems(spec: LaunchSpec): string[] {
+  const ids = diskIds(spec);
+  return ids.flatMap((id, i) =>
+    !DISK_NAME.test(id)
+      ? [
+        `disks[${i}].name ${
+          JSON.stringify(id)
+        } must be a letter, then up to 23 letters, digits, '-' or '_'`,
+      ]
+      : ids.indexOf(id) !== i
+      ? [`disks[${i}].name ${JSON.stringify(id)} is taken by another of its disks`]
+      : []
+  );
 }
 
 /** Whether a launched VM gets a guest agent channel: asked for, or builtin:linux by default. */
@@ -184,7 +235,11 @@ export const SPEC_FIELDS: Readonly<Record<string, Schema>> = {
     items: {
       type: "object",
       additionalProperties: false,
-      properties: { base: text(), size: text() },
+      properties: {
+        name: { type: "string", pattern: DISK_NAME.source, description: "the disk's device name" },
+        base: text(),
+        size: text(),
+      },
     },
   },
 };

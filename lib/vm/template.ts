@@ -12,7 +12,13 @@ import { LaunchError, MigrationError } from "../errors.ts";
 import { shellWord } from "../_text.ts";
 import { makeVmDir } from "../_runtime_dir.ts";
 import { LINUX_READY } from "./guest/linux.ts";
-import { hasAgentChannel, launch, type LaunchOptions, type LaunchSpec } from "./launch.ts";
+import {
+  type DiskSpec,
+  hasAgentChannel,
+  launch,
+  type LaunchOptions,
+  type LaunchSpec,
+} from "./launch.ts";
 import type { Vm } from "./vm.ts";
 import { migrationEnd } from "./_migration.ts";
 
@@ -84,10 +90,18 @@ export async function prepareTemplates(
     cloneSpec: (spec) => {
       const saved = savedOf(spec);
       if (!saved || !spec.disks?.length) return spec;
-      return { ...spec, disks: saved.disks.map((base) => ({ base })) };
+      // Each clone's disk keeps its name: faults and backups address it.
+      return {
+        ...spec,
+        disks: saved.disks.map((base, i) => ({ ...nameOf(spec.disks?.[i]), base })),
+      };
     },
     remove,
   };
+}
+
+function nameOf(disk: DiskSpec | undefined): { name?: string } {
+  return disk?.name === undefined ? {} : { name: disk.name };
 }
 
 async function saveTemplate(

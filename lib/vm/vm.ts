@@ -28,6 +28,7 @@ import {
 } from "./snapshot.ts";
 import { backup, type BackupOptions, type BackupResult } from "./backup.ts";
 import { throttleDisk, type ThrottleOptions } from "./throttle.ts";
+import { type DiskFaultOptions, failDisk, healDisk } from "./disk_fault.ts";
 
 export type { ActionOptions, StatusInfo, VmHandle } from "./handle.ts";
 export type {
@@ -256,6 +257,20 @@ export class Vm extends VmLifecycle implements VmHandle {
    */
   throttleDisk(options: ThrottleOptions = {}): Promise<string> {
     return throttleDisk(this, options);
+  }
+
+  /**
+   * Make a disk fail the guest's reads or writes with EIO or ENOSPC until
+   * {@linkcode Vm.prototype.healDisk}; resolves to the disk's device name.
+   * See {@linkcode failDisk}.
+   */
+  failDisk(options: DiskFaultOptions = {}): Promise<string> {
+    return failDisk(this, options);
+  }
+
+  /** Take a disk's fault out (and continue a VM it paused). See {@linkcode healDisk}. */
+  healDisk(device: string, options: ActionOptions = {}): Promise<void> {
+    return healDisk(this, device, options);
   }
 
   /**

@@ -38,6 +38,7 @@ import stall from "./stall.ts";
 import clock from "./clock.ts";
 import heal from "./heal.ts";
 import diskThrottle from "./disk_throttle.ts";
+import diskFault from "./disk_fault.ts";
 
 const kinds: ActionKind[] = [
   qmp,
@@ -65,6 +66,7 @@ const kinds: ActionKind[] = [
   stall,
   clock,
   diskThrottle,
+  diskFault,
   heal,
   sleep,
   block,
