@@ -300,3 +300,42 @@ steps:
     "recipe: 1\nname: x\nvms: { b: { disks: [{ name: 9x, size: 8M }] } }\nsteps: []\n";
   assert.throws(() => parseRecipe(badName, "x.yaml"), /x\.yaml:3:29: a disk's name is a letter/);
 });
+
+Deno.test("faults: cpu-limit starves a guest's CPU and memory-pressure takes its memory, both given back", async () => {
+  // The guest counts for 2 s of its own time: fewer loops while QEMU gets a fifth of a CPU.
+  const COUNT =
+    "i=0; end=$(($(date +%s)+2)); while [ $(date +%s) -lt $end ]; do i=$((i+1)); done; echo $i";
+  const MEM = "awk '/MemTotal/ { print $2 }' /proc/meminfo";
+  const recipe = parseRecipe(
+    `recipe: 1
+name: starved
+vms: { a: { guest: builtin:linux, balloon: true, memory: 256 } }
+defaults: { timeout: 60s }
+steps:
+  - { name: up, wait-agent: {}, timeout: 180s }
+  - { name: free, on: a, agent: { exec: "${COUNT}" } }
+  - { name: starve, id: starve, on: a, cpu-limit: { percent: 20 } }
+  - { name: starved, on: a, agent: { exec: "${COUNT}" } }
+  - { name: feed, on: a, heal: { step: starve } }
+  - { name: memory, on: a, agent: { exec: "${MEM}" } }
+  - { name: squeeze, on: a, memory-pressure: { balloon: 96M } }
+  - { name: squeezed, on: a, agent: { exec: "${MEM}" } }
+  - { name: release, on: a, heal: all }
+  - { name: memory after, on: a, agent: { exec: "${MEM}" } }
+`,
+    "starved.yaml",
+  );
+  const { journal } = await runRecipe(recipe, { seed: 1 });
+  assert.equal(journal.verdict, "pass", `${journal.reason}: ${JSON.stringify(journal.steps)}`);
+  const number = (step: string) => Number((outputOf(journal, step).stdout as string).trim());
+  assert.ok(number("starved") < number("free"), `${number("starved")} vs ${number("free")} loops`);
+  // The balloon took 96 MiB from what the guest's kernel manages, and gave it back.
+  assert.equal(number("memory") - number("squeezed"), 96 * 1024);
+  assert.equal(number("memory after"), number("memory"));
+  const unfit = "recipe: 1\nname: x\nvms: { b: {} }\nsteps:\n" +
+    "  - { name: s, on: b, memory-pressure: { balloon: 8M } }\n";
+  assert.throws(
+    () => planRecipe(parseRecipe(unfit, "x.yaml"), 1),
+    /memory-pressure cannot run on b: it has no balloon \(give it balloon: true\)/,
+  );
+});

@@ -58,6 +58,7 @@ export function qemuArgs(
         `virtio-net-pci,netdev=net${i},mac=${mac(spec.name, i)}`,
       );
     });
+    if (spec.balloon) args.push("-device", "virtio-balloon-pci,id=balloon0");
     if (spec.kernel) args.push("-kernel", spec.kernel);
     if (spec.initrd) args.push("-initrd", spec.initrd);
     if (spec.append) args.push("-append", spec.append);

@@ -36,6 +36,8 @@ export interface LaunchSpec {
    * `vm.agent`. Default: on for `builtin:linux`, off otherwise.
    */
   agent?: boolean;
+  /** Give the VM a memory balloon (virtio-balloon), for `memory-pressure` and `vm.balloonTo`. */
+  balloon?: boolean;
   /**
    * Disks, each a qcow2 file in the VM's directory (removed with it) on
    * virtio: `{ base }` is a copy-on-write overlay of an image that is never
@@ -224,6 +226,7 @@ export const SPEC_FIELDS: Readonly<Record<string, Schema>> = {
   initrd: text(),
   append: text(),
   agent: { type: "boolean" },
+  balloon: { type: "boolean", description: "a memory balloon device, for memory-pressure" },
   accel: { enum: ["kvm", "tcg"] },
   template: {
     enum: ["warm"],

@@ -29,6 +29,8 @@ import {
 import { backup, type BackupOptions, type BackupResult } from "./backup.ts";
 import { throttleDisk, type ThrottleOptions } from "./throttle.ts";
 import { type DiskFaultOptions, failDisk, healDisk } from "./disk_fault.ts";
+import { type CpuLimit, limitCpu } from "./cpu_limit.ts";
+import { balloonTo } from "./balloon.ts";
 
 export type { ActionOptions, StatusInfo, VmHandle } from "./handle.ts";
 export type {
@@ -271,6 +273,22 @@ export class Vm extends VmLifecycle implements VmHandle {
   /** Take a disk's fault out (and continue a VM it paused). See {@linkcode healDisk}. */
   healDisk(device: string, options: ActionOptions = {}): Promise<void> {
     return healDisk(this, device, options);
+  }
+
+  /**
+   * Let QEMU run only `percent` of each 100 ms (SIGSTOP/SIGCONT in turn)
+   * until the limit is lifted. See {@linkcode limitCpu}.
+   */
+  limitCpu(percent: number, periodMs?: number): CpuLimit {
+    return limitCpu(this, percent, periodMs);
+  }
+
+  /**
+   * Set the guest's memory through its balloon and wait until the guest got
+   * there; resolves to what it had before. See {@linkcode balloonTo}.
+   */
+  balloonTo(bytes: number, options: ActionOptions = {}): Promise<number> {
+    return balloonTo(this, bytes, options);
   }
 
   /**

@@ -82,12 +82,13 @@ export function readPercent(tools: ParseTools, node: Node | null, key: string): 
     : tools.issue(node, `${key} must be a percentage from 0 to 100, like 5%`);
 }
 
-/** Bytes per second: `1G`, `500M`, `512K`, or a number. */
-function readBytesPerSecond(
+/** A reader of bytes (`1G`, `500M`, `512K`, or a number), saying `what` they are when they are not. */
+const bytesReader = (what: string) =>
+(
   tools: ParseTools,
   node: Node | null,
   key: string,
-): number | undefined {
+): number | undefined => {
   const value = tools.json(node, key);
   const match = typeof value === "string" ? SIZE.exec(value.trim()) : null;
   const bytes = typeof value === "number"
@@ -96,11 +97,11 @@ function readBytesPerSecond(
     ? Number(match[1]) * SIZE_UNITS[match[2]!.toUpperCase()]!
     : NaN;
   if (Number.isFinite(bytes) && bytes >= 1) return Math.round(bytes);
-  return tools.issue(
-    node,
-    `${key} must be bytes per second like 1G or 500M, not ${JSON.stringify(value)}`,
-  );
-}
+  return tools.issue(node, `${key} must be ${what}, not ${JSON.stringify(value)}`);
+};
+const BYTES_SCHEMA = {
+  anyOf: [{ type: "string", pattern: SIZE.source }, { type: "number", minimum: 1 }],
+};
 
 /** Builders for the kinds of option actions take. */
 export const opt = {
@@ -154,11 +155,10 @@ export const opt = {
     ),
   /** Bytes per second: `1G`, `500M`, or a number. */
   bytesPerSecond: (description?: string) =>
-    option<number>(
-      { anyOf: [{ type: "string", pattern: SIZE.source }, { type: "number", minimum: 1 }] },
-      readBytesPerSecond,
-      description,
-    ),
+    option<number>(BYTES_SCHEMA, bytesReader("bytes per second like 1G or 500M"), description),
+  /** A size in bytes: `64M`, `1G`, or a number. */
+  bytes: (description?: string) =>
+    option<number>(BYTES_SCHEMA, bytesReader("a size like 64M or 1G"), description),
   /** An option with its own reader. */
   custom: <T>(schema: JsonSchema, read: Option<T>["read"]) => option<T>(schema, read),
 };

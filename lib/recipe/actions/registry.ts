@@ -39,6 +39,8 @@ import clock from "./clock.ts";
 import heal from "./heal.ts";
 import diskThrottle from "./disk_throttle.ts";
 import diskFault from "./disk_fault.ts";
+import cpuLimit from "./cpu_limit.ts";
+import memoryPressure from "./memory_pressure.ts";
 
 const kinds: ActionKind[] = [
   qmp,
@@ -67,6 +69,8 @@ const kinds: ActionKind[] = [
   clock,
   diskThrottle,
   diskFault,
+  cpuLimit,
+  memoryPressure,
   heal,
   sleep,
   block,

@@ -31,7 +31,7 @@ export const LINUX_PACKAGES = [
 ];
 
 /** Bump when the way the guest is assembled changes: cached guests are rebuilt. */
-const BUILDER_VERSION = 3;
+const BUILDER_VERSION = 4;
 
 /** What init prints when the guest (and its agent) is ready. */
 export const LINUX_READY = "corral-linux: ready";
@@ -58,6 +58,7 @@ const MODULES = [
   "virtio_console",
   "virtio_net",
   "virtio_blk",
+  "virtio_balloon",
   "pvpanic-mmio",
   "pvpanic-pci",
   "button",
