@@ -281,3 +281,56 @@ Deno.test("corral report: files that are not a report are clear errors, no stack
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name:
+    "report.html: a drill's fault windows, probe attempts, violations and captures drawn in Chromium",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "corral-report-" });
+    try {
+      const recipe = parseRecipe(
+        `recipe: 1
+name: drill drawn
+networks: { lan: { capture: true } }
+vms:
+  defaults: { networks: [lan] }
+  a: {}
+  b: {}
+probes:
+  alive: { on: a, every: 200ms, timeout: 300ms, qmp: { execute: query-status } }
+invariants:
+  - { never: [RESET], on: b }
+steps:
+  - { name: booted, console: { wait: READY } }
+  - { name: freeze a, on: a, stall: {}, duration: 1s }
+  - { name: a frozen, on: a, sleep: 1500ms }
+  - { name: reset b, on: b, reset: {} }
+`,
+        "drill.yaml",
+      );
+      const { journal } = await runRecipe(recipe, { seed: 1, reportDir: dir });
+      assert.equal(journal.verdict, "fail", "b's reset breaks its invariant");
+      assert.deepEqual(journal.captures, ["lan.pcap"]);
+      const { dom } = await renderPage(`file://${dir}/report.html`);
+      assert.match(dom, /<body[^>]*data-errors="0"/);
+      assert.equal(count(dom, /<rect class="fault-active" data-fault="freeze a" data-vm="a"/g), 1);
+      assert.match(dom, /<body[^>]*data-probe-lanes="1"/);
+      assert.equal(count(dom, /<g class="probe-lane" data-probe="alive" data-vm="a">/g), 1);
+      const attempts = journal.probes![0]!.attempts;
+      assert.equal(
+        count(dom, /<rect class="attempt failed"/g),
+        attempts.filter((a) => !a.ok).length,
+      );
+      assert.ok(attempts.some((a) => !a.ok) && attempts.some((a) => a.ok), "the stall shows");
+      assert.equal(
+        count(dom, /<g class="violation mark" data-rule="never RESET" data-vm="b">/g),
+        1,
+      );
+      assert.match(dom, /<h2>Invariant violations<\/h2>/);
+      assert.match(dom, /<a href="lan.pcap" download="">lan.pcap<\/a>/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

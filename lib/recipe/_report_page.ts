@@ -8,147 +8,41 @@
  * @module
  */
 
-import type { MetricRecord, ReportEvent, RunJournal, StepRecord, TargetRecord } from "./journal.ts";
+import type { MetricRecord, StepRecord } from "./journal.ts";
+import {
+  BASE_FUNCTIONS,
+  byId,
+  type Doc,
+  type El,
+  esc,
+  eventColor,
+  fmt,
+  globToRegExp,
+  LABEL,
+  LANE,
+  type Lane,
+  least,
+  most,
+  niceStep,
+  type Page,
+  type PageData,
+  rank,
+  type Row,
+  type Status,
+  statusColor,
+  STEPS,
+  TOP,
+} from "./_report_base.ts";
+import {
+  drawDrill,
+  drawFaults,
+  drawProbeLanes,
+  drawViolations,
+  DRILL_FUNCTIONS,
+  probeRows,
+} from "./_report_drills.ts";
 
-type Status = TargetRecord["status"];
-
-// The DOM as the page uses it. Declared here, not with the DOM library, whose globals clash with
-// Deno's; these names exist only in this module's types.
-interface El {
-  textContent: string | null;
-  innerHTML: string;
-  hidden: boolean;
-  checked: boolean;
-  value: string;
-  clientWidth: number;
-  dataset: Record<string, string | undefined>;
-  append(child: El): void;
-  closest(selector: string): El | null;
-  querySelector(selector: string): El | null;
-  addEventListener(
-    type: string,
-    listener: (event: DomEvent) => void,
-    options?: { passive: boolean },
-  ): void;
-}
-interface DomEvent {
-  target: El;
-  ctrlKey: boolean;
-  deltaY: number;
-  preventDefault(): void;
-}
-declare const document: {
-  body: El;
-  getElementById(id: string): El | null;
-  createElement(tag: string): El;
-};
-
-/** What the page draws from, as the JSON in its `#data` element. */
-interface PageData {
-  journal: RunJournal;
-  events: ReportEvent[];
-  foldAbove: number;
-}
-
-/** What the reader chose. */
-interface ViewState {
-  filter: string;
-  group: string;
-  fold: boolean;
-  zoom: number;
-  hidden: Set<string>;
-  open: Set<string>;
-}
-
-/** The run and the reader's view of it. */
-interface Page extends PageData {
-  vmOrder: string[];
-  groupsOf: Map<string, string[]>;
-  duration: number;
-  state: ViewState;
-}
-
-/** A lane: one VM, or a group of them folded into one. */
-interface Row {
-  label: string;
-  vms: string[];
-  kind: "vm" | "group";
-  group?: string;
-}
-
-/** How a lane is drawn: its row, where it sits, and the time axis. */
-interface Lane {
-  row: Row;
-  y: number;
-  x: (ms: number) => number;
-}
-
-function fmt(ms: number): string {
-  return ms < 1000
-    ? ms.toFixed(ms < 10 ? 1 : 0) + " ms"
-    : ms < 60000
-    ? (ms / 1000).toFixed(2) + " s"
-    : (ms / 60000).toFixed(1) + " min";
-}
-
-function esc(text: unknown): string {
-  return String(text).replace(/[<>&"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
-}
-
-function statusColor(status: Status): string {
-  return `var(--${status})`;
-}
-
-function rank(status: Status): number {
-  return { skipped: 0, ok: 1, timeout: 2, failed: 3, error: 4 }[status];
-}
-
-function eventColor(name: string): string {
-  const colors: Record<string, string> = {
-    GUEST_PANICKED: "#d64541",
-    GUEST_CRASHLOADED: "#d64541",
-    SHUTDOWN: "#1d2329",
-    STOP: "#e67e22",
-    RESUME: "#2f9e57",
-    RESET: "#2457a6",
-    POWERDOWN: "#6c3fb5",
-    MIGRATION: "#8e44ad",
-    MIGRATION_PASS: "#b07cc6",
-    JOB_STATUS_CHANGE: "#148f8f",
-    DEVICE_DELETED: "#7f8c8d",
-    BLOCK_JOB_COMPLETED: "#148f8f",
-  };
-  return colors[name] ?? "#7f8c8d";
-}
-
-/** The largest `pick` of `values`: no spread, a run's events are unbounded, a call's arguments are not. */
-function most<T>(values: readonly T[], pick: (value: T) => number, start: number): number {
-  let m = start;
-  for (const v of values) m = Math.max(m, Number(pick(v)));
-  return m;
-}
-
-function least<T>(values: readonly T[], pick: (value: T) => number, start: number): number {
-  let m = start;
-  for (const v of values) m = Math.min(m, Number(pick(v)));
-  return m;
-}
-
-function niceStep(raw: number): number {
-  const p = Math.pow(10, Math.floor(Math.log10(Math.max(raw, 1e-9))));
-  for (const m of [1, 2, 5, 10]) if (m * p >= raw) return m * p;
-  return 10 * p;
-}
-
-function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^$()|[\]{}\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
-  return new RegExp("^" + body + "$");
-}
-
-function byId(id: string): El {
-  return document.getElementById(id)!;
-}
-
+declare const document: Doc;
 /** Every VM, in the order the run knew them, with its groups; the run's length. */
 function openPage(data: PageData): Page {
   const { journal, events } = data;
@@ -235,7 +129,9 @@ function drawControls(page: Page): void {
       "<span><span class=sw style='background:" + statusColor(s) + "'></span>" + s + "</span>"
     ).join("") +
     "<span><span class=sw style='background:var(--fault);border:1px dashed var(--failed)'>" +
-    "</span>measured window (metric)</span>";
+    "</span>measured window (metric)</span>" +
+    "<span><span class=sw style='background:rgba(230,126,34,.16);border:1px solid rgba(230,126,34,.6)'>" +
+    "</span>fault active</span>";
   byId("fold").checked = page.state.fold;
 }
 
@@ -280,7 +176,7 @@ function clicked(page: Page, target: El): void {
     else page.state.open.add(g);
     return render(page);
   }
-  const item = target.closest(".bar, .mark");
+  const item = target.closest(".bar, .mark, .attempt, .fault-active");
   const box = byId("details");
   if (!item) {
     box.hidden = true;
@@ -316,26 +212,29 @@ function rows(page: Page): Row[] {
   );
 }
 
-const LABEL = 170, LANE = 22, TOP = 28, STEPS = 26;
-
 /** Draw the timeline for the reader's current view. */
 function render(page: Page): void {
   const host = byId("timeline");
   const width = Math.max(400, (host.clientWidth || 1200) - LABEL - 24) * page.state.zoom;
   const x = (ms: number) => LABEL + (Math.max(0, ms) / page.duration) * width;
   const list = rows(page);
-  const height = TOP + STEPS + list.length * LANE + 10;
+  const shown = new Set(visibleVms(page));
+  const probes = probeRows(page, shown).length;
+  const below = TOP + STEPS + list.length * LANE;
+  const height = below + probes * LANE + 10;
   const parts = [
     '<svg xmlns="http://www.w3.org/2000/svg" width="' + (LABEL + width + 20) + '" height="' +
     height + '" role="img" aria-label="timeline">',
     drawAxis(page, x, width, height),
     drawStepsLane(page, x, height),
     ...list.map((row, i) => drawLane(page, { row, y: TOP + STEPS + i * LANE, x }, width, i)),
+    drawProbeLanes(page, shown, { row: { label: "", vms: [], kind: "vm" }, y: below, x }, width),
     "</svg>",
   ];
   host.innerHTML = parts.join("");
   document.body.dataset.rendered = "true";
   document.body.dataset.lanes = String(list.length);
+  document.body.dataset.probeLanes = String(probes);
 }
 
 function drawAxis(page: Page, x: (ms: number) => number, width: number, height: number): string {
@@ -386,9 +285,9 @@ function drawLane(page: Page, lane: Lane, width: number, index: number): string 
     (LABEL + width + 20) + '" height="' + LANE + '" fill="' + (index % 2 ? "#fff" : "#fafbfc") +
     '"/><text class="lane-label' + (row.kind === "group" ? " group" : "") + '" x="8" y="' +
     (y + 15) + '"' + (row.kind === "group" ? ' data-group="' + esc(row.group) + '"' : "") + ">" +
-    esc(label) + "<title>" + esc(row.label) + "</title></text>" + windows.shapes +
-    page.journal.steps.map((s) => drawBar(s, lane)).join("") + drawMarks(page, lane) +
-    windows.labels + "</g>";
+    esc(label) + "<title>" + esc(row.label) + "</title></text>" + drawFaults(page, lane) +
+    windows.shapes + page.journal.steps.map((s) => drawBar(s, lane)).join("") +
+    drawMarks(page, lane) + drawViolations(page, lane) + windows.labels + "</g>";
 }
 
 /** Measured windows (duration metrics): fault to recovery; their labels go on top, last. */
@@ -457,22 +356,15 @@ function reportMain(): void {
   const page = openPage(data);
   drawMeta(page);
   drawMetrics(page);
+  drawDrill(page);
   drawControls(page);
   listen(page);
   render(page);
 }
 
 const FUNCTIONS = [
-  fmt,
-  esc,
-  statusColor,
-  rank,
-  eventColor,
-  most,
-  least,
-  niceStep,
-  globToRegExp,
-  byId,
+  ...BASE_FUNCTIONS,
+  ...DRILL_FUNCTIONS,
   openPage,
   groupsOfVm,
   drawMeta,

@@ -2,7 +2,9 @@
  * `report.html`: one self-contained page that tells a run as a story in
  * time, offline. A lane per VM on one time axis; steps as bars coloured by
  * status; QMP events as marks with their data on hover; the windows a
- * duration metric measures (fault to recovery) shaded and labelled; the
+ * duration metric measures (fault to recovery) shaded and labelled; each
+ * fault's window from its step to its heal; a lane per probe; invariant
+ * violations marked and listed; links to the captures; the
  * verdict and its reason on top; filters by VM, group and event; groups
  * folded into one lane each when there are many VMs; zoom. Drawn as SVG by
  * the page's script (`_report_page.ts`, type-checked TypeScript) from the
@@ -57,6 +59,7 @@ export function reportHtml(journal: RunJournal, events: readonly ReportEvent[]):
   </div>
 </header>
 <section id="metrics"></section>
+<section id="drill"></section>
 <nav id="controls">
   <label>VM <input id="filter" type="search" placeholder="name or glob, e.g. web*"></label>
   <label>group <select id="group"><option value="">all</option></select></label>
@@ -108,4 +111,8 @@ svg text { font: 11px system-ui, sans-serif; fill: var(--fg); }
 .axis line { stroke: var(--line); } .axis text { fill: var(--muted); }
 #details { position: fixed; right: 16px; bottom: 16px; max-width: 460px; max-height: 50vh; overflow: auto; background: #fff; border: 1px solid var(--line); border-radius: 8px; box-shadow: 0 4px 20px rgba(0,0,0,.12); padding: 10px 12px; white-space: pre-wrap; font: 12px ui-monospace, monospace; z-index: 3; }
 footer { color: var(--muted); padding: 8px 20px 20px; }
+#drill { padding: 0 20px; } #drill h2 { font-size: 14px; margin: 8px 0 4px; } #drill .bad { color: var(--failed); }
+.fault-active { fill: rgba(230,126,34,.16); stroke: rgba(230,126,34,.6); stroke-width: 1; cursor: pointer; }
+.attempt { cursor: pointer; } .attempt.ok { fill: var(--ok); } .attempt.failed { fill: var(--failed); }
+.violation path { fill: #8e1b1b; stroke: #fff; stroke-width: 1; }
 `;

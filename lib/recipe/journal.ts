@@ -101,6 +101,8 @@ export interface RunJournal {
   probes?: ProbeRecord[];
   /** What broke an invariant or the console watch. */
   violations?: Violation[];
+  /** The lab networks' captures written into the report directory (`lan.pcap`). */
+  captures?: string[];
 }
 
 /** An invariant or the console watch broken. */

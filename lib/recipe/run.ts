@@ -460,6 +460,7 @@ class Runner {
         .map((vm) => ({ name: vm.name, groups: [...vm.groups] })),
       ...(probes.length ? { probes } : {}),
       ...(this.#checks.violations.length ? { violations: this.#checks.violations } : {}),
+      ...(this.#networks?.captures.length ? { captures: this.#networks.captures } : {}),
     });
   }
 

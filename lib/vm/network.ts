@@ -54,6 +54,8 @@ export interface LabNetworksOptions {
 export class LabNetworks implements AsyncDisposable {
   #nics = new Map<string, Nic[]>();
   #switches = new Map<string, Switch>();
+  /** The capture files written (`NAME.pcap`), by their name in the capture directory. */
+  readonly captures: string[] = [];
   #netns: string | undefined;
   #dir: string | undefined;
 
@@ -126,6 +128,7 @@ export class LabNetworks implements AsyncDisposable {
       : undefined;
     const vms = network.members.map((m) => m.vm);
     const sw = await Switch.start(network.name, vms, { dir: this.#dir, capture });
+    if (capture) this.captures.push(`${network.name}.pcap`);
     this.#switches.set(network.name, sw);
     for (const member of network.members) {
       this.#add(member.vm, {
