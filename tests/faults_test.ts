@@ -339,3 +339,31 @@ steps:
     /memory-pressure cannot run on b: it has no balloon \(give it balloon: true\)/,
   );
 });
+
+Deno.test("faults: invariants { status: running } — a VM that leaves the running state breaks it, outside faults or not", async () => {
+  const recipe = parseRecipe(
+    `recipe: 1
+name: keep running
+vms: { a: {}, b: {} }
+invariants:
+  - { status: running, on: a }
+  - { status: running, on: b, outside: faults }
+steps:
+  - { name: up, console: { wait: READY } }
+  - { name: pause b, on: b, pause: {} }
+  - { name: resume b, on: b, resume: {} }
+  - { name: pause a, on: a, pause: {} }
+  - { name: resume a, on: a, resume: {} }
+`,
+    "running.yaml",
+  );
+  const { journal } = await runRecipe(recipe, { seed: 1 });
+  // b was paused by a step that targeted it (outside: faults); a's rule holds whatever happens.
+  assert.deepEqual(journal.violations?.map((v) => [v.rule, v.vm, v.what.split(" ")[0]]), [
+    ["status running", "a", "STOP"],
+  ]);
+  assert.equal(journal.verdict, "fail");
+  const both = "recipe: 1\nname: x\nvms: { a: {} }\ninvariants:\n" +
+    "  - { status: running, never: [STOP] }\nsteps: []\n";
+  assert.throws(() => parseRecipe(both, "x.yaml"), /x\.yaml:5:5: invariants\[0\]: give it never/);
+});

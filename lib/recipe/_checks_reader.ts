@@ -10,25 +10,37 @@ import type { Node } from "yaml";
 import type { ConsoleWatch, Invariant } from "./model.ts";
 import { StepsReader } from "./_steps_reader.ts";
 
+/** The events with which a VM leaves QEMU's running state. */
+const LEAVE_RUNNING = ["STOP", "SUSPEND", "SHUTDOWN", "GUEST_PANICKED"];
+
 /** The watches of a recipe. */
 export class ChecksReader extends StepsReader {
-  /** `invariants: [{ never: [EVENT…], on: SELECTOR, outside: faults }]`. */
+  /** `invariants: [{ never: [EVENT…] | status: running, on: SELECTOR, outside: faults }]`. */
   protected invariants(node: Node | null): Invariant[] {
     return this.list(node ?? undefined).flatMap((item, i) => {
       const where = `invariants[${i}]`;
       const options = this.map(item, where);
       if (!options) return [];
-      this.keys(options, ["never", "on", "outside"], where);
-      const never = this.list(this.required(options, "never", item)).map((n) => {
+      this.keys(options, ["never", "status", "on", "outside"], where);
+      const pos = this.pos(item);
+      const on = this.selector(options.get("on")?.value ?? null, pos);
+      const outsideFaults = this.outside(options, where);
+      if (options.has("status") === options.has("never")) {
+        this.issue(item, `${where}: give it never: [EVENT…] or status: running, one of them`);
+        return [];
+      }
+      if (options.has("status")) {
+        const status = this.oneOf(options.get("status")!.value, `${where}.status`, ["running"]);
+        return status ? [{ never: LEAVE_RUNNING, status, on, outsideFaults, pos }] : [];
+      }
+      const never = this.list(options.get("never")!.value).map((n) => {
         const name = this.string(n, "never");
         if (name !== undefined && name !== name.toUpperCase()) {
           this.issue(n, `QMP event names are upper case: ${name.toUpperCase()}`);
         }
         return name;
       }).filter((n) => n !== undefined);
-      const pos = this.pos(item);
-      const on = this.selector(options.get("on")?.value ?? null, pos);
-      return never.length ? [{ never, on, outsideFaults: this.outside(options, where), pos }] : [];
+      return never.length ? [{ never, on, outsideFaults, pos }] : [];
     });
   }
 

@@ -36,6 +36,8 @@ export class Checks {
     this.#context = context;
   }
 
+  #closed = false;
+
   /** Whether there is anything to check. */
   get active(): boolean {
     return (this.#recipe.invariants?.length ?? 0) > 0 || this.#recipe.watch !== undefined;
@@ -50,13 +52,14 @@ export class Checks {
 
   /** Check one event of `vm` against every invariant that holds on it. */
   event(vm: string, event: QmpEvent): void {
+    if (this.#closed) return;
     for (const rule of this.#recipe.invariants ?? []) {
       if (!rule.never.includes(event.event)) continue;
       if (rule.outsideFaults && this.#faulted.has(vm)) continue;
       if (!this.#on(rule).has(vm)) continue;
       const { seconds, microseconds } = event.timestamp;
       this.violations.push({
-        rule: `never ${event.event}`,
+        rule: rule.status ? `status ${rule.status}` : `never ${event.event}`,
         vm,
         ms: this.#context.offset(seconds * 1000 + microseconds / 1000),
         what: `${event.event}${event.data ? ` ${JSON.stringify(event.data)}` : ""}`,
@@ -64,8 +67,12 @@ export class Checks {
     }
   }
 
-  /** Check what each VM's console printed in the whole run (its logs). */
+  /**
+   * Check what each VM's console printed in the whole run (its logs), last:
+   * the events after it are corral's own (stopping the lab), not the run's.
+   */
   async consoles(vms: readonly Vm[]): Promise<void> {
+    this.#closed = true;
     const watch = this.#recipe.watch;
     if (!watch) return;
     for (const vm of vms) {

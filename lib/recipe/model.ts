@@ -161,6 +161,8 @@ export type Metric =
 export interface Invariant {
   /** Events that must never come. */
   never: readonly string[];
+  /** `status: running`: the rule's name, its events those that leave the running state. */
+  status?: "running";
   /** The VMs it holds on. */
   on: StepSelector;
   /** `outside: faults`: not on a VM once a mutating step (a fault, a crash) targeted it. */

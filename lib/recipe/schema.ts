@@ -208,6 +208,22 @@ function stepSchema(): JsonSchema {
   };
 }
 
+/** `invariants:`: events that must never come, or `status: running`. */
+const INVARIANTS: JsonSchema = list({
+  type: "object",
+  additionalProperties: false,
+  oneOf: [{ required: ["never"] }, { required: ["status"] }],
+  properties: {
+    never: oneOrList({ type: "string", pattern: "^[A-Z0-9_]+$" }),
+    status: {
+      enum: ["running"],
+      description: "the VMs keep running: no STOP, SUSPEND, SHUTDOWN or GUEST_PANICKED",
+    },
+    on: oneOrList({ type: "string" }),
+    outside: { enum: ["faults"], description: "not on VMs a fault or crash targeted" },
+  },
+});
+
 /**
  * The whole recipe schema (JSON Schema 2020-12).
  *
@@ -266,16 +282,7 @@ export function recipeSchema(): JsonSchema {
       finally: STEPS,
       metrics: METRICS,
       probes: PROBES,
-      invariants: list({
-        type: "object",
-        additionalProperties: false,
-        required: ["never"],
-        properties: {
-          never: oneOrList({ type: "string", pattern: "^[A-Z0-9_]+$" }),
-          on: oneOrList({ type: "string" }),
-          outside: { enum: ["faults"], description: "not on VMs a fault or crash targeted" },
-        },
-      }),
+      invariants: INVARIANTS,
       watch: {
         type: "object",
         additionalProperties: false,
