@@ -488,7 +488,7 @@ class Runner {
   #labContext(): LabContext {
     const up = (name: string) => !this.#absent.has(name);
     const select = (s: string) => resolveSelector(s, this.#lab?.members ?? []).filter(up);
-    return { networks: this.#networks, select };
+    return { networks: this.#networks, select, reportDir: this.#report?.dir };
   }
 
   /** Tell every listener, secrets masked. */

@@ -42,7 +42,13 @@ export function qemuArgs(
   if (!none) {
     // A kernel of the user's own gets what a Linux needs, not the tiny guest's 16 MiB.
     const memory = spec.memory ??
-      (guest === "builtin:tiny" ? 16 : guest === "none" ? undefined : 256);
+      (guest === "builtin:tiny"
+        ? 16
+        : guest === "none"
+        ? undefined
+        : guest === "builtin:debian"
+        ? 512
+        : 256);
     if (memory !== undefined) args.push("-m", typeof memory === "number" ? `${memory}M` : memory);
     if (spec.cpus !== undefined) args.push("-smp", String(spec.cpus));
     args.push("-accel", spec.accel ?? defaultAccel());
@@ -89,10 +95,11 @@ function guestDrive(guest: string, dir: string): string[] {
   if (guest === "builtin:tiny") {
     return ["-drive", `file=${escape(`${dir}/tiny.img`)},format=raw,if=floppy,readonly=on`];
   }
-  if (guest === "builtin:linux" || guest === "kernel") return []; // It boots from -kernel and -initrd.
+  // These boot from -kernel and -initrd (builtin:debian's root is its first disk).
+  if (guest === "builtin:linux" || guest === "builtin:debian" || guest === "kernel") return [];
   if (guest.startsWith("builtin:")) {
     throw new LaunchError(
-      `unknown built-in guest ${guest}: the built-in guests are builtin:tiny and builtin:linux`,
+      `unknown built-in guest ${guest}: the built-in guests are builtin:tiny, builtin:linux and builtin:debian`,
       {},
     );
   }

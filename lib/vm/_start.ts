@@ -10,8 +10,22 @@ import { shellWord } from "../_text.ts";
 import type { QmpClient } from "../qmp/client.ts";
 import type { QemuChild } from "../_process.ts";
 import { ensureLinuxGuest } from "./guest/linux.ts";
+import { debianAppend, ensureDebianImage } from "./guest/debian.ts";
 import { migrationEnd } from "./_migration.ts";
 import type { LaunchSpec } from "./spec.ts";
+
+/**
+ * The spec with its built-in guest's parts filled in (`builtin:linux`,
+ * `builtin:debian`), built first if need be; other specs as they are.
+ */
+export async function withBuiltinGuest(spec: LaunchSpec, remote: boolean): Promise<LaunchSpec> {
+  if (spec.guest === "builtin:linux") return await withLinux(spec);
+  if (spec.guest !== "builtin:debian") return spec;
+  if (remote) {
+    throw new LaunchError("builtin:debian on SSH hosts is not supported yet", { vm: spec.name });
+  }
+  return await withDebian(spec);
+}
 
 /** The spec with the built Linux guest's kernel, initramfs and command line. */
 export async function withLinux(spec: LaunchSpec): Promise<LaunchSpec> {
@@ -25,6 +39,25 @@ export async function withLinux(spec: LaunchSpec): Promise<LaunchSpec> {
     kernel: spec.kernel ?? linux.kernel,
     initrd: spec.initrd ?? linux.initrd,
     append,
+  };
+}
+
+/**
+ * The spec with the Debian image: its kernel and initramfs, its root disk
+ * (an overlay of the image, `root`, first: `/dev/vda`) before the spec's own
+ * disks (which keep their names), and the command line that provisions it.
+ */
+export async function withDebian(spec: LaunchSpec): Promise<LaunchSpec> {
+  if (spec.kernel && spec.disks?.[0]?.name === "root") return spec; // Given already (a move).
+  const image = await ensureDebianImage(spec.packages ?? []);
+  const own = (spec.disks ?? []).map((d, i) => ({ ...d, name: d.name ?? `disk${i}` }));
+  const append = debianAppend(spec.name, spec.nics ?? []);
+  return {
+    ...spec,
+    kernel: image.kernel,
+    initrd: image.initrd,
+    append: spec.append ? `${append} ${spec.append}` : append,
+    disks: [{ name: "root", base: image.base }, ...own],
   };
 }
 

@@ -33,7 +33,7 @@ export * from "./spec.ts";
 export { qemuArgs } from "./_qemu_args.ts";
 export type { LaunchOptions } from "./launch_options.ts";
 import type { LaunchOptions } from "./launch_options.ts";
-import { exitedWhileStarting, restoreState, withLinux } from "./_start.ts";
+import { exitedWhileStarting, restoreState, withBuiltinGuest } from "./_start.ts";
 
 /** How long the first QEMU of a start may take to negotiate before it is started again. */
 const FIRST_NEGOTIATION_MS = 12_000;
@@ -231,7 +231,7 @@ export class Machine {
         vm: spec.name,
       });
     }
-    if ((spec.guest ?? "") === "builtin:linux") spec = await withLinux(spec);
+    spec = await withBuiltinGuest(spec, host !== undefined);
     const instance = options.instance ?? spec.name;
     const dir = await makeVmDir(instance);
     let qemuDir = dir;

@@ -19,11 +19,15 @@ export interface LaunchSpec {
    * `builtin:tiny` (default: corral's 512-byte guest that prints READY and
    * panics on NMI), `builtin:linux` (a Linux guest built from Debian
    * packages on first use: prints `corral-linux: ready`, runs the guest
-   * agent, panics on NMI), `none` (no guest: `-machine none`, QMP only), or
-   * the path of a disk image, opened with `snapshot=on` so it is never
-   * written.
+   * agent, panics on NMI), `builtin:debian` (Debian 12 with systemd, the
+   * agent and SSH, built with mmdebstrap on first use, each VM on an overlay
+   * of it, provisioned at boot with its name and addresses), `none` (no
+   * guest: `-machine none`, QMP only), or the path of a disk image, opened
+   * with `snapshot=on` so it is never written.
    */
   guest?: string;
+  /** `builtin:debian` only: Debian packages baked into its image (an image per package set, cached). */
+  packages?: readonly string[];
   /** A kernel to boot directly (QEMU `-kernel`). `builtin:linux` sets its own. */
   kernel?: string;
   /** An initramfs for `kernel` (QEMU `-initrd`). */
@@ -174,7 +178,7 @@ function diskProblems(spec: LaunchSpec): string[] {
 
 /** Whether a launched VM gets a guest agent channel: asked for, or builtin:linux by default. */
 export function hasAgentChannel(spec: Partial<LaunchSpec>): boolean {
-  return spec.agent ?? spec.guest === "builtin:linux";
+  return spec.agent ?? (spec.guest === "builtin:linux" || spec.guest === "builtin:debian");
 }
 
 /** The guest a spec runs: its own kernel when it names one and no guest. */
@@ -215,7 +219,8 @@ const texts: Schema = { type: "array", items: { type: "string" } };
  * for the reader and the launcher alike).
  */
 export const SPEC_FIELDS: Readonly<Record<string, Schema>> = {
-  guest: text("builtin:tiny, builtin:linux, none, or a disk image path"),
+  guest: text("builtin:tiny, builtin:linux, builtin:debian, none, or a disk image path"),
+  packages: { ...texts, description: "builtin:debian: Debian packages baked into its image" },
   memory: { anyOf: [{ type: "number" }, { type: "string" }] },
   cpus: { type: "integer", minimum: 1 },
   machine: text(),

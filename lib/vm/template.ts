@@ -70,6 +70,9 @@ export async function prepareTemplates(
       if (spec.nics?.length) {
         throw new LaunchError("template: warm does not take lab networks yet", { vm: spec.name });
       }
+      if (spec.guest === "builtin:debian") {
+        throw new LaunchError("template: warm does not take builtin:debian yet", { vm: spec.name });
+      }
       if (spec.host !== undefined && spec.disks?.length) {
         throw new LaunchError("template: warm with disks on SSH hosts is not supported yet", {
           vm: spec.name,

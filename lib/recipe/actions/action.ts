@@ -62,6 +62,8 @@ export interface LabContext {
   networks: LabNetworks | undefined;
   /** The VMs a selector picks (names, globs, groups, `all`), among those up. */
   select(selector: string): string[];
+  /** The run's report directory, when it has one: files a step brings back go there. */
+  reportDir?: string | undefined;
 }
 
 /** What an action needs of the VMs it targets, checked before anything runs. */

@@ -41,6 +41,11 @@ import diskThrottle from "./disk_throttle.ts";
 import diskFault from "./disk_fault.ts";
 import cpuLimit from "./cpu_limit.ts";
 import memoryPressure from "./memory_pressure.ts";
+import waitUntil from "./wait_until.ts";
+import waitFile from "./wait_file.ts";
+import waitUnit from "./wait_unit.ts";
+import upload from "./upload.ts";
+import download from "./download.ts";
 
 const kinds: ActionKind[] = [
   qmp,
@@ -71,6 +76,11 @@ const kinds: ActionKind[] = [
   diskFault,
   cpuLimit,
   memoryPressure,
+  waitUntil,
+  waitFile,
+  waitUnit,
+  upload,
+  download,
   heal,
   sleep,
   block,
