@@ -3,12 +3,14 @@
  * installed. As root it installs Debian's `qemu-system-x86` with apt-get;
  * otherwise it prints the exact command to run and exits 1. With
  * `--linux`, it also builds the `builtin:linux` guest ahead of its first
- * use (and installs qemu-guest-agent, whose libraries go into it).
+ * use (and installs qemu-guest-agent, whose libraries go into it); with
+ * `--debian`, the `builtin:debian` image.
  *
  * @module
  */
 
 import { ensureLinuxGuest } from "../lib/vm/guest/linux.ts";
+import { ensureDebianImage } from "../lib/vm/guest/debian.ts";
 
 const QEMU = Deno.env.get("CORRAL_QEMU") ?? "qemu-system-x86_64";
 const PACKAGES = ["qemu-system-x86"];
@@ -74,6 +76,8 @@ if (import.meta.main) {
       ["libvirtd", "libvirt-daemon-system"],
       ["virt-qemu-qmp-proxy", "libvirt-clients-qemu"],
       ["chromium", "chromium"], // report.html rendered headless
+      ["mmdebstrap", "mmdebstrap"], // builtin:debian
+      ["mkfs.ext4", "e2fsprogs"],
     ];
     const missing = [];
     for (const [command, pkg] of wanted) if (!await has(command!)) missing.push(pkg!);
@@ -100,6 +104,21 @@ if (import.meta.main) {
       console.error(`corral setup: ${(error as Error).message}`);
       Deno.exit(1);
     }
+  }
+  if (Deno.args.includes("--debian")) await setupDebian();
+}
+
+/** `--debian`: build the `builtin:debian` image ahead of its first use (mmdebstrap, as root installed). */
+async function setupDebian(): Promise<void> {
+  if (!await has("mmdebstrap") && Deno.uid() === 0) {
+    await run("apt-get", ["install", "-y", "-q", "--no-install-recommends", "mmdebstrap"]);
+  }
+  try {
+    const image = await ensureDebianImage([], (line) => console.error(`corral setup: ${line}`));
+    console.error(`corral setup: builtin:debian ready (${image.base})`);
+  } catch (error) {
+    console.error(`corral setup: ${(error as Error).message}`);
+    Deno.exit(1);
   }
 }
 

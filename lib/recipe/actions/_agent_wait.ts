@@ -45,7 +45,7 @@ export async function waitInGuest(
     }
     await delay(Math.min(every, Math.max(0, until - Date.now())), { signal });
   }
-  throw new TimeoutError(`not so after ${attempts} attempt(s) in ${timeout} ms; last: ${last}`, {
+  throw new TimeoutError(`${last} (still, after ${attempts} attempt(s) in ${timeout} ms)`, {
     vm: vm.name,
     timeout,
   });
