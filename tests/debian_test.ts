@@ -61,3 +61,15 @@ steps:
     await Deno.remove(upload);
   }
 });
+
+Deno.test("debian: packages are checked before anything is built", () => {
+  const recipe = (vm: string) => `recipe: 1\nname: x\nvms: { a: ${vm} }\nsteps: []\n`;
+  assert.throws(
+    () => parseRecipe(recipe("{ packages: [nginx] }"), "x.yaml"),
+    /x\.yaml:3:8: vm .a.: packages are for guest builtin:debian only/,
+  );
+  assert.throws(
+    () => parseRecipe(recipe('{ guest: builtin:debian, packages: ["nginx,curl"] }'), "x.yaml"),
+    /packages: "nginx,curl" is not a Debian package name/,
+  );
+});

@@ -157,7 +157,16 @@ export function validateSpec(spec: LaunchSpec): string[] {
       `memory must be a number of MiB or like 32M or 1G, not ${JSON.stringify(spec.memory)}`,
     );
   }
-  return [...problems, ...diskProblems(spec)];
+  return [...problems, ...diskProblems(spec), ...packageProblems(spec)];
+}
+
+/** `packages` go to builtin:debian's image builder: Debian package names only. */
+function packageProblems(spec: LaunchSpec): string[] {
+  if (spec.packages === undefined) return [];
+  if (spec.guest !== "builtin:debian") return ["packages are for guest builtin:debian only"];
+  return spec.packages.filter((p) => !/^[a-z0-9][a-z0-9+.-]+$/.test(p)).map((p) =>
+    `packages: ${JSON.stringify(p)} is not a Debian package name`
+  );
 }
 
 /** Disk names must be well formed and distinct. */
