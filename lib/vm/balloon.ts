@@ -9,6 +9,7 @@
 
 import { CorralError, QmpError, TimeoutError } from "../errors.ts";
 import type { ActionOptions, VmHandle as Vm } from "./handle.ts";
+import { delay } from "../_async.ts";
 
 /**
  * Set the guest's memory to `bytes` through its balloon and wait until the
@@ -30,7 +31,7 @@ export async function balloonTo(
   options: ActionOptions = {},
 ): Promise<number> {
   const deadline = { timeout: options.timeout, signal: options.signal };
-  const before = await actual(vm, deadline);
+  const before = await balloonActual(vm, deadline);
   await vm.execute("balloon", { value: bytes }, deadline);
   const until = Date.now() + (options.timeout ?? 30_000);
   let now = before;
@@ -43,14 +44,18 @@ export async function balloonTo(
         { vm: vm.name, timeout: options.timeout ?? 30_000 },
       );
     }
-    options.signal?.throwIfAborted();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    now = await actual(vm, deadline);
+    await delay(100, { signal: options.signal });
+    now = await balloonActual(vm, deadline);
   }
   return before;
 }
 
-async function actual(vm: Vm, deadline: ActionOptions): Promise<number> {
+/**
+ * The memory the guest has now, as its balloon leaves it.
+ *
+ * @throws {CorralError} The VM has no balloon device.
+ */
+export async function balloonActual(vm: Vm, deadline: ActionOptions = {}): Promise<number> {
   try {
     return (await vm.execute("query-balloon", undefined, deadline)).actual;
   } catch (cause) {
@@ -64,4 +69,5 @@ async function actual(vm: Vm, deadline: ActionOptions): Promise<number> {
   }
 }
 
-const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
+/** Bytes as whole MiB, for messages. */
+export const mib = (bytes: number): string => `${Math.round(bytes / 2 ** 20)} MiB`;

@@ -13,15 +13,7 @@ export default defineAction({
   summary:
     "let the targets' QEMU run only percent % of a CPU (SIGSTOP/SIGCONT in turn) until healed",
   options: {
-    percent: required(opt.custom<number>(
-      { type: "integer", minimum: 1, maximum: 99 },
-      (tools, node, key) => {
-        const n = tools.json(node, key);
-        return Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 99
-          ? n as number
-          : tools.issue(node, `${key} must be a whole percentage from 1 to 99`);
-      },
-    )),
+    percent: required(opt.integer(1, 99, "a whole percentage from 1 to 99")),
   },
   mutates: () => true,
   requires: () => "launched",

@@ -11,12 +11,7 @@ export default defineAction({
   summary: "make a disk slow (iops, bps: QEMU's I/O throttling) until healed, by itself",
   options: {
     disk: opt.string("disk0, disk1, … (default: the first writable disk)"),
-    iops: opt.custom<number>({ type: "integer", minimum: 1 }, (tools, node, key) => {
-      const n = tools.json(node, key);
-      return Number.isInteger(n) && (n as number) >= 1
-        ? n as number
-        : tools.issue(node, `${key} must be a whole number of operations per second`);
-    }),
+    iops: opt.integer(1, undefined, "a whole number of operations per second"),
     bps: opt.bytesPerSecond("bytes per second: 1M, 512K, or a number"),
   },
   mutates: () => true,

@@ -1,4 +1,5 @@
 import { CorralError } from "../../errors.ts";
+import { balloonActual, mib } from "../../vm/balloon.ts";
 import { defineAction } from "./action.ts";
 import { opt, required } from "./options.ts";
 
@@ -17,7 +18,7 @@ export default defineAction({
   unfit: (_action, vm) =>
     vm.spec?.balloon ? undefined : "it has no balloon (give it balloon: true)",
   async run(action, { vm, timeout, signal, hold }) {
-    const before = (await vm.execute("query-balloon", undefined, { timeout, signal })).actual;
+    const before = await balloonActual(vm, { timeout, signal });
     if (action.balloon >= before) {
       throw new CorralError(
         `the balloon cannot take ${mib(action.balloon)}: the guest has ${mib(before)} in all`,
@@ -32,5 +33,3 @@ export default defineAction({
     if (typeof held === "number") await vm.balloonTo(held, { timeout, signal });
   },
 });
-
-const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;

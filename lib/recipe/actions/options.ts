@@ -114,6 +114,18 @@ export const opt = {
   /** A duration in ms: `500ms`, `20s`, `2m`. */
   duration: (description?: string) =>
     option<number>(DURATION_SCHEMA, (t, n, k) => t.duration(n, k), description),
+  /** A whole number from `min` (to `max`), `what` saying so when it is not. */
+  integer: (min: number, max: number | undefined, what: string, description?: string) =>
+    option<number>({
+      type: "integer",
+      minimum: min,
+      ...(max === undefined ? {} : { maximum: max }),
+    }, (tools, node, key) => {
+      const n = tools.json(node, key);
+      return Number.isInteger(n) && (n as number) >= min && (n as number) <= (max ?? Infinity)
+        ? n as number
+        : tools.issue(node, `${key} must be ${what}`);
+    }, description),
   /** true or false. */
   bool: (description?: string) =>
     option<boolean>({ type: "boolean" }, (t, n, k) => t.bool(n, k), description),
