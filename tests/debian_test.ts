@@ -2,7 +2,7 @@
  * `builtin:debian` (issue 23): Debian 12 with systemd, built from Debian's
  * packages, two VMs on a lab network, each with its own name, addresses,
  * machine-id and SSH host keys, and the steps a lab test needs run
- * against them.
+ * against them (forwards and wait-port through the host link included).
  */
 
 import assert from "node:assert/strict";
@@ -39,6 +39,9 @@ steps:
   - { name: later, on: deb1, agent: { exec: "(sleep 1; cp /srv/greeting /srv/copy) >/dev/null 2>&1 &" } }
   - { name: copied, on: deb1, wait-file: { path: /srv/copy } }
   - { name: get, on: deb1, download: { from: /srv/copy, to: copy.txt } }
+  - { name: ssh port, on: deb1, wait-port: { port: 22 } }
+  - { name: closed port, on: deb1, wait-port: { port: 81 }, timeout: 3s, continue-on-error: true }
+  - { name: forwarded, on: deb2, agent: { exec: "echo \${{ vms.deb1.forward.22 }}" } }
 `,
       "debian.yaml",
     );
@@ -56,6 +59,12 @@ steps:
     assert.equal(broken.status, "failed");
     assert.match(broken.error!, /unit corral-broken failed:[\s\S]*corral-broken\.service/);
     assert.equal(await Deno.readTextFile(`${dir}/vms/deb1/copy.txt`), "from the host\n");
+    // The forward wait-port made is the one later steps name; a closed port is never "open".
+    const ssh = output(journal, "ssh port", "deb1");
+    assert.match(String(ssh.host), /^127\.0\.0\.1:\d+$/);
+    assert.equal((output(journal, "forwarded", "deb2").stdout as string).trim(), ssh.host);
+    const closed = journal.steps.find((s) => s.name === "closed port")!.targets[0]!;
+    assert.equal(closed.status, "timeout", closed.error);
   } finally {
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(upload);

@@ -248,13 +248,18 @@ export class Targets {
   /** What an action gets on `vm` (a step's, or a probe's attempt, which holds and heals nothing). */
   contextFor(vm: Vm, signal: AbortSignal, timeout: number, since?: Marks): RunContext {
     const seed = this.#context.seed;
+    const forwards = (name: string, port: number) => {
+      const lab = this.#context.lab();
+      const to = lab.names.includes(name) ? lab.vm(name).forwarded(port) : undefined;
+      return to === undefined ? undefined : `127.0.0.1:${to}`;
+    };
     return {
       vm,
       signal,
       timeout,
       since: since ?? { events: vm.mark(), console: consoleCursor(vm) },
-      render: (template) => renderTemplate(template, vm.name, seed),
-      renderValue: (value) => renderValue(value, vm.name, seed),
+      render: (template) => renderTemplate(template, vm.name, seed, forwards),
+      renderValue: (value) => renderValue(value, vm.name, seed, forwards),
       lab: this.#context.labContext(),
       hold: () => {},
       heal: () => Promise.resolve(0),

@@ -130,7 +130,7 @@ export abstract class YamlTools implements ParseTools {
     if (node === undefined) return undefined; // a missing required key: reported already
     if (!node || !isScalar(node)) return this.issue(node, "expected text");
     const text = String(node.value);
-    const parts: (string | { ref: "vm.name" | "seed" })[] = [];
+    const parts: Template[number][] = [];
     let last = 0;
     let ok = true;
     for (const match of text.matchAll(REF)) {
@@ -139,7 +139,18 @@ export abstract class YamlTools implements ParseTools {
       const expr = match[1]!;
       const variable = /^vars\.([\w-]+)$/.exec(expr);
       const address = /^vms\.([\w.-]+)\.address\.([\w-]+)$/.exec(expr);
-      if (address) {
+      const forward = /^vms\.([\w.-]+)\.forward\.(\d{1,5})$/.exec(expr);
+      if (forward) {
+        if (this.inventory.some((v) => v.name === forward[1])) {
+          parts.push({ ref: "forward", vm: forward[1]!, port: Number(forward[2]) });
+        } else {
+          this.issue(
+            node,
+            `no VM '${forward[1]}'${didYouMean(forward[1]!, this.inventory.map((v) => v.name))}`,
+          );
+          ok = false;
+        }
+      } else if (address) {
         const vm = this.inventory.find((v) => v.name === address[1]);
         const nic = vm?.networks.find((n) => n.name === address[2]);
         if (nic) parts.push(nic.address.split("/")[0]!);
@@ -173,13 +184,13 @@ export abstract class YamlTools implements ParseTools {
           node,
           `unknown reference ${
             match[0]
-          }: use vars.NAME, steps.ID.targets, vms.NAME.address.NETWORK, vm.name or seed`,
+          }: use vars.NAME, steps.ID.targets, vms.NAME.address.NETWORK, vms.NAME.forward.PORT, vm.name or seed`,
         );
         ok = false;
       }
     }
     parts.push(text.slice(last));
-    const merged: (string | { ref: "vm.name" | "seed" })[] = [];
+    const merged: Template[number][] = [];
     for (const part of parts) {
       const previous = merged[merged.length - 1];
       if (typeof part === "string" && typeof previous === "string") {

@@ -25,7 +25,11 @@ export function showPos(pos: Pos): string {
 }
 
 /** A text that may hold run-time references (`${{ vm.name }}`, `${{ seed }}`). */
-export type Template = readonly (string | { ref: "vm.name" | "seed" })[];
+export type Template = readonly (
+  | string
+  | { ref: "vm.name" | "seed" }
+  | { ref: "forward"; vm: string; port: number }
+)[];
 
 /** One VM of the inventory. */
 export interface InventoryVm {

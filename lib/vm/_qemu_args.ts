@@ -12,6 +12,8 @@ import {
   diskNodes,
   guestOf,
   hasAgentChannel,
+  hasHostlink,
+  HOSTLINK,
   type LaunchSpec,
 } from "./spec.ts";
 
@@ -64,6 +66,15 @@ export function qemuArgs(
         `virtio-net-pci,netdev=net${i},mac=${mac(spec.name, i)}`,
       );
     });
+    if (hasHostlink(spec)) {
+      // Host-only: restrict=on lets nothing out; hostfwd_add binds loopback ports to the guest's.
+      args.push(
+        "-netdev",
+        `user,id=${HOSTLINK},restrict=on`,
+        "-device",
+        `virtio-net-pci,netdev=${HOSTLINK},mac=${mac(spec.name, spec.nics?.length ?? 0)}`,
+      );
+    }
     if (spec.balloon) args.push("-device", "virtio-balloon-pci,id=balloon0");
     if (spec.kernel) args.push("-kernel", spec.kernel);
     if (spec.initrd) args.push("-initrd", spec.initrd);

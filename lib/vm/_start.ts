@@ -12,7 +12,7 @@ import type { QemuChild } from "../_process.ts";
 import { ensureLinuxGuest } from "./guest/linux.ts";
 import { debianAppend, ensureDebianImage } from "./guest/debian.ts";
 import { migrationEnd } from "./_migration.ts";
-import type { LaunchSpec } from "./spec.ts";
+import { hasHostlink, HOSTLINK_ADDRESS, type LaunchSpec } from "./spec.ts";
 
 /**
  * The spec with its built-in guest's parts filled in (`builtin:linux`,
@@ -51,7 +51,9 @@ export async function withDebian(spec: LaunchSpec): Promise<LaunchSpec> {
   if (spec.kernel && spec.disks?.[0]?.name === "root") return spec; // Given already (a move).
   const image = await ensureDebianImage(spec.packages ?? []);
   const own = (spec.disks ?? []).map((d, i) => ({ ...d, name: d.name ?? `disk${i}` }));
-  const append = debianAppend(spec.name, spec.nics ?? []);
+  // The host link is the NIC after the lab's: eth{N}, at the user-mode network's guest address.
+  const nics = [...spec.nics ?? [], ...(hasHostlink(spec) ? [{ address: HOSTLINK_ADDRESS }] : [])];
+  const append = debianAppend(spec.name, nics);
   return {
     ...spec,
     kernel: image.kernel,

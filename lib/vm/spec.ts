@@ -40,6 +40,12 @@ export interface LaunchSpec {
    * `vm.agent`. Default: on for `builtin:linux`, off otherwise.
    */
   agent?: boolean;
+  /**
+   * Give the VM a host link: a user-mode NIC that reaches nothing, through
+   * which `vm.forward(port)` reaches the guest's ports from this machine's
+   * loopback. Default: on for `builtin:debian` (which configures it).
+   */
+  hostlink?: boolean;
   /** Give the VM a memory balloon (virtio-balloon), for `memory-pressure` and `vm.balloonTo`. */
   balloon?: boolean;
   /**
@@ -190,6 +196,16 @@ export function hasAgentChannel(spec: Partial<LaunchSpec>): boolean {
   return spec.agent ?? (spec.guest === "builtin:linux" || spec.guest === "builtin:debian");
 }
 
+/** The host link's netdev id. */
+export const HOSTLINK = "hostlink";
+/** The guest's address on its host link (the user-mode network's first). */
+export const HOSTLINK_ADDRESS = "10.0.2.15/24";
+
+/** Whether a launched VM gets a host link (for forwards): asked for, or builtin:debian by default. */
+export function hasHostlink(spec: Partial<LaunchSpec>): boolean {
+  return spec.hostlink ?? spec.guest === "builtin:debian";
+}
+
 /** The guest a spec runs: its own kernel when it names one and no guest. */
 export function guestOf(spec: LaunchSpec): string {
   return spec.guest ?? (spec.kernel ? "kernel" : "builtin:tiny");
@@ -241,6 +257,7 @@ export const SPEC_FIELDS: Readonly<Record<string, Schema>> = {
   append: text(),
   agent: { type: "boolean" },
   balloon: { type: "boolean", description: "a memory balloon device, for memory-pressure" },
+  hostlink: { type: "boolean", description: "a host-only NIC for forwards (builtin:debian: on)" },
   accel: { enum: ["kvm", "tcg"] },
   template: {
     enum: ["warm"],

@@ -31,6 +31,7 @@ import { throttleDisk, type ThrottleOptions } from "./throttle.ts";
 import { type DiskFaultOptions, failDisk, healDisk } from "./disk_fault.ts";
 import { type CpuLimit, limitCpu } from "./cpu_limit.ts";
 import { balloonTo } from "./balloon.ts";
+import { forwardPort } from "./forward.ts";
 
 export type { ActionOptions, StatusInfo, VmHandle } from "./handle.ts";
 export type {
@@ -92,6 +93,9 @@ import { VmLifecycle } from "./lifecycle.ts";
  * ```
  */
 export class Vm extends VmLifecycle implements VmHandle {
+  /** Guest port → loopback port of this machine (see `forward`). */
+  #forwards = new Map<number, number>();
+
   /**
    * Connect to the QMP monitor at `address` (`unix:/path` or `tcp:host:port`).
    *
@@ -289,6 +293,24 @@ export class Vm extends VmLifecycle implements VmHandle {
    */
   balloonTo(bytes: number, options: ActionOptions = {}): Promise<number> {
     return balloonTo(this, bytes, options);
+  }
+
+  /**
+   * A loopback port of this machine that reaches the guest's `guestPort`
+   * through its host link, made on first use and kept while the VM runs.
+   * See {@linkcode forwardPort}.
+   */
+  async forward(guestPort: number, options: ActionOptions = {}): Promise<number> {
+    const known = this.#forwards.get(guestPort);
+    if (known !== undefined) return known;
+    const port = await forwardPort(this, guestPort, options);
+    this.#forwards.set(guestPort, port);
+    return port;
+  }
+
+  /** The host port forwarded to `guestPort`, if {@linkcode Vm.prototype.forward} made one. */
+  forwarded(guestPort: number): number | undefined {
+    return this.#forwards.get(guestPort);
   }
 
   /**

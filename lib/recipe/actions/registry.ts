@@ -46,6 +46,8 @@ import waitFile from "./wait_file.ts";
 import waitUnit from "./wait_unit.ts";
 import upload from "./upload.ts";
 import download from "./download.ts";
+import forward from "./forward.ts";
+import waitPort from "./wait_port.ts";
 
 const kinds: ActionKind[] = [
   qmp,
@@ -81,6 +83,8 @@ const kinds: ActionKind[] = [
   waitUnit,
   upload,
   download,
+  forward,
+  waitPort,
   heal,
   sleep,
   block,
