@@ -102,7 +102,7 @@ Deno.test("parse: one action per step; console modes; regex patterns; references
       "7:5 step 'two' has 2 actions (pause, resume): give it exactly one",
       "11:14 console takes exactly one of wait, send or exec, not wait and send",
       "13:22 wait: /([/ is not a valid regular expression: Invalid regular expression: /([/: Unterminated character class",
-      "15:22 unknown reference ${{ vm.nmae }}: use vars.NAME, steps.ID.targets, vms.NAME.address.NETWORK, vm.name or seed",
+      "15:22 unknown reference ${{ vm.nmae }}: use vars.NAME, steps.ID.targets, vms.NAME.address.NETWORK, vms.NAME.forward.PORT, vm.name or seed",
     ],
   );
 });
