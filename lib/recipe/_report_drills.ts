@@ -74,6 +74,33 @@ export function drawViolations(page: Page, { row, y, x }: Lane): string {
   return marks;
 }
 
+/** Every screenshot of the run: a screenshot step's, or one taken when a step failed. */
+function screens(page: Page): { vm: string; ms: number; file: string; step: string }[] {
+  const found: { vm: string; ms: number; file: string; step: string }[] = [];
+  for (const s of page.journal.steps) {
+    for (const t of s.targets) {
+      const file = t.screenshot ?? (t.output as { screenshot?: string } | undefined)?.screenshot;
+      if (typeof file === "string") {
+        found.push({ vm: t.vm, ms: t.endMs ?? s.endMs, file, step: s.name });
+      }
+    }
+  }
+  return found;
+}
+
+/** A lane's screenshots: a mark at their moment, linking the picture. */
+export function drawScreens(page: Page, { row, y, x }: Lane): string {
+  const members = new Set(row.vms);
+  return screens(page).filter((shot) => members.has(shot.vm)).map((shot) =>
+    '<a class="screen" href="' + esc(shot.file) + '" target="_blank"><rect x="' +
+    (x(shot.ms) - 5) + '" y="' + (y + 6) + '" width="10" height="' + (LANE - 12) +
+    '" rx="2"/><title>' + esc(
+      "screenshot of " + shot.vm + " at " + fmt(shot.ms) + " (" +
+        shot.step + "): " + shot.file,
+    ) + "</title></a>"
+  ).join("");
+}
+
 /** The probes whose VM is shown. */
 export function probeRows(page: Page, shown: Set<string>): NonNullable<Page["journal"]["probes"]> {
   return (page.journal.probes ?? []).filter((p) => shown.has(p.vm));
@@ -105,7 +132,8 @@ export function drawProbeLanes(page: Page, shown: Set<string>, lane: Lane, width
 }
 
 /** Under the metrics: the violations, each with its time, and the captures, linked. */
-export function drawDrill({ journal }: Page): void {
+export function drawDrill(page: Page): void {
+  const { journal } = page;
   const violations = journal.violations ?? [];
   const captures = journal.captures ?? [];
   let html = "";
@@ -120,6 +148,13 @@ export function drawDrill({ journal }: Page): void {
       '<a href="' + encodeURIComponent(c) + '" download>' + esc(c) + "</a>"
     ).join(", ") + " (pcap: Wireshark, tcpdump -r)</p>";
   }
+  const shots = screens(page);
+  if (shots.length) {
+    html += "<p>Screenshots: " + shots.map((shot) =>
+      '<a href="' + esc(shot.file) + '" target="_blank">' + esc(shot.vm + " · " + shot.step) +
+      "</a>"
+    ).join(", ") + "</p>";
+  }
   byId("drill").innerHTML = html;
 }
 
@@ -131,4 +166,6 @@ export const DRILL_FUNCTIONS = [
   probeRows,
   drawProbeLanes,
   drawDrill,
+  screens,
+  drawScreens,
 ];

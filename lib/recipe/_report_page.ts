@@ -37,6 +37,7 @@ import {
   drawDrill,
   drawFaults,
   drawProbeLanes,
+  drawScreens,
   drawViolations,
   DRILL_FUNCTIONS,
   probeRows,
@@ -287,7 +288,8 @@ function drawLane(page: Page, lane: Lane, width: number, index: number): string 
     (y + 15) + '"' + (row.kind === "group" ? ' data-group="' + esc(row.group) + '"' : "") + ">" +
     esc(label) + "<title>" + esc(row.label) + "</title></text>" + drawFaults(page, lane) +
     windows.shapes + page.journal.steps.map((s) => drawBar(s, lane)).join("") +
-    drawMarks(page, lane) + drawViolations(page, lane) + windows.labels + "</g>";
+    drawMarks(page, lane) + drawViolations(page, lane) + drawScreens(page, lane) +
+    windows.labels + "</g>";
 }
 
 /** Measured windows (duration metrics): fault to recovery; their labels go on top, last. */

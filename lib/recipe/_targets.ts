@@ -23,6 +23,7 @@ import type { ReportDir } from "./report_dir.ts";
 import type { UndoScope } from "./_undo.ts";
 import type { RunEvent } from "./run_events.ts";
 import { renderTemplate, renderValue } from "./_render.ts";
+import { freshName, reportFile } from "./report_files.ts";
 
 /** What the run lends the step execution. */
 export interface TargetContext {
@@ -194,7 +195,30 @@ export class Targets {
       ms: end - start,
       error: message,
     });
-    return { vm: result.vm, status, ...when, error: message } as TargetRecord;
+    const screenshot = await this.#screenOnFailure(result.vm);
+    return {
+      vm: result.vm,
+      status,
+      ...when,
+      error: message,
+      ...(screenshot ? { screenshot } : {}),
+    } as TargetRecord;
+  }
+
+  /** The screen of a VM with one, when a step failed on it: into its report folder. */
+  async #screenOnFailure(name: string): Promise<string | undefined> {
+    const dir = this.#context.report?.dir;
+    const lab = this.#context.lab();
+    if (!dir || !lab.names.includes(name)) return undefined;
+    const vm = lab.vm(name);
+    if (!vm.hasScreen || vm.exitStatus !== undefined) return undefined;
+    try {
+      const file = await reportFile(dir, name, await freshName(dir, name, "failed", "png"), "");
+      await vm.screenshot(file.path, { timeout: 5_000 });
+      return file.relative;
+    } catch {
+      return undefined; // A screen that cannot be read does not hide the failure itself.
+    }
   }
 
   /** Say what timed out: the action's own deadline, or the step's (and what the action saw). */

@@ -114,5 +114,6 @@ footer { color: var(--muted); padding: 8px 20px 20px; }
 #drill { padding: 0 20px; } #drill h2 { font-size: 14px; margin: 8px 0 4px; } #drill .bad { color: var(--failed); }
 .fault-active { fill: rgba(230,126,34,.16); stroke: rgba(230,126,34,.6); stroke-width: 1; cursor: pointer; }
 .attempt { cursor: pointer; } .attempt.ok { fill: var(--ok); } .attempt.failed { fill: var(--failed); }
+.screen rect { fill: #2457a6; stroke: #fff; stroke-width: 1; cursor: pointer; }
 .violation path { fill: #8e1b1b; stroke: #fff; stroke-width: 1; }
 `;

@@ -33,6 +33,8 @@ export interface TargetRecord {
   error?: string;
   /** The failure was allowed (continue-on-error, max-failures, or rescued). */
   allowed?: boolean;
+  /** The VM's screen when the step failed on it (VMs with `display: true`), in the report. */
+  screenshot?: string;
 }
 
 /** One step as it ran. */

@@ -76,6 +76,7 @@ export function qemuArgs(
       );
     }
     if (spec.balloon) args.push("-device", "virtio-balloon-pci,id=balloon0");
+    if (spec.display) args.push("-device", "VGA");
     if (spec.kernel) args.push("-kernel", spec.kernel);
     if (spec.initrd) args.push("-initrd", spec.initrd);
     if (spec.append) args.push("-append", spec.append);

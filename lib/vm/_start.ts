@@ -53,7 +53,7 @@ export async function withDebian(spec: LaunchSpec): Promise<LaunchSpec> {
   const own = (spec.disks ?? []).map((d, i) => ({ ...d, name: d.name ?? `disk${i}` }));
   // The host link is the NIC after the lab's: eth{N}, at the user-mode network's guest address.
   const nics = [...spec.nics ?? [], ...(hasHostlink(spec) ? [{ address: HOSTLINK_ADDRESS }] : [])];
-  const append = debianAppend(spec.name, nics);
+  const append = debianAppend(spec.name, nics, { screen: spec.display });
   return {
     ...spec,
     kernel: image.kernel,

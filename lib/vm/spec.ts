@@ -41,6 +41,11 @@ export interface LaunchSpec {
    */
   agent?: boolean;
   /**
+   * Give the VM a screen (a VGA card; no window: QEMU draws it for
+   * screenshots), for `vm.screenshot`, keys and typed text. Default off.
+   */
+  display?: boolean;
+  /**
    * Give the VM a host link: a user-mode NIC that reaches nothing, through
    * which `vm.forward(port)` reaches the guest's ports from this machine's
    * loopback. Default: on for `builtin:debian` (which configures it).
@@ -258,6 +263,7 @@ export const SPEC_FIELDS: Readonly<Record<string, Schema>> = {
   agent: { type: "boolean" },
   balloon: { type: "boolean", description: "a memory balloon device, for memory-pressure" },
   hostlink: { type: "boolean", description: "a host-only NIC for forwards (builtin:debian: on)" },
+  display: { type: "boolean", description: "a screen (VGA), for screenshot, keys and type" },
   accel: { enum: ["kvm", "tcg"] },
   template: {
     enum: ["warm"],

@@ -32,6 +32,7 @@ import { type DiskFaultOptions, failDisk, healDisk } from "./disk_fault.ts";
 import { type CpuLimit, limitCpu } from "./cpu_limit.ts";
 import { balloonTo } from "./balloon.ts";
 import { forwardPort } from "./forward.ts";
+import { screenshot, sendKeys, typeText } from "./screen.ts";
 
 export type { ActionOptions, StatusInfo, VmHandle } from "./handle.ts";
 export type {
@@ -311,6 +312,26 @@ export class Vm extends VmLifecycle implements VmHandle {
   /** The host port forwarded to `guestPort`, if {@linkcode Vm.prototype.forward} made one. */
   forwarded(guestPort: number): number | undefined {
     return this.#forwards.get(guestPort);
+  }
+
+  /** Whether corral launched it with a screen (`display: true`). */
+  get hasScreen(): boolean {
+    return this.machine?.spec.display === true;
+  }
+
+  /** Write its screen to `file` as PNG. See {@linkcode screenshot}. */
+  screenshot(file: string, options: ActionOptions = {}): Promise<void> {
+    return screenshot(this, file, options);
+  }
+
+  /** Press keys together: `"ctrl-alt-delete"`. See {@linkcode sendKeys}. */
+  sendKeys(combo: string, options: ActionOptions = {}): Promise<void> {
+    return sendKeys(this, combo, options);
+  }
+
+  /** Type text as a US keyboard would; `\n` is Enter. See {@linkcode typeText}. */
+  typeText(text: string, options: ActionOptions = {}): Promise<void> {
+    return typeText(this, text, options);
   }
 
   /**

@@ -1,6 +1,6 @@
-import { StepFailure } from "../../errors.ts";
 import { defineAction } from "./action.ts";
 import { opt, required } from "./options.ts";
+import { reportFile } from "../report_files.ts";
 
 /**
  * `download: { from, to }`: a file of the guest (through its agent) written
@@ -23,19 +23,10 @@ export default defineAction({
       : undefined,
   async run(action, { vm, timeout, signal, render, lab }) {
     const from = render(action.from);
-    if (!lab.reportDir) {
-      throw new StepFailure(
-        "download needs a report directory to write into: run with --report DIR",
-        {
-          vm: vm.name,
-        },
-      );
-    }
     const name = action.to ?? from.split("/").filter(Boolean).pop() ?? "download";
-    const file = `${lab.reportDir}/vms/${vm.name}/${name}`;
+    const file = await reportFile(lab.reportDir, vm.name, name, "download");
     const bytes = await vm.agent.readBytes(from, { timeout, signal });
-    await Deno.mkdir(file.slice(0, file.lastIndexOf("/")), { recursive: true });
-    await Deno.writeFile(file, bytes, { mode: 0o600 });
-    return { from, to: `vms/${vm.name}/${name}`, bytes: bytes.length };
+    await Deno.writeFile(file.path, bytes, { mode: 0o600 });
+    return { from, to: file.relative, bytes: bytes.length };
   },
 });

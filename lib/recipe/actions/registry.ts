@@ -48,6 +48,9 @@ import upload from "./upload.ts";
 import download from "./download.ts";
 import forward from "./forward.ts";
 import waitPort from "./wait_port.ts";
+import screenshot from "./screenshot.ts";
+import keyPress from "./keys.ts";
+import typeText from "./type.ts";
 
 const kinds: ActionKind[] = [
   qmp,
@@ -85,6 +88,9 @@ const kinds: ActionKind[] = [
   download,
   forward,
   waitPort,
+  screenshot,
+  keyPress,
+  typeText,
   heal,
   sleep,
   block,

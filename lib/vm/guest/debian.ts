@@ -215,13 +215,16 @@ echo "corral-debian: provisioned $(hostname)" > /dev/ttyS0
 export function debianAppend(
   name: string,
   nics: readonly { address: string }[],
-  key?: string,
+  options: { key?: string | undefined; screen?: boolean | undefined } = {},
 ): string {
   const net = nics.length
     ? ` corral.net=${nics.map((nic, i) => `eth${i}=${nic.address}`).join(",")}`
     : "";
+  const { key, screen } = options;
   const login = key ? ` corral.key=${encodeBase64(new TextEncoder().encode(key))}` : "";
-  return `root=/dev/vda rw console=ttyS0 net.ifnames=0 panic=-1 corral.hostname=${name}${net}${login}`;
+  // The last console is /dev/console (the serial one); with a screen the kernel writes there too.
+  const consoles = screen ? "console=tty0 console=ttyS0" : "console=ttyS0";
+  return `root=/dev/vda rw ${consoles} net.ifnames=0 panic=-1 corral.hostname=${name}${net}${login}`;
 }
 
 async function digest(text: string): Promise<string> {
