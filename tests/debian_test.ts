@@ -1,70 +1,75 @@
 /**
- * `builtin:debian` (issue 23): Debian 12 with systemd, built from Debian's
- * packages, two VMs on a lab network, each with its own name, addresses,
- * machine-id and SSH host keys, and the steps a lab test needs run
- * against them (forwards and wait-port through the host link included).
+ * `builtin:debian` and the steps a lab test needs (issue 23), on the shipped
+ * `recipes/web-lab.yaml` — three Debian VMs with systemd, nginx from
+ * `packages:`, a page uploaded, `wait-unit`, `wait-port`, clients fetching
+ * over the lab network, this machine fetching through a forward, a
+ * screenshot — run with more checks appended (one boot of the lab for all):
+ * each VM is itself (name, machine-id, SSH host keys), a failed unit fails
+ * its wait at once, files go both ways, a closed port is never "open".
  */
 
 import assert from "node:assert/strict";
 import { parseRecipe, type RunJournal, runRecipe } from "../mod.ts";
+import { root } from "./_cli.ts";
 
-function output(journal: RunJournal, step: string, vm: string): Record<string, unknown> {
-  const target = journal.steps.find((s) => s.name === step)!.targets.find((t) => t.vm === vm)!;
-  return target.output as Record<string, unknown>;
+const MORE = `
+  - { name: identity, agent: { exec: "hostname; cat /etc/machine-id; ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" } }
+  - { name: neighbour, on: client1, agent: { exec: "ping -c 1 -W 5 \${{ vms.client2.address.lan }}" } }
+  - { name: systemd, on: client1, wait-until: { exec: "systemctl is-system-running --wait | grep -Eq 'running|degraded'" }, timeout: 120s }
+  - { name: break a unit, on: client2, agent: { exec: "systemd-run --unit=corral-broken --property=Type=oneshot /bin/false; true" } }
+  - { name: broken, on: client2, wait-unit: { unit: corral-broken }, timeout: 50s, continue-on-error: true }
+  - { name: put, on: client1, upload: { from: "UPLOAD", to: /srv/greeting, mode: "0640" } }
+  - { name: later, on: client1, agent: { exec: "(sleep 1; cp /srv/greeting /srv/copy) >/dev/null 2>&1 &" } }
+  - { name: copied, on: client1, wait-file: { path: /srv/copy } }
+  - { name: get, on: client1, download: { from: /srv/copy, to: copy.txt } }
+  - { name: closed port, on: web, wait-port: { port: 81 }, timeout: 3s, continue-on-error: true }
+  - { name: forwarded, on: client1, agent: { exec: "echo \${{ vms.web.forward.80 }}" } }
+`;
+
+function target(journal: RunJournal, step: string, vm: string) {
+  return journal.steps.find((s) => s.name === step)!.targets.find((t) => t.vm === vm)!;
 }
 
-Deno.test("debian: two systemd VMs on a lab network, each itself; units, files and commands waited for", async () => {
+Deno.test("debian: recipes/web-lab.yaml, and each VM itself; units, ports, files and commands waited for", async () => {
   const dir = await Deno.makeTempDir({ prefix: "corral-debian-" });
   const upload = await Deno.makeTempFile({ prefix: "corral-upload-" });
   try {
     await Deno.writeTextFile(upload, "from the host\n");
-    const recipe = parseRecipe(
-      `recipe: 1
-name: debian lab
-networks: { lan: {} }
-vms:
-  defaults: { guest: builtin:debian, networks: [lan] }
-  deb1: {}
-  deb2: {}
-defaults: { timeout: 60s }
-steps:
-  - { name: up, wait-agent: {}, timeout: 300s }
-  - { name: systemd, wait-until: { exec: "systemctl is-system-running --wait | grep -Eq 'running|degraded'" }, timeout: 120s }
-  - { name: ssh, wait-unit: { unit: ssh.service } }
-  - { name: identity, agent: { exec: "hostname; cat /etc/machine-id; ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" } }
-  - { name: neighbour, on: deb1, agent: { exec: "ping -c 1 -W 5 \${{ vms.deb2.address.lan }}" } }
-  - { name: break a unit, on: deb2, agent: { exec: "systemd-run --unit=corral-broken --property=Type=oneshot /bin/false; true" } }
-  - { name: broken, on: deb2, wait-unit: { unit: corral-broken }, timeout: 50s, continue-on-error: true }
-  - { name: put, on: deb1, upload: { from: "${upload}", to: /srv/greeting, mode: "0640" } }
-  - { name: later, on: deb1, agent: { exec: "(sleep 1; cp /srv/greeting /srv/copy) >/dev/null 2>&1 &" } }
-  - { name: copied, on: deb1, wait-file: { path: /srv/copy } }
-  - { name: get, on: deb1, download: { from: /srv/copy, to: copy.txt } }
-  - { name: ssh port, on: deb1, wait-port: { port: 22 } }
-  - { name: closed port, on: deb1, wait-port: { port: 81 }, timeout: 3s, continue-on-error: true }
-  - { name: forwarded, on: deb2, agent: { exec: "echo \${{ vms.deb1.forward.22 }}" } }
-`,
-      "debian.yaml",
-    );
-    const { journal } = await runRecipe(recipe, { seed: 1, reportDir: dir });
+    const file = `${root}recipes/web-lab.yaml`;
+    const text = (await Deno.readTextFile(file)).trimEnd() + MORE.replace("UPLOAD", upload);
+    const { journal } = await runRecipe(parseRecipe(text, file), { seed: 1, reportDir: dir });
     assert.equal(journal.verdict, "pass", `${journal.reason}: ${JSON.stringify(journal.steps)}`);
-    const [one, two] = ["deb1", "deb2"].map((vm) =>
-      (output(journal, "identity", vm).stdout as string).trim().split("\n")
+    // The shipped recipe: the page reached both clients, and this machine through the forward.
+    for (const vm of ["client1", "client2"]) {
+      assert.match(
+        String((target(journal, "the clients fetch it", vm).output as { stdout: string }).stdout),
+        /Hello from the corral web lab/,
+      );
+    }
+    const fetched = target(journal, "this machine fetches it", "web").output as Record<
+      string,
+      unknown
+    >;
+    assert.equal(fetched.status, 200);
+    assert.match(String(fetched.url), /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const png = await Deno.readFile(`${dir}/vms/web/web.png`);
+    assert.deepEqual([...png.slice(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+    // Each VM is itself.
+    const ids = ["web", "client1", "client2"].map((vm) =>
+      (target(journal, "identity", vm).output as { stdout: string }).stdout.trim().split("\n")
     );
-    assert.equal(one![0], "deb1");
-    assert.equal(two![0], "deb2");
-    assert.notEqual(one![1], two![1], "each VM has its own machine-id");
-    assert.notEqual(one![2], two![2], "and its own SSH host key");
+    assert.deepEqual(ids.map((id) => id[0]), ["web", "client1", "client2"]);
+    assert.equal(new Set(ids.map((id) => id[1])).size, 3, "each VM has its own machine-id");
+    assert.equal(new Set(ids.map((id) => id[2])).size, 3, "and its own SSH host key");
     // A failed unit fails the wait at once (failed, not timed out), with what systemd says of it.
-    const broken = journal.steps.find((s) => s.name === "broken")!.targets[0]!;
+    const broken = target(journal, "broken", "client2");
     assert.equal(broken.status, "failed");
     assert.match(broken.error!, /unit corral-broken failed:[\s\S]*corral-broken\.service/);
-    assert.equal(await Deno.readTextFile(`${dir}/vms/deb1/copy.txt`), "from the host\n");
-    // The forward wait-port made is the one later steps name; a closed port is never "open".
-    const ssh = output(journal, "ssh port", "deb1");
-    assert.match(String(ssh.host), /^127\.0\.0\.1:\d+$/);
-    assert.equal((output(journal, "forwarded", "deb2").stdout as string).trim(), ssh.host);
-    const closed = journal.steps.find((s) => s.name === "closed port")!.targets[0]!;
-    assert.equal(closed.status, "timeout", closed.error);
+    assert.equal(await Deno.readTextFile(`${dir}/vms/client1/copy.txt`), "from the host\n");
+    // A closed port is never "open"; the forward later steps name is the one made.
+    assert.equal(target(journal, "closed port", "web").status, "timeout");
+    const forwarded = (target(journal, "forwarded", "client1").output as { stdout: string }).stdout;
+    assert.equal(`http://${forwarded.trim()}/`, fetched.url);
   } finally {
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(upload);

@@ -488,7 +488,8 @@ class Runner {
   #labContext(): LabContext {
     const up = (name: string) => !this.#absent.has(name);
     const select = (s: string) => resolveSelector(s, this.#lab?.members ?? []).filter(up);
-    return { networks: this.#networks, select, reportDir: this.#report?.dir };
+    const recipeDir = this.#recipe.file.replace(/\/?[^/]*$/, "") || ".";
+    return { networks: this.#networks, select, reportDir: this.#report?.dir, recipeDir };
   }
 
   /** Tell every listener, secrets masked. */

@@ -64,6 +64,8 @@ export interface LabContext {
   select(selector: string): string[];
   /** The run's report directory, when it has one: files a step brings back go there. */
   reportDir?: string | undefined;
+  /** The recipe file's folder: relative paths of files a step takes are read from there. */
+  recipeDir?: string | undefined;
 }
 
 /** What an action needs of the VMs it targets, checked before anything runs. */

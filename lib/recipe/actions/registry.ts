@@ -51,6 +51,7 @@ import waitPort from "./wait_port.ts";
 import screenshot from "./screenshot.ts";
 import keyPress from "./keys.ts";
 import typeText from "./type.ts";
+import fetchAction from "./fetch.ts";
 
 const kinds: ActionKind[] = [
   qmp,
@@ -91,6 +92,7 @@ const kinds: ActionKind[] = [
   screenshot,
   keyPress,
   typeText,
+  fetchAction,
   heal,
   sleep,
   block,

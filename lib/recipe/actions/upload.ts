@@ -4,12 +4,14 @@ import { defineAction } from "./action.ts";
 import { opt, required } from "./options.ts";
 
 /**
- * `upload: { from, to, mode }`: a file of this machine (relative to where
- * corral runs) written into the guest through its agent, binary-safe.
+ * `upload: { from, to, mode }`: a file of this machine (a relative path is
+ * read from the recipe's folder) written into the guest through its agent,
+ * binary-safe.
  */
 export default defineAction({
   key: "upload",
-  summary: "copy a file from this machine into the guest (agent): from, to, mode (0644)",
+  summary:
+    "copy a file from this machine (relative: from the recipe's folder) into the guest (agent): from, to, mode",
   options: {
     from: required(opt.template("the file here")),
     to: required(opt.template("the path in the guest")),
@@ -21,8 +23,9 @@ export default defineAction({
     action.mode === undefined || /^[0-7]{3,4}$/.test(action.mode)
       ? undefined
       : `upload: mode is octal permissions like 0644, not ${JSON.stringify(action.mode)}`,
-  async run(action, { vm, timeout, signal, render }) {
-    const from = render(action.from), to = render(action.to);
+  async run(action, { vm, timeout, signal, render, lab }) {
+    const given = render(action.from), to = render(action.to);
+    const from = given.startsWith("/") ? given : `${lab.recipeDir ?? "."}/${given}`;
     let bytes: Uint8Array;
     try {
       bytes = await Deno.readFile(from);
