@@ -177,3 +177,27 @@ Deno.test("cli: gc removes the lab network namespace of a corral that died", asy
     await ip(["netns", "delete", stale]);
   }
 });
+
+Deno.test("cli: corral exec runs a command in a kept VM through its agent: its output and exit code; a VM that is not there is named", async () => {
+  const text = "recipe: 1\nname: exec\nvms:\n  a: { guest: builtin:linux }\nsteps:\n" +
+    "  - { name: up, wait-agent: {}, timeout: 180s }\n";
+  await withScratch(async (scratch, file) => {
+    const runtimeDir = `${scratch}/run`;
+    const run = await corral(["run", file, "--keep"], { runtimeDir });
+    assert.equal(run.code, 0, run.out + run.err);
+    try {
+      const exec = await corral(["exec", "a", "--", "echo", "from-$(uname -s);", "exit", "3"], {
+        runtimeDir,
+      });
+      assert.equal(exec.code, 3, exec.err);
+      assert.equal(exec.out, "from-Linux\n");
+      const missing = await corral(["exec", "b", "--", "true"], { runtimeDir });
+      assert.equal(missing.code, 1);
+      assert.match(missing.err, /corral exec: no VM "b" runs: these do: a/);
+      const usage = await corral(["exec", "a"], { runtimeDir });
+      assert.equal(usage.code, 2);
+    } finally {
+      await corral(["gc", "--all"], { runtimeDir });
+    }
+  }, text);
+});

@@ -8,6 +8,7 @@
 import type { Command } from "../command.ts";
 import check from "./check.ts";
 import completions from "./completions.ts";
+import exec from "./exec.ts";
 import gc from "./gc.ts";
 import plan from "./plan.ts";
 import ps from "./ps.ts";
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   check,
   plan,
   shell,
+  exec,
   ps,
   gc,
   report,
