@@ -9,8 +9,8 @@
  */
 
 import assert from "node:assert/strict";
-import { parseRecipe, type RunJournal, runRecipe } from "../mod.ts";
-import { root } from "./_cli.ts";
+import { parseRecipe, type RunJournal } from "../mod.ts";
+import { corral, root } from "./_cli.ts";
 
 const MORE = `
   - { name: identity, agent: { exec: "hostname; cat /etc/machine-id; ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" } }
@@ -30,51 +30,73 @@ function target(journal: RunJournal, step: string, vm: string) {
   return journal.steps.find((s) => s.name === step)!.targets.find((t) => t.vm === vm)!;
 }
 
-Deno.test("debian: recipes/web-lab.yaml, and each VM itself; units, ports, files and commands waited for", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "corral-debian-" });
-  const upload = await Deno.makeTempFile({ prefix: "corral-upload-" });
+Deno.test("debian: recipes/web-lab.yaml, and each VM itself; units, ports, files and commands waited for; corral ssh and exec into the kept lab", async () => {
+  const scratch = await Deno.makeTempDir({ prefix: "corral-debian-" });
+  const dir = `${scratch}/report`, runtimeDir = `${scratch}/run`;
   try {
-    await Deno.writeTextFile(upload, "from the host\n");
-    const file = `${root}recipes/web-lab.yaml`;
-    const text = (await Deno.readTextFile(file)).trimEnd() + MORE.replace("UPLOAD", upload);
-    const { journal } = await runRecipe(parseRecipe(text, file), { seed: 1, reportDir: dir });
-    assert.equal(journal.verdict, "pass", `${journal.reason}: ${JSON.stringify(journal.steps)}`);
-    // The shipped recipe: the page reached both clients, and this machine through the forward.
-    for (const vm of ["client1", "client2"]) {
-      assert.match(
-        String((target(journal, "the clients fetch it", vm).output as { stdout: string }).stdout),
-        /Hello from the corral web lab/,
-      );
-    }
-    const fetched = target(journal, "this machine fetches it", "web").output as Record<
-      string,
-      unknown
-    >;
-    assert.equal(fetched.status, 200);
-    assert.match(String(fetched.url), /^http:\/\/127\.0\.0\.1:\d+\/$/);
-    const png = await Deno.readFile(`${dir}/vms/web/web.png`);
-    assert.deepEqual([...png.slice(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
-    // Each VM is itself.
-    const ids = ["web", "client1", "client2"].map((vm) =>
-      (target(journal, "identity", vm).output as { stdout: string }).stdout.trim().split("\n")
+    // The shipped recipe with the checks appended, beside its files (relative paths read from there).
+    await Deno.writeTextFile(`${scratch}/upload.txt`, "from the host\n");
+    await Deno.mkdir(`${scratch}/files`);
+    await Deno.copyFile(`${root}recipes/files/index.html`, `${scratch}/files/index.html`);
+    const shipped = await Deno.readTextFile(`${root}recipes/web-lab.yaml`);
+    const file = `${scratch}/web-lab.yaml`;
+    await Deno.writeTextFile(
+      file,
+      shipped.trimEnd() + MORE.replace("UPLOAD", `${scratch}/upload.txt`),
     );
-    assert.deepEqual(ids.map((id) => id[0]), ["web", "client1", "client2"]);
-    assert.equal(new Set(ids.map((id) => id[1])).size, 3, "each VM has its own machine-id");
-    assert.equal(new Set(ids.map((id) => id[2])).size, 3, "and its own SSH host key");
-    // A failed unit fails the wait at once (failed, not timed out), with what systemd says of it.
-    const broken = target(journal, "broken", "client2");
-    assert.equal(broken.status, "failed");
-    assert.match(broken.error!, /unit corral-broken failed:[\s\S]*corral-broken\.service/);
-    assert.equal(await Deno.readTextFile(`${dir}/vms/client1/copy.txt`), "from the host\n");
-    // A closed port is never "open"; the forward later steps name is the one made.
-    assert.equal(target(journal, "closed port", "web").status, "timeout");
-    const forwarded = (target(journal, "forwarded", "client1").output as { stdout: string }).stdout;
-    assert.equal(`http://${forwarded.trim()}/`, fetched.url);
+    const run = await corral(["run", file, "--keep", "--report", dir], { runtimeDir });
+    try {
+      assert.equal(run.code, 0, run.out + run.err);
+      const journal: RunJournal = JSON.parse(await Deno.readTextFile(`${dir}/journal.json`));
+      checkLab(journal, await Deno.readFile(`${dir}/vms/web/web.png`));
+      assert.equal(await Deno.readTextFile(`${dir}/vms/client1/copy.txt`), "from the host\n");
+      // Into the kept lab: SSH with the run's key and the pinned host key; a command through the agent.
+      const ssh = await corral(["ssh", "web", "--", "cat", "/var/www/html/index.html"], {
+        runtimeDir,
+      });
+      assert.equal(ssh.code, 0, ssh.err);
+      assert.match(ssh.out, /Hello from the corral web lab/);
+      const exec = await corral(["exec", "client1", "--", "hostname"], { runtimeDir });
+      assert.equal(exec.out, "client1\n", exec.err);
+    } finally {
+      await corral(["gc", "--all"], { runtimeDir });
+    }
   } finally {
-    await Deno.remove(dir, { recursive: true });
-    await Deno.remove(upload);
+    await Deno.remove(scratch, { recursive: true });
   }
 });
+
+/** What the lab's journal must show. */
+function checkLab(journal: RunJournal, png: Uint8Array): void {
+  assert.equal(journal.verdict, "pass", `${journal.reason}: ${JSON.stringify(journal.steps)}`);
+  // The shipped recipe: the page reached both clients, and this machine through the forward.
+  for (const vm of ["client1", "client2"]) {
+    const fetched = target(journal, "the clients fetch it", vm).output as { stdout: string };
+    assert.match(fetched.stdout, /Hello from the corral web lab/);
+  }
+  const fetched = target(journal, "this machine fetches it", "web").output as Record<
+    string,
+    unknown
+  >;
+  assert.equal(fetched.status, 200);
+  assert.match(String(fetched.url), /^http:\/\/127\.0\.0\.1:\d+\/$/);
+  assert.deepEqual([...png.slice(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+  // Each VM is itself.
+  const ids = ["web", "client1", "client2"].map((vm) =>
+    (target(journal, "identity", vm).output as { stdout: string }).stdout.trim().split("\n")
+  );
+  assert.deepEqual(ids.map((id) => id[0]), ["web", "client1", "client2"]);
+  assert.equal(new Set(ids.map((id) => id[1])).size, 3, "each VM has its own machine-id");
+  assert.equal(new Set(ids.map((id) => id[2])).size, 3, "and its own SSH host key");
+  // A failed unit fails the wait at once (failed, not timed out), with what systemd says of it.
+  const broken = target(journal, "broken", "client2");
+  assert.equal(broken.status, "failed");
+  assert.match(broken.error!, /unit corral-broken failed:[\s\S]*corral-broken\.service/);
+  // A closed port is never "open"; the forward later steps name is the one made.
+  assert.equal(target(journal, "closed port", "web").status, "timeout");
+  const forwarded = (target(journal, "forwarded", "client1").output as { stdout: string }).stdout;
+  assert.equal(`http://${forwarded.trim()}/`, fetched.url);
+}
 
 Deno.test("debian: packages are checked before anything is built", () => {
   const recipe = (vm: string) => `recipe: 1\nname: x\nvms: { a: ${vm} }\nsteps: []\n`;

@@ -6,6 +6,8 @@
  */
 
 import { LaunchError } from "../errors.ts";
+import { encodeBase64 } from "../_bytes.ts";
+import type { Host } from "../host/host.ts";
 import { shellWord } from "../_text.ts";
 import type { QmpClient } from "../qmp/client.ts";
 import type { QemuChild } from "../_process.ts";
@@ -61,6 +63,44 @@ export async function withDebian(spec: LaunchSpec): Promise<LaunchSpec> {
     append: spec.append ? `${append} ${spec.append}` : append,
     disks: [{ name: "root", base: image.base }, ...own],
   };
+}
+
+/**
+ * The spec where its directories are: a remote `builtin:linux` gets its
+ * kernel and initramfs staged on its host; a `builtin:debian` gets an SSH
+ * key of its own (`ssh_key` in its directory, 0600), the public half given
+ * to the guest to log in with (`corral ssh`).
+ */
+export async function placeGuest(
+  spec: LaunchSpec,
+  given: LaunchSpec,
+  where: { place: Host; dir: string; qemuDir: string },
+): Promise<LaunchSpec> {
+  if (where.qemuDir !== where.dir && given.guest === "builtin:linux") {
+    return {
+      ...spec,
+      kernel: await where.place.stage(spec.kernel!),
+      initrd: await where.place.stage(spec.initrd!),
+    };
+  }
+  if (spec.guest !== "builtin:debian" || /\bcorral\.key=/.test(spec.append ?? "")) return spec;
+  const key = await sshKey(`${where.dir}/ssh_key`, spec.name);
+  return key === undefined ? spec : { ...spec, append: `${spec.append} corral.key=${key}` };
+}
+
+/** A new ed25519 key pair at `file`: the public key, base64 (none without ssh-keygen). */
+async function sshKey(file: string, name: string): Promise<string | undefined> {
+  try {
+    const made = await new Deno.Command("ssh-keygen", {
+      args: ["-q", "-t", "ed25519", "-N", "", "-C", `corral-${name}`, "-f", file],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    if (!made.success) return undefined;
+    return encodeBase64(await Deno.readFile(`${file}.pub`));
+  } catch {
+    return undefined; // No ssh-keygen: the VM runs without a key of corral's (corral ssh says so).
+  }
 }
 
 /**

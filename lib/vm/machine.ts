@@ -33,7 +33,7 @@ export * from "./spec.ts";
 export { qemuArgs } from "./_qemu_args.ts";
 export type { LaunchOptions } from "./launch_options.ts";
 import type { LaunchOptions } from "./launch_options.ts";
-import { exitedWhileStarting, restoreState, withBuiltinGuest } from "./_start.ts";
+import { exitedWhileStarting, placeGuest, restoreState, withBuiltinGuest } from "./_start.ts";
 
 /** How long the first QEMU of a start may take to negotiate before it is started again. */
 const FIRST_NEGOTIATION_MS = 12_000;
@@ -237,15 +237,7 @@ export class Machine {
     let qemuDir = dir;
     try {
       qemuDir = await place.makeDir(instance, dir);
-      if (qemuDir !== dir) {
-        if (given.guest === "builtin:linux") {
-          spec = {
-            ...spec,
-            kernel: await place.stage(spec.kernel!),
-            initrd: await place.stage(spec.initrd!),
-          };
-        }
-      }
+      spec = await placeGuest(spec, given, { place, dir, qemuDir });
     } catch (error) {
       await Deno.remove(dir, { recursive: true });
       throw error;

@@ -16,6 +16,7 @@ import replay from "./replay.ts";
 import report from "./report.ts";
 import run from "./run.ts";
 import shell from "./shell.ts";
+import ssh from "./ssh.ts";
 
 /** The commands, in the order the overview lists them. */
 export const COMMANDS: readonly Command[] = [
@@ -24,6 +25,7 @@ export const COMMANDS: readonly Command[] = [
   plan,
   shell,
   exec,
+  ssh,
   ps,
   gc,
   report,

@@ -12,7 +12,6 @@
  */
 
 import { LaunchError } from "../../errors.ts";
-import { encodeBase64 } from "../../_bytes.ts";
 
 /** Bump when the way the image is made changes: cached images are rebuilt. */
 const BUILDER_VERSION = 1;
@@ -211,20 +210,21 @@ ip link set lo up
 echo "corral-debian: provisioned $(hostname)" > /dev/ttyS0
 `;
 
-/** The kernel command line that provisions VM `name` (see {@linkcode PROVISION}). */
+/**
+ * The kernel command line that provisions VM `name` (see {@linkcode PROVISION});
+ * its SSH key is added where its directory is (`corral.key=`).
+ */
 export function debianAppend(
   name: string,
   nics: readonly { address: string }[],
-  options: { key?: string | undefined; screen?: boolean | undefined } = {},
+  options: { screen?: boolean | undefined } = {},
 ): string {
   const net = nics.length
     ? ` corral.net=${nics.map((nic, i) => `eth${i}=${nic.address}`).join(",")}`
     : "";
-  const { key, screen } = options;
-  const login = key ? ` corral.key=${encodeBase64(new TextEncoder().encode(key))}` : "";
   // The last console is /dev/console (the serial one); with a screen the kernel writes there too.
-  const consoles = screen ? "console=tty0 console=ttyS0" : "console=ttyS0";
-  return `root=/dev/vda rw ${consoles} net.ifnames=0 panic=-1 corral.hostname=${name}${net}${login}`;
+  const consoles = options.screen ? "console=tty0 console=ttyS0" : "console=ttyS0";
+  return `root=/dev/vda rw ${consoles} net.ifnames=0 panic=-1 corral.hostname=${name}${net}`;
 }
 
 async function digest(text: string): Promise<string> {
