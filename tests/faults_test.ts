@@ -30,7 +30,7 @@ function outputOf(journal: RunJournal, step: string): Record<string, unknown> {
   return journal.steps.find((s) => s.name === step)!.targets[0]!.output as Record<string, unknown>;
 }
 
-Deno.test("faults: partition, netem, link and clock, seen from inside the guests and healed", async () => {
+Deno.test("faults: partition, netem, link and clock, seen from inside the guests and healed; DHCP gives a guest its lab address", async () => {
   const dir = await Deno.makeTempDir({ prefix: "corral-faults-" });
   try {
     const recipe = parseRecipe(
@@ -55,6 +55,9 @@ Deno.test("faults: partition, netem, link and clock, seen from inside the guests
   - name: and come back
     on: a
     agent: { exec: "for i in 1 2 3 4 5 6 7 8 9 10; do ${PING("b")} && exit 0; done; exit 1" }
+  - name: c asks DHCP
+    on: c
+    agent: { exec: "udhcpc -i eth0 -n -q -f -s /bin/true 2>&1 | grep -q 'lease of \${{ vms.c.address.lan }} obtained from 10.44.0.1'" }
   - { name: c jumps ahead, on: c, clock: { offset: "+2h" } }
   - { name: c's time, on: c, agent: { exec: "date +%s" } }
 finally:
@@ -76,6 +79,7 @@ finally:
         "and come back",
         "c's time",
         "c's time after",
+        "c asks DHCP",
       ]
     ) assert.equal(done[step], "ok", `${step}: ${JSON.stringify(journal.steps, null, 1)}`);
     const rtt = Number((outputOf(journal, "a sees b's delay").stdout as string).trim());

@@ -127,7 +127,12 @@ export class LabNetworks implements AsyncDisposable {
       ? `${options.captureDir}/${network.name}.pcap`
       : undefined;
     const vms = network.members.map((m) => m.vm);
-    const sw = await Switch.start(network.name, vms, { dir: this.#dir, capture });
+    const dhcp = {
+      server: hostAddress(network.subnet, 1),
+      prefix: Number(network.subnet.split("/")[1]),
+      leases: new Map(network.members.map((m) => [m.vm, m.address])),
+    };
+    const sw = await Switch.start(network.name, vms, { dir: this.#dir, capture, dhcp });
     if (capture) this.captures.push(`${network.name}.pcap`);
     this.#switches.set(network.name, sw);
     for (const member of network.members) {
@@ -170,11 +175,13 @@ export function addresses(
   subnet: string,
   vms: readonly string[],
 ): { vm: string; address: string }[] {
-  const [base, bits] = subnet.split("/");
-  const parts = base!.split(".").map(Number);
-  const start = ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
-  return vms.map((vm, i) => {
-    const n = start + 2 + i;
-    return { vm, address: `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}/${bits}` };
-  });
+  const bits = subnet.split("/")[1];
+  return vms.map((vm, i) => ({ vm, address: `${hostAddress(subnet, 2 + i)}/${bits}` }));
+}
+
+/** The `n`th address of `subnet` (`.1` is the lab's own end: the switch's DHCP server). */
+function hostAddress(subnet: string, n: number): string {
+  const parts = subnet.split("/")[0]!.split(".").map(Number);
+  const at = (((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0) + n;
+  return `${at >>> 24}.${(at >>> 16) & 255}.${(at >>> 8) & 255}.${at & 255}`;
 }

@@ -4,8 +4,9 @@
  * `-netdev stream`, frames with a 4-byte length), and it forwards frames by
  * the MAC addresses it learns. No privileges and no kernel support are
  * needed, every frame passes one place corral controls — where network
- * faults are applied (`impair`, `block`) and captured (`capture`) — and
- * the network dies with corral.
+ * faults are applied (`impair`, `block`) and captured (`capture`), and
+ * where a guest that asks DHCP gets its lab address — and the network dies
+ * with corral.
  *
  * @module
  */
@@ -14,8 +15,10 @@ import { makePrivateDir } from "../_runtime_dir.ts";
 import { Impairment, type ImpairmentSpec } from "./_impairment.ts";
 import { Pcap } from "./_pcap.ts";
 import { Port } from "./_port.ts";
+import { type DhcpConfig, dhcpReply } from "./_dhcp.ts";
 
 export type { ImpairmentSpec } from "./_impairment.ts";
+export type { DhcpConfig } from "./_dhcp.ts";
 
 /**
  * One lab network's switch.
@@ -40,6 +43,7 @@ export class Switch implements AsyncDisposable {
   readonly #blocks = new Map<string, number>();
   readonly #impairments = new Map<string, Impairment<Port>>();
   #pcap: Pcap | undefined;
+  #dhcp: DhcpConfig | undefined;
   /** What the switch counted so far. */
   readonly counters: {
     /** Frames received from the NICs. */
@@ -64,11 +68,12 @@ export class Switch implements AsyncDisposable {
   static async start(
     name: string,
     vms: readonly string[],
-    options: { dir?: string; capture?: string } = {},
+    options: { dir?: string; capture?: string; dhcp?: DhcpConfig } = {},
   ): Promise<Switch> {
     const own = options.dir === undefined;
     const dir = options.dir ?? await makePrivateDir(`sw-${name.slice(0, 16)}-`);
     const sw = new Switch(name, own ? dir : undefined);
+    sw.#dhcp = options.dhcp;
     try {
       if (options.capture) sw.#pcap = await Pcap.create(options.capture);
       for (const vm of vms) {
@@ -175,6 +180,12 @@ export class Switch implements AsyncDisposable {
     if (frame.length < 14) return;
     const source = mac(frame, 6);
     if (!(frame[6]! & 1)) this.#macs.set(source, from);
+    const lease = this.#dhcp && dhcpReply(this.#dhcp, from.vm, frame);
+    if (lease) {
+      // The switch answers for the lab: the request goes no further.
+      this.#pcap?.write(lease);
+      return this.#send(from, lease);
+    }
     const known = frame[0]! & 1 ? undefined : this.#macs.get(mac(frame, 0));
     const targets = known ? [known] : [...this.#ports.values()];
     for (const to of targets) {

@@ -62,8 +62,14 @@ function frame(to: number[], from: number[], payload: string): Uint8Array {
 }
 const payload = (f: Uint8Array) => new TextDecoder().decode(f.subarray(14));
 
+const DHCP = {
+  server: "10.44.0.1",
+  prefix: 24,
+  leases: new Map([["a", "10.44.0.2/24"], ["b", "10.44.0.3/24"], ["c", "10.44.0.4/24"]]),
+};
+
 async function lab(capture?: string) {
-  const sw = await Switch.start("lan", ["a", "b", "c"], { capture });
+  const sw = await Switch.start("lan", ["a", "b", "c"], { capture, dhcp: DHCP });
   const nics = {
     a: await FakeNic.connect(sw.socketOf("a")),
     b: await FakeNic.connect(sw.socketOf("b")),
@@ -178,3 +184,50 @@ function popcount(byte: number): number {
   for (let b = byte; b; b >>= 1) n += b & 1;
   return n;
 }
+
+/** A DHCP message from `mac` (xid 0x1234abcd): Ethernet, IPv4, UDP 68 → 67, BOOTREQUEST. */
+function dhcpRequest(mac: number[], type: number): Uint8Array {
+  const bootp = new Uint8Array(240 + 4);
+  bootp.set([1, 1, 6, 0, 0x12, 0x34, 0xab, 0xcd]);
+  bootp.set(mac, 28);
+  bootp.set([99, 130, 83, 99], 236);
+  bootp.set([53, 1, type, 255], 240);
+  const udp = [0, 68, 0, 67, 0, 8 + bootp.length, 0, 0];
+  const ip = [0x45, 0, 0, 20 + 8 + bootp.length, 0, 0, 0, 0, 64, 17, 0, 0, 0, 0, 0, 0];
+  return new Uint8Array([...BROADCAST, ...mac, 8, 0, ...ip, 255, 255, 255, 255, ...udp, ...bootp]);
+}
+
+/** A reply's message type, the address it gives, the server, and whether its IPv4 checksum holds. */
+function dhcpAnswer(f: Uint8Array) {
+  let sum = 0;
+  for (let i = 14; i < 34; i += 2) sum += (f[i]! << 8) | f[i + 1]!;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  const bootp = f.subarray(42);
+  return {
+    type: bootp[242],
+    xid: [...bootp.subarray(4, 8)],
+    yiaddr: [...bootp.subarray(16, 20)].join("."),
+    server: [...f.subarray(26, 30)].join("."),
+    checksum: sum === 0xffff,
+  };
+}
+
+Deno.test("switch: a guest that asks DHCP gets its VM's address from the switch; the request goes no further", async () => {
+  await using l = await lab();
+  const { a, b, c } = l.nics;
+  await b.send(dhcpRequest(MAC.b, 1)); // DISCOVER
+  const offer = dhcpAnswer(await b.next());
+  assert.deepEqual(offer, {
+    type: 2,
+    xid: [0x12, 0x34, 0xab, 0xcd],
+    yiaddr: "10.44.0.3",
+    server: "10.44.0.1",
+    checksum: true,
+  });
+  await b.send(dhcpRequest(MAC.b, 3)); // REQUEST
+  assert.equal(dhcpAnswer(await b.next()).type, 5); // ACK
+  // Neither a nor c saw the requests: the next frame they get is the one sent after.
+  await b.send(frame(BROADCAST, MAC.b, "after"));
+  assert.equal(payload(await a.next()), "after");
+  assert.equal(payload(await c.next()), "after");
+});
