@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { parseRecipe, type RunJournal } from "../mod.ts";
+import { parseRecipe, planRecipe, type RunJournal } from "../mod.ts";
 import { corral, root } from "./_cli.ts";
 
 const MORE = `
@@ -97,6 +97,29 @@ function checkLab(journal: RunJournal, png: Uint8Array): void {
   const forwarded = (target(journal, "forwarded", "client1").output as { stdout: string }).stdout;
   assert.equal(`http://${forwarded.trim()}/`, fetched.url);
 }
+
+Deno.test("debian: check knows its root disk and its host link", () => {
+  const recipe = (vm: string, step: string) =>
+    `recipe: 1\nname: x\nvms: { a: ${vm} }\nsteps:\n  - { name: s, ${step} }\n`;
+  const debian = "{ guest: builtin:debian, disks: [{ size: 8M }] }";
+  for (
+    const step of [
+      "disk-fault: { disk: root }",
+      "disk-fault: { disk: disk0 }",
+      "forward: { port: 22 }",
+    ]
+  ) {
+    planRecipe(parseRecipe(recipe(debian, step), "x.yaml"), 1);
+  }
+  assert.throws(
+    () =>
+      planRecipe(
+        parseRecipe(recipe("{ guest: builtin:linux }", "wait-port: { port: 22 }"), "x.yaml"),
+        1,
+      ),
+    /wait-port cannot run on a: it has no host link/,
+  );
+});
 
 Deno.test("debian: packages are checked before anything is built", () => {
   const recipe = (vm: string) => `recipe: 1\nname: x\nvms: { a: ${vm} }\nsteps: []\n`;

@@ -127,6 +127,14 @@ export function diskNodes(id: string): { io: string; format: string; file: strin
   return { io: `${id}-io`, format: `${id}-fmt`, file: `${id}-file`, fault: `${id}-fault` };
 }
 
+/**
+ * The device names of every disk a VM of `spec` has once launched:
+ * `builtin:debian`'s `root`, then the spec's own (see {@linkcode diskIds}).
+ */
+export function launchedDiskIds(spec: Pick<LaunchSpec, "disks" | "guest">): string[] {
+  return [...(spec.guest === "builtin:debian" ? ["root"] : []), ...diskIds(spec)];
+}
+
 /** The guest-panic policies QEMU knows. */
 export const PANIC_POLICIES: readonly PanicPolicy[] = ["pause", "shutdown", "exit-failure", "none"];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;

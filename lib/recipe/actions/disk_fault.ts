@@ -1,4 +1,4 @@
-import { diskIds } from "../../vm/spec.ts";
+import { launchedDiskIds } from "../../vm/spec.ts";
 import { defineAction } from "./action.ts";
 import { opt } from "./options.ts";
 
@@ -21,7 +21,7 @@ export default defineAction({
   mutates: () => true,
   requires: () => "launched",
   unfit: (action, vm) => {
-    const ids = vm.spec ? diskIds(vm.spec) : [];
+    const ids = vm.spec ? launchedDiskIds(vm.spec) : [];
     if (ids.length === 0) return "it has no disk (give it disks: [{ name: data, size: 64M }])";
     return action.disk === undefined || ids.includes(action.disk)
       ? undefined

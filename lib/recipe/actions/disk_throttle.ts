@@ -1,3 +1,4 @@
+import { launchedDiskIds } from "../../vm/spec.ts";
 import { defineAction } from "./action.ts";
 import { opt } from "./options.ts";
 
@@ -17,7 +18,9 @@ export default defineAction({
   mutates: () => true,
   requires: () => "launched",
   unfit: (_action, vm) =>
-    vm.spec?.disks?.length ? undefined : "it has no disk (give it disks: [{ size: 64M }])",
+    vm.spec && launchedDiskIds(vm.spec).length
+      ? undefined
+      : "it has no disk (give it disks: [{ size: 64M }])",
   async run(action, { vm, timeout, signal, hold }) {
     const disk = await vm.throttleDisk({ ...action, timeout, signal });
     hold(disk);

@@ -1,3 +1,4 @@
+import { hasHostlink } from "../../vm/spec.ts";
 import { defineAction } from "./action.ts";
 import { opt, required } from "./options.ts";
 
@@ -15,7 +16,7 @@ export default defineAction({
   mutates: () => false,
   requires: () => "launched",
   unfit: (_action, vm) =>
-    vm.spec?.hostlink ?? vm.spec?.guest === "builtin:debian"
+    vm.spec && hasHostlink(vm.spec)
       ? undefined
       : "it has no host link (give it hostlink: true; builtin:debian has one)",
   async run(action, { vm, timeout, signal }) {

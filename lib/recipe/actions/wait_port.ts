@@ -1,6 +1,7 @@
 import { delay } from "../../_async.ts";
 import { TimeoutError } from "../../errors.ts";
 import { portAnswers } from "../../vm/forward.ts";
+import { hasHostlink } from "../../vm/spec.ts";
 import { defineAction } from "./action.ts";
 import { opt, required } from "./options.ts";
 
@@ -18,7 +19,7 @@ export default defineAction({
   mutates: () => false,
   requires: () => "launched",
   unfit: (_action, vm) =>
-    vm.spec?.hostlink ?? vm.spec?.guest === "builtin:debian"
+    vm.spec && hasHostlink(vm.spec)
       ? undefined
       : "it has no host link (give it hostlink: true; builtin:debian has one)",
   async run(action, { vm, timeout, signal }) {
