@@ -1,6 +1,5 @@
-import { hasHostlink } from "../../vm/spec.ts";
 import { defineAction } from "./action.ts";
-import { opt, required } from "./options.ts";
+import { noHostlink, PORT_OPTIONS } from "./_hostlink.ts";
 
 /**
  * `forward: { port }`: a loopback port of this machine reaches the guest's
@@ -12,13 +11,10 @@ export default defineAction({
   key: "forward",
   summary: "a loopback port here reaches the guest's port for the rest of the run " +
     "(${{ vms.NAME.forward.PORT }})",
-  options: { port: required(opt.integer(1, 65535, "a TCP port, 1–65535")) },
+  options: PORT_OPTIONS,
   mutates: () => false,
   requires: () => "launched",
-  unfit: (_action, vm) =>
-    vm.spec && hasHostlink(vm.spec)
-      ? undefined
-      : "it has no host link (give it hostlink: true; builtin:debian has one)",
+  unfit: (_action, vm) => noHostlink(vm),
   async run(action, { vm, timeout, signal }) {
     const port = await vm.forward(action.port, { timeout, signal });
     return { port: action.port, host: `127.0.0.1:${port}` };

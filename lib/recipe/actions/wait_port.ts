@@ -1,9 +1,8 @@
 import { delay } from "../../_async.ts";
 import { TimeoutError } from "../../errors.ts";
 import { portAnswers } from "../../vm/forward.ts";
-import { hasHostlink } from "../../vm/spec.ts";
 import { defineAction } from "./action.ts";
-import { opt, required } from "./options.ts";
+import { noHostlink, PORT_OPTIONS } from "./_hostlink.ts";
 
 /**
  * `wait-port: { port }`: wait until the guest's TCP port takes a connection
@@ -15,13 +14,10 @@ import { opt, required } from "./options.ts";
 export default defineAction({
   key: "wait-port",
   summary: "wait until the guest's TCP port takes connections from outside it (through a forward)",
-  options: { port: required(opt.integer(1, 65535, "a TCP port, 1–65535")) },
+  options: PORT_OPTIONS,
   mutates: () => false,
   requires: () => "launched",
-  unfit: (_action, vm) =>
-    vm.spec && hasHostlink(vm.spec)
-      ? undefined
-      : "it has no host link (give it hostlink: true; builtin:debian has one)",
+  unfit: (_action, vm) => noHostlink(vm),
   async run(action, { vm, timeout, signal }) {
     const until = Date.now() + timeout;
     const host = await vm.forward(action.port, { timeout, signal });
