@@ -11,7 +11,7 @@ import type { QmpEvent } from "../qmp/journal.ts";
 import type { Vm } from "../vm/vm.ts";
 import { resolveSelector } from "../vm/select.ts";
 import type { Violation } from "./journal.ts";
-import type { Invariant, Pattern, Recipe } from "./model.ts";
+import { type Invariant, matchesPattern, type Recipe } from "./model.ts";
 import type { RunEvent } from "./run_events.ts";
 
 /** What the checks need of the run. */
@@ -80,7 +80,7 @@ export class Checks {
       for (const log of vm.consoleLogs) {
         const text = await Deno.readTextFile(log).catch(() => "");
         for (const line of text.split("\n")) {
-          if (!watch.fail.some((p) => matches(p, line))) continue;
+          if (!watch.fail.some((p) => matchesPattern(p, line))) continue;
           this.violations.push({ rule: "console", vm: vm.name, what: line.trim().slice(0, 300) });
         }
       }
@@ -100,8 +100,4 @@ export class Checks {
     }
     return vms;
   }
-}
-
-function matches(pattern: Pattern, line: string): boolean {
-  return typeof pattern === "string" ? line.includes(pattern) : pattern.test(line);
 }

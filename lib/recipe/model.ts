@@ -79,6 +79,24 @@ export type Condition =
 export type Pattern = string | RegExp;
 
 /**
+ * Whether `text` matches `pattern` (a substring, or a regular expression);
+ * no pattern matches everything.
+ *
+ * @example
+ * ```ts
+ * import { matchesPattern } from "./model.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(matchesPattern(/^ok$/m, "ready\nok"));
+ * assert.ok(!matchesPattern("panic", "all well"));
+ * ```
+ */
+export function matchesPattern(pattern: Pattern | undefined, text: string): boolean {
+  return pattern === undefined ||
+    (typeof pattern === "string" ? text.includes(pattern) : pattern.test(text));
+}
+
+/**
  * What a step does: `kind` is the action's step key (`pause`, `qmp`, …);
  * the rest is the action's own data (see `lib/recipe/actions/`).
  */

@@ -1,7 +1,7 @@
 import { StepFailure } from "../../errors.ts";
 import { defineAction } from "./action.ts";
 import { opt, required, withDefault } from "./options.ts";
-import type { ActionData, Pattern, Template } from "../model.ts";
+import { type ActionData, matchesPattern, type Pattern, type Template } from "../model.ts";
 
 interface Agent extends ActionData {
   kind: "agent";
@@ -34,11 +34,7 @@ export default defineAction({
   async run(action, { vm, timeout, signal, render }) {
     const command = render(action.exec);
     const result = await vm.agent.exec(command, { timeout, signal });
-    const matches = action.expect === undefined
-      ? true
-      : typeof action.expect === "string"
-      ? result.stdout.includes(action.expect)
-      : action.expect.test(result.stdout);
+    const matches = matchesPattern(action.expect, result.stdout);
     if (result.exitCode !== action.exitCode || !matches) {
       throw new StepFailure(
         `${JSON.stringify(command)} exited ${result.exitCode}` +

@@ -1,6 +1,7 @@
 import { StepFailure } from "../../errors.ts";
 import { defineAction } from "./action.ts";
 import { opt, required, withDefault } from "./options.ts";
+import { matchesPattern } from "../model.ts";
 
 /**
  * `fetch: { url, status, expect }`: an HTTP GET from this machine — through
@@ -28,11 +29,7 @@ export default defineAction({
       signal: AbortSignal.any([signal, AbortSignal.timeout(timeout)]),
     });
     const body = await response.text();
-    const matches = action.expect === undefined
-      ? true
-      : typeof action.expect === "string"
-      ? body.includes(action.expect)
-      : action.expect.test(body);
+    const matches = matchesPattern(action.expect, body);
     if (response.status !== action.status || !matches) {
       throw new StepFailure(
         `GET ${url}: ${response.status}` +

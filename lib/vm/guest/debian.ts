@@ -102,7 +102,7 @@ async function cachedOrBuilt(
       `--include=${[...DEBIAN_PACKAGES, ...packages].join(",")}`,
       "bookworm",
       tree,
-    ], "apt-get install mmdebstrap");
+    ], "mmdebstrap");
     await configure(tree);
     await Deno.mkdir(dir, { recursive: true });
     const boot = [...Deno.readDirSync(`${tree}/boot`)].map((e) => e.name);
@@ -238,7 +238,7 @@ async function tool(command: string, args: string[], pkg: string): Promise<void>
     output = await new Deno.Command(command, { args, stdout: "null", stderr: "piped" }).output();
   } catch (cause) {
     throw problem(
-      `builtin:debian needs ${command}: apt-get install ${pkg.replace(/^apt-get install /, "")}`,
+      `builtin:debian needs ${command}: apt-get install ${pkg}`,
       cause,
     );
   }
