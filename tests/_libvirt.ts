@@ -36,6 +36,33 @@ export interface TestLibvirt extends AsyncDisposable {
   domain(kind: "tiny" | "linux"): Promise<string>;
 }
 
+/**
+ * libvirtd in a mount namespace of its own whose `qemu.conf` runs QEMU as
+ * root. Where `/dev/kvm` is root's only (as here), libvirt probes QEMU as
+ * root, finds KVM, then judges the probe stale because its QEMU user could
+ * not open `/dev/kvm` — and probes again on every call: `virsh create` took
+ * 40 s. As root, the probe and the check agree; domains still run on TCG.
+ */
+async function startLibvirtd(): Promise<void> {
+  const conf = await Deno.makeTempFile({ prefix: "corral-qemu-conf-" });
+  try {
+    const system = await Deno.readTextFile("/etc/libvirt/qemu.conf").catch(() => "");
+    await Deno.writeTextFile(conf, `${system}\nuser = "root"\ngroup = "root"\n`);
+    const mount = `mount --bind ${conf} /etc/libvirt/qemu.conf && exec libvirtd -d`;
+    const started = await run("unshare", [
+      "--mount",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      mount,
+    ]);
+    if (!started.ok) throw new Error(`libvirtd did not start: ${started.out}`);
+  } finally {
+    await Deno.remove(conf); // The namespace holds its own reference to the file.
+  }
+}
+
 /** Start libvirtd unless it runs; stop what was started, and every domain made, at dispose. */
 export async function testLibvirt(): Promise<TestLibvirt> {
   const started: string[] = [];
@@ -49,14 +76,14 @@ export async function testLibvirt(): Promise<TestLibvirt> {
     started.push("virtlogd");
   }
   if (!(await run("virsh", ["-c", URI, "version"])).ok) {
-    await run("libvirtd", ["-d"]);
+    await startLibvirtd();
     started.push("libvirtd");
   }
   for (let i = 0; !(await run("virsh", ["-c", URI, "version"])).ok; i++) {
     if (i > 200) throw new Error("libvirtd does not answer");
     await new Promise((r) => setTimeout(r, 25)); // polling a daemon's start
   }
-  // libvirt runs QEMU as libvirt-qemu: the domain's files must be readable by it.
+  // A stock libvirt runs QEMU as libvirt-qemu: the domain's files stay readable by it.
   const dir = await Deno.makeTempDir({ prefix: "corral-libvirt-" });
   await Deno.chmod(dir, 0o755);
   const domains: string[] = [];
