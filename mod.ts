@@ -69,6 +69,7 @@ export {
   type LinePattern,
 } from "./lib/vm/console.ts";
 export {
+  type CloudInit,
   type DiskSpec,
   launch,
   type LaunchOptions,

@@ -239,7 +239,7 @@ Deno.test("check: what failed only at run time is found at its line (issue 20)",
   }
 });
 
-Deno.test("check: migrate refuses VMs it cannot move: on lab networks, disks to another host, a snapshot=on image", async () => {
+Deno.test("check: migrate refuses VMs it cannot move: on lab networks, disks (a guest image's too) to another host", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.writeTextFile(`${dir}/guest.img`, "");
@@ -249,12 +249,12 @@ Deno.test("check: migrate refuses VMs it cannot move: on lab networks, disks to 
           "  n1: { networks: [lan] }\n  d1: { disks: [{ size: 8M }] }\n" +
           `  i1: { guest: ${dir}/guest.img }\n  ok1: {}\nsteps:\n` +
           "  - { name: here, on: [n1, i1, ok1], migrate: {} }\n" +
-          "  - { name: there, on: [d1, ok1], migrate: { host: h2 } }\n",
+          "  - { name: there, on: [d1, i1, ok1], migrate: { host: h2 } }\n",
       ),
       [
         "11:5 step 'here': migrate cannot move n1, which is on lab networks (its tap devices cannot be handed over yet)",
-        "11:5 step 'here': migrate cannot move i1, which boots a guest image opened with snapshot=on (give it as disks: [{ base: IMAGE }])",
         "12:5 step 'there': migrate cannot move d1, which has disks, and corral does not copy disks to host 'h2'",
+        "12:5 step 'there': migrate cannot move i1, which has disks, and corral does not copy disks to host 'h2'",
       ],
     );
   } finally {

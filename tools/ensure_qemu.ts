@@ -78,6 +78,10 @@ if (import.meta.main) {
       ["chromium", "chromium"], // report.html rendered headless
       ["mmdebstrap", "mmdebstrap"], // builtin:debian
       ["mkfs.ext4", "e2fsprogs"],
+      ["syslinux", "syslinux"], // the cloud image of the cloud-init test
+      ["syslinux", "syslinux-common"], // its MBR code (a recommendation only)
+      ["mcopy", "mtools"],
+      ["mkfs.vfat", "dosfstools"],
     ];
     const missing = [];
     for (const [command, pkg] of wanted) if (!await has(command!)) missing.push(pkg!);

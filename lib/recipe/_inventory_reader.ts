@@ -57,6 +57,15 @@ function missingFiles(spec: LaunchSpec): string[] {
   });
 }
 
+/** A recipe's `cloud-init` is the spec's `cloudInit`; `user-data` its `userData`. */
+const camel = (key: string) => key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** A map's own keys in camel case (not its values': user data is the user's). */
+function camelKeys(value: unknown): unknown {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [camel(k), v]));
+}
+
 /** Every inventory field: the spec's, and those corral itself uses. */
 const VM_KEYS = [...SPEC_KEYS, "groups", "attach", "networks"];
 const HOST_KEYS = [
@@ -336,6 +345,7 @@ export class InventoryReader extends ChecksReader {
         if (items.every((item) => item !== undefined)) fields[key] = items;
       } else if (key === "cpus") fields.cpus = this.positiveInt(value, `${where}.cpus`);
       else if (key === "panic") fields.panic = this.oneOf(value, `${where}.panic`, PANIC_POLICIES);
+      else if (key === "cloud-init") fields[key] = camelKeys(this.value(value));
       else fields[key] = this.value(value);
     }
     return fields;
@@ -380,7 +390,7 @@ export class InventoryReader extends ChecksReader {
     const spec: LaunchSpec = { name };
     for (const key of SPEC_KEYS) {
       if (fields[key] !== undefined) {
-        (spec as unknown as Record<string, unknown>)[key] = fields[key];
+        (spec as unknown as Record<string, unknown>)[camel(key)] = fields[key];
       }
     }
     for (const problem of [...validateSpec(spec), ...missingFiles(spec)]) {

@@ -10,7 +10,8 @@ import { attachKindOf } from "../host/registry.ts";
 import { unsafeUniformIntDistribution, xoroshiro128plus } from "pure-rand";
 import { resolveSelector, SelectorError } from "../vm/select.ts";
 import { didYouMean } from "../_suggest.ts";
-import { defaultAccel, hasAgentChannel, imageGuest } from "../vm/launch.ts";
+import { defaultAccel, hasAgentChannel } from "../vm/launch.ts";
+import { launchedDiskIds } from "../vm/spec.ts";
 import {
   type BatchSize,
   type InventoryVm,
@@ -192,10 +193,8 @@ class Planner {
     for (const vm of this.#recipe.inventory.filter((vm) => targets.includes(vm.name))) {
       const why = vm.networks.length > 0
         ? "is on lab networks (its tap devices cannot be handed over yet)"
-        : to !== undefined && to !== vm.spec?.host && vm.spec?.disks?.length
+        : to !== undefined && to !== vm.spec?.host && vm.spec && launchedDiskIds(vm.spec).length
         ? `has disks, and corral does not copy disks to host '${to}'`
-        : vm.spec && imageGuest(vm.spec) !== undefined
-        ? "boots a guest image opened with snapshot=on (give it as disks: [{ base: IMAGE }])"
         : undefined;
       if (why) {
         this.issues.push({

@@ -14,8 +14,10 @@ import {
   hasAgentChannel,
   hasHostlink,
   HOSTLINK,
+  imageGuest,
   type LaunchSpec,
 } from "./spec.ts";
+import { seedDir } from "./guest/cloud_init.ts";
 
 /**
  * The QEMU arguments for `spec`, with the VM's files in `dir`.
@@ -48,14 +50,13 @@ export function qemuArgs(
         ? 16
         : guest === "none"
         ? undefined
-        : guest === "builtin:debian"
+        : guest === "builtin:debian" || imageGuest(spec) !== undefined
         ? 512
         : 256);
     if (memory !== undefined) args.push("-m", typeof memory === "number" ? `${memory}M` : memory);
     if (spec.cpus !== undefined) args.push("-smp", String(spec.cpus));
     args.push("-accel", spec.accel ?? defaultAccel());
-    args.push(...guestDrive(guest, dir));
-    diskIds(spec).forEach((id, i) => args.push("-drive", diskDrive(id, `${dir}/disk${i}.qcow2`)));
+    args.push(...guestDrive(guest, dir), ...diskArgs(spec, dir));
     spec.nics?.forEach((nic, i) => {
       args.push(
         "-netdev",
@@ -107,23 +108,34 @@ function guestDrive(guest: string, dir: string): string[] {
   if (guest === "builtin:tiny") {
     return ["-drive", `file=${escape(`${dir}/tiny.img`)},format=raw,if=floppy,readonly=on`];
   }
-  // These boot from -kernel and -initrd (builtin:debian's root is its first disk).
-  if (guest === "builtin:linux" || guest === "builtin:debian" || guest === "kernel") return [];
-  if (guest.startsWith("builtin:")) {
+  // builtin:linux boots from -kernel and -initrd; builtin:debian and an image from disk root.
+  if (guest.startsWith("builtin:") && guest !== "builtin:linux" && guest !== "builtin:debian") {
     throw new LaunchError(
       `unknown built-in guest ${guest}: the built-in guests are builtin:tiny, builtin:linux and builtin:debian`,
       {},
     );
   }
-  const format = /\.qcow2$/i.test(guest)
-    ? "qcow2"
-    : /\.(img|raw)$/i.test(guest)
-    ? "raw"
-    : undefined;
+  return [];
+}
+
+/** The spec's disks, and a guest image's cloud-init seed drive (QEMU's `vvfat` of its directory). */
+function diskArgs(spec: LaunchSpec, dir: string): string[] {
+  const args = diskIds(spec).flatMap((id, i) =>
+    diskDrive(id, `${dir}/disk${i}.qcow2`, boots(spec, i))
+  );
+  if (!spec.cloudInit) return args;
   return [
-    "-drive",
-    `file=${escape(guest)},${format ? `format=${format},` : ""}if=ide,snapshot=on`,
+    ...args,
+    "-blockdev",
+    `driver=vvfat,dir=${escape(seedDir(dir))},label=CIDATA,read-only=on,node-name=cidata`,
+    "-device",
+    "virtio-blk-pci,drive=cidata,id=cidata",
   ];
+}
+
+/** Whether disk `index` is the one the firmware boots: a guest image's root disk. */
+function boots(spec: LaunchSpec, index: number): boolean {
+  return index === 0 && imageGuest(spec) !== undefined && spec.disks?.[0]?.name === "root";
 }
 
 /** A stable, locally administered MAC for NIC `index` of the VM `name`. */
@@ -147,9 +159,13 @@ export function escape(value: string): string {
  * (`blockdev-reopen` of the raw node) — the guest's I/O fails while
  * qcow2's own metadata I/O, and so its consistency, stays untouched.
  */
-function diskDrive(id: string, file: string): string {
+function diskDrive(id: string, file: string, boot = false): string[] {
   const nodes = diskNodes(id);
-  return `if=virtio,id=${id},driver=raw,node-name=${nodes.io},` +
+  const drive = `id=${id},driver=raw,node-name=${nodes.io},` +
     `file.driver=qcow2,file.node-name=${nodes.format},` +
     `file.file.driver=file,file.file.filename=${escape(file)},file.file.node-name=${nodes.file}`;
+  // The firmware boots the disk with a bootindex first, whatever the PCI order (a seed drive may come first).
+  return boot
+    ? ["-drive", `if=none,${drive}`, "-device", `virtio-blk-pci,drive=${id},bootindex=0`]
+    : ["-drive", `if=virtio,${drive}`];
 }

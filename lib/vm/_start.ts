@@ -14,14 +14,17 @@ import type { QemuChild } from "../_process.ts";
 import { ensureLinuxGuest } from "./guest/linux.ts";
 import { debianAppend, ensureDebianImage } from "./guest/debian.ts";
 import { migrationEnd } from "./_migration.ts";
-import { hasHostlink, HOSTLINK_ADDRESS, type LaunchSpec } from "./spec.ts";
+import { hasHostlink, HOSTLINK_ADDRESS, imageGuest, type LaunchSpec, withImage } from "./spec.ts";
 
 /**
  * The spec with its built-in guest's parts filled in (`builtin:linux`,
- * `builtin:debian`), built first if need be; other specs as they are.
+ * `builtin:debian`), built first if need be, or its guest image as its
+ * root disk; other specs as they are.
  */
 export async function withBuiltinGuest(spec: LaunchSpec, remote: boolean): Promise<LaunchSpec> {
   if (spec.guest === "builtin:linux") return await withLinux(spec);
+  const image = imageGuest(spec);
+  if (image !== undefined) return withImage(spec, image);
   if (spec.guest !== "builtin:debian") return spec;
   if (remote) {
     throw new LaunchError("builtin:debian on SSH hosts is not supported yet", { vm: spec.name });

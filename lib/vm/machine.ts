@@ -19,6 +19,7 @@ import type { Host } from "../host/host.ts";
 import { LOCAL } from "../host/local.ts";
 import { writeRecord } from "./registry.ts";
 import { makeDisks } from "./_disks.ts";
+import { writeSeed } from "./guest/cloud_init.ts";
 import { qemuArgs } from "./_qemu_args.ts";
 import {
   guestOf,
@@ -134,8 +135,7 @@ export class Machine {
   /**
    * Refuse, before anything stops, a move whose destination could not
    * carry what the guest wrote: disks to another host (they are not
-   * copied), or a guest image opened with `snapshot=on` (its writes go to
-   * a temporary file only this QEMU has).
+   * copied).
    */
   #refuseMove(to: LaunchSpec): void {
     const elsewhere = (to.host ?? undefined) !== (this.spec.host ?? undefined);
@@ -144,15 +144,6 @@ export class Machine {
         `its disks cannot move to ${to.host ? `host '${to.host}'` : "this machine"}: ` +
           `corral does not copy disks between hosts; migrate it on its own host, or back ` +
           `it up and launch it there from the backup`,
-        { vm: this.spec.name },
-      );
-    }
-    const image = imageGuest(this.spec);
-    if (image !== undefined) {
-      throw new LaunchError(
-        `its guest image ${image} is opened with snapshot=on: what the guest wrote is in a ` +
-          `temporary file a new QEMU cannot take over; give the image as disks: [{ base: IMAGE }] ` +
-          `to migrate it`,
         { vm: this.spec.name },
       );
     }
@@ -246,14 +237,16 @@ export class Machine {
     const machine = new Machine(spec, given, { dir, qemuDir }, place, options);
     try {
       await machine.#record(undefined);
-      if (diskSource) await machine.#adoptDisks(diskSource);
-      else await makeDisks(spec, qemuDir, place);
       const image = imageGuest(spec);
-      if (guestOf(spec) === "builtin:tiny") {
-        await place.writeFile(`${qemuDir}/tiny.img`, TINY_IMAGE);
-      } else if (image !== undefined && !await place.readable(image)) {
+      if (image !== undefined && !await place.readable(image)) {
         throw new LaunchError(`cannot read the guest image ${image}`, { vm: spec.name });
       }
+      if (diskSource) await machine.#adoptDisks(diskSource);
+      else await makeDisks(spec, qemuDir, place);
+      if (guestOf(spec) === "builtin:tiny") {
+        await place.writeFile(`${qemuDir}/tiny.img`, TINY_IMAGE);
+      }
+      if (spec.cloudInit) await writeSeed(spec.name, spec.cloudInit, qemuDir, place);
     } catch (error) {
       await machine.removeDir();
       throw error;

@@ -22,10 +22,16 @@ export interface LaunchSpec {
    * agent, panics on NMI), `builtin:debian` (Debian 12 with systemd, the
    * agent and SSH, built with mmdebstrap on first use, each VM on an overlay
    * of it, provisioned at boot with its name and addresses), `none` (no
-   * guest: `-machine none`, QMP only), or the path of a disk image, opened
-   * with `snapshot=on` so it is never written.
+   * guest: `-machine none`, QMP only), or the path of a disk image that
+   * boots through the firmware (a distribution's cloud image): the VM's disk
+   * `root`, a copy-on-write overlay of it (the image is never written).
    */
   guest?: string;
+  /**
+   * A guest image's cloud-init: a NoCloud seed (a FAT drive labelled
+   * `CIDATA`) with this `user-data`, `meta-data` and `network-config`.
+   */
+  cloudInit?: CloudInit;
   /** `builtin:debian` only: Debian packages baked into its image (an image per package set, cached). */
   packages?: readonly string[];
   /** A kernel to boot directly (QEMU `-kernel`). `builtin:linux` sets its own. */
@@ -94,6 +100,26 @@ export interface LaunchSpec {
   template?: "warm";
 }
 
+/**
+ * A NoCloud seed. `userData` is a cloud-config (an object, written as YAML
+ * under `#cloud-config`) or any text cloud-init takes (a script, a
+ * multipart); `users` and `sshKeys` are shorthands added to a cloud-config.
+ * `metaData` gets `instance-id` (`corral-NAME`) and `local-hostname` (the
+ * VM's name) unless it sets them.
+ */
+export interface CloudInit {
+  /** The user data: a cloud-config object, or text as cloud-init reads it. */
+  userData?: string | Record<string, unknown>;
+  /** The meta data. */
+  metaData?: Record<string, unknown>;
+  /** A network configuration (version 1 or 2); without one, cloud-init asks DHCP on the first NIC. */
+  networkConfig?: Record<string, unknown>;
+  /** cloud-config `users` (the image's default user stays unless `users` leaves it out). */
+  users?: readonly unknown[];
+  /** Public keys that may log in as the image's default user (cloud-config `ssh_authorized_keys`). */
+  sshKeys?: readonly string[];
+}
+
 /** One disk of a spec: an overlay of `base`, or blank of `size`; `name` is its device name. */
 export type DiskSpec = { name?: string } & ({ base: string } | { size: string });
 
@@ -132,7 +158,32 @@ export function diskNodes(id: string): { io: string; format: string; file: strin
  * `builtin:debian`'s `root`, then the spec's own (see {@linkcode diskIds}).
  */
 export function launchedDiskIds(spec: Pick<LaunchSpec, "disks" | "guest">): string[] {
-  return [...(spec.guest === "builtin:debian" ? ["root"] : []), ...diskIds(spec)];
+  return [...(hasRootDisk(spec) ? ["root"] : []), ...diskIds(spec)];
+}
+
+/** Whether the guest boots from a disk `root` corral adds before the spec's own: builtin:debian, an image. */
+export function hasRootDisk(spec: Pick<LaunchSpec, "guest">): boolean {
+  return spec.guest === "builtin:debian" || imageGuest(spec) !== undefined;
+}
+
+/**
+ * The spec with its guest image as disk `root` (an overlay, `/dev/vda`,
+ * booted by the firmware) before its own disks, which keep their names.
+ *
+ * @example
+ * ```ts
+ * import { withImage } from "./spec.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const spec = withImage({ name: "a", guest: "/img/a.qcow2", disks: [{ size: "1G" }] }, "/img/a.qcow2");
+ * assert.deepEqual(spec.disks, [{ name: "root", base: "/img/a.qcow2" }, { name: "disk0", size: "1G" }]);
+ * ```
+ */
+export function withImage(spec: LaunchSpec, image: string): LaunchSpec {
+  const first = spec.disks?.[0];
+  if (first?.name === "root" && "base" in first && first.base === image) return spec; // A move.
+  const own = (spec.disks ?? []).map((d, i) => ({ ...d, name: d.name ?? `disk${i}` }));
+  return { ...spec, disks: [{ name: "root", base: image }, ...own] };
 }
 
 /** The guest-panic policies QEMU knows. */
@@ -176,7 +227,44 @@ export function validateSpec(spec: LaunchSpec): string[] {
       `memory must be a number of MiB or like 32M or 1G, not ${JSON.stringify(spec.memory)}`,
     );
   }
-  return [...problems, ...diskProblems(spec), ...packageProblems(spec)];
+  return [...problems, ...diskProblems(spec), ...packageProblems(spec), ...cloudInitProblems(spec)];
+}
+
+const CLOUD_INIT_KEYS = ["userData", "metaData", "networkConfig", "users", "sshKeys"];
+const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const isObject = (value: unknown) =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** `cloud-init` is for a guest image; its parts have their shapes; shorthands need a cloud-config. */
+function cloudInitProblems(spec: LaunchSpec): string[] {
+  const seed = spec.cloudInit as Record<string, unknown> | undefined;
+  if (seed === undefined) return [];
+  if (!isObject(seed)) return ["cloud-init must be a map of user-data, meta-data, …"];
+  if (imageGuest(spec) === undefined) {
+    return ["cloud-init is for a guest image (guest: PATH), which boots through the firmware"];
+  }
+  const problems = Object.keys(seed).filter((k) => !CLOUD_INIT_KEYS.includes(k)).map((k) =>
+    `cloud-init: unknown key ${kebab(k)} (known: ${CLOUD_INIT_KEYS.map(kebab).join(", ")})`
+  );
+  const shape = (key: string, ok: (v: unknown) => boolean, what: string) => {
+    if (seed[key] !== undefined && !ok(seed[key])) {
+      problems.push(`cloud-init: ${kebab(key)} must be ${what}`);
+    }
+  };
+  shape("userData", (v) => typeof v === "string" || isObject(v), "a cloud-config map or text");
+  shape("metaData", isObject, "a map");
+  shape("networkConfig", isObject, "a map (network config version 1 or 2)");
+  shape("users", Array.isArray, "a list");
+  shape(
+    "sshKeys",
+    (v) => Array.isArray(v) && v.every((k) => typeof k === "string"),
+    "a list of keys",
+  );
+  if (typeof seed.userData === "string" && (seed.users ?? seed.sshKeys) !== undefined) {
+    problems.push("cloud-init: users and ssh-keys go into a cloud-config: give user-data as a map");
+  }
+  if (spec.template !== undefined) problems.push("cloud-init does not take template: warm yet");
+  return problems;
 }
 
 /** `packages` go to builtin:debian's image builder: Debian package names only. */
@@ -225,8 +313,9 @@ export function guestOf(spec: LaunchSpec): string {
 }
 
 /**
- * The disk image a spec boots as its guest (opened with `snapshot=on`), or
- * `undefined` for a built-in guest, `none` or a kernel.
+ * The disk image a spec boots as its guest through the firmware (from an
+ * overlay, disk `root`), or `undefined` for a built-in guest, `none` or a
+ * kernel.
  */
 export function imageGuest(spec: Pick<LaunchSpec, "guest">): string | undefined {
   const guest = spec.guest;
@@ -257,8 +346,20 @@ const texts: Schema = { type: "array", items: { type: "string" } };
  * for the reader and the launcher alike).
  */
 export const SPEC_FIELDS: Readonly<Record<string, Schema>> = {
-  guest: text("builtin:tiny, builtin:linux, builtin:debian, none, or a disk image path"),
+  guest: text("builtin:tiny, builtin:linux, builtin:debian, none, or a disk image that boots"),
   packages: { ...texts, description: "builtin:debian: Debian packages baked into its image" },
+  "cloud-init": {
+    type: "object",
+    additionalProperties: false,
+    description: "a guest image's NoCloud seed (a FAT drive labelled CIDATA)",
+    properties: {
+      "user-data": { anyOf: [{ type: "string" }, { type: "object" }] },
+      "meta-data": { type: "object" },
+      "network-config": { type: "object" },
+      users: { type: "array" },
+      "ssh-keys": texts,
+    },
+  },
   memory: { anyOf: [{ type: "number" }, { type: "string" }] },
   cpus: { type: "integer", minimum: 1 },
   machine: text(),
