@@ -99,13 +99,16 @@ console.log(new TextDecoder().decode(version).split("\n")[0]);
     console.log(`${count} Linux VMs cold-booted, agent ready: ${ms(performance.now() - t)}`);
   }
   t = performance.now();
-  const template = await prepareTemplates(specs("warm").slice(0, 1), { timeout: 300_000 });
+  const template = await prepareTemplates(specs("warm").slice(0, 1), {
+    timeout: 300_000,
+    templateCache: false,
+  });
   const prepared = performance.now() - t;
   await template.remove();
   console.log(`the template alone (boot to agent ready, save the state): ${ms(prepared)}`);
   t = performance.now();
   {
-    await using warm = await Lab.launch(specs("warm"), { timeout: 300_000 });
+    await using warm = await Lab.launch(specs("warm"), { timeout: 300_000, templateCache: false });
     await ready(warm);
     console.log(
       `${count} Linux VMs from a warm template (its boot and save included), agent ready and named: ` +

@@ -10,7 +10,7 @@ import { Vm } from "../mod.ts";
 import { within } from "./_assert.ts";
 import { delay } from "../lib/_async.ts";
 import { processes } from "../lib/vm/_procs.ts";
-import { corral, recipeFile, startCorral } from "./_cli.ts";
+import { corral, corralWithInput, recipeFile, startCorral } from "./_cli.ts";
 
 const LONG = "recipe: 1\nname: long\nvms:\n  a: {}\n  b: {}\nsteps:\n" +
   "  - { name: booted, console: { wait: READY } }\n  - { name: wait forever, sleep: 1h, timeout: 2h }\n" +
@@ -178,7 +178,7 @@ Deno.test("cli: gc removes the lab network namespace of a corral that died", asy
   }
 });
 
-Deno.test("cli: corral exec runs a command in a kept VM through its agent: its output and exit code; a VM that is not there is named", async () => {
+Deno.test("cli: corral exec runs a command in a kept VM through its agent: its output and exit code; a VM that is not there is named; corral console types into its console", async () => {
   const text = "recipe: 1\nname: exec\nvms:\n  a: { guest: builtin:linux }\nsteps:\n" +
     "  - { name: up, wait-agent: {}, timeout: 180s }\n";
   await withScratch(async (scratch, file) => {
@@ -196,6 +196,22 @@ Deno.test("cli: corral exec runs a command in a kept VM through its agent: its o
       assert.match(missing.err, /corral exec: no VM "b" runs: these do: a/);
       const usage = await corral(["exec", "a"], { runtimeDir });
       assert.equal(usage.code, 2);
+      // Its console, from a script: what is typed goes in, the console is left once TEXT shows.
+      const env = { CORRAL_RUNTIME_DIR: runtimeDir, NO_COLOR: "1" };
+      const console = await corralWithInput(
+        ["console", "a", "--until", "hi-42"],
+        "echo hi-$((40+2))\n",
+        env,
+      );
+      assert.equal(console.code, 0, console.err);
+      assert.match(console.out, /hi-42/);
+      const quiet = await corralWithInput(
+        ["console", "a", "--until", "never-printed", "--timeout", "1s"],
+        "",
+        env,
+      );
+      assert.equal(quiet.code, 1);
+      assert.match(quiet.err, /corral console: a printed no "never-printed" in 1s/);
     } finally {
       await corral(["gc", "--all"], { runtimeDir });
     }

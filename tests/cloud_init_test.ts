@@ -84,4 +84,10 @@ Deno.test("cloud-init: is for a guest image; its parts are checked at the VM's l
       "4:3 vm 'a': cloud-init: users and ssh-keys go into a cloud-config: give user-data as a map",
     ],
   );
+  assert.deepEqual(
+    problems(`{ guest: ${import.meta.filename}, disks: [{ name: root, size: 1M }] }`),
+    [
+      "4:3 vm 'a': disks: root is its guest's own disk (the image's overlay): name yours otherwise",
+    ],
+  );
 });

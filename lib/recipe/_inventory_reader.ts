@@ -21,6 +21,7 @@ import {
 } from "../vm/launch.ts";
 import type { HostSpec } from "../host/spec.ts";
 import { addresses, type NetworkSpec } from "../vm/network.ts";
+import { diskIds, hasRootDisk } from "../vm/spec.ts";
 import { type InventoryVm } from "./model.ts";
 import { ChecksReader } from "./_checks_reader.ts";
 
@@ -393,7 +394,10 @@ export class InventoryReader extends ChecksReader {
         (spec as unknown as Record<string, unknown>)[camel(key)] = fields[key];
       }
     }
-    for (const problem of [...validateSpec(spec), ...missingFiles(spec)]) {
+    const rootTaken = hasRootDisk(spec) && diskIds(spec).includes("root")
+      ? ["disks: root is its guest's own disk (the image's overlay): name yours otherwise"]
+      : [];
+    for (const problem of [...validateSpec(spec), ...missingFiles(spec), ...rootTaken]) {
       this.issues.push({ pos, message: `vm '${name}': ${problem}` });
     }
     this.inventory.push({ name, groups, spec, pos, networks: [] });

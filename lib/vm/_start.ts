@@ -55,7 +55,13 @@ export async function withLinux(spec: LaunchSpec): Promise<LaunchSpec> {
 export async function withDebian(spec: LaunchSpec): Promise<LaunchSpec> {
   if (spec.kernel && spec.disks?.[0]?.name === "root") return spec; // Given already (a move).
   const image = await ensureDebianImage(spec.packages ?? []);
-  const own = (spec.disks ?? []).map((d, i) => ({ ...d, name: d.name ?? `disk${i}` }));
+  // A template's clone comes with its disks, root first (the template's); a new VM gets an overlay.
+  const own = spec.disks?.[0]?.name === "root"
+    ? spec.disks.slice(1)
+    : (spec.disks ?? []).map((d, i) => ({ ...d, name: d.name ?? `disk${i}` }));
+  const root = spec.disks?.[0]?.name === "root"
+    ? spec.disks[0]
+    : { name: "root", base: image.base };
   // The host link is the NIC after the lab's: eth{N}, at the user-mode network's guest address.
   const nics = [...spec.nics ?? [], ...(hasHostlink(spec) ? [{ address: HOSTLINK_ADDRESS }] : [])];
   const append = debianAppend(spec.name, nics, { screen: spec.display });
@@ -64,7 +70,7 @@ export async function withDebian(spec: LaunchSpec): Promise<LaunchSpec> {
     kernel: image.kernel,
     initrd: image.initrd,
     append: spec.append ? `${append} ${spec.append}` : append,
-    disks: [{ name: "root", base: image.base }, ...own],
+    disks: [root, ...own],
   };
 }
 

@@ -26,7 +26,7 @@ async function launchOrClone(
   if (state === undefined) return await launch(spec, options);
   const vm = await launch(templates.cloneSpec(spec), { ...options, restore: state });
   try {
-    await giveIdentity(vm, options.timeout ?? 60_000);
+    await giveIdentity(vm, spec, options.timeout ?? 60_000);
   } catch (error) {
     await vm.dispose();
     throw error;
@@ -59,6 +59,12 @@ export interface LabLaunchOptions extends Omit<LaunchOptions, "hosts"> {
    * `LabLaunchError`. Default `false`.
    */
   partial?: boolean;
+  /**
+   * Where saved `template: warm` templates are kept across runs, keyed by
+   * spec, guest files and QEMU build (default `~/.cache/corral/templates`;
+   * `false`, or `CORRAL_TEMPLATE_CACHE=off`: each launch boots its own).
+   */
+  templateCache?: string | false;
 }
 
 /** Some VMs of a lab could not be launched; those that could were stopped again. */
@@ -89,6 +95,11 @@ export class LabLaunchError extends FleetError {}
 export class Lab implements AsyncDisposable {
   #vms = new Map<string, { vm: Vm; groups: readonly string[] }>();
   #templates: Templates | undefined;
+
+  /** How many of the lab's templates came from the cache instead of a boot. */
+  get reusedTemplates(): number {
+    return this.#templates?.reused ?? 0;
+  }
   #hosts = new Map<string, Host>();
   #failures: { vm: string; error: Error }[] = [];
   /** What reaching attached VMs set up (forwards, proxies), undone after they are closed. */

@@ -180,8 +180,7 @@ export function hasRootDisk(spec: Pick<LaunchSpec, "guest">): boolean {
  * ```
  */
 export function withImage(spec: LaunchSpec, image: string): LaunchSpec {
-  const first = spec.disks?.[0];
-  if (first?.name === "root" && "base" in first && first.base === image) return spec; // A move.
+  if (spec.disks?.[0]?.name === "root") return spec; // A move, or a template's clone: given.
   const own = (spec.disks ?? []).map((d, i) => ({ ...d, name: d.name ?? `disk${i}` }));
   return { ...spec, disks: [{ name: "root", base: image }, ...own] };
 }

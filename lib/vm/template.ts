@@ -12,15 +12,19 @@ import { LaunchError, MigrationError } from "../errors.ts";
 import { shellWord } from "../_text.ts";
 import { makeVmDir } from "../_runtime_dir.ts";
 import { LINUX_READY } from "./guest/linux.ts";
-import {
-  type DiskSpec,
-  hasAgentChannel,
-  launch,
-  type LaunchOptions,
-  type LaunchSpec,
-} from "./launch.ts";
+import { debianIdentity } from "./guest/debian.ts";
+import { launchedDiskIds } from "./spec.ts";
+import { hasAgentChannel, launch, type LaunchOptions, type LaunchSpec } from "./launch.ts";
 import type { Vm } from "./vm.ts";
 import { migrationEnd } from "./_migration.ts";
+import { withBuiltinGuest } from "./_start.ts";
+import {
+  cachedTemplate,
+  cachingTemplates,
+  templateCacheDir,
+  templateDraft,
+  templateKey,
+} from "./_template_cache.ts";
 
 /** Saved states by spec, and how to remove them. */
 export interface Templates {
@@ -31,14 +35,27 @@ export interface Templates {
    * disk as it was saved, so the memory it restores and its disks agree.
    */
   cloneSpec<S extends LaunchSpec>(spec: S): S;
-  /** Remove the state files (and the template's disks). */
+  /** Remove the state files (and the template's disks) of this run; the cache's stay. */
   remove(): Promise<void>;
+  /** How many templates came from the cache, not booted. */
+  reused: number;
+}
+
+/** Launch options, and where templates are kept across runs. */
+export interface TemplateOptions extends LaunchOptions {
+  /**
+   * The directory saved templates are kept in across runs (default
+   * `~/.cache/corral/templates`; `CORRAL_TEMPLATE_CACHE=off` or `false`:
+   * none, each run boots its templates).
+   */
+  templateCache?: string | false;
 }
 
 /** One saved template: its machine state and its disks, in the spec's order. */
 interface Saved {
   state: string;
   disks: string[];
+  cached?: boolean;
 }
 
 /** What the clones of two specs share: everything but their names. */
@@ -57,7 +74,7 @@ function key(spec: LaunchSpec): string {
  */
 export async function prepareTemplates(
   specs: readonly LaunchSpec[],
-  options: LaunchOptions,
+  options: TemplateOptions,
 ): Promise<Templates> {
   const states = new Map<string, Saved>();
   const dirs: string[] = [];
@@ -70,17 +87,12 @@ export async function prepareTemplates(
       if (spec.nics?.length) {
         throw new LaunchError("template: warm does not take lab networks yet", { vm: spec.name });
       }
-      if (spec.guest === "builtin:debian") {
-        throw new LaunchError("template: warm does not take builtin:debian yet", { vm: spec.name });
-      }
-      if (spec.host !== undefined && spec.disks?.length) {
+      if (spec.host !== undefined && launchedDiskIds(spec).length) {
         throw new LaunchError("template: warm with disks on SSH hosts is not supported yet", {
           vm: spec.name,
         });
       }
-      const dir = await makeVmDir(`${spec.name}-state`);
-      dirs.push(dir);
-      states.set(key(spec), await saveTemplate(spec, dir, options));
+      states.set(key(spec), await templateFor(spec, options, dirs));
     }
   } catch (error) {
     await remove();
@@ -89,29 +101,65 @@ export async function prepareTemplates(
   const savedOf = (spec: LaunchSpec) =>
     spec.template === "warm" ? states.get(key(spec)) : undefined;
   return {
+    reused: [...states.values()].filter((saved) => saved.cached).length,
     stateOf: (spec) => savedOf(spec)?.state,
     cloneSpec: (spec) => {
       const saved = savedOf(spec);
-      if (!saved || !spec.disks?.length) return spec;
-      // Each clone's disk keeps its name: faults and backups address it.
-      return {
-        ...spec,
-        disks: saved.disks.map((base, i) => ({ ...nameOf(spec.disks?.[i]), base })),
-      };
+      if (!saved?.disks.length) return spec;
+      // Each clone's disk keeps its name (faults and backups address it); root is the guest's.
+      const names = launchedDiskIds(spec);
+      return { ...spec, disks: saved.disks.map((base, i) => ({ name: names[i]!, base })) };
     },
     remove,
   };
 }
 
-function nameOf(disk: DiskSpec | undefined): { name?: string } {
-  return disk?.name === undefined ? {} : { name: disk.name };
+/** The template saved in `dir`: its state and its `count` disks. */
+function savedIn(dir: string, count: number): Saved {
+  return {
+    state: `${dir}/state`,
+    disks: [...Array(count).keys()].map((i) => `${dir}/disk${i}.qcow2`),
+  };
+}
+
+/**
+ * The saved template of `spec`: from the cache when one was saved for the
+ * same spec, files and QEMU build; else booted and saved (into the cache,
+ * or into a directory of the run's, listed in `dirs` to remove).
+ */
+async function templateFor(
+  spec: LaunchSpec,
+  options: TemplateOptions,
+  dirs: string[],
+): Promise<Saved & { cached: boolean }> {
+  const count = launchedDiskIds(spec).length;
+  const cache = options.templateCache ?? (cachingTemplates() ? templateCacheDir() : false);
+  if (spec.host !== undefined || cache === false) {
+    const dir = await makeVmDir(`${spec.name}-state`);
+    dirs.push(dir);
+    await saveTemplate(spec, dir, options);
+    return { ...savedIn(dir, count), cached: false };
+  }
+  const resolved = await withBuiltinGuest(spec, false);
+  const qemu = spec.qemu ?? Deno.env.get("CORRAL_QEMU") ?? "qemu-system-x86_64";
+  const id = await templateKey(key(spec), resolved, qemu);
+  const hit = await cachedTemplate(cache, id.id);
+  if (hit) return { ...savedIn(hit, count), cached: true };
+  const draft = await templateDraft(cache, id);
+  try {
+    await saveTemplate(spec, draft.dir, options);
+  } catch (error) {
+    await draft.discard();
+    throw error;
+  }
+  return { ...savedIn(await draft.publish(), count), cached: false };
 }
 
 async function saveTemplate(
   spec: LaunchSpec,
   dir: string,
   options: LaunchOptions,
-): Promise<Saved> {
+): Promise<void> {
   const file = `${dir}/state`;
   const name = `${spec.name.slice(0, 50)}-template`;
   await using vm = await launch({ ...spec, name, template: undefined }, {
@@ -119,8 +167,13 @@ async function saveTemplate(
     restore: undefined,
   });
   const timeout = Math.max(options.timeout ?? 30_000, 120_000);
-  if (hasAgentChannel(spec)) await vm.agent.waitReady({ timeout });
-  else if (spec.guest === "builtin:linux") await vm.console.waitFor(LINUX_READY, { timeout });
+  if (hasAgentChannel(spec)) {
+    await vm.agent.waitReady({ timeout });
+    // Debian's agent answers before systemd is done: clones should wake up booted.
+    if (spec.guest === "builtin:debian") {
+      await vm.agent.exec("systemctl is-system-running --wait", { timeout });
+    }
+  } else if (spec.guest === "builtin:linux") await vm.console.waitFor(LINUX_READY, { timeout });
   else if ((spec.guest ?? "builtin:tiny") === "builtin:tiny") {
     await vm.console.waitFor("READY", { timeout });
   } else {
@@ -133,14 +186,11 @@ async function saveTemplate(
   await saveState(vm, file, timeout);
   // The disks as the saved memory knows them (the template's boot wrote to them): kept, read
   // only, as the base of every clone's disks. The state was saved with them flushed.
-  const disks: string[] = [];
-  for (const i of (spec.disks ?? []).keys()) {
-    const kept = `${dir}/disk${i}.qcow2`;
-    await Deno.link(`${vm.dir}/disk${i}.qcow2`, kept);
+  for (const i of launchedDiskIds(spec).keys()) {
+    const [from, kept] = [`${vm.dir}/disk${i}.qcow2`, `${dir}/disk${i}.qcow2`];
+    await Deno.link(from, kept).catch(() => Deno.copyFile(from, kept)); // the cache: another disk
     await Deno.chmod(kept, 0o400);
-    disks.push(kept);
   }
-  return { state: file, disks };
 }
 
 /**
@@ -162,11 +212,21 @@ export async function saveState(vm: Vm, file: string, timeout = 120_000): Promis
   }
 }
 
-/** Give a clone its identity through its agent: its host name. */
-export async function giveIdentity(vm: Vm, timeout = 60_000): Promise<void> {
+/**
+ * Give a clone its identity through its agent: its host name; a
+ * `builtin:debian` one also its machine-id, SSH host keys and the SSH key
+ * corral made for it (the template's were made at the template's boot).
+ */
+export async function giveIdentity(vm: Vm, spec: LaunchSpec, timeout = 60_000): Promise<void> {
   if (!vm.hasAgent) return;
   await vm.agent.waitReady({ timeout });
-  const set = await vm.agent.exec(`hostname ${vm.name}`, { timeout });
+  const key = spec.guest === "builtin:debian"
+    ? await Deno.readTextFile(`${vm.dir}/ssh_key.pub`).catch(() => undefined)
+    : undefined;
+  const command = spec.guest === "builtin:debian"
+    ? debianIdentity(vm.name, key)
+    : `hostname ${shellWord(vm.name)}`;
+  const set = await vm.agent.exec(command, { timeout });
   if (set.exitCode !== 0) {
     throw new LaunchError(`the clone could not take its host name: ${set.stderr.trim()}`, {
       vm: vm.name,

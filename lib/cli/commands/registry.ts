@@ -8,6 +8,7 @@
 import type { Command } from "../command.ts";
 import check from "./check.ts";
 import completions from "./completions.ts";
+import consoleCommand from "./console.ts";
 import exec from "./exec.ts";
 import gc from "./gc.ts";
 import plan from "./plan.ts";
@@ -25,6 +26,7 @@ export const COMMANDS: readonly Command[] = [
   plan,
   shell,
   exec,
+  consoleCommand,
   ssh,
   ps,
   gc,

@@ -12,6 +12,7 @@
  */
 
 import { LaunchError } from "../../errors.ts";
+import { encodeBase64 } from "../../_bytes.ts";
 
 /** Bump when the way the image is made changes: cached images are rebuilt. */
 const BUILDER_VERSION = 1;
@@ -209,6 +210,36 @@ ip link set lo up
 [ -e /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -A >/dev/null
 echo "corral-debian: provisioned $(hostname)" > /dev/ttyS0
 `;
+
+/**
+ * The shell that gives a template's clone its own identity (as the
+ * provisioning unit does at a boot): its host name, a new machine-id, new
+ * SSH host keys (sshd restarted if it runs), and `key` (an SSH public key)
+ * as root's only authorized key.
+ *
+ * Clones restore the template's memory, and with it the kernel's random
+ * generator: they would all draw the same "random" machine-id and keys.
+ * So first `seed` (bytes from this machine's generator, one set per clone)
+ * goes into the kernel's pool and the generator is reseeded from it at
+ * once (ioctl RNDRESEEDCRNG, through perl, which every Debian has).
+ */
+export function debianIdentity(name: string, key?: string, seed?: Uint8Array): string {
+  const fresh = seed ?? crypto.getRandomValues(new Uint8Array(64));
+  const reseed = `echo ${encodeBase64(fresh)} | base64 -d > /dev/urandom; ` +
+    `perl -e 'open(my $f, ">", "/dev/urandom") or die $!; ioctl($f, 0x5207, 0) or die "reseed: $!"'; `;
+  const authorize = key === undefined ? "" : `mkdir -p -m 700 /root/.ssh && ` +
+    `echo ${
+      encodeBase64(new TextEncoder().encode(key))
+    } | base64 -d > /root/.ssh/authorized_keys && ` +
+    `chmod 600 /root/.ssh/authorized_keys && `;
+  return `set -e; ${reseed}hostname ${name}; echo ${name} > /etc/hostname; ` +
+    `printf '127.0.0.1 localhost\\n127.0.1.1 %s\\n' ${name} > /etc/hosts; ` +
+    // systemd bind-mounts a transient id over an empty /etc/machine-id: replace it with our own.
+    `umount /etc/machine-id 2>/dev/null || true; ` +
+    `cat /proc/sys/kernel/random/uuid | tr -d - > /etc/machine-id; ` +
+    `rm -f /etc/ssh/ssh_host_*; ssh-keygen -A >/dev/null; ${authorize}` +
+    `systemctl try-restart ssh`;
+}
 
 /**
  * The kernel command line that provisions VM `name` (see {@linkcode PROVISION});

@@ -1,0 +1,67 @@
+/**
+ * Fast labs of real Debian VMs (issue 23): `template: warm` boots one
+ * `builtin:debian` VM until systemd is done, saves it, and starts every
+ * other VM of the spec from that state, each then made itself through its
+ * agent — its name, machine-id, SSH host keys and the SSH key corral made
+ * for it — with its disk continuing the template's.
+ */
+
+import assert from "node:assert/strict";
+import { Lab } from "../mod.ts";
+
+const SPEC = { guest: "builtin:debian", template: "warm" as const };
+
+Deno.test("debian: template: warm clones wake up booted, each with its own name, machine-id, host keys and login key; each disk its own; the next lab takes the template from the cache", async () => {
+  const cache = await Deno.makeTempDir({ prefix: "corral-templates-" });
+  try {
+    const seen = new Set<string>();
+    {
+      await using lab = await Lab.launch(
+        ["d1", "d2"].map((name) => ({ name, ...SPEC })),
+        { timeout: 300_000, templateCache: cache },
+      );
+      assert.equal(lab.reusedTemplates, 0);
+      await checkClones(lab, seen);
+    }
+    // A second lab of the spec: no template boots; its clones are themselves all the same.
+    await using again = await Lab.launch(
+      ["d3", "d4"].map((name) => ({ name, ...SPEC })),
+      { timeout: 300_000, templateCache: cache },
+    );
+    assert.equal(again.reusedTemplates, 1);
+    await checkClones(again, seen);
+  } finally {
+    await Deno.remove(cache, { recursive: true });
+  }
+});
+
+async function checkClones(lab: Lab, seen: Set<string>): Promise<void> {
+  for (const vm of lab.names.map((name) => lab.vm(name))) {
+    const run = async (command: string) => {
+      const result = await vm.agent.exec(command, { timeout: 60_000 });
+      assert.equal(result.exitCode, 0, `${vm.name}: ${command}: ${result.stderr}`);
+      return result.stdout.trim();
+    };
+    // Restored, not booted: systemd is already done and the clone never ran the provisioning unit.
+    assert.match(await run("systemctl is-system-running || true"), /^(running|degraded)$/);
+    assert.equal(await run("hostname; cat /etc/hostname"), `${vm.name}\n${vm.name}`);
+    const own = [
+      await run("cat /etc/machine-id"),
+      await run("ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub"),
+    ];
+    for (const value of own) {
+      assert.ok(!seen.has(value), `${vm.name} shares ${value} with another clone`);
+      seen.add(value);
+    }
+    assert.match(own[0]!, /^[0-9a-f]{32}$/);
+    const key = (await Deno.readTextFile(`${vm.dir}/ssh_key.pub`)).trim();
+    assert.equal(await run("cat /root/.ssh/authorized_keys"), key);
+    assert.equal(await run("systemctl is-active ssh"), "active");
+    // Each clone writes to its own disk: the others do not see it.
+    await run(`echo ${vm.name} > /var/lib/mine && sync`);
+  }
+  for (const vm of lab.names.map((name) => lab.vm(name))) {
+    const mine = await vm.agent.exec("cat /var/lib/mine", { timeout: 60_000 });
+    assert.equal(mine.stdout, `${vm.name}\n`);
+  }
+}
