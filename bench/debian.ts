@@ -28,7 +28,10 @@ async function ready(template: "warm" | undefined, cache: string): Promise<numbe
   const t = performance.now();
   await using lab = await Lab.launch(specs(template), { timeout: 600_000, templateCache: cache });
   const booted = await lab.all().run(
-    (vm) => vm.agent.exec("systemctl is-system-running --wait", { timeout: 600_000 }),
+    async (vm) => {
+      await vm.agent.waitReady({ timeout: 600_000 });
+      await vm.agent.exec("systemctl is-system-running --wait", { timeout: 600_000 });
+    },
     { timeout: 600_000 },
   );
   booted.orThrow();

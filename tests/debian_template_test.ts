@@ -3,16 +3,22 @@
  * `builtin:debian` VM until systemd is done, saves it, and starts every
  * other VM of the spec from that state, each then made itself through its
  * agent — its name, machine-id, SSH host keys and the SSH key corral made
- * for it — with its disk continuing the template's.
+ * for it — with its disk continuing the template's. With `uplink: true`
+ * each gets out through QEMU's NAT: here to a server on this machine's
+ * loopback (10.0.2.2), the only place tests send traffic.
  */
 
 import assert from "node:assert/strict";
 import { Lab } from "../mod.ts";
 
-const SPEC = { guest: "builtin:debian", template: "warm" as const };
+const SPEC = { guest: "builtin:debian", template: "warm" as const, uplink: true };
 
 Deno.test("debian: template: warm clones wake up booted, each with its own name, machine-id, host keys and login key; each disk its own; the next lab takes the template from the cache", async () => {
   const cache = await Deno.makeTempDir({ prefix: "corral-templates-" });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("from the host\n"),
+  );
   try {
     const seen = new Set<string>();
     {
@@ -21,7 +27,7 @@ Deno.test("debian: template: warm clones wake up booted, each with its own name,
         { timeout: 300_000, templateCache: cache },
       );
       assert.equal(lab.reusedTemplates, 0);
-      await checkClones(lab, seen);
+      await checkClones(lab, seen, server.addr.port);
     }
     // A second lab of the spec: no template boots; its clones are themselves all the same.
     await using again = await Lab.launch(
@@ -29,13 +35,14 @@ Deno.test("debian: template: warm clones wake up booted, each with its own name,
       { timeout: 300_000, templateCache: cache },
     );
     assert.equal(again.reusedTemplates, 1);
-    await checkClones(again, seen);
+    await checkClones(again, seen, server.addr.port);
   } finally {
+    await server.shutdown();
     await Deno.remove(cache, { recursive: true });
   }
 });
 
-async function checkClones(lab: Lab, seen: Set<string>): Promise<void> {
+async function checkClones(lab: Lab, seen: Set<string>, port: number): Promise<void> {
   for (const vm of lab.names.map((name) => lab.vm(name))) {
     const run = async (command: string) => {
       const result = await vm.agent.exec(command, { timeout: 60_000 });
@@ -57,6 +64,8 @@ async function checkClones(lab: Lab, seen: Set<string>): Promise<void> {
     const key = (await Deno.readTextFile(`${vm.dir}/ssh_key.pub`)).trim();
     assert.equal(await run("cat /root/.ssh/authorized_keys"), key);
     assert.equal(await run("systemctl is-active ssh"), "active");
+    // The uplink: QEMU's NAT takes it out, here to this machine's loopback.
+    assert.equal(await run(`curl -sf -m 20 http://10.0.2.2:${port}/`), "from the host");
     // Each clone writes to its own disk: the others do not see it.
     await run(`echo ${vm.name} > /var/lib/mine && sync`);
   }

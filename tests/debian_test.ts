@@ -24,6 +24,7 @@ const MORE = `
   - { name: get, on: client1, download: { from: /srv/copy, to: copy.txt } }
   - { name: closed port, on: web, wait-port: { port: 81 }, timeout: 3s, continue-on-error: true }
   - { name: forwarded, on: client1, agent: { exec: "echo \${{ vms.web.forward.80 }}" } }
+  - { name: no way out, on: client1, agent: { exec: "curl -s -m 5 http://10.0.2.2:HOSTPORT/; echo curl=$?" } }
 `;
 
 function target(journal: RunJournal, step: string, vm: string) {
@@ -33,6 +34,11 @@ function target(journal: RunJournal, step: string, vm: string) {
 Deno.test("debian: recipes/web-lab.yaml, and each VM itself; units, ports, files and commands waited for; corral ssh and exec into the kept lab", async () => {
   const scratch = await Deno.makeTempDir({ prefix: "corral-debian-" });
   const dir = `${scratch}/report`, runtimeDir = `${scratch}/run`;
+  // Something to reach on this machine's loopback: a host link without an uplink must not.
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("from the host\n"),
+  );
   try {
     // The shipped recipe with the checks appended, beside its files (relative paths read from there).
     await Deno.writeTextFile(`${scratch}/upload.txt`, "from the host\n");
@@ -42,7 +48,8 @@ Deno.test("debian: recipes/web-lab.yaml, and each VM itself; units, ports, files
     const file = `${scratch}/web-lab.yaml`;
     await Deno.writeTextFile(
       file,
-      shipped.trimEnd() + MORE.replace("UPLOAD", `${scratch}/upload.txt`),
+      shipped.trimEnd() + MORE.replace("UPLOAD", `${scratch}/upload.txt`)
+        .replace("HOSTPORT", String(server.addr.port)),
     );
     const run = await corral(["run", file, "--keep", "--report", dir], { runtimeDir });
     try {
@@ -62,6 +69,7 @@ Deno.test("debian: recipes/web-lab.yaml, and each VM itself; units, ports, files
       await corral(["gc", "--all"], { runtimeDir });
     }
   } finally {
+    await server.shutdown();
     await Deno.remove(scratch, { recursive: true });
   }
 });
@@ -96,6 +104,9 @@ function checkLab(journal: RunJournal, png: Uint8Array): void {
   assert.equal(target(journal, "closed port", "web").status, "timeout");
   const forwarded = (target(journal, "forwarded", "client1").output as { stdout: string }).stdout;
   assert.equal(`http://${forwarded.trim()}/`, fetched.url);
+  // No uplink: the host link reaches nothing, though a server listens there.
+  const out = (target(journal, "no way out", "client1").output as { stdout: string }).stdout;
+  assert.match(out, /^curl=([1-9]\d*)\n$/, out);
 }
 
 Deno.test("debian: check knows its root disk and its host link", () => {

@@ -283,3 +283,26 @@ Deno.test("plan: the real boot source, disks, memory and template", async () => 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("check: ${{ vms.NAME.address.NETWORK }} in a VM's own fields, also inside cloud-init's maps; one to nothing is an error at the VM", () => {
+  const image = import.meta.filename!;
+  const recipe = parseRecipe(
+    HEAD + "networks: { lan: {} }\nvms:\n  defaults: { networks: [lan] }\n  db: {}\n" +
+      '  app:\n    append: "db=${{ vms.db.address.lan }} me=${{ vms.app.address.lan }}"\n' +
+      `    guest: ${image}\n` +
+      '    cloud-init: { user-data: { runcmd: ["ping ${{ vms.db.address.lan }}"] } }\n' +
+      "steps:\n  - { name: s, sleep: 1ms }\n",
+    "r.yaml",
+  );
+  const app = recipe.inventory.find((vm) => vm.name === "app")!.spec!;
+  assert.equal(app.append, "db=10.44.0.2 me=10.44.0.3");
+  assert.deepEqual(app.cloudInit?.userData, { runcmd: ["ping 10.44.0.2"] });
+  assert.deepEqual(
+    problems(
+      HEAD +
+        'networks: { lan: {} }\nvms:\n  a: { networks: [lan], append: "x=${{ vms.b.address.lan }}" }\n' +
+        "steps:\n  - { name: s, sleep: 1ms }\n",
+    ),
+    ["5:3 vm 'a': ${{ vms.b.address.lan }}: no VM 'b' on network 'lan'"],
+  );
+});

@@ -58,6 +58,8 @@ function missingFiles(spec: LaunchSpec): string[] {
   });
 }
 
+const ADDRESS_REF = /\$\{\{\s*vms\.([\w.-]+)\.address\.([\w-]+)\s*\}\}/g;
+
 /** A recipe's `cloud-init` is the spec's `cloudInit`; `user-data` its `userData`. */
 const camel = (key: string) => key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
@@ -91,6 +93,7 @@ export class InventoryReader extends ChecksReader {
   protected networkSpecs: NetworkSpec[] = [];
   protected networkNodes = new Map<string, Node | null>();
   protected joins = new Map<string, string[]>();
+  protected uplinks = new Set<string>();
 
   /**
    * `hosts: { h1: { ssh: user@host, port, identity, qemu, runtime-dir, known-hosts,
@@ -171,7 +174,10 @@ export class InventoryReader extends ChecksReader {
     const entries = this.map(node, "networks", true);
     [...(entries ?? [])].forEach(([name, { value }], index) => {
       const options = this.map(value, `networks.${name}`, true);
-      if (options) this.keys(options, ["subnet", "via", "capture"], `networks.${name}`);
+      if (options) this.keys(options, ["subnet", "via", "capture", "uplink"], `networks.${name}`);
+      if (options?.has("uplink") && this.bool(options.get("uplink")!.value, "uplink")) {
+        this.uplinks.add(name);
+      }
       let subnet = `10.44.${index}.0/24`;
       const given = options?.get("subnet")?.value;
       if (given !== undefined) {
@@ -282,6 +288,10 @@ export class InventoryReader extends ChecksReader {
         });
       }
       spec.members = addresses(spec.subnet, members.map((vm) => vm.name));
+      // An uplink on the network: each member's way out is its own host link (NAT).
+      for (const vm of members.filter((vm) => this.uplinks.has(spec.name) && vm.spec)) {
+        vm.spec!.uplink ??= true;
+      }
       for (const member of spec.members) {
         const vm = this.inventory.find((v) => v.name === member.vm)!;
         (vm.networks as { name: string; address: string }[]).push({
@@ -293,6 +303,49 @@ export class InventoryReader extends ChecksReader {
   }
 
   protected readInventory(node: Node | null | undefined): void {
+    this.deferAddresses = true;
+    try {
+      this.readVms(node);
+    } finally {
+      this.deferAddresses = false;
+    }
+  }
+
+  /**
+   * Fill in `${{ vms.NAME.address.NETWORK }}` in every VM's spec (its
+   * text, and text inside its maps and lists, as `cloud-init`'s), now that
+   * each VM has its addresses; a reference to nothing is an issue at the VM.
+   */
+  protected expandAddresses(): void {
+    for (const vm of this.inventory) {
+      if (!vm.spec) continue;
+      const fill = (value: unknown): unknown => {
+        if (typeof value === "string") {
+          return value.replace(ADDRESS_REF, (ref, name, net) => {
+            const nic = this.inventory.find((v) => v.name === name)?.networks.find((n) =>
+              n.name === net
+            );
+            if (!nic) {
+              this.issues.push({
+                pos: vm.pos,
+                message: `vm '${vm.name}': ${ref}: no VM '${name}' on network '${net}'`,
+              });
+            }
+            return nic ? nic.address.split("/")[0]! : ref;
+          });
+        }
+        if (Array.isArray(value)) return value.map(fill);
+        if (value && typeof value === "object") {
+          return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fill(v)]));
+        }
+        return value;
+      };
+      const { name: _, ...fields } = vm.spec;
+      Object.assign(vm.spec, fill(fields));
+    }
+  }
+
+  private readVms(node: Node | null | undefined): void {
     const entries = this.map(node ?? null, "vms");
     if (!entries) return;
     const defaultsEntry = entries.get("defaults");

@@ -42,6 +42,12 @@ export abstract class YamlTools implements ParseTools {
   protected vars: Record<string, unknown> = {};
   protected secrets = new Set<string>();
   protected inventory: InventoryVm[] = [];
+  /**
+   * While the inventory is read its addresses are not known yet: an
+   * address reference stays as written, and is filled in once every VM has
+   * its place on its networks (`expandAddresses`).
+   */
+  protected deferAddresses = false;
 
   protected pos(node: Node | null | undefined): Pos {
     const offset = node?.range?.[0] ?? 0;
@@ -150,7 +156,8 @@ export abstract class YamlTools implements ParseTools {
           );
           ok = false;
         }
-      } else if (address) {
+      } else if (address && this.deferAddresses) parts.push(match[0]);
+      else if (address) {
         const vm = this.inventory.find((v) => v.name === address[1]);
         const nic = vm?.networks.find((n) => n.name === address[2]);
         if (nic) parts.push(nic.address.split("/")[0]!);

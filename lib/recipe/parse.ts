@@ -177,6 +177,7 @@ class Reader extends InventoryReader {
     const hosts = this.readHosts(top.get("hosts")?.value ?? null);
     this.readInventory(this.required(top, "vms", root));
     this.placeOnNetworks();
+    this.expandAddresses();
     this.placeOnHosts(hosts);
     const defaults = this.map(top.get("defaults")?.value ?? null, "defaults", true);
     if (defaults) this.keys(defaults, ["timeout", "forks"], "defaults");

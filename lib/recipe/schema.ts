@@ -274,6 +274,11 @@ export function recipeSchema(): JsonSchema {
               description: "switch (default): corral's own; bridge: the kernel's, root only",
             },
             capture: { type: "boolean", description: "write NAME.pcap into the report" },
+            uplink: {
+              type: "boolean",
+              description:
+                "each member gets out through its host link (NAT), a default route and DNS",
+            },
           },
         },
       },

@@ -68,10 +68,10 @@ export function qemuArgs(
       );
     });
     if (hasHostlink(spec)) {
-      // Host-only: restrict=on lets nothing out; hostfwd_add binds loopback ports to the guest's.
+      // Host-only (restrict=on lets nothing out) unless an uplink; hostfwd_add binds loopback ports.
       args.push(
         "-netdev",
-        `user,id=${HOSTLINK},restrict=on`,
+        `user,id=${HOSTLINK},restrict=${spec.uplink ? "off" : "on"}`,
         "-device",
         `virtio-net-pci,netdev=${HOSTLINK},mac=${mac(spec.name, spec.nics?.length ?? 0)}`,
       );

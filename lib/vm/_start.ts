@@ -32,6 +32,21 @@ export async function withBuiltinGuest(spec: LaunchSpec, remote: boolean): Promi
   return await withDebian(spec);
 }
 
+/**
+ * Build (or find in the cache) the built-in guests `specs` run: the Linux
+ * guest, and each `builtin:debian` package set once.
+ */
+export async function buildGuests(specs: readonly LaunchSpec[]): Promise<void> {
+  const debian = new Map<string, readonly string[]>();
+  for (const spec of specs.filter((s) => s.guest === "builtin:debian")) {
+    debian.set(JSON.stringify([...spec.packages ?? []].sort()), spec.packages ?? []);
+  }
+  await Promise.all([
+    ...(specs.some((s) => s.guest === "builtin:linux") ? [ensureLinuxGuest()] : []),
+    ...[...debian.values()].map((packages) => ensureDebianImage(packages)),
+  ]);
+}
+
 /** The spec with the built Linux guest's kernel, initramfs and command line. */
 export async function withLinux(spec: LaunchSpec): Promise<LaunchSpec> {
   const linux = await ensureLinuxGuest();
@@ -64,7 +79,10 @@ export async function withDebian(spec: LaunchSpec): Promise<LaunchSpec> {
     : { name: "root", base: image.base };
   // The host link is the NIC after the lab's: eth{N}, at the user-mode network's guest address.
   const nics = [...spec.nics ?? [], ...(hasHostlink(spec) ? [{ address: HOSTLINK_ADDRESS }] : [])];
-  const append = debianAppend(spec.name, nics, { screen: spec.display });
+  const append = debianAppend(spec.name, nics, {
+    screen: spec.display,
+    uplink: spec.uplink ? `eth${spec.nics?.length ?? 0}` : undefined,
+  });
   return {
     ...spec,
     kernel: image.kernel,

@@ -12,6 +12,7 @@ import { launch, type LaunchOptions, type LaunchSpec } from "./launch.ts";
 import { type Member, resolveSelector, type Selector } from "./select.ts";
 import { type DetachedVm, Vm, type VmConnectOptions } from "./vm.ts";
 import { giveIdentity, prepareTemplates, type Templates } from "./template.ts";
+import { buildGuests } from "./_start.ts";
 import type { Host } from "../host/host.ts";
 import type { HostSpec } from "../host/spec.ts";
 import { attachKindOf, connectHost } from "../host/registry.ts";
@@ -131,6 +132,8 @@ export class Lab implements AsyncDisposable {
       }
       names.add(spec.name);
     }
+    // Built-in guests are built first, once each: a build is not a VM's launch, nor its deadline.
+    await buildGuests(specs.filter((spec) => spec.attach === undefined && spec.host === undefined));
     const unreachable = await lab.#connectHosts(specs, options);
     const hostOf = (spec: LabSpec) => Lab.#hostOf(spec, options) ?? "";
     const hosts = lab.#hosts;

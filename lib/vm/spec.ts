@@ -57,6 +57,12 @@ export interface LaunchSpec {
    * loopback. Default: on for `builtin:debian` (which configures it).
    */
   hostlink?: boolean;
+  /**
+   * Let the guest out through its host link: NAT by QEMU's user-mode
+   * network (router 10.0.2.2, DNS 10.0.2.3, which its DHCP offers) instead
+   * of a link that reaches nothing. Implies `hostlink`. Default off.
+   */
+  uplink?: boolean;
   /** Give the VM a memory balloon (virtio-balloon), for `memory-pressure` and `vm.balloonTo`. */
   balloon?: boolean;
   /**
@@ -303,7 +309,7 @@ export const HOSTLINK_ADDRESS = "10.0.2.15/24";
 
 /** Whether a launched VM gets a host link (for forwards): asked for, or builtin:debian by default. */
 export function hasHostlink(spec: Partial<LaunchSpec>): boolean {
-  return spec.hostlink ?? spec.guest === "builtin:debian";
+  return spec.uplink === true || (spec.hostlink ?? spec.guest === "builtin:debian");
 }
 
 /** The guest a spec runs: its own kernel when it names one and no guest. */
@@ -371,6 +377,7 @@ export const SPEC_FIELDS: Readonly<Record<string, Schema>> = {
   agent: { type: "boolean" },
   balloon: { type: "boolean", description: "a memory balloon device, for memory-pressure" },
   hostlink: { type: "boolean", description: "a host-only NIC for forwards (builtin:debian: on)" },
+  uplink: { type: "boolean", description: "NAT out through the host link (implies hostlink)" },
   display: { type: "boolean", description: "a screen (VGA), for screenshot, keys and type" },
   accel: { enum: ["kvm", "tcg"] },
   template: {

@@ -15,7 +15,7 @@ import { LaunchError } from "../../errors.ts";
 import { encodeBase64 } from "../../_bytes.ts";
 
 /** Bump when the way the image is made changes: cached images are rebuilt. */
-const BUILDER_VERSION = 1;
+const BUILDER_VERSION = 2;
 
 /** The packages every `builtin:debian` has. */
 export const DEBIAN_PACKAGES: readonly string[] = [
@@ -151,6 +151,10 @@ async function configure(tree: string): Promise<void> {
     if (entry.name.startsWith("ssh_host_")) await Deno.remove(`${tree}/etc/ssh/${entry.name}`);
   }
   await write("/usr/local/sbin/corral-provision", PROVISION, 0o755);
+  await write(
+    "/etc/ssh/sshd_config.d/corral.conf",
+    "HostKey /etc/ssh/ssh_host_ed25519_key\nHostKey /etc/ssh/ssh_host_ecdsa_key\n",
+  );
   await write("/etc/systemd/system/corral-provision.service", PROVISION_UNIT);
   const wants = `${tree}/etc/systemd/system/sysinit.target.wants`;
   await Deno.mkdir(wants, { recursive: true });
@@ -173,6 +177,14 @@ async function configure(tree: string): Promise<void> {
   );
 }
 
+/**
+ * SSH host keys: ed25519 and ECDSA, not RSA — a 3072-bit RSA key takes
+ * 3–10 s to make under TCG, at every first boot and every clone (sshd is
+ * told to offer only these two: see `configure`).
+ */
+const HOST_KEYS = "corral_host_keys() { for t in ed25519 ecdsa; do " +
+  `ssh-keygen -q -t $t -N '' -f /etc/ssh/ssh_host_\${t}_key; done; };`;
+
 /** The unit: before the network, SSH and the host name are used. */
 const PROVISION_UNIT = `[Unit]
 Description=corral: this VM's name, addresses and keys (from the kernel command line)
@@ -193,6 +205,7 @@ RemainAfterExit=yes
  */
 const PROVISION = `#!/bin/sh
 set -u
+${HOST_KEYS}
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
     corral.hostname=*) name="\${arg#corral.hostname=}"
@@ -201,13 +214,17 @@ for arg in $(cat /proc/cmdline); do
     corral.net=*) for nic in $(echo "\${arg#corral.net=}" | tr , ' '); do
         ip link set "\${nic%%=*}" up; ip addr add "\${nic#*=}" dev "\${nic%%=*}"
       done ;;
+    corral.uplink=*) uplink="\${arg#corral.uplink=}" ;;
     corral.key=*) mkdir -p -m 700 /root/.ssh
       echo "\${arg#corral.key=}" | base64 -d > /root/.ssh/authorized_keys
       chmod 600 /root/.ssh/authorized_keys ;;
   esac
 done
 ip link set lo up
-[ -e /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -A >/dev/null
+if [ -n "\${uplink:-}" ]; then  # out through QEMU's user-mode NAT
+  ip route replace default via 10.0.2.2 dev "$uplink"; echo "nameserver 10.0.2.3" > /etc/resolv.conf
+fi
+[ -e /etc/ssh/ssh_host_ed25519_key ] || corral_host_keys
 echo "corral-debian: provisioned $(hostname)" > /dev/ttyS0
 `;
 
@@ -237,7 +254,7 @@ export function debianIdentity(name: string, key?: string, seed?: Uint8Array): s
     // systemd bind-mounts a transient id over an empty /etc/machine-id: replace it with our own.
     `umount /etc/machine-id 2>/dev/null || true; ` +
     `cat /proc/sys/kernel/random/uuid | tr -d - > /etc/machine-id; ` +
-    `rm -f /etc/ssh/ssh_host_*; ssh-keygen -A >/dev/null; ${authorize}` +
+    `rm -f /etc/ssh/ssh_host_*; ${HOST_KEYS} corral_host_keys; ${authorize}` +
     `systemctl try-restart ssh`;
 }
 
@@ -248,14 +265,15 @@ export function debianIdentity(name: string, key?: string, seed?: Uint8Array): s
 export function debianAppend(
   name: string,
   nics: readonly { address: string }[],
-  options: { screen?: boolean | undefined } = {},
+  options: { screen?: boolean | undefined; uplink?: string | undefined } = {},
 ): string {
   const net = nics.length
     ? ` corral.net=${nics.map((nic, i) => `eth${i}=${nic.address}`).join(",")}`
     : "";
   // The last console is /dev/console (the serial one); with a screen the kernel writes there too.
   const consoles = options.screen ? "console=tty0 console=ttyS0" : "console=ttyS0";
-  return `root=/dev/vda rw ${consoles} net.ifnames=0 panic=-1 corral.hostname=${name}${net}`;
+  const uplink = options.uplink ? ` corral.uplink=${options.uplink}` : "";
+  return `root=/dev/vda rw ${consoles} net.ifnames=0 panic=-1 corral.hostname=${name}${net}${uplink}`;
 }
 
 async function digest(text: string): Promise<string> {
