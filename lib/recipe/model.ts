@@ -231,6 +231,8 @@ export interface Recipe {
   name: string;
   /** What it is for. */
   description?: string;
+  /** Labels `corral test --tags` selects by. */
+  tags?: readonly string[];
   /** Variables, with `--var` overrides applied. */
   vars: Record<string, unknown>;
   /** The names of the variables whose values are secret (masked everywhere). */

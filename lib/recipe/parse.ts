@@ -45,6 +45,7 @@ const TOP = [
   "recipe",
   "name",
   "description",
+  "tags",
   "vars",
   "vms",
   "defaults",
@@ -172,6 +173,7 @@ class Reader extends InventoryReader {
     const description = top.has("description")
       ? this.string(top.get("description")!.value, "description")
       : undefined;
+    const tags = top.has("tags") ? this.tags(top.get("tags")!.value) : [];
     this.readVars(top.get("vars")?.value ?? null);
     this.readNetworks(top.get("networks")?.value ?? null);
     const hosts = this.readHosts(top.get("hosts")?.value ?? null);
@@ -199,6 +201,7 @@ class Reader extends InventoryReader {
       file: this.file,
       name: name ?? "",
       description,
+      tags,
       vars: this.vars,
       secrets: [...this.secrets],
       inventory: this.inventory,
@@ -213,6 +216,18 @@ class Reader extends InventoryReader {
       ...(invariants.length ? { invariants } : {}),
       ...(watch ? { watch } : {}),
     };
+  }
+
+  /** `tags: [smoke, linux]`: words, each a letter or digit, then letters, digits, `_`, `.`, `-`. */
+  protected tags(node: Node | null): string[] {
+    return this.list(node).flatMap((item) => {
+      const tag = this.string(item, "tags");
+      if (tag !== undefined && !/^[A-Za-z0-9][\w.-]*$/.test(tag)) {
+        this.issue(item, `tag ${JSON.stringify(tag)} must be a word: letters, digits, _ . -`);
+        return [];
+      }
+      return tag === undefined ? [] : [tag];
+    });
   }
 
   /** Every step id and probe name the recipe refers to exists. */

@@ -186,22 +186,47 @@ async function* lines(stream: ReadableStream<Uint8Array>, file: string): AsyncGe
 
 /** JUnit XML: a test case per step × VM. */
 export function junit(journal: RunJournal): string {
+  const suite = junitSuite(journal);
+  return [
+    `<?xml version="1.0" encoding="UTF-8"?>`,
+    `<testsuites name="corral" tests="${suite.tests}" failures="${suite.failures}" time="${
+      seconds(journal.durationMs)
+    }">`,
+    ...suite.lines,
+    "</testsuites>",
+    "",
+  ].join("\n");
+}
+
+/**
+ * A run as one `<testsuite>` (named `name`, default the recipe's), with
+ * more `properties` (a suite's flaky and quarantine marks), for `junit`
+ * and for a suite's merged file.
+ */
+export function junitSuite(
+  journal: RunJournal,
+  name = journal.recipe,
+  properties: Record<string, string> = {},
+): { lines: string[]; tests: number; failures: number } {
   const cases = journal.steps.flatMap((step) => step.targets.map((target) => ({ step, target })));
   const failures = cases.filter(({ target }) =>
     ["failed", "timeout", "error"].includes(target.status) && !target.allowed
   );
   const skipped = cases.filter(({ target }) => target.status === "skipped");
+  // A run that failed without a failed step (its VMs never came up, an invariant broke) fails here too.
+  const unexplained = journal.verdict !== "pass" && failures.length === 0;
+  const tests = cases.length + (unexplained ? 1 : 0);
+  const failed = failures.length + (unexplained ? 1 : 0);
+  const more = Object.entries(properties).map(([k, v]) =>
+    `<property name="${xml(k)}" value="${xml(v)}"/>`
+  ).join("");
   const lines = [
-    `<?xml version="1.0" encoding="UTF-8"?>`,
-    `<testsuites name="corral" tests="${cases.length}" failures="${failures.length}" time="${
-      seconds(journal.durationMs)
-    }">`,
     `  <testsuite name="${
-      xml(journal.recipe)
-    }" tests="${cases.length}" failures="${failures.length}" skipped="${skipped.length}" time="${
+      xml(name)
+    }" tests="${tests}" failures="${failed}" skipped="${skipped.length}" time="${
       seconds(journal.durationMs)
     }">`,
-    `    <properties><property name="seed" value="${journal.seed}"/><property name="verdict" value="${journal.verdict}"/></properties>`,
+    `    <properties><property name="seed" value="${journal.seed}"/><property name="verdict" value="${journal.verdict}"/>${more}</properties>`,
   ];
   for (const { step, target } of cases) {
     const time = target.startMs !== undefined && target.endMs !== undefined
@@ -220,8 +245,17 @@ export function junit(journal: RunJournal): string {
       );
     }
   }
-  lines.push("  </testsuite>", "</testsuites>", "");
-  return lines.join("\n");
+  if (unexplained) {
+    lines.push(
+      `    <testcase classname="${
+        xml(journal.recipe)
+      }" name="verdict" time="0"><failure type="${journal.verdict}" message="${
+        xml(journal.reason ?? journal.verdict)
+      }"/></testcase>`,
+    );
+  }
+  lines.push("  </testsuite>");
+  return { lines, tests, failures: failed };
 }
 
 /**

@@ -45,6 +45,18 @@ Deno.test("junit: a case per step × VM; failures, skips and allowed failures; X
   assert.doesNotMatch(xml, /[\x00-\x08\x0b\x0c\x0e-\x1f]/);
 });
 
+Deno.test("junit: a run that failed with no failed step (its VMs never came up) fails in junit too", () => {
+  const run = { ...journal([{ vm: "a", status: "ok" }]), verdict: "error" as const };
+  run.reason = "1 VM(s) could not be brought up; a: no QEMU";
+  const xml = junit(run);
+  assert.match(xml, /<testsuites name="corral" tests="2" failures="1"/);
+  assert.match(
+    xml,
+    /<testcase classname="r" name="verdict" time="0"><failure type="error" message="1 VM\(s\) could not be brought up; a: no QEMU"\/>/,
+  );
+  assert.doesNotMatch(junit(journal([{ vm: "a", status: "ok" }])), /<testcase[^>]*name="verdict"/);
+});
+
 Deno.test("summary: a column per VM when it fits; folded by group when it does not", () => {
   const targets: TargetRecord[] = Array.from({ length: 40 }, (_, i) => ({
     vm: `vm${i}`,

@@ -249,6 +249,11 @@ export function recipeSchema(): JsonSchema {
       recipe: { const: 1 },
       name: { type: "string" },
       description: { type: "string" },
+      tags: {
+        type: "array",
+        items: { type: "string", pattern: "^[A-Za-z0-9][\\w.-]*$" },
+        description: "labels corral test selects recipes by (--tags smoke,!slow)",
+      },
       vars: VARS,
       vms: {
         type: "object",

@@ -18,10 +18,12 @@ import report from "./report.ts";
 import run from "./run.ts";
 import shell from "./shell.ts";
 import ssh from "./ssh.ts";
+import test from "./test.ts";
 
 /** The commands, in the order the overview lists them. */
 export const COMMANDS: readonly Command[] = [
   run,
+  test,
   check,
   plan,
   shell,
