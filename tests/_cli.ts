@@ -23,6 +23,8 @@ export interface CorralOptions {
   cwd?: string;
   /** The runtime directory to use (kept); default: a fresh one, removed afterwards. */
   runtimeDir?: string;
+  /** More environment variables. */
+  env?: Record<string, string>;
 }
 
 /** Run the CLI with QEMU starts recorded and a private runtime directory. */
@@ -39,6 +41,7 @@ export async function corral(args: string[], options: CorralOptions = {}): Promi
         CORRAL_QEMU_LOG: `${scratch}/starts.log`,
         CORRAL_RUNTIME_DIR: options.runtimeDir ?? `${scratch}/run`,
         NO_COLOR: "1",
+        ...options.env,
       },
       stdout: "piped",
       stderr: "piped",

@@ -217,3 +217,27 @@ Deno.test("cli: corral exec runs a command in a kept VM through its agent: its o
     }
   }, text);
 });
+
+Deno.test("cli: --keep-on-failure keeps the VMs of a run that failed, and none of one that passed", async () => {
+  const recipe = (step: string) =>
+    `recipe: 1\nname: kof\nvms:\n  a: {}\nsteps:\n  - { name: up, console: { wait: READY } }\n  - ${step}\n`;
+  const failing = recipe("{ name: bad, qmp: { execute: no-such-command } }");
+  await withScratch(async (scratch, file) => {
+    const runtimeDir = `${scratch}/run`;
+    const run = await corral(["run", file, "--keep-on-failure"], { runtimeDir });
+    assert.equal(run.code, 1, run.out + run.err);
+    assert.match(run.out, /kept running \(corral ps lists them[^\n]*\n {2}a: pid \d+/);
+    const ps = JSON.parse((await corral(["ps", "--json"], { runtimeDir })).out);
+    assert.deepEqual(ps.map((vm: { name: string; state: string }) => [vm.name, vm.state]), [[
+      "a",
+      "kept",
+    ]]);
+  }, failing);
+  await withScratch(async (scratch, file) => {
+    const runtimeDir = `${scratch}/run`;
+    const run = await corral(["run", file, "--keep-on-failure"], { runtimeDir });
+    assert.equal(run.code, 0, run.out + run.err);
+    assert.doesNotMatch(run.out, /kept running/);
+    assert.match((await corral(["ps"], { runtimeDir })).out, /^no VMs/);
+  }, recipe("{ name: fine, qmp: { execute: query-status } }"));
+});

@@ -159,3 +159,28 @@ Deno.test("cli: the shipped attach recipe drives QEMUs corral did not start, and
   await new Promise((resolve) => setTimeout(resolve, 0));
   assert.equal(exited, false, "an attached QEMU keeps running");
 });
+
+Deno.test("cli: secrets from --var-file and CORRAL_VAR_NAME set declared variables, masked in the output; an undeclared one in the environment is ignored", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "corral-secrets-" });
+  try {
+    const recipe = `${dir}/r.yaml`;
+    await Deno.writeTextFile(
+      recipe,
+      "recipe: 1\nname: secrets\nvars: { token: none, pin: none }\nvms:\n  a: { guest: none }\nsteps:\n" +
+        '  - { name: use, qmp: { execute: "query-${{ vars.token }}-${{ vars.pin }}" } }\n',
+    );
+    await Deno.writeTextFile(`${dir}/vars.yaml`, "pin: 48151623\n");
+    const run = await corral(["run", recipe, "--var-file", `${dir}/vars.yaml`], {
+      env: { CORRAL_VAR_token: "s3cr3t-from-env", CORRAL_VAR_unused: "x" },
+    });
+    assert.equal(run.code, 3, run.out + run.err); // the only step failed: a baseline unhealthy
+    // The step asked for query-s3cr3t-from-env-48151623, and said so: masked wherever it shows.
+    assert.match(run.out, /no command query-\*\*\*-\*\*\*/);
+    assert.doesNotMatch(run.out + run.err, /s3cr3t-from-env|48151623/);
+    const bad = await corral(["run", recipe, "--var-file", `${dir}/missing.yaml`]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--var-file .*missing\.yaml: a YAML mapping of NAME: value/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

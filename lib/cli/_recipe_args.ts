@@ -7,6 +7,7 @@
  * @module
  */
 
+import { parse } from "yaml";
 import type { Recipe } from "../recipe/model.ts";
 import { loadRecipe, RecipeError } from "../recipe/parse.ts";
 import { type Plan, planRecipe, randomSeed } from "../recipe/plan.ts";
@@ -18,8 +19,52 @@ import { type CommandContext, type Flags, text, texts } from "./command.ts";
 export const RECIPE_FLAGS: Flags = {
   var: { type: "string", multiple: true, default: [] },
   "secret-var": { type: "string", multiple: true, default: [] },
+  "var-file": { type: "string" },
   "max-vms": { type: "string" },
 };
+
+/** The prefix of environment variables that set recipe variables (their values secret). */
+export const ENV_VAR_PREFIX = "CORRAL_VAR_";
+
+/**
+ * Secret values from where no terminal or `ps` shows them: a YAML file of
+ * `NAME: value` (`--var-file`) and `CORRAL_VAR_NAME` variables of the
+ * environment — those only for variables the recipe declares, as the
+ * environment serves every recipe.
+ */
+async function hiddenVars(
+  file: string | undefined,
+  declared: () => Promise<readonly string[]>,
+  problems: string[],
+): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const env = Object.entries(Deno.env.toObject()).filter(([k]) => k.startsWith(ENV_VAR_PREFIX));
+  if (env.length) {
+    const names = await declared();
+    for (const [key, value] of env) {
+      const name = key.slice(ENV_VAR_PREFIX.length);
+      if (names.includes(name)) out[name] = value;
+    }
+  }
+  if (file === undefined) return out;
+  try {
+    const data = parse(await Deno.readTextFile(file));
+    if (typeof data !== "object" || data === null || Array.isArray(data)) {
+      throw new Error("not a mapping");
+    }
+    for (const [name, value] of Object.entries(data)) {
+      if (typeof value === "object" && value !== null) {
+        throw new Error(`${name}: not a plain value`);
+      }
+      out[name] = String(value);
+    }
+  } catch (error) {
+    problems.push(
+      `--var-file ${file}: a YAML mapping of NAME: value (${(error as Error).message})`,
+    );
+  }
+  return out;
+}
 
 /** A recipe read and planned for a command. */
 export interface LoadedRecipe {
@@ -48,7 +93,15 @@ export async function loadRecipeFor(
     problems.push(`expected one recipe file, got ${positionals.length}`);
   }
   const vars = assignments(texts(values, "var"), "--var", problems);
-  const secretVars = assignments(texts(values, "secret-var"), "--secret-var", problems);
+  const file = userPath(positionals[0]);
+  const declared = async () =>
+    file === undefined
+      ? []
+      : Object.keys((await loadRecipe(file).catch(() => undefined))?.vars ?? {});
+  const secretVars = {
+    ...await hiddenVars(userPath(text(values, "var-file")), declared, problems),
+    ...assignments(texts(values, "secret-var"), "--secret-var", problems),
+  };
   // Secrets given on the command line are masked in every message, errors included.
   const cliSecrets = new Redactor({ ...vars, ...secretVars }, [
     ...Object.keys(vars).filter(isSecretName),

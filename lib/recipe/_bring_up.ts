@@ -63,7 +63,7 @@ export async function bringUp(
       {
         concurrency: Math.min(context.forks, 8),
         signal: context.signal,
-        keep: options.keep,
+        keep: options.keep === true || options.keep === "on-failure",
         trace: tracer(options, context),
         hosts: recipe.hosts,
         // Across hosts, one that cannot be reached fails only its VMs; the others go on.

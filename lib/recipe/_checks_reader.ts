@@ -8,13 +8,13 @@
 
 import type { Node } from "yaml";
 import type { ConsoleWatch, Invariant } from "./model.ts";
-import { StepsReader } from "./_steps_reader.ts";
+import { ComposeReader } from "./_compose_reader.ts";
 
 /** The events with which a VM leaves QEMU's running state. */
 const LEAVE_RUNNING = ["STOP", "SUSPEND", "SHUTDOWN", "GUEST_PANICKED"];
 
 /** The watches of a recipe. */
-export class ChecksReader extends StepsReader {
+export class ChecksReader extends ComposeReader {
   /** `invariants: [{ never: [EVENT…] | status: running, on: SELECTOR, outside: faults }]`. */
   protected invariants(node: Node | null): Invariant[] {
     return this.list(node ?? undefined).flatMap((item, i) => {

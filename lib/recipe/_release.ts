@@ -17,7 +17,8 @@ import type { EventRecorder } from "./_watch.ts";
 /** What a run leaves to release. */
 export interface Release {
   report: ReportDir | undefined;
-  keep: boolean;
+  /** `on-failure`: only when the verdict is not pass. */
+  keep: boolean | "on-failure";
   events: EventRecorder;
   journal(): RunJournal;
 }
@@ -36,7 +37,7 @@ export async function release(
     }
   }
   let kept: DetachedVm[] = [];
-  if (lab && keep) {
+  if (lab && (keep === true || (keep === "on-failure" && journal().verdict !== "pass"))) {
     kept = await lab.detach();
     await networks?.stopSwitches(); // they live in this process; kept VMs on a bridge keep theirs
   } else {

@@ -42,6 +42,7 @@ const STEP_MODIFIERS = [
   "rescue",
   "always",
   "duration",
+  "loop",
 ];
 
 /** The steps and metrics of a recipe. */
@@ -56,9 +57,18 @@ export class StepsReader extends YamlTools {
       this.issue(node, `${where} must be a list of steps`);
       return [];
     }
-    return (node.items as Node[]).map((item) => this.step(item)).filter((step) =>
-      step !== undefined
-    );
+    return (node.items as Node[]).flatMap((item) => this.stepsOf(item));
+  }
+
+  /** The steps a list item stands for: one here (an include or a loop: more, see ComposeReader). */
+  protected stepsOf(item: Node): Step[] {
+    const step = this.step(item);
+    return step ? [step] : [];
+  }
+
+  /** A step's name as it is recorded (an included or looped step's: see ComposeReader). */
+  protected stepName(written: string): string {
+    return written;
   }
 
   protected step(node: Node): Step | undefined {
@@ -74,7 +84,8 @@ export class StepsReader extends YamlTools {
         );
       }
     }
-    const name = this.string(this.required(entries, "name", node), "name");
+    const written = this.string(this.required(entries, "name", node), "name");
+    const name = written === undefined ? undefined : this.stepName(written);
     if (name !== undefined) {
       const earlier = this.stepNames.get(name);
       if (earlier) {

@@ -126,6 +126,11 @@ export abstract class YamlTools implements ParseTools {
     return whole !== undefined ? whole : template.join("");
   }
 
+  /** `item` or `item.a.b` of the loop being read, as text; `undefined` outside a loop. */
+  protected itemRef(_expr: string): string | undefined {
+    return undefined;
+  }
+
   protected wholeVar(node: Scalar): unknown {
     const match = /^\$\{\{\s*vars\.([\w-]+)\s*\}\}$/.exec(String(node.value));
     return match ? this.vars[match[1]!] : undefined;
@@ -183,7 +188,13 @@ export abstract class YamlTools implements ParseTools {
           ok = false;
         } else parts.push(String(this.vars[variable[1]!]));
       } else if (expr === "vm.name" || expr === "seed") parts.push({ ref: expr });
-      else if (/^steps\.[\w-]+\.targets$/.test(expr)) {
+      else if (/^item(\.[\w-]+)*$/.test(expr)) {
+        const item = this.itemRef(expr);
+        if (item === undefined) {
+          this.issue(node, `${match[0]} is the item of a step with loop: and only there`);
+          ok = false;
+        } else parts.push(item);
+      } else if (/^steps\.[\w-]+\.targets$/.test(expr)) {
         this.issue(node, `${match[0]} is a list of VMs: use it as the whole value of 'on'`);
         ok = false;
       } else {

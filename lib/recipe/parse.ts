@@ -6,9 +6,10 @@
  * @module
  */
 
-import { type Document, isAlias, isMap, isScalar, isSeq, type Node, parseDocument } from "yaml";
+import { isMap, isScalar, isSeq, type Node, parseDocument } from "yaml";
 import { CorralError } from "../errors.ts";
 import { type RecipeIssue } from "./_yaml_tools.ts";
+import { MAX_DEPTH, resolveAliases, shallowEnough } from "./_yaml_doc.ts";
 
 export type { RecipeIssue } from "./_yaml_tools.ts";
 export { DEFAULT_MAX_VMS } from "./_inventory_reader.ts";
@@ -58,11 +59,6 @@ const TOP = [
   "invariants",
   "watch",
 ];
-
-/** The deepest nesting of mappings and lists a recipe may have (blocks in blocks included). */
-const MAX_DEPTH = 64;
-/** The most values a recipe may expand to once aliases are followed (a guard against alias bombs). */
-const MAX_NODES = 1_000_000;
 
 /**
  * Parse and validate recipe `text` from `file`.
@@ -252,27 +248,7 @@ class Reader extends InventoryReader {
 
   /** Whether the document nests at most MAX_DEPTH levels (checked without recursion). */
   protected shallow(root: Node | null): boolean {
-    const stack: { node: unknown; depth: number }[] = [{ node: root, depth: 0 }];
-    for (let visited = 0; stack.length > 0; visited++) {
-      const { node, depth } = stack.pop()!;
-      if (visited > MAX_NODES) {
-        this.issue(
-          node as Node,
-          `the recipe expands to more than ${MAX_NODES} values (aliases of aliases?)`,
-        );
-        return false;
-      }
-      if (depth > MAX_DEPTH) {
-        this.issue(node as Node, `nested more than ${MAX_DEPTH} levels deep`);
-        return false;
-      }
-      if (isMap(node)) {
-        for (const pair of node.items) stack.push({ node: pair.value, depth: depth + 1 });
-      } else if (isSeq(node)) {
-        for (const item of node.items) stack.push({ node: item, depth: depth + 1 });
-      }
-    }
-    return true;
+    return shallowEnough(root, (node, message) => this.issue(node, message));
   }
 
   protected readVars(node: Node | null): void {
@@ -280,10 +256,12 @@ class Reader extends InventoryReader {
     for (const [name, { value }] of entries ?? []) {
       if (isScalar(value)) this.vars[name] = value.value;
       else if (isMap(value)) this.declaredVar(name, value);
-      else {
+      else if (isSeq(value) && value.items.every((item) => isScalar(item))) {
+        this.vars[name] = value.toJSON(); // a list, for loop: ${{ vars.NAME }}
+      } else {
         this.issue(
           value,
-          `vars.${name} must be a plain value (text, number or true/false), ` +
+          `vars.${name} must be a plain value (text, number or true/false), a list of them, ` +
             `or { value: …, secret: true }`,
         );
       }
@@ -308,7 +286,13 @@ class Reader extends InventoryReader {
         continue;
       }
       const parsed = parseDocument(text).toJS();
-      this.vars[name] = parsed === null || typeof parsed === "object" ? text : parsed;
+      // A list variable takes a list (--var hosts=[a,b]); any other takes a plain value.
+      const list = Array.isArray(this.vars[name]) && Array.isArray(parsed);
+      this.vars[name] = list
+        ? parsed
+        : parsed === null || typeof parsed === "object"
+        ? text
+        : parsed;
       if (secret) this.secrets.add(name);
     }
   }
@@ -334,34 +318,5 @@ class Reader extends InventoryReader {
       const problem = actionKind(step.action.kind)?.validate?.(step.action, context);
       if (problem) this.issues.push({ pos: step.pos, message: `step '${step.name}': ${problem}` });
     }
-  }
-}
-
-/**
- * Anchors and aliases: every alias is replaced by the node it names (so
- * errors point at the anchor). One iterative walk in document order, which
- * does not walk into what it put in place: each node is visited once, where
- * it is written, and nothing grows however aliases nest.
- */
-function resolveAliases(doc: Document): void {
-  const anchors = new Map<string, unknown>();
-  const stack: unknown[] = [doc.contents];
-  const resolved = (alias: { source: string }) => anchors.get(alias.source) ?? alias;
-  while (stack.length > 0) {
-    const node = stack.pop() as { anchor?: string } | null;
-    if (node?.anchor) anchors.set(node.anchor, node);
-    const children: unknown[] = [];
-    if (isMap(node)) {
-      for (const pair of node.items) {
-        if (isAlias(pair.value)) pair.value = resolved(pair.value);
-        else children.push(pair.value);
-      }
-    } else if (isSeq(node)) {
-      node.items.forEach((item, i) => {
-        if (isAlias(item)) node.items[i] = resolved(item);
-        else children.push(item);
-      });
-    }
-    stack.push(...children.reverse());
   }
 }

@@ -23,8 +23,12 @@ export interface RunOptions {
   seed?: number | undefined;
   /** Override the recipe's `defaults.forks`. */
   forks?: number | undefined;
-  /** Leave the VMs corral launched running at the end (they outlive this program). Default `false`. */
-  keep?: boolean | undefined;
+  /**
+   * Leave the VMs corral launched running at the end (they outlive this
+   * program): `true`, or `"on-failure"` — only when the verdict is not
+   * pass, to look inside. Default `false`.
+   */
+  keep?: boolean | "on-failure" | undefined;
   /** Write the report (events.jsonl, journal.json, junit.xml, per-VM logs) here. */
   reportDir?: string | undefined;
   /** The report's outputs (see `reporters/registry.ts`). Default: every registered one. */

@@ -14,7 +14,18 @@ import { RUN_STATES } from "./actions/wait_status.ts";
 
 const list = (items: JsonSchema): JsonSchema => ({ type: "array", items });
 const oneOrList = (item: JsonSchema): JsonSchema => ({ anyOf: [item, list(item)] });
-const STEPS = list({ $ref: "#/$defs/step" });
+const STEPS = list({
+  anyOf: [{ $ref: "#/$defs/step" }, {
+    type: "object",
+    additionalProperties: false,
+    required: ["include"],
+    properties: {
+      include: { type: "string", description: "a file of steps (steps:, and vars: defaults)" },
+      name: { type: "string", description: "its steps' names begin with NAME: " },
+      vars: { type: "object", description: "variables passed to the included steps" },
+    },
+  }],
+});
 const COUNT_OR_PERCENT = (minimum: number): JsonSchema => ({
   anyOf: [{ type: "integer", minimum }, { type: "string", pattern: "^\\d+(\\.\\d+)?%$" }],
 });
@@ -200,6 +211,10 @@ function stepSchema(): JsonSchema {
       rescue: STEPS,
       always: STEPS,
       duration: { ...DURATION_SCHEMA, description: "on a fault: heal it this long after" },
+      loop: {
+        anyOf: [{ type: "array" }, { type: "string" }],
+        description: "the step once per item; ${{ item }} (or ${{ item.KEY }}) in it",
+      },
       ...Object.fromEntries(
         ACTIONS.map((action) => [action.key, { description: action.summary, ...action.schema }]),
       ),

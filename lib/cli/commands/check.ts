@@ -15,6 +15,9 @@ options:
   --var NAME=VALUE   set a recipe variable (repeatable)
   --secret-var NAME=VALUE
                      the same, masked in every message
+  --var-file FILE    variables from a YAML file of NAME: value, masked everywhere
+                     (CORRAL_VAR_NAME in the environment sets a declared NAME too):
+                     secrets that no terminal, shell history or ps shows
   --max-vms N        allow an inventory of more than 1000 VMs
   --live             also check each qmp step's command and arguments against
                      QEMU's own schema (starts a QMP-only QEMU, or asks the

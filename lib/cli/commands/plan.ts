@@ -12,6 +12,9 @@ options:
   --var NAME=VALUE   set a recipe variable (repeatable)
   --secret-var NAME=VALUE
                      the same, masked in every message
+  --var-file FILE    variables from a YAML file of NAME: value, masked everywhere
+                     (CORRAL_VAR_NAME in the environment sets a declared NAME too):
+                     secrets that no terminal, shell history or ps shows
   --seed N           seed for picks (default: random, printed)
   --max-vms N        allow an inventory of more than 1000 VMs
   --limit SELECTOR   show the run limited to these VMs

@@ -22,6 +22,9 @@ options:
   --var NAME=VALUE   set a recipe variable (repeatable); the recipe must declare it
   --secret-var NAME=VALUE
                      the same, and the value is masked everywhere
+  --var-file FILE    variables from a YAML file of NAME: value, masked everywhere
+                     (CORRAL_VAR_NAME in the environment sets a declared NAME too):
+                     secrets that no terminal, shell history or ps shows
   --seed N           seed for picks (default: random, printed)
   --forks N          act on at most N VMs at once (default: the recipe's)
   --deadline DUR     deadline for the whole run, e.g. 5m (finally still runs)
@@ -29,6 +32,7 @@ options:
                      vms/*/{console,qmp}.log into DIR, which must be empty or new
   --force            empty a --report DIR that is not empty
   --keep             leave the VMs running at the end (corral ps lists them)
+  --keep-on-failure  the same, only when the verdict is not pass
   --json             print the journal as JSON on stdout (progress goes to stderr)
   --max-vms N        allow an inventory of more than 1000 VMs
   --limit SELECTOR   only these VMs (names, groups, globs, all:!x): the others
@@ -62,6 +66,7 @@ export default defineCommand({
     report: { type: "string" },
     force: { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
+    "keep-on-failure": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
     limit: { type: "string" },
     "start-at": { type: "string" },
@@ -86,7 +91,8 @@ export default defineCommand({
     });
     if (typeof loaded === "number") return loaded;
     const { recipe, seed, control, plan } = loaded;
-    if (flag(values, "keep") && recipe.inventory.some((vm) => vm.spec?.host)) {
+    const keeping = flag(values, "keep") || flag(values, "keep-on-failure");
+    if (keeping && recipe.inventory.some((vm) => vm.spec?.host)) {
       console.error(
         "corral run: --keep cannot keep VMs on SSH hosts: they die with corral's connection " +
           "to their host (by design, so nothing outlives a lost corral there)",
@@ -104,7 +110,7 @@ export default defineCommand({
       deadline,
       report: userPath(text(values, "report")),
       force: flag(values, "force"),
-      keep: flag(values, "keep"),
+      keep: flag(values, "keep") || (flag(values, "keep-on-failure") && "on-failure"),
       json: flag(values, "json"),
     });
   },
@@ -122,7 +128,7 @@ interface RunFlags {
   deadline: number | undefined;
   report: string | undefined;
   force: boolean;
-  keep: boolean;
+  keep: boolean | "on-failure";
   json: boolean;
 }
 
@@ -192,7 +198,7 @@ async function runRecipeCli(recipe: Recipe, flags: RunFlags): Promise<number> {
       );
     }
     if (flags.json) console.log(JSON.stringify(result.journal, null, 2));
-    if (flags.keep) {
+    if (flags.keep === true || result.kept.length > 0) {
       write(
         result.kept.length
           ? "kept running (corral ps lists them; corral gc --all stops them):"
