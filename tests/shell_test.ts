@@ -72,7 +72,10 @@ Deno.test("shell: an event is printed above a half-typed line, which stays; wait
     await term.until((s) => s.includes("error: cancelled"), "the wait to be cancelled");
     await term.type("help query-status");
     await term.keys("Enter");
-    await term.until((s) => s.includes("arguments: none") && s.includes("returns: object"), "help");
+    await term.until(
+      (s) => s.includes("arguments: none") && /returns: object\n\s+running: bool/.test(s),
+      "help with what query-status returns, member by member",
+    );
     await term.keys("C-d");
     await term.until((s) => s.includes("[exit 0]"), "the shell to leave on Ctrl-D");
     const history = await Deno.readTextFile(`${state}/corral/shell_history`);

@@ -285,28 +285,34 @@ export class Shell implements AsyncDisposable, ShellSession {
       this.#schema.validate(command); // throws with a did-you-mean
       return;
     }
-    const args = this.#schema.get(entry["arg-type"]!);
     const lines = [`${command}${entry["allow-oob"] ? " (may run out of band)" : ""}`];
-    const members = args?.members ?? [];
-    lines.push(members.length ? "arguments:" : "arguments: none");
-    for (const member of members) {
-      lines.push(
-        `  ${member.name}${member.default !== undefined ? "?" : ""}: ${
-          this.#schema.describe(member.type!)
-        }`,
-      );
-    }
-    for (const variant of args?.variants ?? []) {
-      for (const member of this.#schema.get(variant.type)?.members ?? []) {
-        lines.push(
-          `  ${member.name}: ${this.#schema.describe(member.type!)} (when ${
-            args!.tag
-          } is ${variant.case})`,
-        );
-      }
+    const args = this.#memberLines(entry["arg-type"]!);
+    lines.push(args.length ? "arguments:" : "arguments: none", ...args);
+    // What comes back, with its members (of each element, for a list), as the arguments are shown.
+    let returned = this.#schema.get(entry["ret-type"]!);
+    while (returned?.["meta-type"] === "array") {
+      returned = this.#schema.get(returned["element-type"]!);
     }
     lines.push(`returns: ${this.#schema.describe(entry["ret-type"]!)}`);
+    lines.push(...(returned ? this.#memberLines(returned.name) : []));
     this.#say(lines.join("\n"));
+  }
+
+  /** An object type's members, one a line (`name?: type` when optional), its variants' too. */
+  #memberLines(type: string): string[] {
+    const entry = this.#schema.get(type);
+    const line = (member: { name?: string; type?: string; default?: unknown }, when = "") =>
+      `  ${member.name}${member.default !== undefined ? "?" : ""}: ${
+        this.#schema.describe(member.type!)
+      }${when}`;
+    return [
+      ...(entry?.members ?? []).map((member) => line(member)),
+      ...(entry?.variants ?? []).flatMap((variant) =>
+        (this.#schema.get(variant.type)?.members ?? []).map((member) =>
+          line(member, ` (when ${entry!.tag} is ${variant.case})`)
+        )
+      ),
+    ];
   }
 
   #setEvents(mode: string): void {
