@@ -184,3 +184,34 @@ Deno.test("cli: secrets from --var-file and CORRAL_VAR_NAME set declared variabl
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cli: deno task install writes a corral that runs from anywhere with no deno on PATH", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "corral-install-" });
+  try {
+    const install = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        "tools/install.ts",
+        `${dir}/bin`,
+      ],
+      cwd: new URL("..", import.meta.url).pathname,
+    }).output();
+    assert.ok(install.success, new TextDecoder().decode(install.stderr));
+    const run = await new Deno.Command(`${dir}/bin/corral`, {
+      args: ["--version"],
+      cwd: dir,
+      clearEnv: true,
+      env: { PATH: "/usr/bin:/bin", HOME: Deno.env.get("HOME") ?? dir },
+    }).output();
+    assert.match(
+      new TextDecoder().decode(run.stdout),
+      /^corral \d+\.\d+\.\d+\n$/,
+      new TextDecoder().decode(run.stderr),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
