@@ -119,6 +119,7 @@ export type {
 } from "./lib/agent/options.ts";
 export { VmAgent } from "./lib/agent/vm_agent.ts";
 export {
+  type FailurePause,
   judge,
   loadRecipe,
   parseRecipe,

@@ -44,8 +44,9 @@ import type { RunOptions, RunResult } from "./run_options.ts";
 import type { RunEvent, RunListener } from "./run_events.ts";
 import { listenersOf } from "./live/listeners.ts";
 import { Probes } from "./_probes.ts";
+import { Asker } from "./_ask.ts";
 
-export type { ProgressEvent, RunOptions, RunResult } from "./run_options.ts";
+export type { FailurePause, ProgressEvent, RunOptions, RunResult } from "./run_options.ts";
 
 /**
  * Run a validated recipe.
@@ -123,6 +124,7 @@ class Runner {
   #baselineFailed = false;
   #verdict: { verdict: Verdict; reason: string } | undefined;
   #abort = new AbortController();
+  #ask: Asker;
   #forks: number;
   #events: EventRecorder;
   #probes: Probes;
@@ -143,6 +145,7 @@ class Runner {
     this.#plan = plan;
     this.#recipe = plan.recipe;
     this.#options = options;
+    this.#ask = new Asker(options, () => this.#lab);
     this.#redact = redact;
     this.#report = report;
     this.#clock = clock;
@@ -328,6 +331,7 @@ class Runner {
     }
     for (const name of skipped) record.targets.push({ vm: name, status: "skipped" });
     this.#endRecord(planned, record);
+    if (!cleanup) await this.#ask.afterStep(record, () => this.#abort.abort());
     return failures;
   }
 
@@ -363,7 +367,7 @@ class Runner {
       .filter((name) => !this.#absent.has(name));
     const eligible = cleanup ? base : base.filter((name) => !this.#failed.has(name));
     const skipped = base.filter((name) => !eligible.includes(name));
-    const why = planned.skip ?? (cleanup ? undefined : await this.#confirmed(planned));
+    const why = planned.skip ?? (cleanup ? undefined : await this.#ask.skip(planned));
     if (why) skipped.push(...eligible.splice(0));
     const context = { vars: this.#recipe.vars, anyFailed: this.#failed.size > 0 };
     const targets = eligible.filter((name) =>
@@ -393,16 +397,6 @@ class Runner {
     });
     // A mutating step that ran may have changed a VM, even where it failed or timed out.
     if (step.mutates && record.targets.some((t) => t.status !== "skipped")) this.#mutated = true;
-  }
-
-  #confirmAll = false;
-
-  /** `--step`: why the step is skipped, or undefined to run it. */
-  async #confirmed(planned: PlannedStep): Promise<string | undefined> {
-    if (!this.#options.confirm || this.#confirmAll) return undefined;
-    const answer = await this.#options.confirm(planned);
-    if (answer === "all") this.#confirmAll = true;
-    return answer === "skip" ? "by --step" : undefined;
   }
 
   /** Mark failures as allowed or not, and keep failed VMs out of later steps. */

@@ -6,7 +6,8 @@
  */
 
 import type { DetachedVm } from "../vm/vm.ts";
-import type { RunJournal, TargetRecord } from "./journal.ts";
+import type { RunJournal, StepRecord, TargetRecord } from "./journal.ts";
+import type { Lab } from "../vm/lab.ts";
 import type { Plan, PlannedStep } from "./plan.ts";
 import type { ReporterKind } from "./reporters/reporter.ts";
 import type { RunListener } from "./run_events.ts";
@@ -61,6 +62,22 @@ export interface RunOptions {
    * the rest without asking.
    */
   confirm?: ((step: PlannedStep) => Promise<"run" | "skip" | "all">) | undefined;
+  /**
+   * Called once, at the first step that fails (`--pause-on-failure`), with
+   * the lab left as it is — faults still active — and awaited: `continue`
+   * goes on (rescue, finally), `abort` stops the steps as Ctrl-C does.
+   */
+  onFailure?: ((pause: FailurePause) => Promise<"continue" | "abort">) | undefined;
+}
+
+/** The lab at the first failure, for {@linkcode RunOptions.onFailure}. */
+export interface FailurePause {
+  /** The step that failed, as recorded. */
+  record: StepRecord;
+  /** The VMs it failed on. */
+  failed: string[];
+  /** The lab, running as it was when the step failed. */
+  lab: Lab;
 }
 
 /** What {@linkcode RunOptions.progress} is told. */

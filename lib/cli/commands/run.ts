@@ -12,6 +12,7 @@ import { progressEvents } from "../../recipe/live/progress.ts";
 import { columns, userPath, wholeNumber } from "../_args.ts";
 import { loadRecipeFor, RECIPE_FLAGS } from "../_recipe_args.ts";
 import { defineCommand, flag, text } from "../command.ts";
+import { pauseAtFailure } from "../_pause.ts";
 
 const USAGE = `usage: corral run RECIPE [options]
 
@@ -39,6 +40,9 @@ options:
                      are not brought up
   --start-at STEP    skip the steps before the step named STEP (finally runs)
   --step             ask before each step: run it, skip it, or continue
+  --pause-on-failure at the first failing step, leave the lab as it is (faults
+                     active) and look inside from this terminal (exec, qmp,
+                     console, ssh); Enter goes on to rescue and finally, q aborts
   -q, --quiet        print the verdict only
   -v, --verbose      print every VM's line of every step, and every QMP message
                      of the run as it goes (secrets masked)
@@ -71,6 +75,7 @@ export default defineCommand({
     limit: { type: "string" },
     "start-at": { type: "string" },
     step: { type: "boolean", default: false },
+    "pause-on-failure": { type: "boolean", default: false },
     verbose: { type: "boolean", short: "v", default: false },
     quiet: { type: "boolean", short: "q", default: false },
   },
@@ -85,8 +90,10 @@ export default defineCommand({
       if (given !== undefined && deadline === undefined) {
         problems.push(`--deadline ${given}: a duration like 90s or 5m`);
       }
-      if (flag(values, "step") && !Deno.stdin.isTerminal()) {
-        problems.push("--step asks on a terminal, and standard input is not one");
+      for (const asks of ["step", "pause-on-failure"]) {
+        if (flag(values, asks) && !Deno.stdin.isTerminal()) {
+          problems.push(`--${asks} asks on a terminal, and standard input is not one`);
+        }
       }
     });
     if (typeof loaded === "number") return loaded;
@@ -103,6 +110,7 @@ export default defineCommand({
       ...control,
       plan,
       step: flag(values, "step"),
+      pause: flag(values, "pause-on-failure"),
       verbose: flag(values, "verbose"),
       quiet: flag(values, "quiet"),
       seed,
@@ -121,6 +129,7 @@ interface RunFlags {
   limit: string | undefined;
   startAt: string | undefined;
   step: boolean;
+  pause: boolean;
   verbose: boolean;
   quiet: boolean;
   seed: number;
@@ -157,7 +166,8 @@ async function runRecipeCli(recipe: Recipe, flags: RunFlags): Promise<number> {
   const terminal = stream.isTerminal() && !Deno.env.get("NO_COLOR");
   const color = terminal;
   const print = (line: string) => (flags.json ? console.error(line) : console.log(line));
-  const live = terminal && !flags.verbose && !flags.quiet
+  // A pause talks on the terminal: lines, not a redrawn display.
+  const live = terminal && !flags.verbose && !flags.quiet && !flags.pause
     ? new LiveProgress({
       write: (text) => stream.writeSync(new TextEncoder().encode(text)),
       color,
@@ -176,6 +186,7 @@ async function runRecipeCli(recipe: Recipe, flags: RunFlags): Promise<number> {
       plan: flags.plan,
       trace: flags.verbose ? (line) => console.error(line) : undefined,
       confirm: flags.step ? askStep : undefined,
+      onFailure: flags.pause ? pauseAtFailure(print, interrupts.signal) : undefined,
       forks: flags.forks,
       deadline: flags.deadline,
       keep: flags.keep,

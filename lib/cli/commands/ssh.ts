@@ -1,7 +1,7 @@
-import { portAnswers } from "../../vm/forward.ts";
 import { Vm } from "../../vm/vm.ts";
 import { defineCommand } from "../command.ts";
 import { runningVm } from "./exec.ts";
+import { sshWay } from "../_ssh_way.ts";
 
 /** `corral ssh VM [-- COMMAND…]`: SSH into a kept lab VM, with its key, its host key pinned. */
 export default defineCommand({
@@ -28,19 +28,18 @@ options:
       console.error(`corral ssh: ${entry}`);
       return 1;
     }
-    const key = `${entry.dir}/ssh_key`;
-    if (!await Deno.stat(key).then(() => true, () => false)) {
-      console.error(`corral ssh: ${name} has no SSH key of corral's (builtin:debian VMs get one)`);
+    let way: string[] | string;
+    {
+      // Closed before ssh starts: the VM's sockets stay free for corral exec meanwhile.
+      await using vm = await Vm.connect(entry.qmp, { agent: `unix:${entry.dir}/qga.sock` });
+      way = await sshWay(vm, entry.dir);
+    }
+    if (typeof way === "string") {
+      console.error(`corral ssh: ${way}`);
       return 1;
     }
-    const port = await pinAndForward(entry.qmp, entry.dir);
     const { code } = await new Deno.Command("ssh", {
-      args: [
-        ...["-i", key, "-p", String(port), "-o", "IdentitiesOnly=yes"],
-        ...["-o", `UserKnownHostsFile=${entry.dir}/known_hosts`, "-o", "StrictHostKeyChecking=yes"],
-        ...["-o", "LogLevel=ERROR", "root@127.0.0.1"],
-        ...(command.length ? ["--", ...command] : []),
-      ],
+      args: [...way, ...(command.length ? ["--", ...command] : [])],
       stdin: "inherit",
       stdout: "inherit",
       stderr: "inherit",
@@ -48,21 +47,3 @@ options:
     return code;
   },
 });
-
-/**
- * The VM's SSH host key (through its agent) pinned in `dir/known_hosts`, and
- * a loopback port forwarded to its port 22 (the one made before, while it
- * still answers).
- */
-async function pinAndForward(qmp: string, dir: string): Promise<number> {
-  await using vm = await Vm.connect(qmp, { agent: `unix:${dir}/qga.sock` });
-  const hostKey = (await vm.agent.readFile("/etc/ssh/ssh_host_ed25519_key.pub")).trim();
-  const known = Number(await Deno.readTextFile(`${dir}/ssh.port`).catch(() => "0"));
-  const port = known && await portAnswers(known) ? known : await vm.forward(22);
-  await Deno.writeTextFile(`${dir}/ssh.port`, `${port}\n`, { mode: 0o600 });
-  const [type, blob] = hostKey.split(/\s+/);
-  await Deno.writeTextFile(`${dir}/known_hosts`, `[127.0.0.1]:${port} ${type} ${blob}\n`, {
-    mode: 0o600,
-  });
-  return port;
-}
