@@ -12,7 +12,7 @@
 import type { LaunchSpec } from "./spec.ts";
 
 /** Bump when what a saved template holds changes. */
-const VERSION = 1;
+const VERSION = 2;
 
 /** The cache's directory: `$XDG_CACHE_HOME/corral/templates`, else `~/.cache/corral/templates`. */
 export function templateCacheDir(): string {

