@@ -78,7 +78,11 @@ const hostileLine = fc.oneof(
   fc.string({ maxLength: 200 }),
 );
 
-Deno.test("property: the client against a peer that sends anything ends in a result or a CorralError", async () => {
+Deno.test({
+  name: "property: the client against a peer that sends anything ends in a result or a CorralError",
+  // No QEMU in it: .ci/run's pass with the next QEMU build would only repeat it.
+  ignore: Deno.env.get("CORRAL_CI_REPEAT") === "1",
+}, async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.array(fc.oneof(hostileLine.map((line) => `${line}\r\n`), fc.string({ maxLength: 50 })), {
