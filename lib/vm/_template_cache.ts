@@ -10,6 +10,7 @@
  */
 
 import type { LaunchSpec } from "./spec.ts";
+import { sha256Hex } from "../_bytes.ts";
 
 /** Bump when what a saved template holds changes. */
 const VERSION = 2;
@@ -42,10 +43,7 @@ export async function templateKey(
     ...(resolved.disks ?? []).map((d) => "base" in d ? d.base : undefined),
   ].filter((file) => file !== undefined);
   const text = JSON.stringify({ v: VERSION, shared, stamps: await stamps(files) });
-  const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  const id = [...new Uint8Array(hash).slice(0, 16)].map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
-  return { id, files };
+  return { id: (await sha256Hex(text)).slice(0, 32), files };
 }
 
 /** Each file's path, size, modification time and inode (a file gone: its path alone). */

@@ -12,7 +12,7 @@
  */
 
 import { LaunchError } from "../../errors.ts";
-import { encodeBase64 } from "../../_bytes.ts";
+import { encodeBase64, sha256Hex } from "../../_bytes.ts";
 
 /** Bump when the way the image is made changes: cached images are rebuilt. */
 const BUILDER_VERSION = 2;
@@ -84,7 +84,9 @@ async function cachedOrBuilt(
   packages: string[],
   log: (line: string) => void,
 ): Promise<DebianImage> {
-  const id = await digest(JSON.stringify({ v: BUILDER_VERSION, packages, provision: PROVISION }));
+  const id = await sha256Hex(
+    JSON.stringify({ v: BUILDER_VERSION, packages, provision: PROVISION }),
+  );
   const dir = `${debianCacheDir()}/v${BUILDER_VERSION}-${id.slice(0, 16)}`;
   const image = {
     kernel: `${dir}/vmlinuz`,
@@ -274,11 +276,6 @@ export function debianAppend(
   const consoles = options.screen ? "console=tty0 console=ttyS0" : "console=ttyS0";
   const uplink = options.uplink ? ` corral.uplink=${options.uplink}` : "";
   return `root=/dev/vda rw ${consoles} net.ifnames=0 panic=-1 corral.hostname=${name}${net}${uplink}`;
-}
-
-async function digest(text: string): Promise<string> {
-  const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(hash)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 async function tool(command: string, args: string[], pkg: string): Promise<void> {

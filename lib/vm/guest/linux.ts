@@ -15,7 +15,7 @@
 
 import { LaunchError } from "../../errors.ts";
 import { cpio, type CpioEntry } from "./_cpio.ts";
-import { encodeBase64 } from "../../_bytes.ts";
+import { encodeBase64, sha256Hex } from "../../_bytes.ts";
 
 /** The Debian packages the guest is made from (the libraries are qemu-ga's). */
 export const LINUX_PACKAGES = [
@@ -141,9 +141,7 @@ async function build(log: (line: string) => void): Promise<LinuxGuest> {
 
 /** A digest of what this module puts into the guest, beyond the packages. */
 async function builderHash(): Promise<string> {
-  const bytes = new TextEncoder().encode(`${BUILDER_VERSION}\n${INIT}${MODULES.join(",")}`);
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return (await sha256Hex(`${BUILDER_VERSION}\n${INIT}${MODULES.join(",")}`)).slice(0, 16);
 }
 
 /** {@linkcode candidates}; as root, after an `apt-get update` when apt does not know the packages yet. */
