@@ -10,7 +10,7 @@ import {
 } from "../../recipe/suite/run_suite.ts";
 import { writeSuiteReport } from "../../recipe/suite/suite_report.ts";
 import { userPath, wholeNumber } from "../_args.ts";
-import { defineCommand, text, texts } from "../command.ts";
+import { defineCommand, type FlagValues, text, texts } from "../command.ts";
 
 const USAGE = `usage: corral test [PATH…] [options]
 
@@ -115,11 +115,11 @@ export default defineCommand({
   },
 });
 
-function collectFlags(values: Record<string, unknown>, problems: string[]): CollectOptions {
+function collectFlags(values: FlagValues, problems: string[]): CollectOptions {
   const options: CollectOptions = {};
-  const tags = text(values as never, "tags");
+  const tags = text(values, "tags");
   if (tags !== undefined) options.tags = tags.split(",").map((t) => t.trim()).filter(Boolean);
-  const shard = text(values as never, "shard");
+  const shard = text(values, "shard");
   if (shard !== undefined) {
     const match = /^(\d+)\/(\d+)$/.exec(shard);
     const [index, count] = [Number(match?.[1]), Number(match?.[2])];
@@ -127,10 +127,10 @@ function collectFlags(values: Record<string, unknown>, problems: string[]): Coll
       problems.push(`--shard ${shard}: write I/N, 1 ≤ I ≤ N`);
     } else options.shard = { index, count };
   }
-  const qemu = texts(values as never, "qemu");
+  const qemu = texts(values, "qemu");
   if (qemu.length) options.qemu = qemu.map((q) => userPath(q)!);
   const matrix: Record<string, string[]> = {};
-  for (const axis of texts(values as never, "matrix")) {
+  for (const axis of texts(values, "matrix")) {
     const match = /^([\w-]+)=(.+)$/.exec(axis);
     if (match) matrix[match[1]!] = match[2]!.split(",");
     else problems.push(`--matrix ${axis}: write --matrix NAME=a,b`);
