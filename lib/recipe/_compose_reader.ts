@@ -7,11 +7,10 @@
  * @module
  */
 
-import { isMap, LineCounter, type Node, parseDocument } from "yaml";
+import { isMap, LineCounter, type Node } from "yaml";
 import type { Entries } from "./actions/parse_tools.ts";
 import type { Step } from "./model.ts";
 import { StepsReader } from "./_steps_reader.ts";
-import { resolveAliases, shallowEnough } from "./_yaml_doc.ts";
 
 /** How deep includes may nest (a file that includes itself is caught before). */
 const MAX_INCLUDES = 8;
@@ -122,17 +121,9 @@ export class ComposeReader extends StepsReader {
 
   /** The included file's top: `vars:` (its defaults) and `steps:`, its errors at its lines. */
   #readIncluded(text: string): Entries | undefined {
-    const doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, merge: true });
-    for (const error of doc.errors) {
-      const at = this.lines.linePos(error.pos[0]);
-      this.issues.push({ pos: { file: this.file, ...at }, message: error.message.split("\n")[0]! });
-    }
-    if (doc.errors.length > 0) return undefined;
-    resolveAliases(doc);
-    if (!shallowEnough(doc.contents, (node, message) => this.issue(node, message))) {
-      return undefined;
-    }
-    const top = this.map(doc.contents, "an included file");
+    const root = this.readDocument(text);
+    if (root === undefined) return undefined;
+    const top = this.map(root, "an included file");
     if (top) this.keys(top, ["vars", "steps"], "an included file");
     return top;
   }

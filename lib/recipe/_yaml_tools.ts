@@ -14,10 +14,12 @@ import {
   isSeq,
   LineCounter,
   type Node,
+  parseDocument,
   type Scalar,
   type YAMLMap,
 } from "yaml";
 import { MAX_TIMER_MS } from "../_async.ts";
+import { MAX_DEPTH, resolveAliases, shallowEnough } from "./_yaml_doc.ts";
 import { formatMs } from "../_text.ts";
 import { didYouMean } from "../_suggest.ts";
 import type { Entries, ParseTools } from "./actions/parse_tools.ts";
@@ -48,6 +50,28 @@ export abstract class YamlTools implements ParseTools {
    * its place on its networks (`expandAddresses`).
    */
   protected deferAddresses = false;
+
+  /**
+   * `text` (of `this.file`) as a YAML document whose aliases are resolved and
+   * whose nesting is bounded — its root — or `undefined` with its problems
+   * at their lines. A recipe and a file it includes go through here alike.
+   */
+  protected readDocument(text: string): Node | null | undefined {
+    const doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, merge: true });
+    for (const error of doc.errors) {
+      const message = error.message.split("\n")[0]!;
+      this.issues.push({
+        pos: { file: this.file, ...this.lines.linePos(error.pos[0]) },
+        message: /call stack/i.test(message)
+          ? `nested too deeply to read (a recipe nests at most ${MAX_DEPTH} levels)`
+          : message,
+      });
+    }
+    if (doc.errors.length > 0) return undefined;
+    resolveAliases(doc);
+    const root = doc.contents as Node | null;
+    return shallowEnough(root, (node, message) => this.issue(node, message)) ? root : undefined;
+  }
 
   protected pos(node: Node | null | undefined): Pos {
     const offset = node?.range?.[0] ?? 0;

@@ -9,7 +9,6 @@
 import { isMap, isScalar, isSeq, type Node, parseDocument } from "yaml";
 import { CorralError } from "../errors.ts";
 import { type RecipeIssue } from "./_yaml_tools.ts";
-import { MAX_DEPTH, resolveAliases, shallowEnough } from "./_yaml_doc.ts";
 
 export type { RecipeIssue } from "./_yaml_tools.ts";
 export { DEFAULT_MAX_VMS } from "./_inventory_reader.ts";
@@ -136,25 +135,8 @@ class Reader extends InventoryReader {
   }
 
   recipe(): Recipe | undefined {
-    const doc = parseDocument(this.text, {
-      lineCounter: this.lines,
-      prettyErrors: false,
-      merge: true,
-    });
-    for (const error of doc.errors) {
-      const at = this.lines.linePos(error.pos[0]);
-      const message = error.message.split("\n")[0]!;
-      this.issues.push({
-        pos: { file: this.file, ...at },
-        message: /call stack/i.test(message)
-          ? `nested too deeply to read (a recipe nests at most ${MAX_DEPTH} levels)`
-          : message,
-      });
-    }
-    if (doc.errors.length > 0) return undefined;
-    resolveAliases(doc);
-    const root = doc.contents;
-    if (!this.shallow(root)) return undefined;
+    const root = this.readDocument(this.text);
+    if (root === undefined) return undefined;
     const top = this.map(root, "the recipe");
     if (!top) return undefined;
     this.keys(top, TOP, "recipe");
@@ -244,11 +226,6 @@ class Reader extends InventoryReader {
         });
       }
     }
-  }
-
-  /** Whether the document nests at most MAX_DEPTH levels (checked without recursion). */
-  protected shallow(root: Node | null): boolean {
-    return shallowEnough(root, (node, message) => this.issue(node, message));
   }
 
   protected readVars(node: Node | null): void {
