@@ -90,6 +90,13 @@ export * from "./lib/vm/select.ts";
 export * from "./lib/vm/fleet.ts";
 export * from "./lib/vm/lab.ts";
 export {
+  type CheckpointOptions,
+  type CheckpointSaved,
+  type LabCheckpoint,
+  saveCheckpoint,
+  type SavedVm,
+} from "./lib/vm/checkpoint.ts";
+export {
   GuestAgent,
   type GuestAgentExecuteOptions,
   type GuestAgentOptions,

@@ -287,6 +287,28 @@ export class JobError extends CorralError {
 /** A live migration failed, was cancelled, or passed its deadline; the source was left running. */
 export class MigrationError extends CorralError {}
 
+/** Options of {@linkcode CheckpointError}. */
+export interface CheckpointErrorOptions extends CorralErrorOptions {
+  /** The checkpoint's folder. */
+  checkpoint: string;
+}
+
+/**
+ * A checkpoint could not be saved, or cannot be resumed from: it is
+ * missing, or the recipe, a VM's spec, the QEMU build or a disk's base is
+ * not what it was when it was saved. Nothing was started.
+ */
+export class CheckpointError extends CorralError {
+  /** The checkpoint's folder. */
+  readonly checkpoint: string;
+
+  /** Make an error about the checkpoint in `options.checkpoint`. */
+  constructor(message: string, options: CheckpointErrorOptions) {
+    super(message, options);
+    this.checkpoint = options.checkpoint;
+  }
+}
+
 /** The serial console printed a line that a wait's `failOn` names. */
 export class ConsoleError extends CorralError {
   /** The console line that matched `failOn`. */

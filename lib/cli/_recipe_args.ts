@@ -71,8 +71,12 @@ export interface LoadedRecipe {
   recipe: Recipe;
   /** The seed picks come from (given, or drawn). */
   seed: number;
-  /** `--limit` and `--start-at`. */
-  control: { limit: string | undefined; startAt: string | undefined };
+  /** `--limit`, `--start-at` and `--resume-from`. */
+  control: {
+    limit: string | undefined;
+    startAt: string | undefined;
+    resumeFrom: string | undefined;
+  };
   /** The plan, made once: the run runs it as it is. */
   plan: Plan;
 }
@@ -115,7 +119,11 @@ export async function loadRecipeFor(
     return 2;
   }
   const runSeed = seed ?? randomSeed();
-  const control = { limit: text(values, "limit"), startAt: text(values, "start-at") };
+  const control = {
+    limit: text(values, "limit"),
+    startAt: text(values, "start-at"),
+    resumeFrom: text(values, "resume-from"),
+  };
   try {
     const recipe = await loadRecipe(userPath(positionals[0])!, { vars, secretVars, maxVms });
     const plan = planRecipe(recipe, runSeed, control);

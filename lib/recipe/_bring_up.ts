@@ -16,6 +16,7 @@ import type { ReportDir } from "./report_dir.ts";
 import type { RunOptions } from "./run_options.ts";
 import type { Redactor } from "./secrets.ts";
 import type { RunEvent } from "./run_events.ts";
+import type { LabCheckpoint } from "../vm/checkpoint.ts";
 
 /** What the run lends the bring-up. */
 export interface BringUpContext {
@@ -25,6 +26,8 @@ export interface BringUpContext {
   signal: AbortSignal;
   /** Tell the run's listeners. */
   emit(event: RunEvent): void;
+  /** What the VMs start from instead of booting (`--resume-from`). */
+  checkpoint?: LabCheckpoint | undefined;
 }
 
 /** The lab and networks made (kept for cleanup also on failure), or why the run cannot go on. */
@@ -68,6 +71,7 @@ export async function bringUp(
         hosts: recipe.hosts,
         // Across hosts, one that cannot be reached fails only its VMs; the others go on.
         partial: recipe.hosts.length > 0,
+        ...(context.checkpoint ? { checkpoint: context.checkpoint } : {}),
       },
     );
   } catch (error) {

@@ -106,7 +106,7 @@ export class Probes {
       );
       const signal = AbortSignal.any([stopped, attempt.signal]);
       try {
-        await kind.run(probe.action, this.#context.contextFor(vm, signal, probe.timeout));
+        await kind.run!(probe.action, this.#context.contextFor(vm, signal, probe.timeout)); // agent, console, qmp
         record.attempts.push({ startMs, endMs: clock.ms(), ok: true });
       } catch (error) {
         if (stopped.aborted) break; // cut short by the end, not failed

@@ -97,6 +97,7 @@ export class Targets {
     const signal = cleanup ? new AbortController().signal : this.#context.signal();
     const vms = targets.map((name) => this.#context.lab().vm(name));
     for (const vm of vms) this.#stepStarted(vm);
+    if (kind.runTogether) return await this.#together(step, kind, vms, timeout, signal);
     const times = new Map<string, { start: number; end?: number }>();
     const results = await new Fleet(vms).run(async (vm, stepSignal) => {
       const start = this.#context.clock.ms();
@@ -117,16 +118,7 @@ export class Targets {
             );
           }
           time.end = this.#context.clock.ms();
-          this.#context.emit({
-            type: "vm-done",
-            step: step.name,
-            batch: this.#context.batchLabel(),
-            vm: vm.name,
-            status: "ok",
-            ms: time.end - start,
-            attempt,
-            note: noteOf(output),
-          });
+          this.#done(step, vm.name, time.end - start, output, attempt);
           return { output, attempts: attempt };
         } catch (error) {
           last = error;
@@ -145,6 +137,50 @@ export class Targets {
     return await Promise.all(
       results.results.map((result) => this.#targetRecord(step, kind, timeout, result, times)),
     );
+  }
+
+  /** Run an action that acts on all its targets at once: one outcome, every target's. */
+  async #together(
+    step: Step,
+    kind: ActionKind,
+    vms: readonly Vm[],
+    timeout: number,
+    signal: AbortSignal,
+  ): Promise<TargetRecord[]> {
+    const start = this.#context.clock.ms();
+    const lab = this.#context.labContext();
+    let outcome: { output: unknown } | { error: Error };
+    try {
+      outcome = { output: await kind.runTogether!(step.action, { vms, signal, timeout, lab }) };
+    } catch (error) {
+      outcome = { error: error as Error };
+    }
+    const end = this.#context.clock.ms();
+    const ms = end - start;
+    const times = new Map(vms.map((vm) => [vm.name, { start, end }]));
+    return await Promise.all(vms.map((vm) => {
+      if ("output" in outcome) this.#done(step, vm.name, ms, outcome.output, 1);
+      const result: VmResult<{ output: unknown; attempts: number }> = "output" in outcome
+        ? { vm: vm.name, status: "ok", value: { output: outcome.output, attempts: 1 }, ms }
+        : outcome.error instanceof TimeoutError
+        ? { vm: vm.name, status: "timeout", error: outcome.error, ms }
+        : { vm: vm.name, status: "error", error: outcome.error, ms };
+      return this.#targetRecord(step, kind, timeout, result, times);
+    }));
+  }
+
+  /** Tell the listeners a VM is done with a step. */
+  #done(step: Step, vm: string, ms: number, output: unknown, attempt: number): void {
+    this.#context.emit({
+      type: "vm-done",
+      step: step.name,
+      batch: this.#context.batchLabel(),
+      vm,
+      status: "ok",
+      ms,
+      attempt,
+      note: noteOf(output),
+    });
   }
 
   /** One VM's record of a step: when, how it ended, its output or what went wrong. */
@@ -260,7 +296,7 @@ export class Targets {
   ): Promise<unknown> {
     this.#context.report?.qmp(vm.name, `-- step '${step.name}' (${step.action.kind})`);
     const since = this.#marks.get(vm.name)!.previous;
-    return kind.run(step.action, {
+    return kind.run!(step.action, { // runTogether actions went their own way (see run)
       ...this.contextFor(vm, signal, timeout, since),
       hold: (value) => {
         if (owed) owed.held = value;

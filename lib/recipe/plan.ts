@@ -25,6 +25,7 @@ import { actionKind } from "./actions/registry.ts";
 import { isBlock } from "./actions/block.ts";
 import { RecipeError } from "./parse.ts";
 import { showDuration } from "./duration.ts";
+import { planCheckpoints } from "./_resume.ts";
 
 /** A step with its resolved targets, and its children for a block. */
 export interface PlannedStep {
@@ -60,6 +61,8 @@ export interface Plan {
   limit?: string;
   /** The `--start-at` step, if any. */
   startAt?: string;
+  /** The checkpoint the run resumes from (`--resume-from`), if any. */
+  resumeFrom?: string;
 }
 
 /** Options of {@linkcode planRecipe}: Ansible-like run control. */
@@ -68,6 +71,8 @@ export interface PlanOptions {
   limit?: string | undefined;
   /** Skip the steps before the step of this name (finally still runs). */
   startAt?: string | undefined;
+  /** Skip every step up to the `checkpoint: NAME` step: the lab starts from that checkpoint. */
+  resumeFrom?: string | undefined;
 }
 
 /**
@@ -108,8 +113,10 @@ export function planRecipe(recipe: Recipe, seed: number, options: PlanOptions = 
         didYouMean(options.startAt, names),
     });
   }
+  planner.issues.push(...planCheckpoints(steps, cleanup, options.resumeFrom, where));
   if (planner.issues.length > 0) throw new RecipeError(planner.issues);
   const plan: Plan = { recipe, seed, steps, finally: cleanup, vms, probes };
+  if (options.resumeFrom !== undefined) plan.resumeFrom = options.resumeFrom;
   if (options.limit !== undefined) plan.limit = options.limit;
   if (options.startAt !== undefined) plan.startAt = options.startAt;
   return plan;
@@ -340,6 +347,7 @@ export function formatPlan(plan: Plan): string {
       ? [`limit ${plan.limit}: ${plan.vms.join(", ") || "(no VM)"}`]
       : []),
     ...(plan.startAt !== undefined ? [`start at step ${JSON.stringify(plan.startAt)}`] : []),
+    ...(plan.resumeFrom !== undefined ? [`resume from checkpoint '${plan.resumeFrom}'`] : []),
     ...(recipe.hosts.length > 0
       ? [
         "",

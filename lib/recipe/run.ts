@@ -10,17 +10,17 @@
  */
 
 import { judge } from "./verdict.ts";
-import { CorralError, TimeoutError } from "../errors.ts";
+import { TimeoutError } from "../errors.ts";
 import type { Lab } from "../vm/lab.ts";
 import { resolveSelector } from "../vm/select.ts";
-import type { LabContext } from "./actions/action.ts";
+import type { CheckpointSink, LabContext } from "./actions/action.ts";
 import type { LabNetworks } from "../vm/network.ts";
 import type { DetachedVm } from "../vm/vm.ts";
 import { after } from "../_async.ts";
 import { showDuration } from "./duration.ts";
 import type { Recipe, Step } from "./model.ts";
 import { isBlock } from "./actions/block.ts";
-import { type Plan, type PlannedStep, planRecipe, randomSeed, untargetedSteps } from "./plan.ts";
+import { type Plan, type PlannedStep, untargetedSteps } from "./plan.ts";
 import {
   EXIT_CODES,
   type MetricRecord,
@@ -45,6 +45,7 @@ import type { RunEvent, RunListener } from "./run_events.ts";
 import { listenersOf } from "./live/listeners.ts";
 import { Probes } from "./_probes.ts";
 import { Asker } from "./_ask.ts";
+import { checkpointStore, planRun, type Resumed } from "./_checkpoints.ts";
 
 export type { FailurePause, ProgressEvent, RunOptions, RunResult } from "./run_options.ts";
 
@@ -52,6 +53,7 @@ export type { FailurePause, ProgressEvent, RunOptions, RunResult } from "./run_o
  * Run a validated recipe.
  *
  * @throws {RecipeError} The plan found a problem (as `check` would).
+ * @throws {CheckpointError} `resumeFrom` names a checkpoint that cannot be resumed from.
  * @throws {ReportDirError} `reportDir` is not empty and `force` was not given.
  *
  * @example Check, plan and run a tiny recipe
@@ -75,13 +77,7 @@ export type { FailurePause, ProgressEvent, RunOptions, RunResult } from "./run_o
  * ```
  */
 export async function runRecipe(recipe: Recipe, options: RunOptions = {}): Promise<RunResult> {
-  if (options.plan && options.plan.recipe !== recipe) {
-    throw new CorralError("the plan given is not this recipe's: plan the recipe that runs");
-  }
-  const plan = options.plan ?? planRecipe(recipe, options.seed ?? randomSeed(), {
-    limit: options.limit,
-    startAt: options.startAt,
-  });
+  const { plan, resumed } = await planRun(recipe, options);
   const redact = new Redactor(recipe.vars, recipe.secrets);
   const clock = new RunClock();
   const report = options.reportDir
@@ -92,7 +88,7 @@ export async function runRecipe(recipe: Recipe, options: RunOptions = {}): Promi
       reporters: options.reporters,
     })
     : undefined;
-  const runner = new Runner(plan, options, redact, report, clock);
+  const runner = new Runner(plan, options, redact, report, clock, resumed);
   let outcome: Omit<RunResult, "kept">;
   let kept: DetachedVm[];
   try {
@@ -134,6 +130,8 @@ class Runner {
   #batchLabel = "";
   /** What actions with an `undo` owe: the run's steps, then each block batch in it. */
   #undos: UndoStack;
+  /** What the lab starts from (`--resume-from`), and where checkpoint steps save it. */
+  #checkpoints: { from: Resumed | undefined; store: CheckpointSink | undefined };
 
   constructor(
     plan: Plan,
@@ -141,8 +139,11 @@ class Runner {
     redact: Redactor,
     report: ReportDir | undefined,
     clock: RunClock,
+    from?: Resumed,
   ) {
     this.#plan = plan;
+    const store = checkpointStore(options, plan, () => this.#undos.root.pending);
+    this.#checkpoints = { from, store };
     this.#recipe = plan.recipe;
     this.#options = options;
     this.#ask = new Asker(options, () => this.#lab);
@@ -270,6 +271,7 @@ class Runner {
       forks: this.#forks,
       signal: this.#abort.signal,
       emit: (event) => this.#emit(event),
+      checkpoint: this.#checkpoints.from?.lab,
     });
     this.#lab = up.lab;
     this.#networks = up.networks;
@@ -290,7 +292,8 @@ class Runner {
       const vm = this.#lab!.vm(entry.name);
       this.#targets.track(vm);
       this.#events.watch(vm);
-      this.#emit({ type: "vm-up", vm: vm.name, attached: entry.attach !== undefined, pid: vm.pid });
+      const restored = this.#plan.resumeFrom;
+      this.#emit({ type: "vm-up", vm: vm.name, attached: !!entry.attach, restored, pid: vm.pid });
     }
     return true;
   }
@@ -483,7 +486,8 @@ class Runner {
     const up = (name: string) => !this.#absent.has(name);
     const select = (s: string) => resolveSelector(s, this.#lab?.members ?? []).filter(up);
     const recipeDir = this.#recipe.file.replace(/\/?[^/]*$/, "") || ".";
-    return { networks: this.#networks, select, reportDir: this.#report?.dir, recipeDir };
+    const [reportDir, checkpoints] = [this.#report?.dir, this.#checkpoints.store];
+    return { networks: this.#networks, select, reportDir, recipeDir, checkpoints };
   }
 
   /** Tell every listener, secrets masked. */

@@ -22,7 +22,14 @@ export type RunEvent =
     shortSecrets: number;
   }
   /** A VM was launched or attached. */
-  | { type: "vm-up"; vm: string; attached: boolean; pid?: number | undefined }
+  | {
+    type: "vm-up";
+    vm: string;
+    attached: boolean;
+    /** The checkpoint it was restored from, instead of booted. */
+    restored?: string | undefined;
+    pid?: number | undefined;
+  }
   /** A VM could not be launched, attached, or brought up (its host unreachable). */
   | { type: "vm-lost"; vm: string; how: "launched" | "attached" | "brought up"; error: string }
   /** A step begins on its targets (none, and `skipped` says why, when it is skipped). */

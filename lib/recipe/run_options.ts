@@ -55,6 +55,19 @@ export interface RunOptions {
   limit?: string | undefined;
   /** Skip the steps before this one (`--start-at`); finally still runs. */
   startAt?: string | undefined;
+  /**
+   * Where `checkpoint: NAME` steps save the lab (`--checkpoints DIR`, a
+   * folder per checkpoint), and where `resumeFrom` finds it. Default: the
+   * steps save nothing.
+   */
+  checkpoints?: string | undefined;
+  /**
+   * Start the lab from checkpoint NAME in `checkpoints` — no boot — and run
+   * the steps after its `checkpoint: NAME` step (`--resume-from`); its seed
+   * unless `seed` is given. Refused (`CheckpointError`, nothing started)
+   * when the recipe, a VM's spec, the QEMU build or a disk's base changed.
+   */
+  resumeFrom?: string | undefined;
   /** Every QMP message of the run as it goes, secrets masked (`-v`). */
   trace?: ((line: string) => void) | undefined;
   /**

@@ -12,22 +12,42 @@ import { launch, type LaunchOptions, type LaunchSpec } from "./launch.ts";
 import { type Member, resolveSelector, type Selector } from "./select.ts";
 import { type DetachedVm, Vm, type VmConnectOptions } from "./vm.ts";
 import { giveIdentity, prepareTemplates, type Templates } from "./template.ts";
+import { type LabCheckpoint, rekey, restoredSpec, type SavedVm } from "./checkpoint.ts";
 import { buildGuests } from "./_start.ts";
 import type { Host } from "../host/host.ts";
 import type { HostSpec } from "../host/spec.ts";
 import { attachKindOf, connectHost } from "../host/registry.ts";
 
-/** Launch a VM, or start it from a template's saved state and give it its identity. */
+/**
+ * Launch a VM: from the checkpoint's state when it holds the VM (with a
+ * fresh key), else from a template's saved state (with its identity), else
+ * booted.
+ */
 async function launchOrClone(
   spec: LabSpec,
   options: LaunchOptions,
   templates: Templates,
+  saved: SavedVm | undefined,
 ): Promise<Vm> {
+  const timeout = options.timeout ?? 60_000;
+  if (saved) {
+    const restore = { ...options, restore: saved.state, paused: !saved.running };
+    return await settled(
+      launch(restoredSpec(spec, saved), restore),
+      (vm) => rekey(vm, spec, timeout),
+    );
+  }
   const state = templates.stateOf(spec);
   if (state === undefined) return await launch(spec, options);
-  const vm = await launch(templates.cloneSpec(spec), { ...options, restore: state });
+  const clone = launch(templates.cloneSpec(spec), { ...options, restore: state });
+  return await settled(clone, (vm) => giveIdentity(vm, spec, timeout));
+}
+
+/** The VM once `then` is done with it; stopped again when `then` fails. */
+async function settled(launched: Promise<Vm>, then: (vm: Vm) => Promise<void>): Promise<Vm> {
+  const vm = await launched;
   try {
-    await giveIdentity(vm, spec, options.timeout ?? 60_000);
+    await then(vm);
   } catch (error) {
     await vm.dispose();
     throw error;
@@ -66,6 +86,11 @@ export interface LabLaunchOptions extends Omit<LaunchOptions, "hosts"> {
    * `false`, or `CORRAL_TEMPLATE_CACHE=off`: each launch boots its own).
    */
   templateCache?: string | false;
+  /**
+   * Start the VMs a checkpoint holds from it (their state, their disks as
+   * saved) instead of booting them (see `saveCheckpoint`).
+   */
+  checkpoint?: LabCheckpoint;
 }
 
 /** Some VMs of a lab could not be launched; those that could were stopped again. */
@@ -137,8 +162,9 @@ export class Lab implements AsyncDisposable {
     const unreachable = await lab.#connectHosts(specs, options);
     const hostOf = (spec: LabSpec) => Lab.#hostOf(spec, options) ?? "";
     const hosts = lab.#hosts;
+    const savedOf = (spec: LabSpec) => options.checkpoint?.vms.find((vm) => vm.name === spec.name);
     const templates = await prepareTemplates(
-      specs.filter((s) => s.attach === undefined && !unreachable.has(hostOf(s))),
+      specs.filter((s) => s.attach === undefined && !unreachable.has(hostOf(s)) && !savedOf(s)),
       { ...options, hosts },
     ).catch(async (error) => {
       await lab.shutdown();
@@ -154,7 +180,7 @@ export class Lab implements AsyncDisposable {
             : attachKindOf(spec.attach)
             ? lab.#attachThrough(spec, options, signal)
             : spec.attach === undefined
-            ? launchOrClone(spec, { ...options, hosts, signal }, templates)
+            ? launchOrClone(spec, { ...options, hosts, signal }, templates, savedOf(spec))
             : Vm.connect(spec.attach, {
               name: spec.name,
               agent: spec.agentAddress,

@@ -1,4 +1,4 @@
-import { CorralError } from "../../errors.ts";
+import { CheckpointError, CorralError } from "../../errors.ts";
 import { handleExitSignals, killAllLaunched } from "../../vm/exit_cleanup.ts";
 import { parseDuration } from "../../recipe/duration.ts";
 import type { Recipe } from "../../recipe/model.ts";
@@ -39,6 +39,11 @@ options:
   --limit SELECTOR   only these VMs (names, groups, globs, all:!x): the others
                      are not brought up
   --start-at STEP    skip the steps before the step named STEP (finally runs)
+  --checkpoints DIR  checkpoint: NAME steps save every VM (paused at one moment)
+                     into DIR/NAME
+  --resume-from NAME start the lab from checkpoint NAME in --checkpoints DIR (no
+                     boot) and run the steps after it, with the checkpoint's seed;
+                     refused when the recipe, a VM or the QEMU build changed
   --step             ask before each step: run it, skip it, or continue
   --pause-on-failure at the first failing step, leave the lab as it is (faults
                      active) and look inside from this terminal (exec, qmp,
@@ -74,6 +79,8 @@ export default defineCommand({
     json: { type: "boolean", default: false },
     limit: { type: "string" },
     "start-at": { type: "string" },
+    checkpoints: { type: "string" },
+    "resume-from": { type: "string" },
     step: { type: "boolean", default: false },
     "pause-on-failure": { type: "boolean", default: false },
     verbose: { type: "boolean", short: "v", default: false },
@@ -89,6 +96,9 @@ export default defineCommand({
       deadline = given === undefined ? undefined : parseDuration(given);
       if (given !== undefined && deadline === undefined) {
         problems.push(`--deadline ${given}: a duration like 90s or 5m`);
+      }
+      if (text(values, "resume-from") !== undefined && text(values, "checkpoints") === undefined) {
+        problems.push("--resume-from needs --checkpoints DIR: the folder the checkpoint is in");
       }
       for (const asks of ["step", "pause-on-failure"]) {
         if (flag(values, asks) && !Deno.stdin.isTerminal()) {
@@ -106,9 +116,12 @@ export default defineCommand({
       );
       return 2;
     }
+    // Resumed without --seed, the run draws its picks from the checkpoint's seed: planned there.
+    const resumedSeed = control.resumeFrom !== undefined && text(values, "seed") === undefined;
     return await runRecipeCli(recipe, {
       ...control,
-      plan,
+      plan: resumedSeed ? undefined : plan,
+      checkpoints: userPath(text(values, "checkpoints")),
       step: flag(values, "step"),
       pause: flag(values, "pause-on-failure"),
       verbose: flag(values, "verbose"),
@@ -125,9 +138,11 @@ export default defineCommand({
 });
 
 interface RunFlags {
-  plan: Plan;
+  plan: Plan | undefined;
   limit: string | undefined;
   startAt: string | undefined;
+  resumeFrom: string | undefined;
+  checkpoints: string | undefined;
   step: boolean;
   pause: boolean;
   verbose: boolean;
@@ -184,6 +199,9 @@ async function runRecipeCli(recipe: Recipe, flags: RunFlags): Promise<number> {
   try {
     const result = await runRecipe(recipe, {
       plan: flags.plan,
+      ...(flags.plan ? {} : { limit: flags.limit, startAt: flags.startAt }),
+      checkpoints: flags.checkpoints,
+      resumeFrom: flags.resumeFrom,
       trace: flags.verbose ? (line) => console.error(line) : undefined,
       confirm: flags.step ? askStep : undefined,
       onFailure: flags.pause ? pauseAtFailure(print, interrupts.signal) : undefined,
@@ -225,7 +243,7 @@ async function runRecipeCli(recipe: Recipe, flags: RunFlags): Promise<number> {
     }
     return interrupts.exitCode ?? result.exitCode;
   } catch (error) {
-    if (error instanceof ReportDirError) {
+    if (error instanceof ReportDirError || error instanceof CheckpointError) {
       console.error(`corral run: ${error.message}`);
       return 2;
     }

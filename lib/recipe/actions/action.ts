@@ -66,6 +66,26 @@ export interface LabContext {
   reportDir?: string | undefined;
   /** The recipe file's folder: relative paths of files a step takes are read from there. */
   recipeDir?: string | undefined;
+  /** Where `checkpoint` steps save the lab (`--checkpoints DIR`); absent when the run keeps none. */
+  checkpoints?: CheckpointSink | undefined;
+}
+
+/** Saves the lab at a named checkpoint, with what the run knows (its recipe, plan, faults). */
+export interface CheckpointSink {
+  /** Save `vms` as checkpoint `name`; resolves to where, and how long the lab stood still. */
+  save(name: string, vms: readonly Vm[], timeout: number): Promise<unknown>;
+}
+
+/** What an action that runs on all its targets at once gets. */
+export interface TogetherContext {
+  /** The step's target VMs. */
+  vms: readonly Vm[];
+  /** Aborts at the run's deadline, or Ctrl-C. */
+  signal: AbortSignal;
+  /** The step's deadline, in ms. */
+  timeout: number;
+  /** The lab around the VMs. */
+  lab: LabContext;
 }
 
 /** What an action needs of the VMs it targets, checked before anything runs. */
@@ -127,7 +147,13 @@ export interface ActionKind<A extends ActionData = ActionData> {
   /** `check --live`: problems found by asking a real QEMU (commands and arguments it lacks). */
   checkLive?(action: A, vm: Vm): Promise<string[]>;
   /** Do it on one VM; resolves to its output for the journal. */
-  run(action: A, context: RunContext): Promise<unknown>;
+  run?(action: A, context: RunContext): Promise<unknown>;
+  /**
+   * Do it once on all the step's targets together, instead of `run` on each
+   * (a checkpoint pauses every VM at one moment); resolves to the output
+   * every target's record gets. Such an action cannot be a probe.
+   */
+  runTogether?(action: A, context: TogetherContext): Promise<unknown>;
   /**
    * Undo what `run` did (a fault's recovery). When an action has one, the
    * engine runs it on every VM the action started on — also where `run`

@@ -52,6 +52,7 @@ import screenshot from "./screenshot.ts";
 import keyPress from "./keys.ts";
 import typeText from "./type.ts";
 import fetchAction from "./fetch.ts";
+import checkpoint from "./checkpoint.ts";
 
 const kinds: ActionKind[] = [
   qmp,
@@ -93,6 +94,7 @@ const kinds: ActionKind[] = [
   keyPress,
   typeText,
   fetchAction,
+  checkpoint,
   heal,
   sleep,
   block,

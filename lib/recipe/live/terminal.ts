@@ -48,7 +48,14 @@ export function linesOf(event: RunEvent): string[] {
           : []),
       ];
     case "vm-up":
-      return [`  ${event.vm}: ${event.attached ? "attached" : `launched (pid ${event.pid})`}`];
+      return [
+        `  ${event.vm}: ${
+          event.attached
+            ? "attached"
+            : `${event.restored ? `restored from checkpoint '${event.restored}'` : "launched"} ` +
+              `(pid ${event.pid})`
+        }`,
+      ];
     case "vm-lost":
       return [`  ${event.vm}: could not be ${event.how}: ${event.error}`];
     case "step-start":

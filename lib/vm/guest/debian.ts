@@ -243,21 +243,37 @@ echo "corral-debian: provisioned $(hostname)" > /dev/ttyS0
  * once (ioctl RNDRESEEDCRNG, through perl, which every Debian has).
  */
 export function debianIdentity(name: string, key?: string, seed?: Uint8Array): string {
-  const fresh = seed ?? crypto.getRandomValues(new Uint8Array(64));
-  const reseed = `echo ${encodeBase64(fresh)} | base64 -d > /dev/urandom; ` +
-    `perl -e 'open(my $f, ">", "/dev/urandom") or die $!; ioctl($f, 0x5207, 0) or die "reseed: $!"'; `;
-  const authorize = key === undefined ? "" : `mkdir -p -m 700 /root/.ssh && ` +
-    `echo ${
-      encodeBase64(new TextEncoder().encode(key))
-    } | base64 -d > /root/.ssh/authorized_keys && ` +
-    `chmod 600 /root/.ssh/authorized_keys && `;
-  return `set -e; ${reseed}hostname ${name}; echo ${name} > /etc/hostname; ` +
+  return `set -e; ${reseed(seed)}hostname ${name}; echo ${name} > /etc/hostname; ` +
     `printf '127.0.0.1 localhost\\n127.0.1.1 %s\\n' ${name} > /etc/hosts; ` +
     // systemd bind-mounts a transient id over an empty /etc/machine-id: replace it with our own.
     `umount /etc/machine-id 2>/dev/null || true; ` +
     `cat /proc/sys/kernel/random/uuid | tr -d - > /etc/machine-id; ` +
-    `rm -f /etc/ssh/ssh_host_*; ${HOST_KEYS} corral_host_keys; ${authorize}` +
+    `rm -f /etc/ssh/ssh_host_*; ${HOST_KEYS} corral_host_keys; ${authorize(key)}` +
     `systemctl try-restart ssh`;
+}
+
+/**
+ * The shell a guest restored from a checkpoint runs (the same VM, so the
+ * same name and host keys): fresh randomness, and `key` as root's only
+ * authorized key.
+ */
+export function debianRekey(key?: string, seed?: Uint8Array): string {
+  return `set -e; ${reseed(seed)}${authorize(key)}true`;
+}
+
+/** Bytes of this machine's generator into the guest's pool, and its generator reseeded at once. */
+function reseed(seed?: Uint8Array): string {
+  const fresh = seed ?? crypto.getRandomValues(new Uint8Array(64));
+  return `echo ${encodeBase64(fresh)} | base64 -d > /dev/urandom; ` +
+    `perl -e 'open(my $f, ">", "/dev/urandom") or die $!; ioctl($f, 0x5207, 0) or die "reseed: $!"'; `;
+}
+
+/** `key` as root's only authorized SSH key (nothing without one). */
+function authorize(key: string | undefined): string {
+  if (key === undefined) return "";
+  const encoded = encodeBase64(new TextEncoder().encode(key));
+  return `mkdir -p -m 700 /root/.ssh && echo ${encoded} | base64 -d > /root/.ssh/authorized_keys && ` +
+    `chmod 600 /root/.ssh/authorized_keys && `;
 }
 
 /**
