@@ -9,11 +9,11 @@
  */
 
 import assert from "node:assert/strict";
-import { Lab } from "../mod.ts";
+import { Lab, saveCheckpoint } from "../mod.ts";
 
 const SPEC = { guest: "builtin:debian", template: "warm" as const, uplink: true };
 
-Deno.test("debian: template: warm clones wake up booted, each with its own name, machine-id, host keys and login key; each disk its own; the next lab takes the template from the cache", async () => {
+Deno.test("debian: template: warm clones wake up booted, each with its own name, machine-id, host keys and login key; each disk its own; a checkpoint of the lab comes back with what its ext4 held then; the next lab takes the template from the cache", async () => {
   const cache = await Deno.makeTempDir({ prefix: "corral-templates-" });
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
@@ -28,6 +28,7 @@ Deno.test("debian: template: warm clones wake up booted, each with its own name,
       );
       assert.equal(lab.reusedTemplates, 0);
       await checkClones(lab, seen, server.addr.port);
+      await checkCheckpoint(lab);
     }
     // A second lab of the spec: no template boots; its clones are themselves all the same.
     await using again = await Lab.launch(
@@ -72,5 +73,30 @@ async function checkClones(lab: Lab, seen: Set<string>, port: number): Promise<v
   for (const vm of lab.names.map((name) => lab.vm(name))) {
     const mine = await vm.agent.exec("cat /var/lib/mine", { timeout: 60_000 });
     assert.equal(mine.stdout, `${vm.name}\n`);
+  }
+}
+
+/**
+ * Save the lab at a checkpoint, write over each guest's file after it, and
+ * start a lab from the checkpoint: each guest's ext4 holds what it held at
+ * the checkpoint, and it takes the SSH key corral made for the new launch.
+ */
+async function checkCheckpoint(lab: Lab): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "corral-checkpoints-" });
+  try {
+    const vms = lab.names.map((name) => lab.vm(name));
+    const saved = await saveCheckpoint(vms, dir);
+    for (const vm of vms) await vm.agent.exec("echo after > /var/lib/mine && sync");
+    await using back = await Lab.launch(
+      vms.map((vm) => ({ name: vm.name, ...SPEC })),
+      { timeout: 300_000, checkpoint: saved },
+    );
+    for (const vm of back.names.map((name) => back.vm(name))) {
+      const mine = await vm.agent.exec("cat /var/lib/mine /root/.ssh/authorized_keys");
+      const key = (await Deno.readTextFile(`${vm.dir}/ssh_key.pub`)).trim();
+      assert.equal(mine.stdout.trim(), `${vm.name}\n${key}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 }
