@@ -87,6 +87,45 @@ Deno.test("cli: a second Ctrl-C kills every QEMU at once", async () => {
   }, text);
 });
 
+Deno.test("cli: corral test: Ctrl-C stops the suite's recipes (their finally runs), a second kills every QEMU at once", async () => {
+  const text = LONG.replace(
+    "query-status } }",
+    "query-status } }\n  - { name: slow, sleep: 1h, timeout: 2h }",
+  );
+  await withScratch(async (scratch, file) => {
+    const runtimeDir = `${scratch}/run`;
+    const run = startCorral(["test", file], runtimeDir);
+    await run.until("start  ");
+    const qemus = await within(qemusIn(runtimeDir, 2), 60_000, "the suite's two QEMUs to start");
+    Deno.kill(-run.child.pid, "SIGINT");
+    await run.until("SIGINT: stopping the recipes, each running its finally and cleanup");
+    let exited = false;
+    run.child.status.then(() => exited = true);
+    for (const end = performance.now() + 30_000; !exited && performance.now() < end;) {
+      Deno.kill(-run.child.pid, "SIGINT");
+      await delay(50);
+    }
+    const status = await within(
+      run.child.status,
+      1000,
+      "corral test to exit after a second Ctrl-C",
+    );
+    await run.rest();
+    assert.equal(status.code, 130);
+    for (const pid of qemus) assert.ok(!await alive(pid), `QEMU ${pid} outlived the second Ctrl-C`);
+  }, text);
+});
+
+/** The pids of the `count` QEMUs whose sockets are in `runtimeDir`, once they all run. */
+async function qemusIn(runtimeDir: string, count: number): Promise<number[]> {
+  for (;;) {
+    const table = await processes();
+    const found = [...table].filter(([, p]) => p.args.includes(runtimeDir)).map(([pid]) => pid);
+    if (found.length >= count) return found;
+    await delay(50);
+  }
+}
+
 Deno.test("cli: when corral is killed with SIGKILL its QEMUs die; ps shows what is left, gc removes it", async () => {
   await withScratch(async (scratch, file) => {
     const runtimeDir = `${scratch}/run`;

@@ -1,5 +1,5 @@
-import { CheckpointError, CorralError } from "../../errors.ts";
-import { handleExitSignals, killAllLaunched } from "../../vm/exit_cleanup.ts";
+import { CheckpointError } from "../../errors.ts";
+import { handleExitSignals } from "../../vm/exit_cleanup.ts";
 import { parseDuration } from "../../recipe/duration.ts";
 import type { Recipe } from "../../recipe/model.ts";
 import type { Plan, PlannedStep } from "../../recipe/plan.ts";
@@ -13,6 +13,7 @@ import { columns, userPath, wholeNumber } from "../_args.ts";
 import { loadRecipeFor, RECIPE_FLAGS } from "../_recipe_args.ts";
 import { defineCommand, flag, text } from "../command.ts";
 import { pauseAtFailure } from "../_pause.ts";
+import { Interrupts } from "../_interrupts.ts";
 
 const USAGE = `usage: corral run RECIPE [options]
 
@@ -171,10 +172,6 @@ function askStep(planned: PlannedStep): Promise<"run" | "skip" | "all"> {
   }
 }
 
-const SIGNAL_EXIT: Partial<Record<Deno.Signal, number>> = { SIGINT: 130, SIGTERM: 143 };
-/** Signals closer together than this are one keypress delivered twice (measured: 0.3 ms apart). */
-const SAME_KEYPRESS_MS = 200;
-
 async function runRecipeCli(recipe: Recipe, flags: RunFlags): Promise<number> {
   // Progress goes to stdout, or to stderr when stdout carries the JSON journal.
   const stream = flags.json ? Deno.stderr : Deno.stdout;
@@ -194,7 +191,7 @@ async function runRecipeCli(recipe: Recipe, flags: RunFlags): Promise<number> {
     if (!live) return print(line);
     live.line(line);
   };
-  const interrupts = new Interrupts(write);
+  const interrupts = new Interrupts(write, "stopping the steps, running finally and cleanup");
   handleExitSignals(false);
   try {
     const result = await runRecipe(recipe, {
@@ -252,55 +249,6 @@ async function runRecipeCli(recipe: Recipe, flags: RunFlags): Promise<number> {
     live?.stop();
     interrupts.remove();
     handleExitSignals(true);
-  }
-}
-
-/**
- * Ctrl-C and SIGTERM during a run: the first aborts the steps (finally and
- * cleanup still run), a second kills every QEMU and exits at once.
- */
-class Interrupts {
-  #controller = new AbortController();
-  #first: Deno.Signal | undefined;
-  #firstAt = 0;
-  #handlers: [Deno.Signal, () => void][];
-
-  constructor(write: (line: string) => void) {
-    this.#handlers = (["SIGINT", "SIGTERM"] as const).map((signal) => {
-      const handler = () => this.#on(signal, write);
-      Deno.addSignalListener(signal, handler);
-      return [signal, handler];
-    });
-  }
-
-  /** Aborts at the first signal. */
-  get signal(): AbortSignal {
-    return this.#controller.signal;
-  }
-
-  /** 130 or 143 once interrupted. */
-  get exitCode(): number | undefined {
-    return this.#first && SIGNAL_EXIT[this.#first];
-  }
-
-  /** Stop listening. */
-  remove(): void {
-    for (const [signal, handler] of this.#handlers) Deno.removeSignalListener(signal, handler);
-  }
-
-  #on(signal: Deno.Signal, write: (line: string) => void): void {
-    // One Ctrl-C can arrive twice: from the terminal, and forwarded by `deno task`.
-    if (this.#first !== undefined && performance.now() - this.#firstAt < SAME_KEYPRESS_MS) return;
-    if (this.#first !== undefined) {
-      killAllLaunched();
-      Deno.exit(SIGNAL_EXIT[signal]);
-    }
-    this.#first = signal;
-    this.#firstAt = performance.now();
-    write(
-      `${signal}: stopping the steps, running finally and cleanup (${signal} again kills every QEMU now)`,
-    );
-    this.#controller.abort(new CorralError(`interrupted by ${signal}`));
   }
 }
 

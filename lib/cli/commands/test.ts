@@ -11,6 +11,8 @@ import {
 import { writeSuiteReport } from "../../recipe/suite/suite_report.ts";
 import { userPath, wholeNumber } from "../_args.ts";
 import { defineCommand, type FlagValues, text, texts } from "../command.ts";
+import { Interrupts } from "../_interrupts.ts";
+import { handleExitSignals } from "../../vm/exit_cleanup.ts";
 
 const USAGE = `usage: corral test [PATH…] [options]
 
@@ -91,9 +93,11 @@ export default defineCommand({
       `corral test: ${entries.length} recipe run(s), ${jobs} at once, memory budget ${budget} MiB`,
     );
     if (report) await Deno.mkdir(report, { recursive: true });
-    const abort = new AbortController();
-    const stop = () => abort.abort();
-    Deno.addSignalListener("SIGINT", stop);
+    const interrupts = new Interrupts(
+      (line) => console.log(line),
+      "stopping the recipes, each running its finally and cleanup",
+    );
+    handleExitSignals(false);
     try {
       const results = await runSuite(entries, {
         jobs,
@@ -101,16 +105,16 @@ export default defineCommand({
         reruns,
         reportDir: report,
         quarantine,
-        signal: abort.signal,
+        signal: interrupts.signal,
         onEvent: (event) => console.log(eventLine(event)),
       });
       if (report) await writeSuiteReport(report, results);
       console.log(summaryLines(results).join("\n"));
       if (report) console.log(`report: ${report}/index.html (and junit.xml, a folder per run)`);
-      if (abort.signal.aborted) return 130;
-      return suitePassed(results) ? 0 : 1;
+      return interrupts.exitCode ?? (suitePassed(results) ? 0 : 1);
     } finally {
-      Deno.removeSignalListener("SIGINT", stop);
+      interrupts.remove();
+      handleExitSignals(true);
     }
   },
 });
