@@ -36,8 +36,12 @@ options:
                      (new or empty)
   -h, --help         this help
 
+Ctrl-C stops the recipes, each running its finally and cleanup; a second
+Ctrl-C kills every QEMU at once.
+
 exit codes: 0 every recipe passed (or was flaky, or failed under a quarantine
-that holds), 1 some failed, 2 invalid input, 130 interrupted`;
+that holds), 1 some failed, 2 invalid input, 130 interrupted (SIGINT),
+143 terminated (SIGTERM)`;
 
 /** `corral test [PATH…]`: a suite of recipes in parallel, admitted by memory. */
 export default defineCommand({
