@@ -4,7 +4,9 @@
  * otherwise it prints the exact command to run and exits 1. With
  * `--linux`, it also builds the `builtin:linux` guest ahead of its first
  * use (and installs qemu-guest-agent, whose libraries go into it); with
- * `--debian`, the `builtin:debian` image.
+ * `--debian`, the `builtin:debian` image; with `--backports`, QEMU 10.0
+ * from bookworm-backports next to the system's (for
+ * `recipes/qemu-upgrade.yaml`).
  *
  * @module
  */
@@ -110,6 +112,19 @@ if (import.meta.main) {
     }
   }
   if (Deno.args.includes("--debian")) await setupDebian();
+  if (Deno.args.includes("--backports")) await setupBackports();
+}
+
+/** `--backports`: QEMU 10.0 from bookworm-backports, unpacked next to the system's QEMU. */
+async function setupBackports(): Promise<void> {
+  const script = new URL("install_qemu_backports.sh", import.meta.url).pathname;
+  const out = await new Deno.Command("bash", { args: [script], stderr: "inherit" }).output();
+  const wrapper = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success) {
+    console.error("corral setup: QEMU 10.0 from bookworm-backports could not be installed");
+    Deno.exit(1);
+  }
+  console.error(`corral setup: QEMU 10.0 ready next to the system's (${wrapper})`);
 }
 
 /** `--debian`: build the `builtin:debian` image ahead of its first use (mmdebstrap, as root installed). */

@@ -15,7 +15,7 @@ import { Console } from "./console.ts";
 import { TINY_IMAGE } from "./guest/_tiny_image.ts";
 import { makeVmDir } from "../_runtime_dir.ts";
 import type { QemuChild } from "../_process.ts";
-import type { Host } from "../host/host.ts";
+import type { Host, ToolResult } from "../host/host.ts";
 import { LOCAL } from "../host/local.ts";
 import { writeRecord } from "./registry.ts";
 import { makeDisks } from "./_disks.ts";
@@ -103,6 +103,11 @@ export class Machine {
   /** This QEMU instance's name: the VM's, unless launched with `instance`. */
   get instance(): string {
     return this.#options.instance ?? this.spec.name;
+  }
+
+  /** Run a program where this QEMU runs (another QEMU's `--version`, say). */
+  tool(program: string, args: string[]): Promise<ToolResult> {
+    return this.#place.tool(program, args);
   }
 
   /** The launch options a caller may have set for the VM's life. */

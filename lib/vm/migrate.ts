@@ -15,6 +15,7 @@ import { formatMs } from "../_text.ts";
 import type { LaunchSpec, Machine } from "./machine.ts";
 import type { VmHandle as Vm } from "./handle.ts";
 import { migrationEnd } from "./_migration.ts";
+import { upgradeChanges } from "./_upgrade.ts";
 
 /** Options of {@linkcode migrate}. */
 export interface MigrateOptions {
@@ -57,6 +58,12 @@ export interface MoveOptions extends MigrateOptions {
   instance?: string;
   /** Changes to the spec for the new QEMU (another `qemu` binary, say); devices must match. */
   changes?: Partial<LaunchSpec>;
+  /**
+   * Move onto this QEMU build (a path), the machine type the VM runs pinned
+   * (so 7.2 → 10.0 works); a move to an older build or one without that
+   * machine type is refused before anything stops.
+   */
+  qemu?: string;
 }
 
 /** What `vm.migrate()` did: the migration's figures, and which instances. */
@@ -67,6 +74,8 @@ export interface MoveResult extends MigrationResult {
   to: string;
   /** Its QEMU's pid now. */
   pid: number;
+  /** Moved onto another QEMU build (`qemu`): the machine type pinned there. */
+  machine?: string;
 }
 
 /**
@@ -93,10 +102,14 @@ export async function moveVm(
   const signal = options.signal ? AbortSignal.any([options.signal, expiry.signal]) : expiry.signal;
   const started = performance.now();
   try {
+    const changes = options.qemu === undefined ? options.changes : {
+      ...options.changes,
+      ...await upgradeChanges(vm, options.qemu, (program, args) => machine.tool(program, args)),
+    };
     let target: Vm;
     try {
       // The destination gets the devices hot-plugged into the source too: they must match.
-      target = await start(await machine.twin(to, options.changes, signal));
+      target = await start(await machine.twin(to, changes, signal));
     } catch (error) {
       const why = signal.aborted
         ? `was not started: ${stopped(signal.reason, timeout)}`
@@ -115,7 +128,8 @@ export async function moveVm(
       throw error;
     }
     await takeOver(target);
-    return { ...result, from, to, pid: vm.pid! };
+    const pinned = options.qemu === undefined ? {} : { machine: changes!.machine! };
+    return { ...result, from, to, pid: vm.pid!, ...pinned };
   } finally {
     clearTimeout(timer);
   }

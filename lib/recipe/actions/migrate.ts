@@ -14,11 +14,14 @@ interface Migrate extends ActionData {
   /** Bytes per second. */
   maxBandwidth?: number;
   downtimeLimit?: number;
+  /** Another QEMU build to move onto (a path). */
+  qemu?: string;
 }
 
 /**
- * `migrate: { to, mode, postcopy-after, max-bandwidth, downtime-limit }`:
- * live-migrate the VM to a new QEMU started from its spec; the recipe's VM
+ * `migrate: { to, host, qemu, mode, postcopy-after, max-bandwidth, downtime-limit }`:
+ * live-migrate the VM to a new QEMU started from its spec (on another host,
+ * or another QEMU build with the machine type pinned); the recipe's VM
  * then is the destination (later steps, console, agent and reports follow
  * it) and the old QEMU is stopped. Its output has the migration's figures
  * (`downtimeMs`, `totalTimeMs`, …) for metrics.
@@ -30,6 +33,9 @@ export default defineAction({
   options: {
     to: opt.template("the new instance's name; default NAME-m1, NAME-m2, …"),
     host: opt.string("the SSH host to move to; default: where it runs"),
+    qemu: opt.string(
+      "another QEMU build to move onto (a path), the VM's machine type pinned; an older build is refused",
+    ),
     mode: withDefault(opt.oneOf(["precopy", "postcopy"] as const), "precopy"),
     "postcopy-after": opt.duration(),
     "max-bandwidth": opt.bytesPerSecond("bytes per second: 1G, 500M, or a number (default 1G)"),
@@ -44,6 +50,7 @@ export default defineAction({
       kind: "migrate" as const,
       to: values.to,
       host: values.host,
+      qemu: values.qemu,
       mode: values.mode,
       postcopyAfter,
       maxBandwidth: values["max-bandwidth"],
@@ -60,6 +67,7 @@ export default defineAction({
     const moved = await vm.migrate({
       instance: action.to ? render(action.to) : undefined,
       changes: action.host === undefined ? undefined : { host: action.host },
+      qemu: action.qemu,
       mode: action.mode,
       postcopyAfter: action.postcopyAfter,
       maxBandwidth: action.maxBandwidth,
