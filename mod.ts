@@ -112,6 +112,7 @@ export {
 export * from "./lib/vm/snapshot.ts";
 export * from "./lib/vm/backup.ts";
 export type { ThrottleOptions } from "./lib/vm/throttle.ts";
+export { addCpus, addMemory, type DiskResize, resizeDisk } from "./lib/vm/grow.ts";
 export type { DiskError, DiskFaultOptions, DiskOps } from "./lib/vm/disk_fault.ts";
 export type { CpuLimit } from "./lib/vm/cpu_limit.ts";
 export { LabNetworks, type NetworkSpec, type Nic } from "./lib/vm/network.ts";

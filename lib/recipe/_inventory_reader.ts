@@ -397,9 +397,11 @@ export class InventoryReader extends ChecksReader {
       else if (key === "groups" || key === "args" || key === "networks") {
         const items = this.list(value).map((item) => this.string(item, `${where}.${key}`));
         if (items.every((item) => item !== undefined)) fields[key] = items;
-      } else if (key === "cpus") fields.cpus = this.positiveInt(value, `${where}.cpus`);
-      else if (key === "panic") fields.panic = this.oneOf(value, `${where}.panic`, PANIC_POLICIES);
-      else if (key === "cloud-init") fields[key] = camelKeys(this.value(value));
+      } else if (key === "cpus" || key === "maxcpus" || key === "slots") {
+        fields[key] = this.positiveInt(value, `${where}.${key}`);
+      } else if (key === "panic") {
+        fields.panic = this.oneOf(value, `${where}.panic`, PANIC_POLICIES);
+      } else if (key === "cloud-init") fields[key] = camelKeys(this.value(value));
       else fields[key] = this.value(value);
     }
     return fields;

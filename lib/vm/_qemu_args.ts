@@ -53,8 +53,11 @@ export function qemuArgs(
         : guest === "builtin:debian" || imageGuest(spec) !== undefined
         ? 512
         : 256);
-    if (memory !== undefined) args.push("-m", typeof memory === "number" ? `${memory}M` : memory);
-    if (spec.cpus !== undefined) args.push("-smp", String(spec.cpus));
+    if (memory !== undefined) args.push("-m", memoryArg(memory, spec));
+    if (spec.cpus !== undefined || spec.maxcpus !== undefined) {
+      const cpus = spec.cpus ?? 1;
+      args.push("-smp", spec.maxcpus ? `cpus=${cpus},maxcpus=${spec.maxcpus}` : String(cpus));
+    }
     args.push("-accel", spec.accel ?? defaultAccel());
     args.push(...guestDrive(guest, dir), ...diskArgs(spec, dir));
     spec.nics?.forEach((nic, i) => {
@@ -146,6 +149,23 @@ function mac(name: string, index: number): string {
   }
   const bytes = [0x52, 0x54, 0x00, (hash >>> 16) & 255, (hash >>> 8) & 255, hash & 255];
   return bytes.map((b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
+/** `-m`: the size, and with `slots` the slots and the most memory DIMMs can bring it to. */
+function memoryArg(memory: number | string, spec: LaunchSpec): string {
+  const size = typeof memory === "number" ? `${memory}M` : memory;
+  if (!spec.slots) return size;
+  const maxmem = spec.maxmem ?? `${mebibytes(size) + spec.slots * 1024}M`;
+  return `size=${size},slots=${spec.slots},maxmem=${
+    typeof maxmem === "number" ? `${maxmem}M` : maxmem
+  }`;
+}
+
+/** `256M`, `1G`, `512` (MiB) in MiB. */
+function mebibytes(size: string): number {
+  const match = /^(\d+)([KMGT]?)$/i.exec(size)!;
+  const unit = { K: 1 / 1024, M: 1, G: 1024, T: 1024 ** 2 }[match[2]!.toUpperCase()] ?? 1;
+  return Number(match[1]) * unit;
 }
 
 /** QEMU option values double their commas. */

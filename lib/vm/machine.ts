@@ -49,6 +49,8 @@ export class Machine {
   #given: LaunchSpec;
   #earlierLogs: string[] = [];
   #plugged = new Map<string, Record<string, unknown>>();
+  /** Objects added at run time (a hot-plugged DIMM's memory backend), by id. */
+  #objects = new Map<string, Record<string, unknown>>();
   #options: LaunchOptions;
   #process: QemuChild | undefined;
   #place: Host;
@@ -134,6 +136,7 @@ export class Machine {
       signal: signal ?? this.#options.signal,
     }, this);
     twin.#plugged = new Map(this.#plugged);
+    twin.#objects = new Map(this.#objects);
     return twin;
   }
 
@@ -175,6 +178,11 @@ export class Machine {
         });
       }
     }
+  }
+
+  /** Note an object added to this QEMU (`object-add`): a destination gets it too. */
+  pluggedObject(object: { id: string } & Record<string, unknown>): void {
+    this.#objects.set(object.id, object);
   }
 
   /**
@@ -317,6 +325,7 @@ export class Machine {
     await this.#removeSockets();
     const args = [
       ...qemuArgs(this.spec, this.qemuDir, true, this.instance),
+      ...[...this.#objects.values()].flatMap((object) => ["-object", JSON.stringify(object)]),
       ...[...this.#plugged.values()].flatMap((device) => ["-device", JSON.stringify(device)]),
       ...(this.#options.incoming || this.#options.restore ? ["-incoming", "defer"] : []),
     ];

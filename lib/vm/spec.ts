@@ -85,6 +85,12 @@ export interface LaunchSpec {
   memory?: number | string;
   /** Number of virtual CPUs. Default 1. */
   cpus?: number;
+  /** The CPUs the VM can grow to while it runs (`cpus: { add }`, `vm.addCpus`). Default: `cpus`. */
+  maxcpus?: number;
+  /** Memory slots for DIMMs added while the VM runs (`memory: { add }`, `vm.addMemory`). Default 0. */
+  slots?: number;
+  /** With `slots`: the memory the VM can grow to (MiB or `4G`). Default: `memory` + 1 GiB per slot. */
+  maxmem?: number | string;
   /** QEMU machine type. Default `pc` (`none` for guest `none`). */
   machine?: string;
   /** The QEMU binary. Default `$CORRAL_QEMU` or `qemu-system-x86_64`. */
@@ -221,8 +227,17 @@ export function validateSpec(spec: LaunchSpec): string[] {
   if (spec.accel !== undefined && spec.accel !== "kvm" && spec.accel !== "tcg") {
     problems.push(`accel must be kvm or tcg, not ${JSON.stringify(spec.accel)}`);
   }
-  if (spec.cpus !== undefined && (!Number.isInteger(spec.cpus) || spec.cpus < 1)) {
-    problems.push(`cpus must be a positive integer, not ${JSON.stringify(spec.cpus)}`);
+  for (const key of ["cpus", "maxcpus", "slots"] as const) {
+    const value = spec[key];
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+      problems.push(`${key} must be a positive integer, not ${JSON.stringify(value)}`);
+    }
+  }
+  if ((spec.maxcpus ?? Infinity) < (spec.cpus ?? 1)) {
+    problems.push(`maxcpus (${spec.maxcpus}) is fewer than cpus (${spec.cpus ?? 1})`);
+  }
+  if (spec.maxmem !== undefined && spec.slots === undefined) {
+    problems.push("maxmem needs slots: the memory slots DIMMs are added into");
   }
   if (
     spec.memory !== undefined &&
@@ -367,6 +382,12 @@ export const SPEC_FIELDS: Readonly<Record<string, Schema>> = {
   },
   memory: { anyOf: [{ type: "number" }, { type: "string" }] },
   cpus: { type: "integer", minimum: 1 },
+  maxcpus: { type: "integer", minimum: 1, description: "CPUs the VM can grow to (cpus: { add })" },
+  slots: { type: "integer", minimum: 1, description: "memory slots for memory: { add }" },
+  maxmem: {
+    anyOf: [{ type: "number" }, { type: "string" }],
+    description: "with slots: the memory the VM can grow to (default: memory + 1G per slot)",
+  },
   machine: text(),
   qemu: text(),
   args: texts,

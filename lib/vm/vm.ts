@@ -366,6 +366,18 @@ export class Vm extends VmLifecycle implements VmHandle {
   }
 
   /**
+   * Add a QOM object (`object-add`: a memory backend for a DIMM, say). A
+   * launched VM remembers it, as it does hot-plugged devices.
+   */
+  async objectAdd(
+    object: { "qom-type": string; id: string } & Record<string, unknown>,
+    options: ActionOptions = {},
+  ): Promise<void> {
+    await this.qmp.execute("object-add", object as never, this.deadline(options).next());
+    this.machine?.pluggedObject(object);
+  }
+
+  /**
    * Remove a device (`device_del`) and resolve once `DEVICE_DELETED` says it
    * is gone (the command itself returns before, for PCI after the guest agreed).
    */

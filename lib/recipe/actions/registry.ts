@@ -53,6 +53,10 @@ import keyPress from "./keys.ts";
 import typeText from "./type.ts";
 import fetchAction from "./fetch.ts";
 import checkpoint from "./checkpoint.ts";
+import resizeDisk from "./resize_disk.ts";
+import cpus from "./cpus.ts";
+import memory from "./memory.ts";
+import balloon from "./balloon.ts";
 
 const kinds: ActionKind[] = [
   qmp,
@@ -68,6 +72,10 @@ const kinds: ActionKind[] = [
   snapshot,
   backup,
   hotplug,
+  resizeDisk,
+  cpus,
+  memory,
+  balloon,
   waitEvent,
   waitStatus,
   console,
