@@ -16,6 +16,7 @@ import type { LaunchSpec, Machine } from "./machine.ts";
 import type { VmHandle as Vm } from "./handle.ts";
 import { migrationEnd } from "./_migration.ts";
 import { upgradeChanges } from "./_upgrade.ts";
+import { deadlineOf, type ProgressWatch, watchProgress } from "./_converge.ts";
 
 /** Options of {@linkcode migrate}. */
 export interface MigrateOptions {
@@ -29,6 +30,19 @@ export interface MigrateOptions {
   downtimeLimit?: number;
   /** Deadline for the whole migration, in ms. Default 120,000. */
   timeout?: number;
+  /** Throttle the guest's CPUs while it dirties memory faster than it is sent (QEMU's auto-converge). */
+  autoConverge?: boolean;
+  /**
+   * Cancel the migration when the RAM still to send has not shrunk for
+   * this long, in ms (KubeVirt's `progressTimeout`): a link that carries
+   * nothing, a guest that never lets it converge. Default: no such watch.
+   */
+  stallTimeout?: number;
+  /**
+   * A deadline of this many ms per GiB of guest memory, when shorter than
+   * `timeout` (KubeVirt's `completionTimeoutPerGiB`).
+   */
+  deadlinePerGib?: number;
   /**
    * Abandons the migration: it is not started, or it is cancelled, and the
    * source runs on, before the call rejects.
@@ -169,18 +183,21 @@ export async function migrate(
       vm: source.name,
     });
   }
-  const timeout = options.timeout ?? 120_000;
-  const shown = shownTimeout ?? timeout;
+  const deadline = await deadlineOf(source, options.timeout ?? 120_000, options.deadlinePerGib);
+  const timeout = deadline.ms;
+  const shown = Math.min(shownTimeout ?? timeout, timeout);
   const postcopy = options.mode === "postcopy";
   const capabilities = [
     { capability: "events" as const, state: true },
     ...(postcopy ? [{ capability: "postcopy-ram" as const, state: true }] : []),
+    ...(options.autoConverge ? [{ capability: "auto-converge" as const, state: true }] : []),
   ];
   const wasRunning = (await source.status()).running;
   const uri = target.incomingUri(source);
   const signal = options.signal;
   const done = (vm: Vm, since: number) => migrationEnd(vm.client.journal, since, timeout, signal);
   let switcher: ReturnType<typeof setTimeout> | undefined;
+  let watch: ProgressWatch | undefined;
   try {
     for (const vm of [source, target]) {
       await vm.execute("migrate-set-capabilities", { capabilities });
@@ -201,7 +218,8 @@ export async function migrate(
         options.postcopyAfter ?? 1000,
       );
     }
-    const ended = await done(source, sourceMark);
+    watch = watchProgress(source, options.stallTimeout);
+    const ended = await Promise.race([done(source, sourceMark), watch.stalled]);
     if (ended !== "completed") {
       throw new MigrationError(
         `the migration ${ended}${await failure(source)}${await refusal(target)}`,
@@ -219,8 +237,10 @@ export async function migrate(
     if (wasRunning && !(await target.status()).running) await target.resume();
     return await figures(source, postcopy);
   } catch (error) {
-    throw await undo(source, target, { error, wasRunning, signal, shown });
+    watch?.stop();
+    throw await undo(source, target, { error, wasRunning, signal, shown, why: deadline.why });
   } finally {
+    watch?.stop();
     clearTimeout(switcher);
   }
 }
@@ -247,7 +267,14 @@ async function figures(source: Vm, postcopy: boolean): Promise<MigrationResult> 
 async function undo(
   source: Vm,
   target: Vm,
-  why: { error: unknown; wasRunning: boolean; signal: AbortSignal | undefined; shown: number },
+  why: {
+    error: unknown;
+    wasRunning: boolean;
+    signal: AbortSignal | undefined;
+    shown: number;
+    /** What the deadline is made of (`deadline-per-gib`), if not `timeout`. */
+    why: string;
+  },
 ): Promise<MigrationError> {
   const { error, signal } = why;
   const cancelMark = source.mark();
@@ -267,7 +294,9 @@ async function undo(
     return new MigrationError(`${error.detail}; ${after}`, { vm: source.name, cause: error });
   }
   const message = error instanceof TimeoutError || signal?.aborted
-    ? `${stopped(signal?.aborted ? signal.reason : error, why.shown)}: cancelled, ${after}`
+    ? `${
+      stopped(signal?.aborted ? signal.reason : error, why.shown)
+    }${why.why}: cancelled, ${after}`
     : `the migration could not run: ${(error as Error).message}; ${after}`;
   return new MigrationError(message, { vm: source.name, cause: error });
 }

@@ -16,10 +16,14 @@ interface Migrate extends ActionData {
   downtimeLimit?: number;
   /** Another QEMU build to move onto (a path). */
   qemu?: string;
+  autoConverge?: boolean;
+  stallTimeout?: number;
+  deadlinePerGib?: number;
 }
 
 /**
- * `migrate: { to, host, qemu, mode, postcopy-after, max-bandwidth, downtime-limit }`:
+ * `migrate: { to, host, qemu, mode, postcopy-after, max-bandwidth, downtime-limit,
+ * auto-converge, stall-timeout, deadline-per-gib }`:
  * live-migrate the VM to a new QEMU started from its spec (on another host,
  * or another QEMU build with the machine type pinned); the recipe's VM
  * then is the destination (later steps, console, agent and reports follow
@@ -40,6 +44,15 @@ export default defineAction({
     "postcopy-after": opt.duration(),
     "max-bandwidth": opt.bytesPerSecond("bytes per second: 1G, 500M, or a number (default 1G)"),
     "downtime-limit": opt.duration(),
+    "auto-converge": opt.bool(
+      "throttle the guest's CPUs while it dirties memory faster than it is sent",
+    ),
+    "stall-timeout": opt.duration(
+      "cancel when the RAM still to send has not shrunk for this long (KubeVirt's progressTimeout)",
+    ),
+    "deadline-per-gib": opt.duration(
+      "a deadline per GiB of guest memory, when shorter than the step's",
+    ),
   },
   build(values, tools, nodes): Migrate | undefined {
     const postcopyAfter = values["postcopy-after"];
@@ -55,6 +68,9 @@ export default defineAction({
       postcopyAfter,
       maxBandwidth: values["max-bandwidth"],
       downtimeLimit: values["downtime-limit"],
+      autoConverge: values["auto-converge"],
+      stallTimeout: values["stall-timeout"],
+      deadlinePerGib: values["deadline-per-gib"],
     });
   },
   validate: (action, { hosts }) =>
@@ -72,6 +88,9 @@ export default defineAction({
       postcopyAfter: action.postcopyAfter,
       maxBandwidth: action.maxBandwidth,
       downtimeLimit: action.downtimeLimit,
+      autoConverge: action.autoConverge,
+      stallTimeout: action.stallTimeout,
+      deadlinePerGib: action.deadlinePerGib,
       timeout,
       signal,
     });
