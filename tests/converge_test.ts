@@ -1,59 +1,40 @@
 /**
- * Migration convergence control (issue 25): `stall-timeout` cancels a
- * migration whose remaining RAM stops shrinking (here its destination is
- * stopped mid-stream, so the link carries nothing), `deadline-per-gib`
- * bounds it by the guest's size, and `auto-converge` is asked of QEMU; a
- * cancelled move leaves the VM running where it was, and the next move
- * goes through.
+ * Migration convergence control (issue 25): `deadlinePerGib` bounds a
+ * migration by the guest's size, `stallTimeout` cancels one whose remaining
+ * RAM stops shrinking (here its destination is stopped mid-stream, so the
+ * link carries nothing), and `autoConverge` is asked of QEMU; a cancelled
+ * move leaves the VM running where it was, and the next move goes through.
  */
 
 import assert from "node:assert/strict";
-import { launch, MigrationError } from "../mod.ts";
+import { launch, MigrationError, parseRecipe } from "../mod.ts";
 import { processes } from "../lib/vm/_procs.ts";
 import { delay } from "../lib/_async.ts";
-import { corral, recipeFile } from "./_cli.ts";
 
-const RECIPE = `recipe: 1
-name: converge
-vms: { a: { guest: builtin:linux } }
-defaults: { timeout: 30s }
-steps:
-  - { name: booted, wait-agent: {} }
-  - name: past its deadline per GiB
-    migrate: { max-bandwidth: 1M, deadline-per-gib: 10s }
-    continue-on-error: true
-  - { name: still here, wait-status: { status: running } }
-  - { name: answers, agent: { exec: "echo here", expect: here } }
-  - { name: moved, migrate: { auto-converge: true, stall-timeout: 5s, deadline-per-gib: 60s } }
-  - { name: running there, wait-status: { status: running } }
-`;
-
-Deno.test("converge: a migration past its deadline per GiB is cancelled with the reason, the VM running where it was; auto-converge with the watches on moves it", async () => {
-  const file = await recipeFile(RECIPE);
-  try {
-    const run = await corral(["run", file, "--json"]);
-    const journal = JSON.parse(run.out);
-    const target = (name: string) =>
-      journal.steps.find((s: { name: string }) => s.name === name).targets[0];
-    assert.equal(journal.verdict, "pass", run.err);
-    assert.match(
-      target("past its deadline per GiB").error,
-      /did not complete within [\d.]+ m?s \(deadline-per-gib 10 s × 0\.\d+ GiB\): cancelled, the source runs on/,
-    );
-    assert.equal(target("moved").output.from, "a");
-  } finally {
-    await Deno.remove(file);
-  }
-});
-
-Deno.test("converge: a migration whose destination stops taking the stream is cancelled after stall-timeout, the VM running on where it was", async () => {
+Deno.test("converge: a migration past its deadline per GiB, and one whose destination stops taking the stream, are cancelled with the reason, the VM running on where it was; with auto-converge and both watches on it moves", async () => {
   await using vm = await launch({ name: "stalls", guest: "builtin:linux" });
   await vm.agent.waitReady({ timeout: 120_000 });
   const pid = vm.pid;
+  const runsOn = async () => {
+    assert.equal(vm.pid, pid);
+    assert.equal((await vm.status()).status, "running");
+    assert.equal((await vm.agent.exec("echo here")).stdout, "here\n");
+  };
+
+  // 256 MiB at 1 MiB/s cannot make 10 s per GiB (2.5 s).
+  await assert.rejects(
+    () => vm.migrate({ maxBandwidth: 2 ** 20, deadlinePerGib: 10_000 }),
+    (error) =>
+      error instanceof MigrationError &&
+      /did not complete within 2\.5 s \(deadline-per-gib 10 s × 0\.25 GiB\): cancelled, the source runs on/
+        .test(error.message),
+  );
+  await runsOn();
+
   const moving = vm.migrate({ maxBandwidth: 10 * 2 ** 20, stallTimeout: 1000, timeout: 60_000 });
   // Once the stream flows, the destination stops reading it: it is stopped (SIGSTOP).
   while ((await vm.execute("query-migrate")).status !== "active") await delay(20);
-  const destination = [...await processes()].find(([, p]) => p.args.includes("-name stalls-m1"));
+  const destination = [...await processes()].find(([, p]) => p.args.includes("-name stalls-m"));
   Deno.kill(destination![0], "SIGSTOP");
   await assert.rejects(
     () => moving,
@@ -61,7 +42,36 @@ Deno.test("converge: a migration whose destination stops taking the stream is ca
       error instanceof MigrationError &&
       /no progress for 1 s: [\d.]+ MiB of RAM still to send/.test(error.message),
   );
-  assert.equal(vm.pid, pid);
-  assert.equal((await vm.status()).status, "running");
+  await runsOn();
+
+  const moved = await vm.migrate({
+    autoConverge: true,
+    stallTimeout: 5000,
+    deadlinePerGib: 60_000,
+  });
+  assert.notEqual(vm.pid, pid);
+  assert.equal(moved.from, "stalls");
   assert.equal((await vm.agent.exec("echo here")).stdout, "here\n");
+});
+
+Deno.test("converge: migrate's auto-converge, stall-timeout and deadline-per-gib are read from a recipe", () => {
+  const recipe = parseRecipe(
+    `recipe: 1
+name: opts
+vms: { a: {} }
+steps:
+  - { name: m, migrate: { auto-converge: true, stall-timeout: 30s, deadline-per-gib: 10s } }
+`,
+    "opts.yaml",
+  );
+  assert.deepEqual(
+    recipe.steps[0]!.action,
+    {
+      kind: "migrate",
+      mode: "precopy",
+      autoConverge: true,
+      stallTimeout: 30_000,
+      deadlinePerGib: 10_000,
+    },
+  );
 });
