@@ -407,7 +407,9 @@ function describeVm(vm: InventoryVm): string {
   const spec = vm.spec ?? { name: vm.name };
   const boot = spec.guest ?? (spec.kernel ? `kernel ${spec.kernel}` : "builtin:tiny");
   const initrd = spec.guest === undefined && spec.initrd ? ` + initrd ${spec.initrd}` : "";
-  const disks = (spec.disks ?? []).map((d) => "base" in d ? `overlay of ${d.base}` : `${d.size}`);
+  const disks = (spec.disks ?? []).map((d) =>
+    "base" in d ? `overlay of ${d.base}` : "file" in d ? d.file : `${d.size}`
+  );
   const extras = [
     ...(spec.memory !== undefined ? [`memory ${spec.memory}`] : []),
     ...(disks.length ? [`disks ${disks.join(", ")}`] : []),

@@ -39,13 +39,12 @@ type NodeInfo = {
 /** Every disk with a medium, in QEMU's order; corral's own disks by their qcow2 node. */
 export async function disksOf(vm: Vm): Promise<Disk[]> {
   const blocks = await vm.execute("query-block");
-  const wrapped = blocks.some((b) => b.inserted?.["node-name"] === diskNodes(b.device).io);
+  const wrapped = blocks.some((b) => /-io(-\d+)?$/.test(b.inserted?.["node-name"] ?? ""));
   const nodes = wrapped ? await vm.execute("query-named-block-nodes", { flat: true }) : [];
   // A medium without a node name (an empty drive's) cannot be named in blockdev commands.
   return blocks.flatMap(({ device, inserted }): Disk[] => {
-    const node: NodeInfo | undefined = nodes.find((n) =>
-      n["node-name"] === diskNodes(device).format
-    ) ?? inserted;
+    const format = currentNodes(nodes, device)?.format;
+    const node: NodeInfo | undefined = nodes.find((n) => n["node-name"] === format) ?? inserted;
     if (node?.["node-name"] === undefined) return [];
     return [{
       device,
@@ -57,6 +56,36 @@ export async function disksOf(vm: Vm): Promise<Disk[]> {
       bitmaps: (node["dirty-bitmaps"] ?? []).flatMap((b) => b.name ?? []),
     }];
   });
+}
+
+/**
+ * The node names of corral's disk `id` as they stand now, among QEMU's
+ * `named` nodes: the newest a storage job made for it (a move's copy, an
+ * external snapshot's overlay), else its first; `generation` is the
+ * newest of any of its nodes.
+ */
+export function currentNodes(
+  named: readonly { "node-name"?: string }[],
+  id: string,
+): ReturnType<typeof diskNodes> & { generation: number } | undefined {
+  const newest = (kind: string) => {
+    const pattern = new RegExp(`^${id}-${kind}(?:-(\\d+))?$`);
+    let generation = -1;
+    for (const node of named) {
+      const match = pattern.exec(node["node-name"] ?? "");
+      if (match) generation = Math.max(generation, Number(match[1] ?? 0));
+    }
+    return generation;
+  };
+  const [io, format] = [newest("io"), newest("fmt")];
+  if (io < 0 || format < 0) return undefined;
+  const { file } = diskNodes(id, format);
+  return {
+    ...diskNodes(id, format),
+    io: diskNodes(id, io).io,
+    file,
+    generation: Math.max(io, format),
+  };
 }
 
 /**

@@ -12,6 +12,7 @@ import type { LaunchSpec } from "./spec.ts";
 /** Create the spec's disks in `dir` with qemu-img, where QEMU runs: overlays of their base, or blank. */
 export async function makeDisks(spec: LaunchSpec, dir: string, place: Host): Promise<void> {
   for (const [i, disk] of (spec.disks ?? []).entries()) {
+    if ("file" in disk) continue; // the file itself, kept where it is
     const file = `${dir}/disk${i}.qcow2`;
     const args = "base" in disk
       ? [

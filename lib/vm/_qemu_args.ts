@@ -124,7 +124,7 @@ function guestDrive(guest: string, dir: string): string[] {
 /** The spec's disks, and a guest image's cloud-init seed drive (QEMU's `vvfat` of its directory). */
 function diskArgs(spec: LaunchSpec, dir: string): string[] {
   const args = diskIds(spec).flatMap((id, i) =>
-    diskDrive(id, `${dir}/disk${i}.qcow2`, boots(spec, i))
+    diskDrive(id, diskFile(spec, dir, i), boots(spec, i))
   );
   if (!spec.cloudInit) return args;
   return [
@@ -134,6 +134,12 @@ function diskArgs(spec: LaunchSpec, dir: string): string[] {
     "-device",
     "virtio-blk-pci,drive=cidata,id=cidata",
   ];
+}
+
+/** Disk `index`'s image: its own `file`, else the one corral made in the VM's directory. */
+export function diskFile(spec: LaunchSpec, dir: string, index: number): string {
+  const disk = spec.disks?.[index];
+  return disk && "file" in disk ? disk.file : `${dir}/disk${index}.qcow2`;
 }
 
 /** Whether disk `index` is the one the firmware boots: a guest image's root disk. */

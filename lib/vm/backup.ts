@@ -10,8 +10,9 @@
  */
 
 import { CorralError } from "../errors.ts";
-import { type Disk, findDisk } from "./_block.ts";
-import { awaitJob, type JobInfo, newJobId, runJob } from "./jobs.ts";
+import { findDisk } from "./_block.ts";
+import { awaitJob, type JobInfo, newJobId } from "./jobs.ts";
+import { createImage } from "./_image.ts";
 import type { VmHandle as Vm } from "./handle.ts";
 
 /** Options of {@linkcode backup}. */
@@ -81,7 +82,7 @@ export async function backup(vm: Vm, options: BackupOptions): Promise<BackupResu
     );
   }
   const jobs = { timeout: options.timeout ?? 600_000, signal: options.signal };
-  const target = await createTarget(vm, file, disk, base, jobs);
+  const target = await createImage(vm, file, { size: disk.size, backing: base }, jobs);
   try {
     const id = newJobId();
     const since = vm.mark();
@@ -115,63 +116,11 @@ export async function backup(vm: Vm, options: BackupOptions): Promise<BackupResu
       job,
     };
   } catch (error) {
-    await target.remove();
+    await target.close();
     await Deno.remove(file).catch(() => {}); // corral made it: a failed backup leaves nothing
     throw error;
   } finally {
-    await target.remove();
-  }
-}
-
-/** Create `file` as a qcow2 image of the disk's size (over `base`) and open it as a node. */
-async function createTarget(
-  vm: Vm,
-  file: string,
-  disk: Disk,
-  base: string | undefined,
-  jobs: { timeout: number; signal?: AbortSignal | undefined },
-): Promise<{ node: string; remove(): Promise<void> }> {
-  const id = newJobId();
-  const fileNode = `${id}-file`;
-  const node = `${id}-target`;
-  const opened: string[] = [];
-  const remove = async () => {
-    for (const name of opened.reverse()) {
-      await vm.execute("blockdev-del", { "node-name": name }).catch(() => {});
-    }
-  };
-  try {
-    await runJob(
-      vm,
-      "blockdev-create",
-      { options: { driver: "file", filename: file, size: 0 } },
-      jobs,
-    );
-    await vm.execute("blockdev-add", {
-      driver: "file",
-      "node-name": fileNode,
-      filename: file,
-    });
-    opened.push(fileNode);
-    await runJob(vm, "blockdev-create", {
-      options: {
-        driver: "qcow2",
-        file: fileNode,
-        size: disk.size,
-        ...(base ? { "backing-file": base, "backing-fmt": "qcow2" } : {}),
-      },
-    }, jobs);
-    await vm.execute("blockdev-add", {
-      driver: "qcow2",
-      "node-name": node,
-      file: fileNode,
-      backing: null,
-    });
-    opened.push(node);
-    return { node, remove };
-  } catch (error) {
-    await remove();
-    throw error;
+    await target.close();
   }
 }
 

@@ -8,7 +8,8 @@
 
 import { CorralError, LaunchError } from "../errors.ts";
 import { debianRekey } from "./guest/debian.ts";
-import { diskNodes, launchedDiskIds, type LaunchSpec } from "./spec.ts";
+import { launchedDiskIds, type LaunchSpec } from "./spec.ts";
+import { currentNodes } from "./_block.ts";
 import { saveState } from "./template.ts";
 import type { Vm } from "./vm.ts";
 
@@ -117,12 +118,13 @@ async function diskFiles(vm: Vm): Promise<{ id: string; file: string }[]> {
   const files: { id: string; file: string }[] = [];
   for (const device of await vm.execute("query-block")) {
     const id = device.device;
-    if (!id || device.inserted?.["node-name"] !== diskNodes(id).io) continue; // a CD, a seed
-    const node = nodes.find((n) => n["node-name"] === diskNodes(id).file);
-    if (node === undefined) {
+    const current = id ? currentNodes(nodes, id) : undefined;
+    if (!current || device.inserted?.["node-name"] !== current.io) continue; // a CD, a seed
+    const node = nodes.find((n) => n["node-name"] === current?.file);
+    if (node === undefined || current.generation > 0) {
       throw new CorralError(
-        `disk '${id}' is not on the file corral made for it (a block job moved it?): ` +
-          "a checkpoint cannot save it",
+        `disk '${id}' is not on the file corral made for it (block-move, snapshot: external): ` +
+          "a checkpoint cannot save it yet (commit an external snapshot first)",
         { vm: vm.name },
       );
     }

@@ -13,6 +13,7 @@ import { CorralError } from "../errors.ts";
 import type { ActionOptions, VmHandle as Vm } from "./handle.ts";
 import { findDisk } from "./_block.ts";
 import { diskNodes } from "./spec.ts";
+import { currentNodes } from "./_block.ts";
 
 /** The error a failing disk gives. */
 export type DiskError = "eio" | "enospc";
@@ -80,8 +81,9 @@ export async function failDisk(vm: Vm, options: DiskFaultOptions = {}): Promise<
  * which retries the requests that failed.
  */
 export async function healDisk(vm: Vm, device: string, options: ActionOptions = {}): Promise<void> {
-  const nodes = diskNodes(device);
   const deadline = { timeout: options.timeout, signal: options.signal };
+  const named = await vm.execute("query-named-block-nodes", { flat: true }, deadline);
+  const nodes = currentNodes(named, device) ?? diskNodes(device);
   await reopen(vm, nodes.io, nodes.format, deadline);
   await vm.execute("blockdev-del", { "node-name": nodes.fault }, deadline);
   const { status } = await vm.status(deadline);
@@ -90,8 +92,8 @@ export async function healDisk(vm: Vm, device: string, options: ActionOptions = 
 
 /** The disk's node names, once it is known to be one of corral's, with no fault in place. */
 async function faultable(vm: Vm, device: string): Promise<ReturnType<typeof diskNodes>> {
-  const nodes = diskNodes(device);
   const named = await vm.execute("query-named-block-nodes", { flat: true });
+  const nodes = currentNodes(named, device) ?? diskNodes(device);
   const has = (name: string) => named.some((n) => n["node-name"] === name);
   if (!has(nodes.io)) {
     throw new CorralError(

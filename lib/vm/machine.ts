@@ -20,8 +20,11 @@ import { LOCAL } from "../host/local.ts";
 import { writeRecord } from "./registry.ts";
 import { makeDisks } from "./_disks.ts";
 import { writeSeed } from "./guest/cloud_init.ts";
-import { qemuArgs } from "./_qemu_args.ts";
+import { diskFile, qemuArgs } from "./_qemu_args.ts";
+import { Hotplugged } from "./_hotplugged.ts";
 import {
+  diskIds,
+  type DiskSpec,
   guestOf,
   hasAgentChannel,
   imageGuest,
@@ -41,16 +44,15 @@ const FIRST_NEGOTIATION_MS = 12_000;
 
 /** One launched QEMU: its spec, its directory, its current process. */
 export class Machine {
-  /** What was launched. */
-  readonly spec: LaunchSpec;
+  /** What was launched (and where its disks are now: see `diskMoved`). */
+  spec: LaunchSpec;
   /** The VM's private directory: sockets, console.log. */
   readonly dir: string;
   /** The spec as given, before the built-in guest's parts were filled in. */
   #given: LaunchSpec;
   #earlierLogs: string[] = [];
-  #plugged = new Map<string, Record<string, unknown>>();
-  /** Objects added at run time (a hot-plugged DIMM's memory backend), by id. */
-  #objects = new Map<string, Record<string, unknown>>();
+  /** What was hot-plugged into this QEMU: a destination or a start again gets it too. */
+  hotplugged: Hotplugged = new Hotplugged();
   #options: LaunchOptions;
   #process: QemuChild | undefined;
   #place: Host;
@@ -135,8 +137,7 @@ export class Machine {
       instance,
       signal: signal ?? this.#options.signal,
     }, this);
-    twin.#plugged = new Map(this.#plugged);
-    twin.#objects = new Map(this.#objects);
+    twin.hotplugged = this.hotplugged.copy();
     return twin;
   }
 
@@ -159,7 +160,7 @@ export class Machine {
 
   /** The files of the spec's disks where QEMU runs, in order. */
   get diskFiles(): string[] {
-    return (this.spec.disks ?? []).map((_, i) => `${this.qemuDir}/disk${i}.qcow2`);
+    return (this.spec.disks ?? []).map((_, i) => diskFile(this.spec, this.qemuDir, i));
   }
 
   /**
@@ -171,6 +172,7 @@ export class Machine {
   async #adoptDisks(from: Machine): Promise<void> {
     const ours = this.diskFiles;
     for (const [i, file] of from.diskFiles.entries()) {
+      if (ours[i] === file) continue; // a file of its own (moved by a storage job): the same path
       const output = await this.#place.tool("ln", [file, ours[i]!]);
       if (!output.success) {
         throw new LaunchError(`disk ${i}: could not take over ${file}: ${output.stderr.trim()}`, {
@@ -180,22 +182,19 @@ export class Machine {
     }
   }
 
-  /** Note an object added to this QEMU (`object-add`): a destination gets it too. */
-  pluggedObject(object: { id: string } & Record<string, unknown>): void {
-    this.#objects.set(object.id, object);
-  }
-
   /**
-   * Note a device hot-plugged into this QEMU: a migration destination (or
-   * a start again) gets it on its command line, so the devices match.
+   * Note that disk `id` is now the image `file` (a storage job moved it or
+   * put an overlay on it): a restart or a migration's destination opens
+   * that file, as it is, in its place.
    */
-  plugged(device: { id: string } & Record<string, unknown>): void {
-    this.#plugged.set(device.id, device);
-  }
-
-  /** Note a device removed (`DEVICE_DELETED`). */
-  unplugged(id: string): void {
-    this.#plugged.delete(id);
+  diskMoved(id: string, file: string): void {
+    const ids = diskIds(this.spec); // the spec as launched: a built-in guest's root among them
+    const index = ids.indexOf(id);
+    if (index < 0) return;
+    const named = (disks: readonly DiskSpec[]) =>
+      disks.map((disk, i) => i === index ? { name: id, file } : { ...disk, name: ids[i] });
+    this.spec = { ...this.spec, disks: named(this.spec.disks ?? []) };
+    this.#given = { ...this.#given, disks: named(this.spec.disks!) };
   }
 
   /**
@@ -325,8 +324,7 @@ export class Machine {
     await this.#removeSockets();
     const args = [
       ...qemuArgs(this.spec, this.qemuDir, true, this.instance),
-      ...[...this.#objects.values()].flatMap((object) => ["-object", JSON.stringify(object)]),
-      ...[...this.#plugged.values()].flatMap((device) => ["-device", JSON.stringify(device)]),
+      ...this.hotplugged.args(),
       ...(this.#options.incoming || this.#options.restore ? ["-incoming", "defer"] : []),
     ];
     const process = this.#process = await this.#place.spawnQemu(binary, args, name, {

@@ -133,7 +133,15 @@ export interface CloudInit {
 }
 
 /** One disk of a spec: an overlay of `base`, or blank of `size`; `name` is its device name. */
-export type DiskSpec = { name?: string } & ({ base: string } | { size: string });
+export type DiskSpec =
+  & { name?: string }
+  & ({ base: string } | { size: string } | {
+    /**
+     * This qcow2 file, used as it is and kept (not in the VM's directory):
+     * where a disk stands after `block-move` or `snapshot: { external }`.
+     */
+    file: string;
+  });
 
 /**
  * A disk's device name: a letter, then letters, digits, `-`, `_` (QEMU's
@@ -161,8 +169,18 @@ export function diskIds(spec: Pick<LaunchSpec, "disks">): string[] {
  * The names corral gives the block nodes of its disk `id`: the guest's
  * pass-through node, the qcow2 node, the file, and a fault's filter.
  */
-export function diskNodes(id: string): { io: string; format: string; file: string; fault: string } {
-  return { io: `${id}-io`, format: `${id}-fmt`, file: `${id}-file`, fault: `${id}-fault` };
+export function diskNodes(
+  id: string,
+  generation = 0,
+): { io: string; format: string; file: string; fault: string } {
+  // A storage job's new nodes (a move's copy, an external snapshot's overlay) are generation N.
+  const n = generation ? `-${generation}` : "";
+  return {
+    io: `${id}-io${n}`,
+    format: `${id}-fmt${n}`,
+    file: `${id}-file${n}`,
+    fault: `${id}-fault`,
+  };
 }
 
 /**

@@ -27,6 +27,7 @@ import {
   type SnapshotResult,
 } from "./snapshot.ts";
 import { backup, type BackupOptions, type BackupResult } from "./backup.ts";
+import { commitDisk, moveDisk, snapshotDisk, type StorageResult } from "./storage.ts";
 import { throttleDisk, type ThrottleOptions } from "./throttle.ts";
 import { type DiskFaultOptions, failDisk, healDisk } from "./disk_fault.ts";
 import { type CpuLimit, limitCpu } from "./cpu_limit.ts";
@@ -343,6 +344,26 @@ export class Vm extends VmLifecycle implements VmHandle {
   }
 
   /**
+   * Move a disk to the new qcow2 file `to` while the guest runs (a mirror,
+   * then the switch); a migration or restart later opens that file.
+   *
+   * @throws {JobError} The mirror failed; the disk stays where it was.
+   */
+  moveDisk(options: ActionOptions & { disk?: string; to: string }): Promise<StorageResult> {
+    return moveDisk(this, options, (id, file) => this.machine?.diskMoved(id, file));
+  }
+
+  /** Put a new overlay `file` on a disk while the guest runs: it takes the writes from now on. */
+  snapshotDisk(options: ActionOptions & { disk?: string; file: string }): Promise<StorageResult> {
+    return snapshotDisk(this, options, (id, file) => this.machine?.diskMoved(id, file));
+  }
+
+  /** Commit a disk's top overlay into the image below, live, and switch back to that image. */
+  commitDisk(options: ActionOptions & { disk?: string } = {}): Promise<StorageResult> {
+    return commitDisk(this, options, (id, file) => this.machine?.diskMoved(id, file));
+  }
+
+  /**
    * Hot-plug a device (`device_add`) and resolve once QEMU lists it under
    * `/machine/peripheral`. A launched VM remembers it: the destination of
    * {@linkcode Vm.prototype.migrate} gets it too, as devices must match.
@@ -362,7 +383,7 @@ export class Vm extends VmLifecycle implements VmHandle {
         vm: this.name,
       });
     }
-    this.machine?.plugged(device);
+    this.machine?.hotplugged.device(device);
   }
 
   /**
@@ -374,7 +395,7 @@ export class Vm extends VmLifecycle implements VmHandle {
     options: ActionOptions = {},
   ): Promise<void> {
     await this.qmp.execute("object-add", object as never, this.deadline(options).next());
-    this.machine?.pluggedObject(object);
+    this.machine?.hotplugged.object(object);
   }
 
   /**
@@ -390,7 +411,7 @@ export class Vm extends VmLifecycle implements VmHandle {
       match: ((data: { device?: string }) => data.device === id) as never,
       ...deadline.next(),
     });
-    this.machine?.unplugged(id);
+    this.machine?.hotplugged.removed(id);
   }
 
   async #toggle(

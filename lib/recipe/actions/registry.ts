@@ -57,6 +57,8 @@ import resizeDisk from "./resize_disk.ts";
 import cpus from "./cpus.ts";
 import memory from "./memory.ts";
 import balloon from "./balloon.ts";
+import blockMove from "./block_move.ts";
+import commit from "./commit.ts";
 
 const kinds: ActionKind[] = [
   qmp,
@@ -72,6 +74,8 @@ const kinds: ActionKind[] = [
   snapshot,
   backup,
   hotplug,
+  blockMove,
+  commit,
   resizeDisk,
   cpus,
   memory,

@@ -1,7 +1,7 @@
-import { launchedDiskIds } from "../../vm/spec.ts";
 import { resizeDisk } from "../../vm/grow.ts";
 import { defineAction } from "./action.ts";
 import { opt, required } from "./options.ts";
+import { diskUnfit } from "./_storage.ts";
 
 /**
  * `resize-disk: { disk, size }`: a disk grows to `size` while the guest
@@ -17,13 +17,7 @@ export default defineAction({
   },
   mutates: () => true,
   requires: () => "launched",
-  unfit: (action, vm) => {
-    const ids = vm.spec ? launchedDiskIds(vm.spec) : [];
-    if (!ids.length) return "it has no disk (give it disks: [{ name: data, size: 64M }])";
-    return action.disk === undefined || ids.includes(action.disk)
-      ? undefined
-      : `it has no disk '${action.disk}' (its disks: ${ids.join(", ")})`;
-  },
+  unfit: (action, vm) => diskUnfit(action.disk, vm),
   run: async (action, { vm, timeout, signal }) =>
     await resizeDisk(vm, action.disk, action.size, { timeout, signal }),
 });
