@@ -197,7 +197,7 @@ Deno.test("check: maintenance actions and output metrics are checked at their li
       "5:48 mode must be one of precopy, postcopy",
       '6:50 max-bandwidth must be bytes per second like 1G or 500M, not "lots"',
       "6:72 postcopy-after needs mode: postcopy",
-      "7:34 snapshot takes exactly one of save, load or delete, not save and load",
+      "7:34 snapshot takes exactly one of save, load, delete or external, not save and load",
       '8:53 freeze must be true or false, not "maybe"',
       "9:32 missing required key 'to'",
       "10:40 add needs driver",
