@@ -185,7 +185,8 @@ export async function migrate(
   }
   const deadline = await deadlineOf(source, options.timeout ?? 120_000, options.deadlinePerGib);
   const timeout = deadline.ms;
-  const shown = Math.min(shownTimeout ?? timeout, timeout);
+  // The deadline named in messages: the caller's whole one, unless deadline-per-gib made it shorter.
+  const shown = deadline.why ? timeout : shownTimeout ?? timeout;
   const postcopy = options.mode === "postcopy";
   const capabilities = [
     { capability: "events" as const, state: true },
