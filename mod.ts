@@ -111,6 +111,7 @@ export {
 } from "./lib/vm/migrate.ts";
 export * from "./lib/vm/snapshot.ts";
 export * from "./lib/vm/backup.ts";
+export * from "./lib/vm/backup_set.ts";
 export type { ThrottleOptions } from "./lib/vm/throttle.ts";
 export { addCpus, addMemory, type DiskResize, resizeDisk } from "./lib/vm/grow.ts";
 export type { DiskMoved, StorageResult } from "./lib/vm/storage.ts";

@@ -2,14 +2,16 @@
  * `deno task bench-maintenance [--runs N]`: figures of maintenance under
  * this machine's QEMU: `vm.migrate()` (precopy and postcopy) of the tiny
  * and the Linux guest — QEMU's total time and downtime, and the whole call
- * (destination started, migrated, old QEMU stopped) — and snapshot save /
- * load and a full backup of a 64 MiB disk.
+ * (destination started, migrated, old QEMU stopped) — snapshot save /
+ * load and a full backup of a 64 MiB disk, a backup set's full backup of
+ * a 1 GiB disk against its incremental one after 10 MiB of writes, and a
+ * move onto QEMU 10.0 (when `deno task setup --backports` installed it).
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { Lab, type LabSpec, launch, type Vm } from "../mod.ts";
+import { backupSet, Lab, type LabSpec, launch, type Vm } from "../mod.ts";
 import { LINUX_READY } from "../lib/vm/guest/linux.ts";
 import { prepareTemplates } from "../lib/vm/template.ts";
 
@@ -68,6 +70,42 @@ console.log(new TextDecoder().decode(version).split("\n")[0]);
   console.log(
     `tiny guest, 64 MiB disk: snapshot save ${ms(median(save))}, load ${ms(median(load))}, ` +
       `full backup ${ms(median(backup))} (median of ${runs})`,
+  );
+}
+{
+  // A backup set on a 1 GiB disk full of data (written through QEMU's block layer, qemu-io).
+  const dir = await Deno.makeTempDir();
+  await using vm = await launch({
+    name: "bench-set",
+    disks: [{ name: "data", file: `${dir}/data.qcow2`, size: "1G" }],
+  });
+  const write = (at: number, mib: number) =>
+    vm.execute("human-monitor-command", {
+      "command-line": `qemu-io data "write -P 0x5a ${at}M ${mib}M"`,
+    });
+  for (let at = 0; at < 1024; at += 128) await write(at, 128);
+  let t = performance.now();
+  const full = await backupSet(vm, { dir: `${dir}/set`, sync: "full" });
+  const fullMs = performance.now() - t;
+  await write(512, 10);
+  t = performance.now();
+  const inc = await backupSet(vm, { dir: `${dir}/set` });
+  const incMs = performance.now() - t;
+  console.log(
+    `backup set, 1 GiB disk: full ${ms(fullMs)} (${full.bytes / 2 ** 20} MiB), incremental after ` +
+      `10 MiB of writes ${ms(incMs)} (${inc.bytes / 2 ** 20} MiB)`,
+  );
+  await Deno.remove(dir, { recursive: true });
+}
+const newer = "/opt/corral-qemu-backports/bin/qemu-system-x86_64";
+if (await Deno.stat(newer).then(() => true, () => false)) {
+  await using lx = await launch({ name: "bench-up", guest: "builtin:linux" }, { timeout: 120_000 });
+  await lx.agent.waitReady({ timeout: 120_000 });
+  const t = performance.now();
+  const moved = await lx.migrate({ qemu: newer });
+  console.log(
+    `Linux guest onto QEMU 10.0 (machine ${moved.machine}): downtime ${ms(moved.downtimeMs)}, ` +
+      `QEMU total ${ms(moved.totalTimeMs)}, vm.migrate({ qemu }) ${ms(performance.now() - t)}`,
   );
 }
 {

@@ -215,7 +215,7 @@ export class InventoryReader extends ChecksReader {
     const disks = this.list(node).map((item): DiskSpec | undefined => {
       const entries = this.map(item, `${where} entry`);
       if (!entries) return undefined;
-      this.keys(entries, ["name", "base", "size"], `${where} entry`);
+      this.keys(entries, ["name", "base", "size", "file"], `${where} entry`);
       const named = entries.get("name");
       const name = named && this.string(named.value, "name");
       if (named && (name === undefined || !DISK_NAME.test(name))) {
@@ -235,8 +235,17 @@ export class InventoryReader extends ChecksReader {
     item: Node,
     entries: Entries,
     where: string,
-  ): { base: string } | { size: string } | undefined {
+  ): DiskSpec | undefined {
     {
+      if (entries.has("file")) {
+        const file = this.string(entries.get("file")!.value, "file");
+        if (entries.has("base")) {
+          return this.issue(item, `${where}: a disk is a file or has a base, not both`);
+        }
+        const size = entries.has("size") ? this.diskSize(entries) : undefined;
+        if (file === undefined || (entries.has("size") && size === undefined)) return undefined;
+        return size === undefined ? { file } : { file, size };
+      }
       if (entries.has("base") === entries.has("size")) {
         return this.issue(item, `${where}: give each disk a base image or a size, not both`);
       }
@@ -244,15 +253,21 @@ export class InventoryReader extends ChecksReader {
         const base = this.string(entries.get("base")!.value, "base");
         return base === undefined ? undefined : { base };
       }
-      const size = this.string(entries.get("size")!.value, "size");
-      if (size !== undefined && !/^\d+[KMGT]?$/i.test(size)) {
-        return this.issue(
-          entries.get("size")!.value,
-          `size must be like 512M or 2G, not ${JSON.stringify(size)}`,
-        );
-      }
+      const size = this.diskSize(entries);
       return size === undefined ? undefined : { size };
     }
+  }
+
+  /** A disk's `size`, checked. */
+  private diskSize(entries: Entries): string | undefined {
+    const size = this.string(entries.get("size")!.value, "size");
+    if (size !== undefined && !/^\d+[KMGT]?$/i.test(size)) {
+      return this.issue(
+        entries.get("size")!.value,
+        `size must be like 512M or 2G, not ${JSON.stringify(size)}`,
+      );
+    }
+    return size;
   }
 
   /** Each VM's NICs and addresses, in inventory order per network. */

@@ -12,7 +12,10 @@ import type { LaunchSpec } from "./spec.ts";
 /** Create the spec's disks in `dir` with qemu-img, where QEMU runs: overlays of their base, or blank. */
 export async function makeDisks(spec: LaunchSpec, dir: string, place: Host): Promise<void> {
   for (const [i, disk] of (spec.disks ?? []).entries()) {
-    if ("file" in disk) continue; // the file itself, kept where it is
+    if ("file" in disk) {
+      await ownFile(spec.name, disk, place);
+      continue;
+    }
     const file = `${dir}/disk${i}.qcow2`;
     const args = "base" in disk
       ? [
@@ -41,6 +44,20 @@ export async function makeDisks(spec: LaunchSpec, dir: string, place: Host): Pro
         vm: spec.name,
       });
     }
+  }
+}
+
+/** A disk that is a file of the user's: there, or made as a new qcow2 of its `size`. */
+async function ownFile(vm: string, disk: { file: string; size?: string }, place: Host) {
+  if (await place.readable(disk.file)) return;
+  if (disk.size === undefined) {
+    throw new LaunchError(`disk file ${disk.file} does not exist (give it a size to make it)`, {
+      vm,
+    });
+  }
+  const made = await place.tool("qemu-img", ["create", "-q", "-f", "qcow2", disk.file, disk.size]);
+  if (!made.success) {
+    throw new LaunchError(`disk file ${disk.file}: qemu-img failed: ${made.stderr.trim()}`, { vm });
   }
 }
 

@@ -137,10 +137,13 @@ export type DiskSpec =
   & { name?: string }
   & ({ base: string } | { size: string } | {
     /**
-     * This qcow2 file, used as it is and kept (not in the VM's directory):
-     * where a disk stands after `block-move` or `snapshot: { external }`.
+     * This qcow2 file, used as it is and kept across runs (not in the VM's
+     * directory): a disk of yours, or where a disk stands after
+     * `block-move` or `snapshot: { external }`.
      */
     file: string;
+    /** Made as a new qcow2 of this size when `file` does not exist. */
+    size?: string;
   });
 
 /**
@@ -433,6 +436,9 @@ export const SPEC_FIELDS: Readonly<Record<string, Schema>> = {
         name: { type: "string", pattern: DISK_NAME.source, description: "the disk's device name" },
         base: text(),
         size: text(),
+        file: text(
+          "a qcow2 file of yours, used as it is and kept across runs (made of size if new)",
+        ),
       },
     },
   },

@@ -87,6 +87,11 @@ export async function prepareTemplates(
       if (spec.nics?.length) {
         throw new LaunchError("template: warm does not take lab networks yet", { vm: spec.name });
       }
+      if (spec.disks?.some((disk) => "file" in disk)) {
+        throw new LaunchError("template: warm cannot share a disk file of yours among clones", {
+          vm: spec.name,
+        });
+      }
       if (spec.host !== undefined && launchedDiskIds(spec).length) {
         throw new LaunchError("template: warm with disks on SSH hosts is not supported yet", {
           vm: spec.name,

@@ -1,6 +1,7 @@
 import { defineAction } from "./action.ts";
 import { opt, required, withDefault } from "./options.ts";
 import type { ActionData, Template } from "../model.ts";
+import { backupSet } from "../../vm/backup_set.ts";
 
 interface Backup extends ActionData {
   kind: "backup";
@@ -11,22 +12,37 @@ interface Backup extends ActionData {
 
 /**
  * `backup: { disk, to, sync: full | incremental }`: back up a disk while
- * the guest runs, into a new qcow2 file (an incremental one holds what
- * changed since the previous backup, over it as its backing file).
+ * the guest runs. `to` a `.qcow2` file: a new file (an incremental one
+ * holds what changed since the previous backup of this run, over it as its
+ * backing file). `to` a folder: a backup set that lasts across runs (see
+ * `backupSet`): incremental over its last backup when the chain holds,
+ * else full, saying why.
  */
 export default defineAction({
   key: "backup",
   summary:
     "back up a disk while the guest runs into a new qcow2 file: full, or incremental over the previous one",
   options: {
-    to: required(opt.template("a new file; ${{ vm.name }} makes one per VM")),
+    to: required(
+      opt.template("a new .qcow2 file, or a folder that keeps a backup set across runs"),
+    ),
     disk: opt.string("disk0, disk1, … (default: the first writable disk)"),
     sync: withDefault(opt.oneOf(["full", "incremental"] as const), "full"),
   },
   mutates: () => false,
   async run(action, { vm, timeout, signal, render }) {
+    const to = render(action.to);
+    if (!to.endsWith(".qcow2")) {
+      return await backupSet(vm, {
+        dir: to,
+        disk: action.disk,
+        sync: action.sync,
+        timeout,
+        signal,
+      });
+    }
     const done = await vm.backup({
-      to: render(action.to),
+      to,
       disk: action.disk,
       sync: action.sync,
       timeout,

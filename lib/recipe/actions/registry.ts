@@ -59,6 +59,7 @@ import memory from "./memory.ts";
 import balloon from "./balloon.ts";
 import blockMove from "./block_move.ts";
 import commit from "./commit.ts";
+import restore from "./restore.ts";
 
 const kinds: ActionKind[] = [
   qmp,
@@ -73,6 +74,7 @@ const kinds: ActionKind[] = [
   migrate,
   snapshot,
   backup,
+  restore,
   hotplug,
   blockMove,
   commit,
