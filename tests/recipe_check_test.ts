@@ -253,8 +253,8 @@ Deno.test("check: migrate refuses VMs it cannot move: on lab networks, disks (a 
       ),
       [
         "11:5 step 'here': migrate cannot move n1, which is on lab networks (its tap devices cannot be handed over yet)",
-        "12:5 step 'there': migrate cannot move d1, which has disks, and corral does not copy disks to host 'h2'",
-        "12:5 step 'there': migrate cannot move i1, which has disks, and corral does not copy disks to host 'h2'",
+        "12:5 step 'there': migrate cannot move d1, which has disks, which stay on its host: give it copy-storage: true to copy them to 'h2'",
+        "12:5 step 'there': migrate cannot move i1, which has disks, which stay on its host: give it copy-storage: true to copy them to 'h2'",
       ],
     );
   } finally {

@@ -196,12 +196,13 @@ class Planner {
   /** A migrate step's targets must be movable: not on lab networks, disks only on their host. */
   #checkMovable(step: Step, targets: string[]): void {
     if (step.action.kind !== "migrate") return;
-    const to = (step.action as { host?: string }).host;
+    const { host: to, copyStorage } = step.action as { host?: string; copyStorage?: boolean };
     for (const vm of this.#recipe.inventory.filter((vm) => targets.includes(vm.name))) {
       const why = vm.networks.length > 0
         ? "is on lab networks (its tap devices cannot be handed over yet)"
-        : to !== undefined && to !== vm.spec?.host && vm.spec && launchedDiskIds(vm.spec).length
-        ? `has disks, and corral does not copy disks to host '${to}'`
+        : to !== undefined && to !== vm.spec?.host && !copyStorage && vm.spec &&
+            launchedDiskIds(vm.spec).length
+        ? `has disks, which stay on its host: give it copy-storage: true to copy them to '${to}'`
         : undefined;
       if (why) {
         this.issues.push({

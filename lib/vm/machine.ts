@@ -22,6 +22,7 @@ import { makeDisks } from "./_disks.ts";
 import { writeSeed } from "./guest/cloud_init.ts";
 import { diskFile, qemuArgs } from "./_qemu_args.ts";
 import { Hotplugged } from "./_hotplugged.ts";
+import { refuseCopy, refuseMove } from "./_move_checks.ts";
 import {
   diskIds,
   type DiskSpec,
@@ -121,41 +122,27 @@ export class Machine {
 
   /**
    * A machine for the destination of a live migration: the same spec (with
-   * `changes`) and launch options, waiting with `-incoming defer`.
+   * `changes`) and launch options, waiting with `-incoming defer`; its
+   * disks this machine's, or with `copyDisks` new ones the migration fills.
    */
   async twin(
     instance: string,
     changes: Partial<LaunchSpec> = {},
     signal?: AbortSignal,
+    copyDisks = false,
   ): Promise<Machine> {
     const spec = { ...this.#given, ...changes, name: this.spec.name };
-    this.#refuseMove(spec);
+    if (copyDisks) refuseCopy(this.spec);
+    else refuseMove(this.spec, spec);
     const twin = await Machine.create(spec, {
       ...this.#options,
       incoming: true,
       paused: false,
       instance,
       signal: signal ?? this.#options.signal,
-    }, this);
+    }, copyDisks ? undefined : this);
     twin.hotplugged = this.hotplugged.copy();
     return twin;
-  }
-
-  /**
-   * Refuse, before anything stops, a move whose destination could not
-   * carry what the guest wrote: disks to another host (they are not
-   * copied).
-   */
-  #refuseMove(to: LaunchSpec): void {
-    const elsewhere = (to.host ?? undefined) !== (this.spec.host ?? undefined);
-    if (elsewhere && this.spec.disks?.length) {
-      throw new LaunchError(
-        `its disks cannot move to ${to.host ? `host '${to.host}'` : "this machine"}: ` +
-          `corral does not copy disks between hosts; migrate it on its own host, or back ` +
-          `it up and launch it there from the backup`,
-        { vm: this.spec.name },
-      );
-    }
   }
 
   /** The files of the spec's disks where QEMU runs, in order. */

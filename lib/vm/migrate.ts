@@ -16,6 +16,9 @@ import type { LaunchSpec, Machine } from "./machine.ts";
 import type { VmHandle as Vm } from "./handle.ts";
 import { migrationEnd } from "./_migration.ts";
 import { upgradeChanges } from "./_upgrade.ts";
+import { copyStorage, type StorageCopy } from "./_copy_storage.ts";
+import { disksOf } from "./_block.ts";
+import { diskIds, type DiskSpec } from "./spec.ts";
 import { deadlineOf, type ProgressWatch, watchProgress } from "./_converge.ts";
 
 /** Options of {@linkcode migrate}. */
@@ -73,6 +76,13 @@ export interface MoveOptions extends MigrateOptions {
   /** Changes to the spec for the new QEMU (another `qemu` binary, say); devices must match. */
   changes?: Partial<LaunchSpec>;
   /**
+   * Copy the VM's disks to the destination while it runs (an NBD mirror of
+   * each, then the machine state), for a move to a host without the disk
+   * files: the destination ends with disks of its own; the source's go
+   * only with it, after success. Default `false`.
+   */
+  copyStorage?: boolean;
+  /**
    * Move onto this QEMU build (a path), the machine type the VM runs pinned
    * (so 7.2 → 10.0 works); a move to an older build or one without that
    * machine type is refused before anything stops.
@@ -90,6 +100,8 @@ export interface MoveResult extends MigrationResult {
   pid: number;
   /** Moved onto another QEMU build (`qemu`): the machine type pinned there. */
   machine?: string;
+  /** With `copyStorage`: the disk bytes the mirrors copied. */
+  storageBytes?: number;
 }
 
 /**
@@ -120,10 +132,12 @@ export async function moveVm(
       ...options.changes,
       ...await upgradeChanges(vm, options.qemu, (program, args) => machine.tool(program, args)),
     };
+    const copying = options.copyStorage === true;
+    const twinChanges = copying ? { ...changes, disks: await currentDisks(vm, machine) } : changes;
     let target: Vm;
     try {
       // The destination gets the devices hot-plugged into the source too: they must match.
-      target = await start(await machine.twin(to, changes, signal));
+      target = await start(await machine.twin(to, twinChanges, signal, copying));
     } catch (error) {
       const why = signal.aborted
         ? `was not started: ${stopped(signal.reason, timeout)}`
@@ -134,19 +148,42 @@ export async function moveVm(
       });
     }
     let result: MigrationResult;
+    let copy: StorageCopy | undefined;
+    let storageBytes = 0;
     try {
-      const left = Math.max(1, timeout - (performance.now() - started));
-      result = await migrate(vm, target, { ...options, timeout: left, signal }, timeout);
+      const left = () => Math.max(1, timeout - (performance.now() - started));
+      if (copying) copy = await copyStorage(vm, target, { timeout: left(), signal });
+      result = await migrate(vm, target, { ...options, timeout: left(), signal }, timeout, {
+        // The disks are complete on the destination before it may run.
+        beforeResume: async () => {
+          if (copy) storageBytes = await copy.finish(left());
+        },
+      });
     } catch (error) {
+      await copy?.abort();
       await target.dispose();
       throw error;
     }
     await takeOver(target);
     const pinned = options.qemu === undefined ? {} : { machine: changes!.machine! };
-    return { ...result, from, to, pid: vm.pid!, ...pinned };
+    return { ...result, from, to, pid: vm.pid!, ...pinned, ...(copy ? { storageBytes } : {}) };
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * The source's disks for a destination that gets new ones: those corral
+ * made at their size now (a `resize-disk` grew them), the others as given.
+ */
+async function currentDisks(vm: Vm, machine: Machine): Promise<DiskSpec[]> {
+  const sizes = new Map((await disksOf(vm)).map((disk) => [disk.device, disk.size]));
+  const ids = diskIds(machine.spec);
+  return (machine.spec.disks ?? []).map((disk, i) =>
+    "size" in disk && !("file" in disk)
+      ? { name: ids[i], size: String(sizes.get(ids[i]!) ?? disk.size) }
+      : { ...disk, name: ids[i] }
+  );
 }
 
 /** Why an abandoned migration stopped: its deadline, or what aborted it. */
@@ -177,6 +214,8 @@ export async function migrate(
   options: MigrateOptions = {},
   /** The deadline to name in messages (a move's whole one); default `options.timeout`. */
   shownTimeout?: number,
+  /** `beforeResume`: once both sides completed, before the destination may run. */
+  hooks: { beforeResume?: () => Promise<void> } = {},
 ): Promise<MigrationResult> {
   if (!target.launched) {
     throw new MigrationError("the target must be a VM corral launched (with incoming: true)", {
@@ -234,6 +273,7 @@ export async function migrate(
         { vm: target.name },
       );
     }
+    await hooks.beforeResume?.();
     // The destination starts paused (launched with -S); it runs if the source ran.
     if (wasRunning && !(await target.status()).running) await target.resume();
     return await figures(source, postcopy);

@@ -17,13 +17,14 @@ interface Migrate extends ActionData {
   /** Another QEMU build to move onto (a path). */
   qemu?: string;
   autoConverge?: boolean;
+  copyStorage?: boolean;
   stallTimeout?: number;
   deadlinePerGib?: number;
 }
 
 /**
- * `migrate: { to, host, qemu, mode, postcopy-after, max-bandwidth, downtime-limit,
- * auto-converge, stall-timeout, deadline-per-gib }`:
+ * `migrate: { to, host, qemu, copy-storage, mode, postcopy-after, max-bandwidth,
+ * downtime-limit, auto-converge, stall-timeout, deadline-per-gib }`:
  * live-migrate the VM to a new QEMU started from its spec (on another host,
  * or another QEMU build with the machine type pinned); the recipe's VM
  * then is the destination (later steps, console, agent and reports follow
@@ -44,6 +45,9 @@ export default defineAction({
     "postcopy-after": opt.duration(),
     "max-bandwidth": opt.bytesPerSecond("bytes per second: 1G, 500M, or a number (default 1G)"),
     "downtime-limit": opt.duration(),
+    "copy-storage": opt.bool(
+      "copy the disks to the destination while the VM runs (to a host without its disk files)",
+    ),
     "auto-converge": opt.bool(
       "throttle the guest's CPUs while it dirties memory faster than it is sent",
     ),
@@ -69,6 +73,7 @@ export default defineAction({
       maxBandwidth: values["max-bandwidth"],
       downtimeLimit: values["downtime-limit"],
       autoConverge: values["auto-converge"],
+      copyStorage: values["copy-storage"],
       stallTimeout: values["stall-timeout"],
       deadlinePerGib: values["deadline-per-gib"],
     });
@@ -89,6 +94,7 @@ export default defineAction({
       maxBandwidth: action.maxBandwidth,
       downtimeLimit: action.downtimeLimit,
       autoConverge: action.autoConverge,
+      copyStorage: action.copyStorage,
       stallTimeout: action.stallTimeout,
       deadlinePerGib: action.deadlinePerGib,
       timeout,
