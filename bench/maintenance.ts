@@ -17,7 +17,12 @@ import { prepareTemplates } from "../lib/vm/template.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { runs: { type: "string", default: "5" }, clones: { type: "string", default: "10" } },
+  options: {
+    runs: { type: "string", default: "5" },
+    clones: { type: "string", default: "10" },
+    // `--storage`: only the backup set, copy-storage and QEMU-upgrade figures.
+    storage: { type: "boolean", default: false },
+  },
 });
 const runs = Number(values.runs);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -52,7 +57,7 @@ const version = (await new Deno.Command(Deno.env.get("CORRAL_QEMU") ?? "qemu-sys
 }).output()).stdout;
 console.log(new TextDecoder().decode(version).split("\n")[0]);
 
-{
+if (!values.storage) {
   await using tiny = await launch({ name: "bench-tiny", disks: [{ size: "64M" }] });
   await tiny.console.waitFor("READY");
   await migrations(tiny, "tiny guest (16 MiB)");
@@ -72,22 +77,27 @@ console.log(new TextDecoder().decode(version).split("\n")[0]);
       `full backup ${ms(median(backup))} (median of ${runs})`,
   );
 }
+/** Fill `mib` MiB of disk `disk` with data, through QEMU's block layer (qemu-io). */
+async function fill(vm: Vm, disk: string, mib: number, from = 0): Promise<void> {
+  for (let at = from; at < from + mib; at += Math.min(128, mib)) {
+    await vm.execute("human-monitor-command", {
+      "command-line": `qemu-io ${disk} "write -P 0x5a ${at}M ${Math.min(128, mib)}M"`,
+    });
+  }
+}
+
 {
-  // A backup set on a 1 GiB disk full of data (written through QEMU's block layer, qemu-io).
+  // A backup set on a 1 GiB disk full of data.
   const dir = await Deno.makeTempDir();
   await using vm = await launch({
     name: "bench-set",
     disks: [{ name: "data", file: `${dir}/data.qcow2`, size: "1G" }],
   });
-  const write = (at: number, mib: number) =>
-    vm.execute("human-monitor-command", {
-      "command-line": `qemu-io data "write -P 0x5a ${at}M ${mib}M"`,
-    });
-  for (let at = 0; at < 1024; at += 128) await write(at, 128);
+  await fill(vm, "data", 1024);
   let t = performance.now();
   const full = await backupSet(vm, { dir: `${dir}/set`, sync: "full" });
   const fullMs = performance.now() - t;
-  await write(512, 10);
+  await fill(vm, "data", 10, 512);
   t = performance.now();
   const inc = await backupSet(vm, { dir: `${dir}/set` });
   const incMs = performance.now() - t;
@@ -96,6 +106,26 @@ console.log(new TextDecoder().decode(version).split("\n")[0]);
       `10 MiB of writes ${ms(incMs)} (${inc.bytes / 2 ** 20} MiB)`,
   );
   await Deno.remove(dir, { recursive: true });
+}
+{
+  // The same Linux VM with a 1 GiB disk full of data, moved with its disk copied, then without.
+  await using lx = await launch({
+    name: "bench-copy",
+    guest: "builtin:linux",
+    disks: [{ name: "data", size: "1G" }],
+  }, { timeout: 120_000 });
+  await lx.agent.waitReady({ timeout: 120_000 });
+  await fill(lx, "data", 1024);
+  let t = performance.now();
+  const copied = await lx.migrate({ copyStorage: true, timeout: 600_000 });
+  const copyMs = performance.now() - t;
+  t = performance.now();
+  const shared = await lx.migrate();
+  console.log(
+    `Linux guest, 1 GiB disk: copy-storage ${ms(copyMs)} (downtime ${ms(copied.downtimeMs)}, ` +
+      `${(copied.storageBytes! / 2 ** 20).toFixed(0)} MiB copied), shared storage ` +
+      `${ms(performance.now() - t)} (downtime ${ms(shared.downtimeMs)})`,
+  );
 }
 const newer = "/opt/corral-qemu-backports/bin/qemu-system-x86_64";
 if (await Deno.stat(newer).then(() => true, () => false)) {
@@ -108,7 +138,7 @@ if (await Deno.stat(newer).then(() => true, () => false)) {
       `QEMU total ${ms(moved.totalTimeMs)}, vm.migrate({ qemu }) ${ms(performance.now() - t)}`,
   );
 }
-{
+if (!values.storage) {
   await using linux = await launch({ name: "bench-lx", guest: "builtin:linux" }, {
     timeout: 120_000,
   });
@@ -119,7 +149,7 @@ if (await Deno.stat(newer).then(() => true, () => false)) {
   console.log(`Linux guest: agent answers after the moves in ${ms(back)}`);
 }
 
-{
+if (!values.storage) {
   const count = Number(values.clones);
   const specs = (template?: "warm"): LabSpec[] =>
     Array.from(

@@ -93,7 +93,7 @@ export async function backupSet(vm: Vm, options: BackupSetOptions): Promise<Back
     image,
     bitmap,
   });
-  const sync = broken === undefined ? "incremental" : "full";
+  const sync = options.sync === "full" || broken !== undefined ? "full" : "incremental";
   const points = sync === "full" ? [] : chain!.points;
   const last = points.at(-1);
   const name = String((chain?.points.length ?? 0) + 1).padStart(4, "0");
