@@ -80,6 +80,7 @@ export function qemuArgs(
       );
     }
     if (spec.balloon) args.push("-device", "virtio-balloon-pci,id=balloon0");
+    if (spec.cdrom) args.push(...cdromArgs(spec.cdrom));
     if (spec.display) args.push("-device", "VGA");
     if (spec.kernel) args.push("-kernel", spec.kernel);
     if (spec.initrd) args.push("-initrd", spec.initrd);
@@ -155,6 +156,19 @@ function mac(name: string, index: number): string {
   }
   const bytes = [0x52, 0x54, 0x00, (hash >>> 16) & 255, (hash >>> 8) & 255, hash & 255];
   return bytes.map((b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
+/** A CD drive on its own virtio-scsi controller: empty, or with an image (read only). */
+function cdromArgs(cdrom: true | string): string[] {
+  const medium = typeof cdrom === "string" ? `,file=${escape(cdrom)},format=raw,readonly=on` : "";
+  return [
+    "-device",
+    "virtio-scsi-pci,id=cdscsi",
+    "-drive",
+    `if=none,id=cdrom-drive,media=cdrom${medium}`,
+    "-device",
+    "scsi-cd,bus=cdscsi.0,drive=cdrom-drive,id=cdrom",
+  ];
 }
 
 /** `-m`: the size, and with `slots` the slots and the most memory DIMMs can bring it to. */

@@ -16,7 +16,8 @@ import { CorralError } from "../errors.ts";
 import { findDisk } from "./_block.ts";
 import { createImage } from "./_image.ts";
 import { awaitJob, newJobId } from "./jobs.ts";
-import type { ActionOptions, VmHandle as Vm } from "./handle.ts";
+import type { ActionOptions } from "./handle.ts";
+import type { Vm } from "./vm.ts";
 
 /** One backup in a set. */
 export interface BackupPoint {
@@ -82,6 +83,15 @@ const FILE = "chain.json";
  * @throws {JobError} The backup job failed; the set is as it was.
  */
 export async function backupSet(vm: Vm, options: BackupSetOptions): Promise<BackupSetResult> {
+  if (vm.host !== undefined) {
+    // The set's files would be written on the host, its chain.json here.
+    throw new CorralError(
+      `backup sets are kept for VMs of this machine for now, not of host '${vm.host}'`,
+      {
+        vm: vm.name,
+      },
+    );
+  }
   const disk = await findDisk(vm, options.disk);
   const image = await imageFile(vm, disk.device, disk.file);
   await Deno.mkdir(options.dir, { recursive: true, mode: 0o700 });

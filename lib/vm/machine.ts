@@ -169,6 +169,12 @@ export class Machine {
     }
   }
 
+  /** Note the CD drive's medium now (`undefined`: empty): a destination or restart gets it too. */
+  mediumChanged(image: string | undefined): void {
+    this.spec = { ...this.spec, cdrom: image ?? true };
+    this.#given = { ...this.#given, cdrom: image ?? true };
+  }
+
   /**
    * Note that disk `id` is now the image `file` (a storage job moved it or
    * put an overlay on it): a restart or a migration's destination opens

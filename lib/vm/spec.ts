@@ -66,6 +66,11 @@ export interface LaunchSpec {
   /** Give the VM a memory balloon (virtio-balloon), for `memory-pressure` and `vm.balloonTo`. */
   balloon?: boolean;
   /**
+   * A CD drive (`scsi-cd` on virtio-scsi, device `cdrom`): `true` empty, or
+   * the image in it (read only); `cdrom: { insert | eject }` changes it.
+   */
+  cdrom?: boolean | string;
+  /**
    * Disks, each a qcow2 file in the VM's directory (removed with it) on
    * virtio: `{ base }` is a copy-on-write overlay of an image that is never
    * written (one image serves many VMs), `{ size }` a blank disk (`1G`).
@@ -418,6 +423,11 @@ export const SPEC_FIELDS: Readonly<Record<string, Schema>> = {
   append: text(),
   agent: { type: "boolean" },
   balloon: { type: "boolean", description: "a memory balloon device, for memory-pressure" },
+  cdrom: {
+    anyOf: [{ type: "boolean" }, { type: "string" }],
+    description:
+      "a CD drive: true (empty) or the image in it; cdrom: { insert | eject } changes it",
+  },
   hostlink: { type: "boolean", description: "a host-only NIC for forwards (builtin:debian: on)" },
   uplink: { type: "boolean", description: "NAT out through the host link (implies hostlink)" },
   display: { type: "boolean", description: "a screen (VGA), for screenshot, keys and type" },

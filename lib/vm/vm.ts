@@ -364,6 +364,26 @@ export class Vm extends VmLifecycle implements VmHandle {
   }
 
   /**
+   * Put the image `file` (read only) in the VM's CD drive (`cdrom` in its
+   * spec), or with `undefined` eject what is there; the guest sees the
+   * medium change, and a migration or restart keeps it.
+   */
+  async changeCdrom(file: string | undefined, options: ActionOptions = {}): Promise<void> {
+    const deadline = this.deadline(options);
+    if (file === undefined) {
+      await this.qmp.execute("eject", { id: "cdrom", force: true }, deadline.next());
+    } else {
+      await this.qmp.execute("blockdev-change-medium", {
+        id: "cdrom",
+        filename: file,
+        format: "raw",
+        "read-only-mode": "read-only",
+      }, deadline.next());
+    }
+    this.machine?.mediumChanged(file);
+  }
+
+  /**
    * Hot-plug a device (`device_add`) and resolve once QEMU lists it under
    * `/machine/peripheral`. A launched VM remembers it: the destination of
    * {@linkcode Vm.prototype.migrate} gets it too, as devices must match.

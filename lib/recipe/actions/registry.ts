@@ -60,6 +60,7 @@ import balloon from "./balloon.ts";
 import blockMove from "./block_move.ts";
 import commit from "./commit.ts";
 import restore from "./restore.ts";
+import cdrom from "./cdrom.ts";
 
 const kinds: ActionKind[] = [
   qmp,
@@ -82,6 +83,7 @@ const kinds: ActionKind[] = [
   cpus,
   memory,
   balloon,
+  cdrom,
   waitEvent,
   waitStatus,
   console,
