@@ -141,6 +141,27 @@ Deno.test("check: the whole-recipe example in docs/recipes.md is valid", async (
   assert.equal(plan.steps.length, 5);
 });
 
+Deno.test("check: the operator's example in docs/recipes.md, every maintenance key in it, is valid", async () => {
+  const doc = await Deno.readTextFile(new URL("../docs/recipes.md", import.meta.url));
+  const example = /An operator's day on one VM[^\n]*\n\n```yaml\n([\s\S]*?)```/.exec(doc)![1]!;
+  const plan = planRecipe(parseRecipe(`recipe: 1\nname: ops\n${example}`, "docs/recipes.md"), 1);
+  assert.deepEqual(plan.steps.map((s) => s.step.action.kind), [
+    "wait-agent",
+    "backup",
+    "resize-disk",
+    "cpus",
+    "memory",
+    "balloon",
+    "cdrom",
+    "snapshot",
+    "agent",
+    "commit",
+    "block-move",
+    "migrate",
+    "restore",
+  ]);
+});
+
 Deno.test("check: VM fields for real guests reach the launch spec (accel, disks, kernel, agent)", async () => {
   // The files must exist: check says so of those that do not.
   const dir = await Deno.makeTempDir();
