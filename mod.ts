@@ -114,7 +114,7 @@ export * from "./lib/vm/backup.ts";
 export * from "./lib/vm/backup_set.ts";
 export type { ThrottleOptions } from "./lib/vm/throttle.ts";
 export { addCpus, addMemory, type DiskResize, resizeDisk } from "./lib/vm/grow.ts";
-export type { DiskMoved, StorageResult } from "./lib/vm/storage.ts";
+export type { StoragePlace, StorageResult } from "./lib/vm/storage.ts";
 export type { DiskError, DiskFaultOptions, DiskOps } from "./lib/vm/disk_fault.ts";
 export type { CpuLimit } from "./lib/vm/cpu_limit.ts";
 export { LabNetworks, type NetworkSpec, type Nic } from "./lib/vm/network.ts";

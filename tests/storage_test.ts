@@ -11,6 +11,8 @@
 import assert from "node:assert/strict";
 import { bootCommand } from "../lib/vm/guest/linux.ts";
 import { corral, recipeFile } from "./_cli.ts";
+import { parseRecipe, runRecipe } from "../mod.ts";
+import { canMakeHosts, testHosts } from "./_hosts.ts";
 
 const MOUNT = bootCommand("mkdir -p /srv && mount -t ext4 /dev/vda /srv");
 
@@ -81,4 +83,56 @@ steps:
     await Deno.remove(file);
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name:
+    "storage: on a VM of an SSH host, a disk moved, snapshotted and committed back keeps every block the guest wrote, also after a migration on that host",
+  ignore: !canMakeHosts(),
+  async fn() {
+    await using hosts = await testHosts(1);
+    const dir = hosts.specs[0]!.runtimeDir!;
+    const fill = (word: string) =>
+      `i=0; while [ $i -lt 40 ]; do i=$((i+1)); ` +
+      `yes ${word}-$i | head -c 65536 | dd of=/dev/vda bs=64k seek=$i conv=fsync 2>/dev/null; done`;
+    const check = (word: string) =>
+      `sync; echo 3 > /proc/sys/vm/drop_caches; i=0; while [ $i -lt 40 ]; do i=$((i+1)); ` +
+      `[ "$(dd if=/dev/vda bs=64k skip=$i count=1 2>/dev/null | md5sum)" = ` +
+      `"$(yes ${word}-$i | head -c 65536 | md5sum)" ] || echo bad $i; done; echo checked`;
+    const { journal } = await runRecipe(
+      parseRecipe(
+        `recipe: 1
+name: remote-storage
+hosts:
+${hosts.yaml()}
+vms:
+  r: { host: h1, guest: builtin:linux, disks: [{ name: data, size: 16M }] }
+defaults: { timeout: 60s }
+steps:
+  - { name: up, wait-agent: {} }
+  - { name: first, agent: { exec: "${fill("first")}" } }
+  - { name: moved, block-move: { disk: data, to: ${dir}/moved.qcow2 } }
+  - { name: second, agent: { exec: "${fill("second")}" } }
+  - { name: snapshot, snapshot: { external: pre, disk: data } }
+  - { name: third, agent: { exec: "${fill("third")}" } }
+  - { name: committed, commit: { disk: data } }
+  - { name: migrated, migrate: {} }
+  - name: every block
+    agent:
+      exec: |-
+        ${check("third")}
+  - { name: relative refused, block-move: { disk: data, to: here.qcow2 }, continue-on-error: true }
+finally:
+  - { name: stop, stop: { grace: 0s } }
+`,
+        "remote-storage.yaml",
+      ),
+      { seed: 1 },
+    );
+    assert.equal(journal.verdict, "pass", journal.reason);
+    const step = (name: string) => journal.steps.find((s) => s.name === name)!.targets[0]!;
+    assert.equal((step("every block").output as { stdout: string }).stdout, "checked\n");
+    assert.equal((step("snapshot").output as { to: string }).to, `${dir}/data-pre.qcow2`);
+    assert.match(step("relative refused").error!, /absolute path on host 'h1'/);
+  },
 });

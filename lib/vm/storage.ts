@@ -29,8 +29,15 @@ export interface StorageResult {
   job?: JobInfo;
 }
 
-/** Where the VM keeps note of a disk's new image (see `Machine.diskMoved`). */
-export type DiskMoved = (id: string, file: string) => void;
+/** Where a VM's QEMU runs, as a storage job needs it: files there, and notes of the disk's image. */
+export interface StoragePlace {
+  /** Note that disk `id` is now the image `file` (see `Machine.diskMoved`). */
+  moved(id: string, file: string): void;
+  /** Whether `path` exists where QEMU runs (this machine, or its SSH host). */
+  exists(path: string): Promise<boolean>;
+  /** The SSH host QEMU runs on, if not this machine. */
+  host?: string | undefined;
+}
 
 /** The disk as a storage job sees it: its device, current nodes and image. */
 async function storageDisk(vm: Vm, name: string | undefined) {
@@ -81,10 +88,10 @@ async function storageDisk(vm: Vm, name: string | undefined) {
 export async function moveDisk(
   vm: Vm,
   options: ActionOptions & { disk?: string | undefined; to: string },
-  moved: DiskMoved,
+  place: StoragePlace,
 ): Promise<StorageResult> {
   const { disk, nodes, root, image, backing, backingFormat } = await storageDisk(vm, options.disk);
-  const to = await newFile(vm, options.to);
+  const to = await newFile(vm, options.to, place);
   const next = diskNodes(disk.device, nodes.generation + 1);
   const jobs = { timeout: options.timeout ?? 600_000, signal: options.signal };
   // What the disk itself holds is copied; the image under it (never written) stays its backing:
@@ -114,7 +121,7 @@ export async function moveDisk(
     throw error;
   }
   await dropOld(vm, nodes);
-  moved(disk.device, to);
+  place.moved(disk.device, to);
   return { disk: disk.device, from: image, to, job };
 }
 
@@ -129,7 +136,7 @@ export async function moveDisk(
 export async function snapshotDisk(
   vm: Vm,
   options: ActionOptions & { disk?: string | undefined; file: string },
-  moved: DiskMoved,
+  place: StoragePlace,
 ): Promise<StorageResult> {
   const { disk, nodes, overlay, image: below } = await storageDisk(vm, options.disk);
   if (overlay) {
@@ -138,7 +145,7 @@ export async function snapshotDisk(
       { vm: vm.name },
     );
   }
-  const file = await newFile(vm, options.file);
+  const file = await newFile(vm, options.file, place);
   const next = diskNodes(disk.device, nodes.generation + 1);
   const jobs = { timeout: options.timeout ?? 60_000, signal: options.signal };
   const image = await createImage(
@@ -155,7 +162,7 @@ export async function snapshotDisk(
     await Deno.remove(file).catch(() => {});
     throw error;
   }
-  moved(disk.device, file);
+  place.moved(disk.device, file);
   return { disk: disk.device, from: below, to: file };
 }
 
@@ -170,7 +177,7 @@ export async function snapshotDisk(
 export async function commitDisk(
   vm: Vm,
   options: ActionOptions & { disk?: string | undefined },
-  moved: DiskMoved,
+  place: StoragePlace,
 ): Promise<StorageResult> {
   const { disk, nodes, root, overlay, image, below: base } = await storageDisk(vm, options.disk);
   if (!overlay || base === undefined) {
@@ -182,7 +189,7 @@ export async function commitDisk(
   const jobs = { timeout: options.timeout ?? 600_000, signal: options.signal };
   const job = await toPivot(vm, "block-commit", { device: root, "base-node": nodes.io }, jobs);
   await dropOld(vm, { ...nodes, io: "" }); // the overlay's nodes; the pass-through one is the root
-  moved(disk.device, base);
+  place.moved(disk.device, base);
   return { disk: disk.device, from: image, to: base, job };
 }
 
@@ -232,10 +239,21 @@ export async function overlayFile(vm: Vm, disk: string | undefined, name: string
   return `${image.replace(/\/[^/]*$/, "")}/${found.device}-${name}.qcow2`;
 }
 
-/** `path` made absolute, refused when it exists (a storage job writes a new file). */
-async function newFile(vm: Vm, path: string): Promise<string> {
+/**
+ * `path` made absolute (from this folder; on an SSH host it must be), and
+ * refused when it exists where QEMU runs: a storage job writes a new file.
+ */
+async function newFile(vm: Vm, path: string, place: StoragePlace): Promise<string> {
+  if (!path.startsWith("/") && place.host !== undefined) {
+    throw new CorralError(
+      `${path}: give a storage job's file as an absolute path on host '${place.host}'`,
+      {
+        vm: vm.name,
+      },
+    );
+  }
   const file = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
-  if (await Deno.lstat(file).then(() => true, () => false)) {
+  if (await place.exists(file)) {
     throw new CorralError(`${file} exists: a storage job writes a new file`, { vm: vm.name });
   }
   return file;

@@ -27,7 +27,13 @@ import {
   type SnapshotResult,
 } from "./snapshot.ts";
 import { backup, type BackupOptions, type BackupResult } from "./backup.ts";
-import { commitDisk, moveDisk, snapshotDisk, type StorageResult } from "./storage.ts";
+import {
+  commitDisk,
+  moveDisk,
+  snapshotDisk,
+  type StoragePlace,
+  type StorageResult,
+} from "./storage.ts";
 import { throttleDisk, type ThrottleOptions } from "./throttle.ts";
 import { type DiskFaultOptions, failDisk, healDisk } from "./disk_fault.ts";
 import { type CpuLimit, limitCpu } from "./cpu_limit.ts";
@@ -350,17 +356,30 @@ export class Vm extends VmLifecycle implements VmHandle {
    * @throws {JobError} The mirror failed; the disk stays where it was.
    */
   moveDisk(options: ActionOptions & { disk?: string; to: string }): Promise<StorageResult> {
-    return moveDisk(this, options, (id, file) => this.machine?.diskMoved(id, file));
+    return moveDisk(this, options, this.#storagePlace());
   }
 
   /** Put a new overlay `file` on a disk while the guest runs: it takes the writes from now on. */
   snapshotDisk(options: ActionOptions & { disk?: string; file: string }): Promise<StorageResult> {
-    return snapshotDisk(this, options, (id, file) => this.machine?.diskMoved(id, file));
+    return snapshotDisk(this, options, this.#storagePlace());
   }
 
   /** Commit a disk's top overlay into the image below, live, and switch back to that image. */
   commitDisk(options: ActionOptions & { disk?: string } = {}): Promise<StorageResult> {
-    return commitDisk(this, options, (id, file) => this.machine?.diskMoved(id, file));
+    return commitDisk(this, options, this.#storagePlace());
+  }
+
+  /** Where this VM's QEMU runs, for a storage job: its files, and where its disks now are. */
+  #storagePlace(): StoragePlace {
+    const machine = this.machine;
+    return {
+      moved: (id, file) => machine?.diskMoved(id, file),
+      exists: async (path) =>
+        machine
+          ? (await machine.tool("test", ["-e", path])).success
+          : await Deno.lstat(path).then(() => true, () => false),
+      host: this.host,
+    };
   }
 
   /**

@@ -16,11 +16,3 @@ export function diskUnfit(disk: string | undefined, vm: InventoryVm): string | u
     ? undefined
     : `it has no disk '${disk}' (its disks: ${ids.join(", ")})`;
 }
-
-/** Why `vm` cannot take a storage job on `disk`, or `undefined`. */
-export function storageUnfit(disk: string | undefined, vm: InventoryVm): string | undefined {
-  if (vm.spec?.host !== undefined) {
-    return `storage jobs run on VMs of this machine for now; ${vm.name} runs on host '${vm.spec.host}'`;
-  }
-  return diskUnfit(disk, vm);
-}

@@ -1,6 +1,6 @@
 import { defineAction } from "./action.ts";
 import { opt, required } from "./options.ts";
-import { storageUnfit } from "./_storage.ts";
+import { diskUnfit } from "./_storage.ts";
 
 /**
  * `block-move: { disk, to }`: the disk moves to the new qcow2 file `to`
@@ -16,7 +16,7 @@ export default defineAction({
   },
   mutates: () => true,
   requires: () => "launched",
-  unfit: (action, vm) => storageUnfit(action.disk, vm),
+  unfit: (action, vm) => diskUnfit(action.disk, vm),
   run: async (action, { vm, timeout, signal, render }) =>
     await vm.moveDisk({ disk: action.disk, to: render(action.to), timeout, signal }),
 });

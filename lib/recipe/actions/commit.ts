@@ -1,6 +1,6 @@
 import { defineAction } from "./action.ts";
 import { opt } from "./options.ts";
-import { storageUnfit } from "./_storage.ts";
+import { diskUnfit } from "./_storage.ts";
 
 /**
  * `commit: { disk }`: the disk's external snapshot (`snapshot: { external }`)
@@ -13,7 +13,7 @@ export default defineAction({
   options: { disk: opt.string("the disk (default: the first writable one)") },
   mutates: () => true,
   requires: () => "launched",
-  unfit: (action, vm) => storageUnfit(action.disk, vm),
+  unfit: (action, vm) => diskUnfit(action.disk, vm),
   run: async (action, { vm, timeout, signal }) =>
     await vm.commitDisk({ disk: action.disk, timeout, signal }),
 });

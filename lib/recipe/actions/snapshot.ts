@@ -1,7 +1,7 @@
 import { defineAction } from "./action.ts";
 import { defined, opt, withDefault } from "./options.ts";
 import { overlayFile } from "../../vm/storage.ts";
-import { storageUnfit } from "./_storage.ts";
+import { diskUnfit } from "./_storage.ts";
 import type { ActionData, Template } from "../model.ts";
 
 const OPS = ["save", "load", "delete", "external"] as const;
@@ -62,7 +62,7 @@ export default defineAction({
     });
   },
   mutates: (action) => action.op !== "save",
-  unfit: (action, vm) => action.op === "external" ? storageUnfit(action.disk, vm) : undefined,
+  unfit: (action, vm) => action.op === "external" ? diskUnfit(action.disk, vm) : undefined,
   async run(action, { vm, timeout, signal, render }) {
     const tag = render(action.tag);
     if (action.op === "external") {
