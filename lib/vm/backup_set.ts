@@ -7,7 +7,8 @@
  * cannot be trusted (a file missing or changed, another disk, a bitmap
  * gone or left inconsistent by a QEMU that did not close the image) is
  * answered with a full backup, and the result says why. `restoreBackup`
- * rebuilds a disk, as it was at a point, into a standalone image.
+ * rebuilds a disk, as it was at a point, into a standalone image. For a VM
+ * of an SSH host, the set is kept on that host (`vm.backupSet`).
  *
  * @module
  */
@@ -16,8 +17,9 @@ import { CorralError } from "../errors.ts";
 import { findDisk } from "./_block.ts";
 import { createImage } from "./_image.ts";
 import { awaitJob, newJobId } from "./jobs.ts";
-import type { ActionOptions } from "./handle.ts";
-import type { Vm } from "./vm.ts";
+import type { ActionOptions, VmHandle as Vm } from "./handle.ts";
+import type { Host } from "../host/host.ts";
+import { LOCAL } from "../host/local.ts";
 
 /** One backup in a set. */
 export interface BackupPoint {
@@ -82,27 +84,24 @@ const FILE = "chain.json";
  *
  * @throws {JobError} The backup job failed; the set is as it was.
  */
-export async function backupSet(vm: Vm, options: BackupSetOptions): Promise<BackupSetResult> {
-  if (vm.host !== undefined) {
-    // The set's files would be written on the host, its chain.json here.
-    throw new CorralError(
-      `backup sets are kept for VMs of this machine for now, not of host '${vm.host}'`,
-      {
-        vm: vm.name,
-      },
-    );
-  }
+export async function backupSet(
+  vm: Vm,
+  options: BackupSetOptions,
+  place: Host = LOCAL,
+): Promise<BackupSetResult> {
   const disk = await findDisk(vm, options.disk);
   const image = await imageFile(vm, disk.device, disk.file);
-  await Deno.mkdir(options.dir, { recursive: true, mode: 0o700 });
-  const chain = await readChain(options.dir);
+  await run(place, "mkdir", ["-p", "-m", "700", options.dir]);
+  const chain = await readChain(place, options.dir);
   const bitmap = chain?.bitmap ?? "corral-set";
-  const broken = options.sync === "full" ? undefined : await whyFull(vm, options.dir, chain, {
-    device: disk.device,
-    node: disk.node,
-    image,
-    bitmap,
-  });
+  const broken = options.sync === "full"
+    ? undefined
+    : await whyFull(vm, place, options.dir, chain, {
+      device: disk.device,
+      node: disk.node,
+      image,
+      bitmap,
+    });
   const sync = options.sync === "full" || broken !== undefined ? "full" : "incremental";
   const points = sync === "full" ? [] : chain!.points;
   const last = points.at(-1);
@@ -116,11 +115,11 @@ export async function backupSet(vm: Vm, options: BackupSetOptions): Promise<Back
     bytes = await copy(vm, disk, target.node, sync, bitmap, jobs);
   } catch (error) {
     await target.close();
-    await Deno.remove(file).catch(() => {});
+    await place.tool("rm", ["-f", file]);
     throw error;
   }
   await target.close();
-  const stat = await Deno.stat(file);
+  const stat = (await statOf(place, file))!;
   const point: BackupPoint = {
     name,
     file: `${name}.qcow2`,
@@ -129,11 +128,17 @@ export async function backupSet(vm: Vm, options: BackupSetOptions): Promise<Back
     at: new Date().toISOString(),
     bytes,
     size: stat.size,
-    mtime: stat.mtime?.getTime() ?? 0,
+    mtime: stat.mtime,
   };
   // Earlier chains stay listed: a restore can still reach their points.
   const all = [...(chain?.points ?? []), point];
-  await writeChain(options.dir, { format: 1, disk: disk.device, image, bitmap, points: all });
+  await writeChain(place, options.dir, {
+    format: 1,
+    disk: disk.device,
+    image,
+    bitmap,
+    points: all,
+  });
   const note = options.sync !== "full" && broken ? `full, not incremental: ${broken}` : undefined;
   return { ...point, disk: disk.device, ...(note ? { note } : {}) };
 }
@@ -149,6 +154,7 @@ async function imageFile(vm: Vm, device: string, fallback: string): Promise<stri
 /** Why the set's chain cannot take an incremental backup now; `undefined` when it can. */
 async function whyFull(
   vm: Vm,
+  place: Host,
   dir: string,
   chain: Chain | undefined,
   disk: { device: string; node: string; image: string; bitmap: string },
@@ -158,9 +164,9 @@ async function whyFull(
     return `the set backs up ${chain.disk} (${chain.image}), not ${disk.device} (${disk.image})`;
   }
   for (const point of chain.points.slice(chain.points.findLastIndex((p) => p.sync === "full"))) {
-    const stat = await Deno.stat(`${dir}/${point.file}`).catch(() => undefined);
+    const stat = await statOf(place, `${dir}/${point.file}`);
     if (!stat) return `${point.file} of the chain is missing`;
-    if (stat.size !== point.size || stat.mtime?.getTime() !== point.mtime) {
+    if (stat.size !== point.size || stat.mtime !== point.mtime) {
       return `${point.file} of the chain changed since it was written`;
     }
   }
@@ -211,19 +217,39 @@ async function copy(
   return (await awaitJob(vm, id, "blockdev-backup", since, jobs))["total-progress"];
 }
 
-async function readChain(dir: string): Promise<Chain | undefined> {
+async function readChain(place: Host, dir: string): Promise<Chain | undefined> {
   try {
-    const chain = JSON.parse(await Deno.readTextFile(`${dir}/${FILE}`)) as Chain;
+    const chain = JSON.parse((await place.readText(`${dir}/${FILE}`)) ?? "") as Chain;
     return chain.format === 1 ? chain : undefined;
   } catch {
     return undefined; // None yet, or unreadable: a full backup starts the set again.
   }
 }
 
-async function writeChain(dir: string, chain: Chain): Promise<void> {
+async function writeChain(place: Host, dir: string, chain: Chain): Promise<void> {
   const draft = `${dir}/.${FILE}.${crypto.randomUUID()}`;
-  await Deno.writeTextFile(draft, JSON.stringify(chain, null, 2) + "\n", { mode: 0o600 });
-  await Deno.rename(draft, `${dir}/${FILE}`);
+  await place.writeFile(draft, new TextEncoder().encode(JSON.stringify(chain, null, 2) + "\n"));
+  await run(place, "mv", [draft, `${dir}/${FILE}`]);
+}
+
+/** A file's size and modification time (s) where the set is; `undefined` when it is not there. */
+async function statOf(
+  place: Host,
+  path: string,
+): Promise<{ size: number; mtime: number } | undefined> {
+  const out = await place.tool("stat", ["-c", "%s %Y", path]);
+  if (!out.success) return undefined;
+  const [size, mtime] = out.stdout.trim().split(" ").map(Number);
+  return { size: size!, mtime: mtime! };
+}
+
+/** Run a tool where the set is; its failure is an error naming it. */
+async function run(place: Host, program: string, args: string[]): Promise<string> {
+  const out = await place.tool(program, args);
+  if (!out.success) {
+    throw new CorralError(`${program} ${args.join(" ")} failed: ${out.stderr.trim()}`);
+  }
+  return out.stdout;
 }
 
 /** Options of {@linkcode restoreBackup}. */
@@ -250,8 +276,9 @@ export interface RestoreOptions {
  */
 export async function restoreBackup(
   options: RestoreOptions,
+  place: Host = LOCAL,
 ): Promise<BackupPoint & { to: string }> {
-  const chain = await readChain(options.from);
+  const chain = await readChain(place, options.from);
   if (!chain?.points.length) {
     throw new CorralError(`${options.from} holds no backup set (${FILE})`);
   }
@@ -266,18 +293,11 @@ export async function restoreBackup(
       }`,
     );
   }
-  if (await Deno.lstat(options.to).then(() => true, () => false)) {
+  if ((await place.tool("test", ["-e", options.to])).success) {
     throw new CorralError(`${options.to} exists: a restore writes a new image`);
   }
-  const out = await new Deno.Command("qemu-img", {
-    args: ["convert", "-O", "qcow2", `${options.from}/${point.file}`, options.to],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new CorralError(
-      `restoring ${point.name} failed: ${new TextDecoder().decode(out.stderr).trim()}`,
-    );
-  }
+  const args = ["convert", "-O", "qcow2", `${options.from}/${point.file}`, options.to];
+  const out = await place.tool("qemu-img", args);
+  if (!out.success) throw new CorralError(`restoring ${point.name} failed: ${out.stderr.trim()}`);
   return { ...point, to: options.to };
 }

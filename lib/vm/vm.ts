@@ -28,6 +28,15 @@ import {
 } from "./snapshot.ts";
 import { backup, type BackupOptions, type BackupResult } from "./backup.ts";
 import {
+  type BackupPoint,
+  backupSet,
+  type BackupSetOptions,
+  type BackupSetResult,
+  restoreBackup,
+  type RestoreOptions,
+} from "./backup_set.ts";
+import { LOCAL } from "../host/local.ts";
+import {
   commitDisk,
   moveDisk,
   snapshotDisk,
@@ -367,6 +376,16 @@ export class Vm extends VmLifecycle implements VmHandle {
   /** Commit a disk's top overlay into the image below, live, and switch back to that image. */
   commitDisk(options: ActionOptions & { disk?: string } = {}): Promise<StorageResult> {
     return commitDisk(this, options, this.#storagePlace());
+  }
+
+  /** Back a disk up into a set that lasts across runs, kept where the VM runs (see `backupSet`). */
+  backupSet(options: BackupSetOptions): Promise<BackupSetResult> {
+    return backupSet(this, options, this.machine?.host ?? LOCAL);
+  }
+
+  /** Rebuild a disk from a backup set kept where this VM runs (see `restoreBackup`). */
+  restoreBackup(options: RestoreOptions): Promise<BackupPoint & { to: string }> {
+    return restoreBackup(options, this.machine?.host ?? LOCAL);
   }
 
   /** Where this VM's QEMU runs, for a storage job: its files, and where its disks now are. */

@@ -1,13 +1,12 @@
 import { defineAction } from "./action.ts";
-import { opt, required, withDefault } from "./options.ts";
+import { opt, required } from "./options.ts";
 import type { ActionData, Template } from "../model.ts";
-import { backupSet } from "../../vm/backup_set.ts";
 
 interface Backup extends ActionData {
   kind: "backup";
   to: Template;
   disk?: string;
-  sync: "full" | "incremental";
+  sync?: "full" | "incremental";
 }
 
 /**
@@ -27,19 +26,17 @@ export default defineAction({
       opt.template("a new .qcow2 file, or a folder that keeps a backup set across runs"),
     ),
     disk: opt.string("disk0, disk1, … (default: the first writable disk)"),
-    sync: withDefault(opt.oneOf(["full", "incremental"] as const), "full"),
+    sync: opt.oneOf(
+      ["full", "incremental"] as const,
+      "full (the default for a file) or incremental (the default for a set folder)",
+    ),
   },
   mutates: () => false,
   async run(action, { vm, timeout, signal, render }) {
     const to = render(action.to);
     if (!to.endsWith(".qcow2")) {
-      return await backupSet(vm, {
-        dir: to,
-        disk: action.disk,
-        sync: action.sync,
-        timeout,
-        signal,
-      });
+      // A set goes on incrementally unless told to start again.
+      return await vm.backupSet({ dir: to, disk: action.disk, sync: action.sync, timeout, signal });
     }
     const done = await vm.backup({
       to,

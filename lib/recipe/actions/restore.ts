@@ -1,11 +1,10 @@
-import { restoreBackup } from "../../vm/backup_set.ts";
 import { defineAction } from "./action.ts";
 import { opt, required } from "./options.ts";
 
 /**
  * `restore: { from: DIR, point: LATEST | NAME, to: PATH }`: the disk as a
  * backup set (`backup: { to: DIR }`) holds it at a point, rebuilt into the
- * new standalone qcow2 image `to` on this machine — once per target VM,
+ * new standalone qcow2 image `to` where the VM runs — once per target VM,
  * so `${{ vm.name }}` in the paths picks each VM's set.
  */
 export default defineAction({
@@ -17,8 +16,8 @@ export default defineAction({
     to: required(opt.template("the image to write (it must not exist)")),
   },
   mutates: () => false,
-  run: async (action, { render }) =>
-    await restoreBackup({
+  run: async (action, { vm, render }) =>
+    await vm.restoreBackup({
       from: render(action.from),
       point: action.point ? render(action.point) : "LATEST",
       to: render(action.to),
