@@ -10,10 +10,16 @@ import assert from "node:assert/strict";
 import { launch, MigrationError, parseRecipe } from "../mod.ts";
 import { processes } from "../lib/vm/_procs.ts";
 import { delay } from "../lib/_async.ts";
+import { checkBlocks, fillBlocks } from "./_blocks.ts";
 
-Deno.test("converge: a migration past its deadline per GiB, and one whose destination stops taking the stream, are cancelled with the reason, the VM running on where it was; with auto-converge and both watches on it moves", async () => {
-  await using vm = await launch({ name: "stalls", guest: "builtin:linux" });
+Deno.test("converge: a migration past its deadline per GiB, and one whose destination stops taking the stream, are cancelled with the reason, the VM running on where it was; with auto-converge and both watches on it moves, and moves again with its disk copied", async () => {
+  await using vm = await launch({
+    name: "stalls",
+    guest: "builtin:linux",
+    disks: [{ name: "data", size: "16M" }],
+  });
   await vm.agent.waitReady({ timeout: 120_000 });
+  await vm.agent.exec(fillBlocks("kept", 40), { timeout: 60_000 });
   const pid = vm.pid;
   const runsOn = async () => {
     assert.equal(vm.pid, pid);
@@ -52,6 +58,11 @@ Deno.test("converge: a migration past its deadline per GiB, and one whose destin
   assert.notEqual(vm.pid, pid);
   assert.equal(moved.from, "stalls");
   assert.equal((await vm.agent.exec("echo here")).stdout, "here\n");
+  // And with its disk copied to the destination's own (NBD mirrors), on this QEMU build too.
+  const copied = await vm.migrate({ copyStorage: true });
+  assert.ok(copied.storageBytes! >= 16 * 2 ** 20, `${copied.storageBytes}`);
+  const check = await vm.agent.exec(checkBlocks("kept", 40), { timeout: 60_000 });
+  assert.equal(check.stdout, "checked\n");
 });
 
 Deno.test("converge: migrate's auto-converge, stall-timeout and deadline-per-gib are read from a recipe", () => {

@@ -10,7 +10,9 @@ import { parseRecipe, runRecipe } from "../mod.ts";
 import { canUseLibvirt, testLibvirt } from "./_libvirt.ts";
 import { corral, recipeFile } from "./_cli.ts";
 
-const ignore = !canUseLibvirt();
+// libvirt runs the system's QEMU whatever CORRAL_QEMU says: .ci/run's pass with the next QEMU
+// build would repeat the very same test (CORRAL_CI_REPEAT), so it does not.
+const ignore = !canUseLibvirt() || Deno.env.get("CORRAL_CI_REPEAT") === "1";
 
 Deno.test({
   name: "libvirt: domains that a real libvirtd runs, driven by recipes",
