@@ -7,7 +7,11 @@
  * dispose, also when the test failed. Needs root.
  */
 
+import assert from "node:assert/strict";
 import type { HostSpec } from "../lib/host/ssh.ts";
+import { parseRecipe, runRecipe, type StepRecord } from "../mod.ts";
+
+type TargetRecord = StepRecord["targets"][number];
 
 /** The test hosts. */
 export interface TestHosts extends AsyncDisposable {
@@ -213,4 +217,29 @@ async function waitForLogin(spec: HostSpec, dir: string): Promise<void> {
     if (i > 200) throw new Error(`the test sshd of ${spec.name} does not answer`);
     await new Promise((r) => setTimeout(r, 25)); // polling a daemon's start, not a sync point
   }
+}
+
+/** One VM's record of a step, as a run on a test host left it. */
+export type HostStep = (name: string) => TargetRecord;
+
+/**
+ * Run `steps` (YAML step lines, given the host's runtime directory for
+ * files there) on a `builtin:linux` VM `r` with a 16 MiB disk `data`, on a
+ * test host of its own; the run must pass. `check` looks at each step's
+ * record while the host's files are still there.
+ */
+export async function onTestHost(
+  name: string,
+  steps: (dir: string) => string,
+  check: (step: HostStep, dir: string) => Promise<void> | void,
+): Promise<void> {
+  await using hosts = await testHosts(1);
+  const dir = hosts.specs[0]!.runtimeDir!;
+  const text = `recipe: 1\nname: ${name}\nhosts:\n${hosts.yaml()}\nvms:\n` +
+    `  r: { host: h1, guest: builtin:linux, disks: [{ name: data, size: 16M }] }\n` +
+    `defaults: { timeout: 60s }\nsteps:\n  - { name: up, wait-agent: {} }\n${steps(dir)}` +
+    `finally:\n  - { name: stop, stop: { grace: 0s } }\n`;
+  const { journal } = await runRecipe(parseRecipe(text, `${name}.yaml`), { seed: 1 });
+  assert.equal(journal.verdict, "pass", journal.reason);
+  await check((step) => journal.steps.find((s) => s.name === step)!.targets[0]!, dir);
 }

@@ -9,8 +9,8 @@
  */
 
 import assert from "node:assert/strict";
-import { backupSet, launch, parseRecipe, restoreBackup, runRecipe } from "../mod.ts";
-import { canMakeHosts, testHosts } from "./_hosts.ts";
+import { backupSet, launch, restoreBackup } from "../mod.ts";
+import { canMakeHosts, onTestHost } from "./_hosts.ts";
 import { corral, recipeFile } from "./_cli.ts";
 
 async function tool(command: string, ...args: string[]): Promise<{ code: number; out: string }> {
@@ -105,40 +105,22 @@ Deno.test({
   // test above: .ci/run's pass with the next QEMU build does not repeat it (CORRAL_CI_REPEAT).
   ignore: !canMakeHosts() || Deno.env.get("CORRAL_CI_REPEAT") === "1",
   async fn() {
-    await using hosts = await testHosts(1);
-    const dir = hosts.specs[0]!.runtimeDir!;
-    const { journal } = await runRecipe(
-      parseRecipe(
-        `recipe: 1
-name: remote-backups
-hosts:
-${hosts.yaml()}
-vms:
-  r: { host: h1, guest: builtin:linux, disks: [{ name: data, size: 16M }] }
-defaults: { timeout: 60s }
-steps:
-  - { name: up, wait-agent: {} }
+    await onTestHost("remote-backups", (dir) =>
+      `\
   - { name: first, backup: { to: ${dir}/set, disk: data } }
   - { name: writes, agent: { exec: "dd if=/dev/urandom of=/dev/vda bs=1M count=2 conv=fsync" } }
   - { name: second, backup: { to: ${dir}/set, disk: data } }
   - { name: restored, restore: { from: ${dir}/set, to: ${dir}/restored.qcow2 } }
-finally:
-  - { name: stop, stop: { grace: 0s } }
-`,
-        "remote-backups.yaml",
-      ),
-      { seed: 1 },
-    );
-    assert.equal(journal.verdict, "pass", journal.reason);
-    const output = (name: string) =>
-      journal.steps.find((s) => s.name === name)!.targets[0]!.output as Record<string, unknown>;
-    assert.deepEqual([output("first").sync, output("second").sync], ["full", "incremental"]);
-    assert.equal(output("restored").name, "0002");
-    const chain = JSON.parse(await Deno.readTextFile(`${dir}/set/chain.json`));
-    assert.deepEqual(chain.points.map((p: { file: string }) => p.file), [
-      "0001.qcow2",
-      "0002.qcow2",
-    ]);
-    assert.ok((await Deno.stat(`${dir}/restored.qcow2`)).isFile);
+`, async (step, dir) => {
+      const output = (name: string) => step(name).output as Record<string, unknown>;
+      assert.deepEqual([output("first").sync, output("second").sync], ["full", "incremental"]);
+      assert.equal(output("restored").name, "0002");
+      const chain = JSON.parse(await Deno.readTextFile(`${dir}/set/chain.json`));
+      assert.deepEqual(chain.points.map((p: { file: string }) => p.file), [
+        "0001.qcow2",
+        "0002.qcow2",
+      ]);
+      assert.ok((await Deno.stat(`${dir}/restored.qcow2`)).isFile);
+    });
   },
 });

@@ -11,8 +11,7 @@
 import assert from "node:assert/strict";
 import { bootCommand } from "../lib/vm/guest/linux.ts";
 import { corral, recipeFile } from "./_cli.ts";
-import { parseRecipe, runRecipe } from "../mod.ts";
-import { canMakeHosts, testHosts } from "./_hosts.ts";
+import { canMakeHosts, onTestHost } from "./_hosts.ts";
 import { checkBlocks, fillBlocks } from "./_blocks.ts";
 
 const MOUNT = bootCommand("mkdir -p /srv && mount -t ext4 /dev/vda /srv");
@@ -93,19 +92,8 @@ Deno.test({
   // test above: .ci/run's pass with the next QEMU build does not repeat it (CORRAL_CI_REPEAT).
   ignore: !canMakeHosts() || Deno.env.get("CORRAL_CI_REPEAT") === "1",
   async fn() {
-    await using hosts = await testHosts(1);
-    const dir = hosts.specs[0]!.runtimeDir!;
-    const { journal } = await runRecipe(
-      parseRecipe(
-        `recipe: 1
-name: remote-storage
-hosts:
-${hosts.yaml()}
-vms:
-  r: { host: h1, guest: builtin:linux, disks: [{ name: data, size: 16M }] }
-defaults: { timeout: 60s }
-steps:
-  - { name: up, wait-agent: {} }
+    await onTestHost("remote-storage", (dir) =>
+      `\
   - { name: first, agent: { exec: "${fillBlocks("first", 40)}" } }
   - { name: moved, block-move: { disk: data, to: ${dir}/moved.qcow2 } }
   - { name: second, agent: { exec: "${fillBlocks("second", 40)}" } }
@@ -118,17 +106,10 @@ steps:
       exec: |-
         ${checkBlocks("third", 40)}
   - { name: relative refused, block-move: { disk: data, to: here.qcow2 }, continue-on-error: true }
-finally:
-  - { name: stop, stop: { grace: 0s } }
-`,
-        "remote-storage.yaml",
-      ),
-      { seed: 1 },
-    );
-    assert.equal(journal.verdict, "pass", journal.reason);
-    const step = (name: string) => journal.steps.find((s) => s.name === name)!.targets[0]!;
-    assert.equal((step("every block").output as { stdout: string }).stdout, "checked\n");
-    assert.equal((step("snapshot").output as { to: string }).to, `${dir}/data-pre.qcow2`);
-    assert.match(step("relative refused").error!, /absolute path on host 'h1'/);
+`, (step, dir) => {
+      assert.equal((step("every block").output as { stdout: string }).stdout, "checked\n");
+      assert.equal((step("snapshot").output as { to: string }).to, `${dir}/data-pre.qcow2`);
+      assert.match(step("relative refused").error!, /absolute path on host 'h1'/);
+    });
   },
 });
