@@ -320,3 +320,10 @@ export class ConsoleError extends CorralError {
     this.line = options.line;
   }
 }
+
+/**
+ * `corral fuzz`, `diff` or `rehearse` cannot start on this recipe: nothing
+ * would judge a run, no VM can take the faults asked for, a build or a VM
+ * to clone cannot be used. Nothing was started.
+ */
+export class ExplorationError extends CorralError {}

@@ -9,7 +9,7 @@
 
 import { parse } from "yaml";
 import type { Recipe } from "../recipe/model.ts";
-import { loadRecipe, RecipeError } from "../recipe/parse.ts";
+import { loadRecipe, type ParseOptions, RecipeError } from "../recipe/parse.ts";
 import { type Plan, planRecipe, randomSeed } from "../recipe/plan.ts";
 import { isSecretName, Redactor } from "../recipe/secrets.ts";
 import { assignments, userPath, wholeNumber } from "./_args.ts";
@@ -79,6 +79,8 @@ export interface LoadedRecipe {
   };
   /** The plan, made once: the run runs it as it is. */
   plan: Plan;
+  /** What the recipe was read with (`--var`, `--secret-var`, `--max-vms`): to read it again. */
+  parsing: ParseOptions;
 }
 
 /**
@@ -125,9 +127,10 @@ export async function loadRecipeFor(
     resumeFrom: text(values, "resume-from"),
   };
   try {
-    const recipe = await loadRecipe(userPath(positionals[0])!, { vars, secretVars, maxVms });
+    const parsing = { vars, secretVars, maxVms };
+    const recipe = await loadRecipe(userPath(positionals[0])!, parsing);
     const plan = planRecipe(recipe, runSeed, control);
-    return { recipe, seed: runSeed, control, plan };
+    return { recipe, seed: runSeed, control, plan, parsing };
   } catch (error) {
     if (error instanceof RecipeError) {
       console.error(cliSecrets.text(error.message));

@@ -76,47 +76,80 @@ export class Probes {
     if (this.#running.has(name) || this.#stopped.has(name)) return;
     const { probe, targets } = this.#planned.find((p) => p.probe.name === name)!;
     const stop = new AbortController();
-    const loops = targets.flatMap((vmName) => {
-      const vm = this.#context.vm(vmName);
-      if (!vm) return [];
-      const record: ProbeRecord = { name, vm: vmName, attempts: [] };
+    const vms = targets.flatMap((vmName) => this.#context.vm(vmName) ?? []);
+    // A quorum probe is one service on all its VMs: one record, each attempt asks them all.
+    const groups = probe.quorum ? (vms.length ? [vms] : []) : vms.map((vm) => [vm]);
+    const loops = groups.map((group) => {
+      const record: ProbeRecord = { name, vm: group.map((vm) => vm.name).join("+"), attempts: [] };
       this.records.push(record);
-      return [this.#loop(probe, vm, record, stop.signal)];
+      return this.#loop(probe, group, record, stop.signal);
     });
     this.#running.set(name, { stop, loops });
   }
 
   /** Attempt after attempt, `every` apart, until stopped. */
-  async #loop(probe: Probe, vm: Vm, record: ProbeRecord, stopped: AbortSignal): Promise<void> {
-    const kind = actionKind(probe.action.kind)!;
+  async #loop(
+    probe: Probe,
+    vms: readonly Vm[],
+    record: ProbeRecord,
+    stopped: AbortSignal,
+  ): Promise<void> {
     const { clock } = this.#context;
     while (!stopped.aborted) {
       const began = performance.now();
       const startMs = clock.ms();
-      const attempt = new AbortController();
-      const timer = setTimeout(
-        () =>
-          attempt.abort(
-            new TimeoutError(`no answer within ${probe.timeout} ms`, {
-              vm: vm.name,
-              timeout: probe.timeout,
-            }),
-          ),
-        probe.timeout,
+      const errors = await Promise.all(vms.map((vm) => this.#attempt(probe, vm, stopped)));
+      if (stopped.aborted) break; // cut short by the end, not failed
+      const error = verdictOf(probe, vms, errors);
+      const endMs = clock.ms();
+      record.attempts.push(
+        error === undefined ? { startMs, endMs, ok: true } : { startMs, endMs, ok: false, error },
       );
-      const signal = AbortSignal.any([stopped, attempt.signal]);
-      try {
-        await kind.run!(probe.action, this.#context.contextFor(vm, signal, probe.timeout)); // agent, console, qmp
-        record.attempts.push({ startMs, endMs: clock.ms(), ok: true });
-      } catch (error) {
-        if (stopped.aborted) break; // cut short by the end, not failed
-        const message = error instanceof Error ? error.message : String(error);
-        record.attempts.push({ startMs, endMs: clock.ms(), ok: false, error: printable(message) });
-      } finally {
-        clearTimeout(timer);
-      }
       const wait = probe.every - (performance.now() - began);
       if (wait > 0) await delay(wait, { signal: stopped }).catch(() => {});
     }
   }
+
+  /** One try of the probe's action on one VM: why it failed, or `undefined`. */
+  async #attempt(probe: Probe, vm: Vm, stopped: AbortSignal): Promise<string | undefined> {
+    const kind = actionKind(probe.action.kind)!;
+    const attempt = new AbortController();
+    const timer = setTimeout(
+      () =>
+        attempt.abort(
+          new TimeoutError(`no answer within ${probe.timeout} ms`, {
+            vm: vm.name,
+            timeout: probe.timeout,
+          }),
+        ),
+      probe.timeout,
+    );
+    const signal = AbortSignal.any([stopped, attempt.signal]);
+    try {
+      await kind.run!(probe.action, this.#context.contextFor(vm, signal, probe.timeout)); // agent, console, qmp
+      return undefined;
+    } catch (error) {
+      return printable(error instanceof Error ? error.message : String(error));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Why an attempt failed on its VMs (their quorum not met), or `undefined` when it passed. */
+function verdictOf(
+  probe: Probe,
+  vms: readonly Vm[],
+  errors: readonly (string | undefined)[],
+): string | undefined {
+  if (!probe.quorum) return errors[0];
+  const answered = errors.filter((e) => e === undefined).length;
+  const need = probe.quorum === "any"
+    ? 1
+    : probe.quorum === "all"
+    ? vms.length
+    : Math.floor(vms.length / 2) + 1;
+  if (answered >= need) return undefined;
+  const why = vms.flatMap((vm, i) => errors[i] === undefined ? [] : [`${vm.name}: ${errors[i]}`]);
+  return `${answered} of ${vms.length} answered (${probe.quorum} needs ${need}): ${why.join("; ")}`;
 }

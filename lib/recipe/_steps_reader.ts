@@ -340,7 +340,15 @@ export class StepsReader extends YamlTools {
       const options = this.map(value, where);
       if (!options) continue;
       const kinds = PROBE_ACTIONS.filter((key) => options.has(key));
-      this.keys(options, [...PROBE_ACTIONS, "on", "every", "timeout", "start", "end"], where);
+      this.keys(options, [
+        ...PROBE_ACTIONS,
+        "on",
+        "every",
+        "timeout",
+        "start",
+        "end",
+        "quorum",
+      ], where);
       if (kinds.length !== 1) {
         this.issue(value, `${where} takes exactly one of ${PROBE_ACTIONS.join(", ")}`);
         continue;
@@ -365,6 +373,14 @@ export class StepsReader extends YamlTools {
         action,
         pos,
       };
+      if (options.has("quorum")) {
+        const node = options.get("quorum")!.value;
+        const quorum = this.string(node, "quorum");
+        if (quorum === "any" || quorum === "majority" || quorum === "all") probe.quorum = quorum;
+        else if (quorum !== undefined) {
+          this.issue(node, `quorum must be any, majority or all, not '${quorum}'`);
+        }
+      }
       for (const edge of ["start", "end"] as const) {
         const id = options.has(edge) ? this.string(options.get(edge)!.value, edge) : undefined;
         if (id === undefined) continue;

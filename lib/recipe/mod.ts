@@ -37,7 +37,9 @@ export {
   summary,
 } from "./report.ts";
 export { judge, type VerdictInput } from "./verdict.ts";
-export { CorralError, StepFailure } from "../errors.ts";
+export { CorralError, ExplorationError, StepFailure } from "../errors.ts";
+export { type FuzzOptions, fuzzRecipe, type FuzzResult, type FuzzRun } from "./fuzz/fuzz.ts";
+export type { Schedule, ScheduledFault, TargetCount } from "./fuzz/schedule.ts";
 export * from "./run.ts";
 export type { RunEvent, RunListener } from "./run_events.ts";
 export { linesOf, terminalLines } from "./live/terminal.ts";

@@ -219,9 +219,18 @@ export interface Probe {
   start?: string;
   /** End when the step with this id ends (default: when the steps end, before finally). */
   end?: string;
+  /**
+   * Judge its VMs as one service: an attempt asks every VM at once and
+   * passes when `any`, a `majority` or `all` of them answer (default: each
+   * VM is probed on its own).
+   */
+  quorum?: Quorum;
   /** Where it is written. */
   pos: Pos;
 }
+
+/** How many of a probe's VMs must answer for one of its attempts to pass. */
+export type Quorum = "any" | "majority" | "all";
 
 /** A whole, validated recipe. */
 export interface Recipe {

@@ -10,7 +10,7 @@ import { attachKindOf } from "../host/registry.ts";
 import { unsafeUniformIntDistribution, xoroshiro128plus } from "pure-rand";
 import { resolveSelector, SelectorError } from "../vm/select.ts";
 import { didYouMean } from "../_suggest.ts";
-import { defaultAccel, hasAgentChannel } from "../vm/launch.ts";
+import { defaultAccel } from "../vm/launch.ts";
 import { launchedDiskIds } from "../vm/spec.ts";
 import {
   type BatchSize,
@@ -26,6 +26,7 @@ import { isBlock } from "./actions/block.ts";
 import { RecipeError } from "./parse.ts";
 import { showDuration } from "./duration.ts";
 import { planCheckpoints } from "./_resume.ts";
+import { meets, UNMET } from "./_fit.ts";
 
 /** A step with its resolved targets, and its children for a block. */
 export interface PlannedStep {
@@ -218,26 +219,15 @@ class Planner {
     this.#checkFit(step, targets);
     const needs = actionKind(step.action.kind)?.requires?.(step.action);
     if (!needs) return;
-    const hasAgent = (vm: InventoryVm) =>
-      vm.agent !== undefined || attachKindOf(vm.attach)?.bringsAgent ||
-      (vm.spec !== undefined && hasAgentChannel(vm.spec));
     const unable = this.#recipe.inventory.filter((vm) =>
-      targets.includes(vm.name) &&
-      (needs === "agent"
-        ? !hasAgent(vm)
-        : vm.attach !== undefined || (needs === "console" && vm.spec?.guest === "none"))
+      targets.includes(vm.name) && !meets(vm, needs)
     );
     if (unable.length === 0) return;
-    const why = needs === "agent"
-      ? "has no guest agent (guest builtin:linux has one; else agent: true, or agent: unix:/path for an attached VM)"
-      : needs === "console"
-      ? "has no serial console corral can use (attached, or guest none)"
-      : "was not launched by corral (attached): corral never starts, stops or kills it";
     this.issues.push({
       pos: step.pos,
       message: `step '${step.name}': ${step.action.kind} cannot run on ${
         unable.map((vm) => vm.name).join(", ")
-      }, which ${why}`,
+      }, which ${UNMET[needs]}`,
     });
   }
 

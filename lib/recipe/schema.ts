@@ -151,6 +151,10 @@ const PROBES: JsonSchema = {
       timeout: DURATION_SCHEMA,
       start: { type: "string", description: "start when the step with this id starts" },
       end: { type: "string", description: "end when the step with this id ends" },
+      quorum: {
+        enum: ["any", "majority", "all"],
+        description: "one service on its VMs: an attempt passes when this many of them answer",
+      },
       agent: { $ref: "#/$defs/step/properties/agent" },
       console: { $ref: "#/$defs/step/properties/console" },
       qmp: { $ref: "#/$defs/step/properties/qmp" },

@@ -10,6 +10,7 @@ import check from "./check.ts";
 import completions from "./completions.ts";
 import consoleCommand from "./console.ts";
 import exec from "./exec.ts";
+import fuzz from "./fuzz.ts";
 import gc from "./gc.ts";
 import plan from "./plan.ts";
 import ps from "./ps.ts";
@@ -24,6 +25,7 @@ import test from "./test.ts";
 export const COMMANDS: readonly Command[] = [
   run,
   test,
+  fuzz,
   check,
   plan,
   shell,
