@@ -5,6 +5,27 @@
 
 export const QEMU_BINARY = Deno.env.get("CORRAL_QEMU") ?? "qemu-system-x86_64";
 
+const BACKPORTS = "/opt/corral-qemu-backports/bin/qemu-system-x86_64";
+
+/** The other QEMU build: CI names it; else the one of system and backports that is not under test. */
+export function otherQemu(): string | undefined {
+  const named = Deno.env.get("CORRAL_QEMU_OTHER");
+  if (named) return named;
+  if (QEMU_BINARY === BACKPORTS) return "qemu-system-x86_64";
+  try {
+    return Deno.statSync(BACKPORTS).isFile ? BACKPORTS : undefined;
+  } catch {
+    return undefined; // Not installed: tools/install_qemu_backports.sh (CI runs it).
+  }
+}
+
+/** A QEMU binary's version, as numbers. */
+export function versionOf(binary: string): number[] {
+  const out = new Deno.Command(binary, { args: ["--version"] }).outputSync();
+  const match = /version (\d+)\.(\d+)\.(\d+)/.exec(new TextDecoder().decode(out.stdout));
+  return match!.slice(1).map(Number);
+}
+
 /** A running QEMU started for a test. */
 export interface TestQemu extends AsyncDisposable {
   /** The QMP address, `unix:…` or `tcp:…`. */

@@ -12,28 +12,7 @@
 import assert from "node:assert/strict";
 import { launch, MigrationError } from "../mod.ts";
 import { corral, root } from "./_cli.ts";
-import { QEMU_BINARY } from "./_qemu.ts";
-
-const BACKPORTS = "/opt/corral-qemu-backports/bin/qemu-system-x86_64";
-
-/** The other QEMU build: CI names it; else the one of system and backports that is not under test. */
-function otherQemu(): string | undefined {
-  const named = Deno.env.get("CORRAL_QEMU_OTHER");
-  if (named) return named;
-  if (QEMU_BINARY === BACKPORTS) return "qemu-system-x86_64";
-  try {
-    return Deno.statSync(BACKPORTS).isFile ? BACKPORTS : undefined;
-  } catch {
-    return undefined; // Not installed: tools/install_qemu_backports.sh (CI runs it).
-  }
-}
-
-/** A QEMU binary's version, as numbers. */
-function versionOf(binary: string): number[] {
-  const out = new Deno.Command(binary, { args: ["--version"] }).outputSync();
-  const match = /version (\d+)\.(\d+)\.(\d+)/.exec(new TextDecoder().decode(out.stdout));
-  return match!.slice(1).map(Number);
-}
+import { otherQemu, QEMU_BINARY, versionOf } from "./_qemu.ts";
 
 /** The machine types a QEMU binary knows. */
 function machinesOf(binary: string): string[] {

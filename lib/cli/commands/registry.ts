@@ -9,6 +9,7 @@ import type { Command } from "../command.ts";
 import check from "./check.ts";
 import completions from "./completions.ts";
 import consoleCommand from "./console.ts";
+import diff from "./diff.ts";
 import exec from "./exec.ts";
 import fuzz from "./fuzz.ts";
 import gc from "./gc.ts";
@@ -26,6 +27,7 @@ export const COMMANDS: readonly Command[] = [
   run,
   test,
   fuzz,
+  diff,
   check,
   plan,
   shell,

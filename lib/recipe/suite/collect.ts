@@ -108,7 +108,7 @@ function combinations(recipe: Recipe, options: CollectOptions): Record<string, s
 }
 
 /** The recipe with every VM it launches on QEMU `qemu` (a spec's own `qemu` is replaced). */
-function withQemu(recipe: Recipe, qemu: string): Recipe {
+export function withQemu(recipe: Recipe, qemu: string): Recipe {
   return {
     ...recipe,
     inventory: recipe.inventory.map((vm) => vm.spec ? { ...vm, spec: { ...vm.spec, qemu } } : vm),
