@@ -61,6 +61,7 @@ export {
 export type { ActionOptions, StatusInfo, VmHandle } from "./lib/vm/handle.ts";
 export { VmMonitor } from "./lib/vm/monitor.ts";
 export { VmLifecycle } from "./lib/vm/lifecycle.ts";
+export { Twin, type TwinOptions } from "./lib/vm/twin.ts";
 export {
   Console,
   type ConsoleExecOptions,

@@ -102,7 +102,12 @@ export class QemuProcess implements QemuChild {
     args: string[],
     vm: string,
     onKill: () => void,
-    options: { outliveParent?: boolean | undefined; netns?: string | undefined } = {},
+    options: {
+      outliveParent?: boolean | undefined;
+      netns?: string | undefined;
+      /** Where it starts (relative paths on its command line are from there). */
+      cwd?: string | undefined;
+    } = {},
   ): QemuProcess {
     const path = findExecutable(binary);
     if (path === undefined) {
@@ -127,6 +132,7 @@ export class QemuProcess implements QemuChild {
         stdout: "null",
         stderr: "piped",
         detached: true,
+        ...(options.cwd ? { cwd: options.cwd } : {}),
       }).spawn();
       return new QemuProcess(child, onKill);
     } catch (cause) {

@@ -109,7 +109,7 @@ function freePort(): number {
 }
 
 /** Poll until the monitor accepts a connection, with a deadline. */
-async function untilListening(
+export async function untilListening(
   where: { socket?: string; port?: number },
   exited: () => boolean,
 ): Promise<void> {

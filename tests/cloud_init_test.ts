@@ -45,7 +45,17 @@ function stdout(journal: RunJournal, step: string): string {
   return (target.output as { stdout: string }).stdout;
 }
 
-Deno.test("cloud-init: a cloud image boots through the firmware and is provisioned from corral's NoCloud seed; it migrates with what it wrote; the image stays untouched", async () => {
+Deno.test({
+  name:
+    "cloud-init: a cloud image boots through the firmware and is provisioned from corral's NoCloud seed; it migrates with what it wrote; the image stays untouched",
+  // Over a minute of firmware boot on each build: .ci/run's pass with the next QEMU build does
+  // not repeat it (CORRAL_CI_REPEAT); migrating a guest image's overlay is tested on both builds
+  // by the storage and maintenance tests.
+  ignore: Deno.env.get("CORRAL_CI_REPEAT") === "1",
+  fn: cloudLab,
+});
+
+async function cloudLab() {
   const image = await cloudImage();
   const before = await Deno.stat(image);
   const { journal } = await runRecipe(parseRecipe(recipe(image), "cloud-lab.yaml"), { seed: 1 });
@@ -57,7 +67,7 @@ Deno.test("cloud-init: a cloud image boots through the firmware and is provision
   assert.equal(stdout(journal, "still there"), "kept\ncloud1\n");
   const after = await Deno.stat(image);
   assert.deepEqual([after.mtime, after.size], [before.mtime, before.size]);
-});
+}
 
 Deno.test("cloud-init: is for a guest image; its parts are checked at the VM's line", () => {
   const problems = (vm: string) => {

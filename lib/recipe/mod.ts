@@ -41,6 +41,7 @@ export { CorralError, ExplorationError, StepFailure } from "../errors.ts";
 export { type FuzzOptions, fuzzRecipe, type FuzzResult, type FuzzRun } from "./fuzz/fuzz.ts";
 export type { Schedule, ScheduledFault, TargetCount } from "./fuzz/schedule.ts";
 export { type DiffOptions, diffRecipe, type DiffResult, type DiffRun } from "./diff/diff.ts";
+export { type RehearseOptions, rehearseRecipe, type RehearseResult } from "./rehearse.ts";
 export { compareRuns, type Difference, type RunRecord, type Tolerance } from "./diff/compare.ts";
 export * from "./run.ts";
 export type { RunEvent, RunListener } from "./run_events.ts";

@@ -5,10 +5,10 @@
  * @module
  */
 
-import { LaunchError } from "../errors.ts";
+import { ConnectError, ConnectionClosedError, LaunchError, TimeoutError } from "../errors.ts";
 import { encodeBase64 } from "../_bytes.ts";
 import type { Host } from "../host/host.ts";
-import { shellWord } from "../_text.ts";
+import { formatMs, shellWord } from "../_text.ts";
 import type { QmpClient } from "../qmp/client.ts";
 import type { QemuChild } from "../_process.ts";
 import { ensureLinuxGuest } from "./guest/linux.ts";
@@ -148,6 +148,43 @@ export async function restoreState(
   await client.execute("migrate-incoming", { uri: `exec:cat ${shellWord(file)}` }, left());
   if (await migrationEnd(client.journal, since, left().timeout) !== "completed") {
     throw new LaunchError(`the saved state ${file} could not be loaded`, {});
+  }
+}
+
+/**
+ * Connect to a QEMU that is starting: the socket file appears before QEMU
+ * listens, so `connect` is retried — while QEMU lives, until `deadline`.
+ *
+ * @throws {TimeoutError} QEMU did not listen in time.
+ * @throws {LaunchError} QEMU exited while starting.
+ */
+export async function untilListening<T>(
+  process: QemuChild,
+  wait: { deadline: number; timeout: number; vm: string },
+  connect: (left: number) => Promise<T>,
+  options: { signal?: AbortSignal | undefined; forwarded?: boolean } = {},
+): Promise<T> {
+  for (let delay = 2;; delay = Math.min(delay * 2, 50)) {
+    options.signal?.throwIfAborted();
+    const left = wait.deadline - performance.now();
+    if (left <= 0) {
+      throw new TimeoutError(`QEMU did not start listening within ${formatMs(wait.timeout)}`, {
+        vm: wait.vm,
+        timeout: wait.timeout,
+      });
+    }
+    try {
+      return await connect(left);
+    } catch (error) {
+      const retry = error instanceof ConnectError ||
+        error instanceof Deno.errors.NotFound || error instanceof Deno.errors.ConnectionRefused ||
+        (options.forwarded && error instanceof ConnectionClosedError);
+      if (!retry) throw error;
+    }
+    if (await process.exited(delay)) {
+      await process.status;
+      throw exitedWhileStarting(wait.vm, process);
+    }
   }
 }
 

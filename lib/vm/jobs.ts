@@ -103,3 +103,25 @@ export async function awaitJob(
   }
   return job;
 }
+
+/**
+ * Run a job that copies until source and target agree (`ready`), then
+ * complete it: QEMU switches the guest to the target. A job that fails
+ * before it is ready concludes with its error.
+ */
+export async function toPivot(
+  vm: Vm,
+  command: "blockdev-mirror" | "block-commit",
+  args: Record<string, unknown>,
+  jobs: { timeout: number; signal?: AbortSignal | undefined },
+): Promise<JobInfo> {
+  const id = newJobId();
+  const since = vm.mark();
+  await vm.executeUntyped(command, { ...args, "job-id": id, "auto-dismiss": false }, jobs);
+  const state = await vm.client.journal.waitFor({
+    names: "JOB_STATUS_CHANGE",
+    match: (data) => data.id === id && (data.status === "ready" || data.status === "concluded"),
+  }, { since, timeout: jobs.timeout, ...(jobs.signal ? { signal: jobs.signal } : {}) });
+  if (state.data?.status === "ready") await vm.execute("job-complete", { id }, jobs);
+  return await awaitJob(vm, id, command, since, jobs);
+}

@@ -7,8 +7,7 @@
  * @module
  */
 
-import { ConnectError, ConnectionClosedError, LaunchError, TimeoutError } from "../errors.ts";
-import { formatMs } from "../_text.ts";
+import { LaunchError, TimeoutError } from "../errors.ts";
 import { QmpClient, type QmpTrace } from "../qmp/client.ts";
 import type { EventJournal } from "../qmp/journal.ts";
 import { Console } from "./console.ts";
@@ -38,7 +37,13 @@ export * from "./spec.ts";
 export { qemuArgs } from "./_qemu_args.ts";
 export type { LaunchOptions } from "./launch_options.ts";
 import type { LaunchOptions } from "./launch_options.ts";
-import { exitedWhileStarting, placeGuest, restoreState, withBuiltinGuest } from "./_start.ts";
+import {
+  exitedWhileStarting,
+  placeGuest,
+  restoreState,
+  untilListening,
+  withBuiltinGuest,
+} from "./_start.ts";
 
 /** How long the first QEMU of a start may take to negotiate before it is started again. */
 const FIRST_NEGOTIATION_MS = 12_000;
@@ -427,37 +432,15 @@ export class Machine {
     ].map((socket) => [`${this.dir}/${socket}`, `${this.qemuDir}/${socket}`]);
   }
 
-  async #untilListening<T>(
+  #untilListening<T>(
     process: QemuChild,
     deadline: number,
     timeout: number,
     connect: (left: number) => Promise<T>,
   ): Promise<T> {
     // Through a forward the local socket always accepts; QEMU's side may not listen yet.
-    const forwarded = this.host !== undefined;
-    // The socket file appears before QEMU listens: retry while QEMU lives.
-    for (let delay = 2;; delay = Math.min(delay * 2, 50)) {
-      this.#signal?.throwIfAborted();
-      const left = deadline - performance.now();
-      if (left <= 0) {
-        throw new TimeoutError(
-          `QEMU did not start listening within ${formatMs(timeout)}`,
-          { vm: this.spec.name, timeout },
-        );
-      }
-      try {
-        return await connect(left);
-      } catch (error) {
-        const retry = error instanceof ConnectError ||
-          error instanceof Deno.errors.NotFound || error instanceof Deno.errors.ConnectionRefused ||
-          (forwarded && error instanceof ConnectionClosedError);
-        if (!retry) throw error;
-      }
-      if (await process.exited(delay)) {
-        await process.status;
-        throw exitedWhileStarting(this.spec.name, process);
-      }
-    }
+    const options = { signal: this.#signal, forwarded: this.host !== undefined };
+    return untilListening(process, { deadline, timeout, vm: this.spec.name }, connect, options);
   }
 
   #record(pid: number | undefined): Promise<void> {

@@ -13,7 +13,7 @@
 import { CorralError } from "../errors.ts";
 import { currentNodes, findDisk } from "./_block.ts";
 import { createImage } from "./_image.ts";
-import { awaitJob, type JobInfo, newJobId } from "./jobs.ts";
+import { type JobInfo, toPivot } from "./jobs.ts";
 import type { ActionOptions, VmHandle as Vm } from "./handle.ts";
 import { diskNodes } from "./spec.ts";
 
@@ -191,28 +191,6 @@ export async function commitDisk(
   await dropOld(vm, { ...nodes, io: "" }); // the overlay's nodes; the pass-through one is the root
   place.moved(disk.device, base);
   return { disk: disk.device, from: image, to: base, job };
-}
-
-/**
- * Run a job that copies until source and target agree (`ready`), then
- * complete it: QEMU switches the guest to the target. A job that fails
- * before it is ready concludes with its error.
- */
-async function toPivot(
-  vm: Vm,
-  command: "blockdev-mirror" | "block-commit",
-  args: Record<string, unknown>,
-  jobs: { timeout: number; signal?: AbortSignal | undefined },
-): Promise<JobInfo> {
-  const id = newJobId();
-  const since = vm.mark();
-  await vm.executeUntyped(command, { ...args, "job-id": id, "auto-dismiss": false }, jobs);
-  const state = await vm.client.journal.waitFor({
-    names: "JOB_STATUS_CHANGE",
-    match: (data) => data.id === id && (data.status === "ready" || data.status === "concluded"),
-  }, { since, timeout: jobs.timeout, ...(jobs.signal ? { signal: jobs.signal } : {}) });
-  if (state.data?.status === "ready") await vm.execute("job-complete", { id }, jobs);
-  return await awaitJob(vm, id, command, since, jobs);
 }
 
 /**

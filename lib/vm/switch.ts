@@ -37,6 +37,8 @@ export class Switch implements AsyncDisposable {
   readonly name: string;
   /** The directory the switch made for its sockets, removed with it. */
   readonly #dir: string | undefined;
+  /** Where its sockets are. */
+  readonly #sockets: string;
   readonly #ports = new Map<string, Port>();
   readonly #macs = new Map<string, Port>();
   /** `from>to` pairs whose frames are dropped, counted: overlapping faults each hold theirs. */
@@ -56,9 +58,10 @@ export class Switch implements AsyncDisposable {
     dropped: number;
   } = { received: 0, sent: 0, blocked: 0, dropped: 0 };
 
-  private constructor(name: string, dir: string | undefined) {
+  private constructor(name: string, dir: string | undefined, sockets: string) {
     this.name = name;
     this.#dir = dir;
+    this.#sockets = sockets;
   }
 
   /**
@@ -72,23 +75,29 @@ export class Switch implements AsyncDisposable {
   ): Promise<Switch> {
     const own = options.dir === undefined;
     const dir = options.dir ?? await makePrivateDir(`sw-${name.slice(0, 16)}-`);
-    const sw = new Switch(name, own ? dir : undefined);
+    const sw = new Switch(name, own ? dir : undefined, dir);
     sw.#dhcp = options.dhcp;
     try {
       if (options.capture) sw.#pcap = await Pcap.create(options.capture);
-      for (const vm of vms) {
-        const port = Port.listen(
-          vm,
-          `${dir}/${name}-${vm}.sock`,
-          (frame) => sw.#receive(port, frame),
-        );
-        sw.#ports.set(vm, port);
-      }
+      for (const vm of vms) sw.add(vm);
     } catch (error) {
       await sw.close();
       throw error;
     }
     return sw;
+  }
+
+  /** Give `vm` a port (a NIC that joins after the start), unless it has one; its socket. */
+  add(vm: string): string {
+    if (!this.#ports.has(vm)) {
+      const port = Port.listen(
+        vm,
+        `${this.#sockets}/${this.name}-${vm}.sock`,
+        (frame) => this.#receive(port, frame),
+      );
+      this.#ports.set(vm, port);
+    }
+    return this.socketOf(vm);
   }
 
   /** The socket a VM's NIC on this network connects to. */

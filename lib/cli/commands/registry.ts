@@ -15,6 +15,7 @@ import fuzz from "./fuzz.ts";
 import gc from "./gc.ts";
 import plan from "./plan.ts";
 import ps from "./ps.ts";
+import rehearse from "./rehearse.ts";
 import replay from "./replay.ts";
 import report from "./report.ts";
 import run from "./run.ts";
@@ -28,6 +29,7 @@ export const COMMANDS: readonly Command[] = [
   test,
   fuzz,
   diff,
+  rehearse,
   check,
   plan,
   shell,
