@@ -130,13 +130,16 @@ export type {
 } from "./lib/agent/options.ts";
 export { VmAgent } from "./lib/agent/vm_agent.ts";
 export {
+  diffRecipe,
   type FailurePause,
+  fuzzRecipe,
   judge,
   loadRecipe,
   parseRecipe,
   planRecipe,
   type Recipe,
   RecipeError,
+  rehearseRecipe,
   type Reporter,
   type ReporterEvent,
   type ReporterKind,

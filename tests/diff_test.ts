@@ -17,6 +17,22 @@ interface Difference {
 
 const other = otherQemu();
 
+/** `corral diff` of the shipped crash drill on builds `a` and `b`, three runs each. */
+const crashDrillOn = (a: string, b: string, seed: string, ...more: string[]) =>
+  corral([
+    "diff",
+    "recipes/crash-drill.yaml",
+    "--qemu",
+    a,
+    "--qemu",
+    b,
+    "--repeat",
+    "3",
+    "--seed",
+    seed,
+    ...more,
+  ]);
+
 Deno.test({
   name:
     "diff: the crash drill on 7.2 and 10.0 shows the reply member 10.0 dropped, and nothing else",
@@ -24,19 +40,7 @@ Deno.test({
   ignore: other === undefined || Deno.env.get("CORRAL_CI_REPEAT") === "1",
   async fn() {
     const older = versionOf(QEMU_BINARY)[0]! < versionOf(other!)[0]! ? "A" : "B";
-    const result = await corral([
-      "diff",
-      "recipes/crash-drill.yaml",
-      "--qemu",
-      QEMU_BINARY,
-      "--qemu",
-      other!,
-      "--repeat",
-      "3",
-      "--seed",
-      "1",
-      "--json",
-    ]);
+    const result = await crashDrillOn(QEMU_BINARY, other!, "1", "--json");
     assert.equal(result.code, 1, result.err);
     const differences: Difference[] = JSON.parse(result.out);
     assert.deepEqual(
@@ -59,18 +63,7 @@ Deno.test({
   name: "diff: one build against itself differs nowhere",
   ignore: Deno.env.get("CORRAL_CI_REPEAT") === "1",
   async fn() {
-    const result = await corral([
-      "diff",
-      "recipes/crash-drill.yaml",
-      "--qemu",
-      QEMU_BINARY,
-      "--qemu",
-      QEMU_BINARY,
-      "--repeat",
-      "3",
-      "--seed",
-      "2",
-    ]);
+    const result = await crashDrillOn(QEMU_BINARY, QEMU_BINARY, "2");
     assert.equal(result.code, 0, result.out + result.err);
     assert.match(result.out, /both at once .*\n(.*\n)*no difference\n$/);
   },

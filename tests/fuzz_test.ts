@@ -102,10 +102,13 @@ Deno.test("fuzz: refuses what it cannot fuzz, before any VM starts", async () =>
     const unfit = await corral(["fuzz", "recipes/replicas.yaml", "--faults", "partition"]);
     assert.equal(unfit.code, 2);
     assert.match(unfit.err, /no VM of .*replicas\.yaml can take: partition/);
+    const on = await corral(["fuzz", "recipes/replicas.yaml", "--on", "d"]);
+    assert.equal(on.code, 2);
+    assert.match(on.err, /corral fuzz: --on d: .*\bd\b/);
     const targets = await corral(["fuzz", "recipes/replicas.yaml", "--targets", "half"]);
     assert.equal(targets.code, 2);
     assert.match(targets.err, /--targets: one, minority, majority or all, not half/);
-    assert.deepEqual([unknown, unfit, targets].flatMap((o) => o.qemuStarts), []);
+    assert.deepEqual([unknown, unfit, on, targets].flatMap((o) => o.qemuStarts), []);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { CorralError } from "../errors.ts";
+import { CorralError, ExplorationError } from "../errors.ts";
+import { handleExitSignals } from "../vm/exit_cleanup.ts";
 import { killAllLaunched } from "../vm/exit_cleanup.ts";
 
 const SIGNAL_EXIT: Partial<Record<Deno.Signal, number>> = { SIGINT: 130, SIGTERM: 143 };
@@ -57,5 +58,32 @@ export class Interrupts {
     this.#firstAt = performance.now();
     write(`${doing} (${signal} again kills every QEMU now)`);
     this.#controller.abort(new CorralError(`interrupted by ${signal}`));
+  }
+}
+
+/**
+ * Run a command's `work` as `fuzz`, `diff` and `rehearse` do: Ctrl-C and
+ * SIGTERM stop it gracefully (`doing` says how), exit signals leave
+ * cleanup to it meanwhile, and an {@linkcode ExplorationError} (it cannot
+ * start on this recipe) is printed as `corral NAME: …` with exit code 2.
+ */
+export async function interruptible(
+  name: string,
+  write: (line: string) => void,
+  doing: string,
+  work: (signal: AbortSignal) => Promise<number>,
+): Promise<number> {
+  const interrupts = new Interrupts(write, doing);
+  handleExitSignals(false);
+  try {
+    const code = await work(interrupts.signal);
+    return interrupts.exitCode ?? code;
+  } catch (error) {
+    if (!(error instanceof ExplorationError)) throw error;
+    console.error(`corral ${name}: ${error.message}`);
+    return 2;
+  } finally {
+    interrupts.remove();
+    handleExitSignals(true);
   }
 }

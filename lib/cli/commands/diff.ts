@@ -1,8 +1,6 @@
-import { ExplorationError } from "../../errors.ts";
 import { diffRecipe } from "../../recipe/diff/diff.ts";
-import { handleExitSignals } from "../../vm/exit_cleanup.ts";
 import { userPath, wholeNumber } from "../_args.ts";
-import { Interrupts } from "../_interrupts.ts";
+import { interruptible } from "../_interrupts.ts";
 import { loadRecipeFor, RECIPE_FLAGS } from "../_recipe_args.ts";
 import { defineCommand, flag, text, texts } from "../command.ts";
 
@@ -63,31 +61,26 @@ export default defineCommand({
     if (typeof loaded === "number") return loaded;
     const json = flag(values, "json");
     const print = (line: string) => (json ? console.error(line) : console.log(line));
-    const interrupts = new Interrupts(print, "stopping both runs (their finally runs)");
-    handleExitSignals(false);
-    try {
-      const result = await diffRecipe(loaded.recipe, {
-        builds: [builds[0]!, builds[1]!],
-        seed: loaded.seed,
-        tolerance: { relative, absolute: 5 },
-        serial: flag(values, "serial"),
-        repeat,
-        reportDir: userPath(text(values, "report")),
-        signal: interrupts.signal,
-        log: print,
-      });
-      const { differences } = result;
-      if (json) console.log(JSON.stringify(differences, null, 2));
-      print(differences.length ? `${differences.length} difference(s):` : "no difference");
-      for (const d of differences) print(`  ${d.where}: ${d.what}`);
-      return interrupts.exitCode ?? (differences.length ? 1 : 0);
-    } catch (error) {
-      if (!(error instanceof ExplorationError)) throw error;
-      console.error(`corral diff: ${error.message}`);
-      return 2;
-    } finally {
-      interrupts.remove();
-      handleExitSignals(true);
-    }
+    return await interruptible(
+      "diff",
+      print,
+      "stopping both runs (their finally runs)",
+      async (signal) => {
+        const { differences } = await diffRecipe(loaded.recipe, {
+          builds: [builds[0]!, builds[1]!],
+          seed: loaded.seed,
+          tolerance: { relative, absolute: 5 },
+          serial: flag(values, "serial"),
+          repeat,
+          reportDir: userPath(text(values, "report")),
+          signal,
+          log: print,
+        });
+        if (json) console.log(JSON.stringify(differences, null, 2));
+        print(differences.length ? `${differences.length} difference(s):` : "no difference");
+        for (const d of differences) print(`  ${d.where}: ${d.what}`);
+        return differences.length ? 1 : 0;
+      },
+    );
   },
 });

@@ -1,13 +1,10 @@
-import { handleExitSignals } from "../../vm/exit_cleanup.ts";
 import { parseDuration } from "../../recipe/duration.ts";
 import { fuzzRecipe } from "../../recipe/fuzz/fuzz.ts";
-import { ExplorationError } from "../../errors.ts";
 import { FUZZ_FAULTS, type TargetCount } from "../../recipe/fuzz/schedule.ts";
 import { userPath, wholeNumber } from "../_args.ts";
 import { loadRecipeFor, RECIPE_FLAGS } from "../_recipe_args.ts";
 import { defineCommand, flag, text } from "../command.ts";
-import { Interrupts } from "../_interrupts.ts";
-import { SelectorError } from "../../vm/select.ts";
+import { interruptible } from "../_interrupts.ts";
 
 const USAGE = `usage: corral fuzz RECIPE [options]
 
@@ -90,41 +87,27 @@ export default defineCommand({
     if (typeof loaded === "number") return loaded;
     const report = userPath(text(values, "report"));
     if (report && !(await usable(report, flag(values, "force")))) return 2;
-    const interrupts = new Interrupts(
-      console.log,
-      "ending this run (its faults healed), then stopping",
-    );
-    handleExitSignals(false);
-    try {
-      const result = await fuzzRecipe(
-        await Deno.readTextFile(loaded.recipe.file),
-        loaded.recipe.file,
-        {
-          ...loaded.parsing,
-          faults: list(text(values, "faults")),
-          on: text(values, "on"),
-          duration: numbers.duration,
-          runs: numbers.runs,
-          seed: loaded.seed,
-          maxFaults: numbers.maxFaults,
-          targets: list(text(values, "targets")) as TargetCount[] | undefined,
-          settle: numbers.settle,
-          shrinkRuns: numbers.shrinkRuns,
-          reportDir: report,
-          signal: interrupts.signal,
-          log: (line) => console.log(line),
-        },
-      );
+    const doing = "ending this run (its faults healed), then stopping";
+    return await interruptible("fuzz", console.log, doing, async (signal) => {
+      const file = loaded.recipe.file;
+      const result = await fuzzRecipe(await Deno.readTextFile(file), file, {
+        ...loaded.parsing,
+        faults: list(text(values, "faults")),
+        on: text(values, "on"),
+        duration: numbers.duration,
+        runs: numbers.runs,
+        seed: loaded.seed,
+        maxFaults: numbers.maxFaults,
+        targets: list(text(values, "targets")) as TargetCount[] | undefined,
+        settle: numbers.settle,
+        shrinkRuns: numbers.shrinkRuns,
+        reportDir: report,
+        signal,
+        log: (line) => console.log(line),
+      });
       if (result.minimal && !report) console.log(`\n${result.minimal.yaml}`);
-      return interrupts.exitCode ?? result.exitCode;
-    } catch (error) {
-      if (!(error instanceof ExplorationError) && !(error instanceof SelectorError)) throw error;
-      console.error(`corral fuzz: ${error.message}`);
-      return 2;
-    } finally {
-      interrupts.remove();
-      handleExitSignals(true);
-    }
+      return result.exitCode;
+    });
   },
 });
 

@@ -1,10 +1,8 @@
-import { ExplorationError } from "../../errors.ts";
 import { terminalLines } from "../../recipe/live/terminal.ts";
 import { rehearseRecipe } from "../../recipe/rehearse.ts";
 import { summary } from "../../recipe/report.ts";
-import { handleExitSignals } from "../../vm/exit_cleanup.ts";
 import { userPath } from "../_args.ts";
-import { Interrupts } from "../_interrupts.ts";
+import { interruptible } from "../_interrupts.ts";
 import { loadRecipeFor, RECIPE_FLAGS } from "../_recipe_args.ts";
 import { defineCommand, flag, text } from "../command.ts";
 
@@ -47,29 +45,25 @@ export default defineCommand({
     const { values } = context;
     const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
     const print = (line: string) => console.log(line);
-    const interrupts = new Interrupts(print, "stopping the run; closing the twins");
-    handleExitSignals(false);
-    try {
-      const result = await rehearseRecipe(loaded.recipe, {
-        seed: loaded.seed,
-        thenRun: flag(values, "then-run"),
-        reportDir: userPath(text(values, "report")),
-        signal: interrupts.signal,
-        listeners: [terminalLines(print, color)],
-        log: print,
-      });
-      print(`\nrehearsal on twins:\n${summary(result.rehearsal, color)}`);
-      const pauses = Object.entries(result.pauses).map(([vm, ms]) => `${vm} ${ms} ms`);
-      print(`the originals stood still for their clones: ${pauses.join(", ")}`);
-      if (result.real) print(`\non the originals:\n${summary(result.real, color)}`);
-      return interrupts.exitCode ?? result.exitCode;
-    } catch (error) {
-      if (!(error instanceof ExplorationError)) throw error;
-      console.error(`corral rehearse: ${error.message}`);
-      return 2;
-    } finally {
-      interrupts.remove();
-      handleExitSignals(true);
-    }
+    return await interruptible(
+      "rehearse",
+      print,
+      "stopping the run; closing the twins",
+      async (signal) => {
+        const result = await rehearseRecipe(loaded.recipe, {
+          seed: loaded.seed,
+          thenRun: flag(values, "then-run"),
+          reportDir: userPath(text(values, "report")),
+          signal,
+          listeners: [terminalLines(print, color)],
+          log: print,
+        });
+        print(`\nrehearsal on twins:\n${summary(result.rehearsal, color)}`);
+        const pauses = Object.entries(result.pauses).map(([vm, ms]) => `${vm} ${ms} ms`);
+        print(`the originals stood still for their clones: ${pauses.join(", ")}`);
+        if (result.real) print(`\non the originals:\n${summary(result.real, color)}`);
+        return result.exitCode;
+      },
+    );
   },
 });

@@ -11,7 +11,7 @@
 
 import { join } from "node:path";
 import { ExplorationError } from "../../errors.ts";
-import { resolveSelector } from "../../vm/select.ts";
+import { resolveSelector, SelectorError } from "../../vm/select.ts";
 import { unableWhy } from "../_fit.ts";
 import type { RunJournal, Verdict } from "../journal.ts";
 import type { Recipe } from "../model.ts";
@@ -265,7 +265,7 @@ function eligible(
     );
   }
   const members = recipe.inventory.filter((vm) => lab.includes(vm.name));
-  const targets = new Set(on ? resolveSelector(on, members) : lab);
+  const targets = new Set(on ? onlyThese(on, members) : lab);
   const out = (wanted ?? Object.keys(FUZZ_FAULTS)).map((fault) => {
     const action = actionOf(fault);
     const vms = members.filter((vm) =>
@@ -283,6 +283,16 @@ function eligible(
   const usable = out.filter((f) => f.vms.length > 0);
   if (!usable.length) throw new ExplorationError(`no VM of ${recipe.file} can take any fault`);
   return usable;
+}
+
+/** The VMs `--on` selects; an unknown name says so. */
+function onlyThese(on: string, members: Parameters<typeof resolveSelector>[1]): string[] {
+  try {
+    return resolveSelector(on, members);
+  } catch (error) {
+    if (!(error instanceof SelectorError)) throw error;
+    throw new ExplorationError(`--on ${on}: ${error.message}`, { cause: error });
+  }
 }
 
 /** A fault's action data, as a step with its first drawn value gives it. */
