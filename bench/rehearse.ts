@@ -50,7 +50,10 @@ async function outside(dir: string, memory: number, dirty: number) {
   });
   try {
     await vm.agent.waitReady({ timeout: 120_000 });
-    await vm.agent.exec(`head -c ${dirty}M /dev/urandom > /tmp/fill`, { timeout: 120_000 });
+    const filled = await vm.agent.exec(`dd if=/dev/urandom of=/fill bs=1M count=${dirty}`, {
+      timeout: 300_000,
+    });
+    if (filled.exitCode !== 0) throw new Error(`filling the memory: ${filled.stderr}`);
   } finally {
     await vm.close();
   }
@@ -63,7 +66,7 @@ const recipe = (dir: string) =>
 name: one-step
 vms: { vm: { attach: "unix:${dir}/qmp.sock", agent: "unix:${dir}/qga.sock" } }
 steps:
-  - { name: the twin answers, agent: { exec: "test -s /tmp/fill" } }
+  - { name: the twin answers, agent: { exec: "test -s /fill" } }
 `,
     "one-step.yaml",
   );
@@ -71,7 +74,7 @@ steps:
 console.log(
   `${QEMU}: a Linux VM started outside corral, a 1 GiB data disk full, ${ROUNDS} rehearsals each`,
 );
-for (const [memory, dirty] of [[256, 100], [1024, 600]] as const) {
+for (const [memory, dirty] of [[256, 64], [1024, 400]] as const) {
   const dir = await Deno.makeTempDir({ prefix: "corral-bench-rehearse-" });
   const pid = await outside(dir, memory, dirty);
   try {

@@ -10,14 +10,13 @@
 
 import { LaunchError, MigrationError } from "../errors.ts";
 import { shellWord } from "../_text.ts";
-import { delay } from "../_async.ts";
 import { makeVmDir } from "../_runtime_dir.ts";
 import { LINUX_READY } from "./guest/linux.ts";
 import { debianIdentity } from "./guest/debian.ts";
 import { launchedDiskIds } from "./spec.ts";
 import { hasAgentChannel, launch, type LaunchOptions, type LaunchSpec } from "./launch.ts";
 import type { Vm } from "./vm.ts";
-import { migrationEnd } from "./_migration.ts";
+import { migrationEnd, untilSettled } from "./_migration.ts";
 import { withBuiltinGuest } from "./_start.ts";
 import {
   cachedTemplate,
@@ -226,25 +225,11 @@ export async function saveState(vm: Vm, file: string, timeout = 120_000): Promis
   await vm.execute("migrate-set-parameters", { "max-bandwidth": 8 * 1024 ** 3 });
   const since = vm.mark();
   await vm.execute("migrate", { uri: `exec:cat > ${shellWord(file)}` });
-  const began = performance.now();
   const ended = await migrationEnd(vm.client.journal, since, timeout);
   if (ended !== "completed") {
     throw new MigrationError(`saving the state to ${file} ${ended}`, { vm: vm.name });
   }
-  // QEMU reports `completed` before its migration thread lets go of the VM (still in
-  // `finish-migrate`, where `cont` is refused: "Migration is not finalized yet"): wait for that.
-  for (
-    let pause = 1;
-    (await vm.status()).status === "finish-migrate";
-    pause = Math.min(pause * 2, 20)
-  ) {
-    if (performance.now() - began > timeout) {
-      throw new MigrationError(`the state was saved to ${file}, but QEMU did not finish`, {
-        vm: vm.name,
-      });
-    }
-    await delay(pause);
-  }
+  await untilSettled(vm, timeout);
 }
 
 /**

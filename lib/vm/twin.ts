@@ -1,9 +1,9 @@
 /**
  * Twins: a running copy of a QEMU corral did not start, for rehearsing
- * what a recipe would do to it. The original is stopped for as long as it
- * takes to freeze its writable disks (an external snapshot: it goes on
- * writing to an overlay beside each image) and save its machine state,
- * then runs on; the twin starts from that state with the same machine and
+ * what a recipe would do to it. The original's memory is copied while it
+ * runs; it is stopped only to freeze its writable disks (an external
+ * snapshot: it goes on writing to an overlay beside each image) and save
+ * the rest of its state, then runs on; the twin starts from that state with the same machine and
  * devices (its command line, rewritten by `_twin_args.ts`), its disks
  * overlays of the frozen images, its NICs on a private switch, its sockets
  * its own. Closing the twin stops it and commits each overlay back into
@@ -13,7 +13,9 @@
  */
 
 import { basename, dirname, isAbsolute, join } from "node:path";
-import { CorralError, ExplorationError, LaunchError } from "../errors.ts";
+import { CorralError, ExplorationError, LaunchError, MigrationError } from "../errors.ts";
+import { shellWord } from "../_text.ts";
+import { migrationEnd, untilSettled } from "./_migration.ts";
 import { QemuProcess } from "../_process.ts";
 import { makePrivateDir } from "../_runtime_dir.ts";
 import { QmpClient } from "../qmp/client.ts";
@@ -22,7 +24,6 @@ import { LOCAL } from "../host/local.ts";
 import { restoreState, untilListening } from "./_start.ts";
 import { twinArgs } from "./_twin_args.ts";
 import { toPivot } from "./jobs.ts";
-import { saveState } from "./template.ts";
 import type { Vm } from "./vm.ts";
 
 /** Options of {@linkcode Twin.clone}. */
@@ -206,9 +207,12 @@ function rewrite(
 }
 
 /**
- * Stop the original, snapshot each writable disk onto an overlay beside
- * its image and save the machine state, then let it run on: what the twin
- * starts from, and how long that took.
+ * Save the original's machine state while it runs (QEMU copies its memory
+ * live, then stops it before the switchover and waits: the capability
+ * `pause-before-switchover`), freeze each writable disk onto an overlay
+ * beside its image at that moment, let QEMU write the rest, and let the
+ * original run on: what the twin starts from. The pause is read from the
+ * original's own STOP and RESUME.
  */
 async function freeze(
   original: Vm,
@@ -224,28 +228,64 @@ async function freeze(
     image: images[i]!,
     overlay: join(dirname(images[i]!), `${basename(images[i]!)}.${tag}.qcow2`),
   }));
-  const began = performance.now();
-  if (running) await original.pause();
+  const journal = original.client.journal;
+  const since = original.mark();
+  const wait = { since, timeout };
+  await original.execute("migrate-set-capabilities", {
+    capabilities: [
+      { capability: "events", state: true },
+      { capability: "pause-before-switchover", state: true },
+    ],
+  });
+  await original.execute("migrate-set-parameters", { "max-bandwidth": 8 * 1024 ** 3 });
+  let stopped = !running;
   try {
-    await original.execute("transaction", {
-      actions: held.map(({ disk, overlay }, i) => ({
-        type: "blockdev-snapshot-sync" as const,
-        data: {
-          "node-name": disk.node,
-          "snapshot-file": overlay,
-          "snapshot-node-name": `${tag}-${i}`,
-          format: "qcow2",
-        },
-      })),
-    });
-    await saveState(original, state, timeout);
+    await original.execute("migrate", { uri: `exec:cat > ${shellWord(state)}` });
+    const reached = await journal.waitFor({
+      names: "MIGRATION",
+      match: (data) => ["pre-switchover", "failed", "cancelled"].includes(data.status as string),
+    }, wait);
+    stopped = true;
+    if (reached.data?.status !== "pre-switchover") {
+      throw new MigrationError(`saving the state ${reached.data?.status}`, { vm: original.name });
+    }
+    await original.execute("transaction", { actions: snapshots(held, tag) });
+    await original.execute("migrate-continue", { state: "pre-switchover" });
+    const ended = await migrationEnd(journal, since, timeout);
+    if (ended !== "completed") {
+      throw new MigrationError(`saving the state ${ended}`, { vm: original.name });
+    }
+    await untilSettled(original, timeout);
   } catch (error) {
+    await original.execute("migrate_cancel").catch(() => {});
     await rejoin(original, held).catch(() => {});
     throw error;
   } finally {
-    if (running) await original.resume();
+    if (running && stopped) await original.resume().catch(() => {});
   }
-  return { pausedMs: Math.round(performance.now() - began), held, running };
+  return { pausedMs: running ? await stillFor(original, since) : 0, held, running };
+}
+
+/** The external snapshots that freeze each disk onto its overlay. */
+function snapshots(held: readonly Frozen[], tag: string) {
+  return held.map(({ disk, overlay }, i) => ({
+    type: "blockdev-snapshot-sync" as const,
+    data: {
+      "node-name": disk.node,
+      "snapshot-file": overlay,
+      "snapshot-node-name": `${tag}-${i}`,
+      format: "qcow2",
+    },
+  }));
+}
+
+/** How long the VM stood still, from its STOP to its RESUME after `since` (QEMU's own times). */
+async function stillFor(vm: Vm, since: number): Promise<number> {
+  const at = (event: { timestamp: { seconds: number; microseconds: number } }) =>
+    event.timestamp.seconds * 1000 + event.timestamp.microseconds / 1000;
+  const stop = await vm.client.journal.waitFor({ names: "STOP" }, { since, timeout: 5000 });
+  const resume = await vm.client.journal.waitFor({ names: "RESUME" }, { since, timeout: 5000 });
+  return Math.round(at(resume) - at(stop));
 }
 
 /** The twin's disk: an overlay of the frozen image (the original's lock on it is shared: `-u`). */
@@ -272,21 +312,26 @@ async function rejoin(original: Vm, frozen: readonly Frozen[]): Promise<void> {
   }
 }
 
-type Settings = { events: boolean; bandwidth: number | undefined };
+type Settings = { events: boolean; pause: boolean; bandwidth: number | undefined };
 
 /** The migration settings a state save changes, to put back as the original had them. */
 async function migrationSettings(original: Vm): Promise<Settings> {
   const caps = await original.execute("query-migrate-capabilities");
   const params = await original.execute("query-migrate-parameters");
+  const on = (name: string) => caps.find((c) => c.capability === name)?.state ?? false;
   return {
-    events: caps.find((c) => c.capability === "events")?.state ?? false,
+    events: on("events"),
+    pause: on("pause-before-switchover"),
     bandwidth: params["max-bandwidth"],
   };
 }
 
 async function restoreSettings(original: Vm, settings: Settings): Promise<void> {
   await original.execute("migrate-set-capabilities", {
-    capabilities: [{ capability: "events", state: settings.events }],
+    capabilities: [
+      { capability: "events", state: settings.events },
+      { capability: "pause-before-switchover", state: settings.pause },
+    ],
   });
   if (settings.bandwidth !== undefined) {
     await original.execute("migrate-set-parameters", { "max-bandwidth": settings.bandwidth });

@@ -9,9 +9,9 @@ import { defineCommand, flag, text } from "../command.ts";
 const USAGE = `usage: corral rehearse RECIPE [options]
 
 Rehearse a recipe for VMs corral did not start (attach:) on twins of them.
-Each attached QEMU on this machine is cloned: stopped only while its
-writable disks are frozen (it writes to an overlay beside each image
-meanwhile) and its machine state saved, then it runs on. Its twin starts
+Each attached QEMU on this machine is cloned: its memory copied while it
+runs, then stopped only while its writable disks are frozen (it writes to
+an overlay beside each image meanwhile) and the rest of its state saved. Its twin starts
 from that state with the same machine and devices, its disks overlays of
 the frozen images, its NICs on a private switch (no path to the originals),
 its sockets its own. The recipe runs on the twins; then the twins are

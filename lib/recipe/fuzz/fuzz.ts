@@ -219,7 +219,9 @@ class Fuzz {
         used++;
         const run = await this.#try(candidate, `shrink-${used}`, `shrink ${used}`);
         last.set(candidate, run);
-        return run.failures.some((f) => failing.failures.includes(f));
+        const same = run.failures.some((f) => failing.failures.includes(f));
+        if (same) this.#log(`  smallest so far: ${describe(candidate)}`);
+        return same;
       },
       budget,
       this.#options.signal,
