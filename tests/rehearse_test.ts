@@ -3,14 +3,16 @@
  * VMs started outside corral (`attach:`) runs on their twins; the originals
  * run on, stopped only for the clone, and afterwards hold what they held —
  * their data disk, its file, no overlay left beside it. A rehearsal that
- * fails is not run for real; with `--then-run` one that passes is.
+ * fails is not run for real; with `--then-run` one that passes is. Ctrl-C
+ * during a rehearsal closes the twins and gives the originals their disks
+ * back.
  */
 
 import assert from "node:assert/strict";
 import { Vm } from "../mod.ts";
 import { ensureLinuxGuest } from "../lib/vm/guest/linux.ts";
 import { checkBlocks, fillBlocks } from "./_blocks.ts";
-import { corral } from "./_cli.ts";
+import { corral, startCorral } from "./_cli.ts";
 import { QEMU_BINARY, untilListening } from "./_qemu.ts";
 
 const BLOCKS = 8;
@@ -154,6 +156,21 @@ Deno.test({
       );
       assert.match(rehearsed.out, /PASS/);
       await Deno.remove(`${dir}/r`, { recursive: true });
+      await untouched();
+
+      // Ctrl-C while the recipe runs on the twins: they are closed, the originals given back.
+      const held = recipe("after").replace(
+        "  - { name: agents answer, wait-agent: {} }",
+        "  - { name: agents answer, wait-agent: {} }\n  - { name: hold, on: web1, sleep: 1h, timeout: 2h }",
+      );
+      await Deno.writeTextFile(`${dir}/held.yaml`, held);
+      await Deno.mkdir(`${dir}/rt`, { mode: 0o700 });
+      const run = startCorral(["rehearse", `${dir}/held.yaml`, ...vars], `${dir}/rt`);
+      await run.until("▶ hold");
+      Deno.kill(-run.child.pid, "SIGINT");
+      assert.equal((await run.child.status).code, 130);
+      assert.match(await run.rest(), /twins closed; every original runs on its own disks again/);
+      assert.deepEqual([...Deno.readDirSync(`${dir}/rt`)], [], "no twin's folder is left");
       await untouched();
 
       const real = await corral(["rehearse", `${dir}/release.yaml`, ...vars, "--then-run"]);
