@@ -44,20 +44,30 @@ async function outside(dir: string, memory: number, dirty: number) {
     ],
   });
   if (!(await child.output()).success) throw new Error("QEMU did not start");
+  const pid = Number((await Deno.readTextFile(`${dir}/pid`)).trim());
+  try {
+    await ready(dir, dirty);
+  } catch (error) {
+    Deno.kill(pid, "SIGKILL"); // daemonized: nothing else stops it
+    throw error;
+  }
+  return pid;
+}
+
+/** Its agent answers, with `dirty` MiB of random data in its memory. */
+async function ready(dir: string, dirty: number): Promise<void> {
   const vm = await Vm.connect(`unix:${dir}/qmp.sock`, {
     name: "vm",
     agent: `unix:${dir}/qga.sock`,
   });
   try {
     await vm.agent.waitReady({ timeout: 120_000 });
-    const filled = await vm.agent.exec(`dd if=/dev/urandom of=/fill bs=1M count=${dirty}`, {
-      timeout: 300_000,
-    });
+    const fill = `dd if=/dev/urandom of=/fill bs=1M count=${dirty}`;
+    const filled = await vm.agent.exec(fill, { timeout: 300_000 });
     if (filled.exitCode !== 0) throw new Error(`filling the memory: ${filled.stderr}`);
   } finally {
     await vm.close();
   }
-  return Number((await Deno.readTextFile(`${dir}/pid`)).trim());
 }
 
 const recipe = (dir: string) =>
@@ -76,7 +86,10 @@ console.log(
 );
 for (const [memory, dirty] of [[256, 64], [1024, 400]] as const) {
   const dir = await Deno.makeTempDir({ prefix: "corral-bench-rehearse-" });
-  const pid = await outside(dir, memory, dirty);
+  const pid = await outside(dir, memory, dirty).catch(async (error) => {
+    await Deno.remove(dir, { recursive: true });
+    throw error;
+  });
   try {
     const pauses: number[] = [];
     const totals: number[] = [];

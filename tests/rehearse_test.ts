@@ -16,11 +16,14 @@ import { corral, startCorral } from "./_cli.ts";
 import { QEMU_BINARY, untilListening } from "./_qemu.ts";
 
 const BLOCKS = 8;
+/** The QEMUs the test started: each is killed at its end, whatever happened. */
+const started: Deno.ChildProcess[] = [];
 
 /** A Linux VM started as an operator's would be: its own command line, sockets and disk file. */
 async function outside(dir: string, name: string) {
   const guest = await ensureLinuxGuest();
   const at = (suffix: string) => `${dir}/${name}${suffix}`;
+  const n = name.at(-1);
   await new Deno.Command("qemu-img", {
     args: ["create", "-q", "-f", "qcow2", at(".qcow2"), "64M"],
   }).output();
@@ -33,9 +36,12 @@ async function outside(dir: string, name: string) {
         "-initrd",
         guest.initrd,
         "-append",
-        "console=ttyS0 quiet panic=-1",
+        `console=ttyS0 quiet panic=-1 corral.net=eth0=10.9.0.${n}/24`,
       ],
       ...["-drive", `file=${at(".qcow2")},if=virtio,id=data,format=qcow2`],
+      // A lab NIC (eth0) on a socket nothing joins, and a user-mode one.
+      ...["-netdev", `stream,id=lan,server=on,addr.type=unix,addr.path=${at("-lan.sock")}`],
+      ...["-device", `virtio-net-pci,netdev=lan,mac=52:54:00:00:09:0${n}`],
       ...["-netdev", "user,id=n0,restrict=on", "-device", "virtio-net-pci,netdev=n0"],
       ...["-device", "virtio-serial-pci"],
       ...["-chardev", `socket,id=qga0,path=${at("-qga.sock")},server=on,wait=off`],
@@ -47,10 +53,11 @@ async function outside(dir: string, name: string) {
     stdout: "null",
     stderr: "null",
   }).spawn();
+  started.push(child);
   let exited = false;
   child.status.then(() => exited = true);
   await untilListening({ socket: at(".qmp") }, () => exited);
-  return { name, qmp: at(".qmp"), agent: at("-qga.sock"), disk: at(".qcow2"), child };
+  return { name, qmp: at(".qmp"), agent: at("-qga.sock"), disk: at(".qcow2") };
 }
 
 type Outside = Awaited<ReturnType<typeof outside>>;
@@ -99,8 +106,8 @@ Deno.test({
   // The clone and its commit are QEMU's work: it runs on both builds.
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "corral-rehearse-" });
-    const vms = await Promise.all([outside(dir, "web1"), outside(dir, "web2")]);
     try {
+      const vms = await Promise.all([outside(dir, "web1"), outside(dir, "web2")]);
       // The VMs' disks, sockets and logs (the recipes and reports beside them aside).
       const files = () =>
         [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => /^web\d[.-]/.test(n)).sort();
@@ -158,6 +165,25 @@ Deno.test({
       await Deno.remove(`${dir}/r`, { recursive: true });
       await untouched();
 
+      // The twins reach each other on their private switch; the originals' lab NICs lead nowhere.
+      await Deno.writeTextFile(
+        `${dir}/net.yaml`,
+        recipe("after").replace(/  - name: roll\n[^]*$/, ""),
+      );
+      const ping = "ping -c 1 -W 3 10.9.0.2";
+      await Deno.writeTextFile(
+        `${dir}/net.yaml`,
+        (await Deno.readTextFile(`${dir}/net.yaml`)) +
+          `  - { name: twins talk, on: web1, agent: { exec: "${ping}" } }\n`,
+      );
+      const talk = await corral(["rehearse", `${dir}/net.yaml`, ...vars]);
+      assert.equal(talk.code, 0, talk.out + talk.err);
+      await attached(vms[0]!, async (connected) => {
+        const alone = await connected.agent.exec(ping, { timeout: 30_000 });
+        assert.notEqual(alone.exitCode, 0, "the original reaches no one on its lab NIC");
+      });
+      await untouched();
+
       // Ctrl-C while the recipe runs on the twins: they are closed, the originals given back.
       const held = recipe("after").replace(
         "  - { name: agents answer, wait-agent: {} }",
@@ -182,7 +208,7 @@ Deno.test({
         });
       }
     } finally {
-      for (const { child } of vms) {
+      for (const child of started.splice(0)) {
         child.kill("SIGKILL");
         await child.status;
       }
