@@ -79,7 +79,8 @@ async function attached<T>(vm: Outside, use: (connected: Vm) => Promise<T>): Pro
 const exec = async (vm: Vm, command: string) =>
   (await vm.agent.exec(command, { timeout: 60_000 })).stdout;
 
-const recipe = (last: string) =>
+/** A recipe for the two outside VMs: their agents answer, then `steps`. */
+const recipe = (steps: string) =>
   `recipe: 1
 name: rolling-release
 description: One VM at a time, out of service, its data disk given the new release, back.
@@ -90,7 +91,11 @@ vms:
 defaults: { timeout: 60s }
 steps:
   - { name: agents answer, wait-agent: {} }
-  - name: roll
+${steps}`;
+
+/** The rolling maintenance: the new release written to each data disk in turn, then `last` checked. */
+const roll = (last: string) =>
+  `  - name: roll
     serial: 1
     block:
       - { name: out of service, pause: {} }
@@ -100,6 +105,119 @@ steps:
         agent: { exec: ${JSON.stringify(checkBlocks(last, BLOCKS))}, expect: "/^checked\\n$/" }
 `;
 
+/** Two outside VMs with `before` on their data disks, and how to check they are as they were. */
+interface Outsiders {
+  dir: string;
+  vms: Outside[];
+  /** The `--var`s that name their sockets. */
+  vars: string[];
+  /** Write a recipe file; its path. */
+  write(name: string, text: string): Promise<string>;
+  /** Running, each disk on its own file, no job, nothing beside the disks, `before` intact. */
+  untouched(): Promise<void>;
+}
+
+async function outsiders(dir: string): Promise<Outsiders> {
+  const vms = await Promise.all([outside(dir, "web1"), outside(dir, "web2")]);
+  // The VMs' disks, sockets and logs (the recipes and reports beside them aside).
+  const files = () =>
+    [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => /^web\d[.-]/.test(n)).sort();
+  for (const vm of vms) {
+    await attached(vm, async (connected) => {
+      await connected.agent.waitReady({ timeout: 120_000 });
+      await exec(connected, fillBlocks("before", BLOCKS));
+    });
+  }
+  const before = files();
+  return {
+    dir,
+    vms,
+    vars: vms.flatMap((vm, i) => [
+      ...["--var", `qmp${i + 1}=unix:${vm.qmp}`],
+      ...["--var", `qga${i + 1}=unix:${vm.agent}`],
+    ]),
+    async write(name, text) {
+      await Deno.writeTextFile(`${dir}/${name}`, text);
+      return `${dir}/${name}`;
+    },
+    async untouched() {
+      assert.deepEqual(files(), before, "nothing left beside the disks");
+      for (const vm of vms) {
+        await attached(vm, async (connected) => {
+          assert.equal((await connected.status()).status, "running");
+          const [data] = await connected.execute("query-block");
+          assert.equal(data!.inserted!.file, vm.disk, "the disk runs on its own file again");
+          assert.deepEqual(await connected.execute("query-block-jobs"), []);
+          assert.equal(await exec(connected, checkBlocks("before", BLOCKS)), "checked\n");
+        });
+      }
+    },
+  };
+}
+
+/** A rehearsal that fails is not run for real; one that passes says what each clone cost. */
+async function failThenPass({ vars, write, untouched, dir }: Outsiders): Promise<void> {
+  const wrong = await write("wrong.yaml", recipe(roll("before")));
+  const failing = await corral(["rehearse", wrong, ...vars, "--then-run"]);
+  assert.equal(failing.code, 1, failing.out + failing.err);
+  assert.match(failing.out, /the rehearsal did not pass \(fail\): not run for real/, failing.err);
+  await untouched();
+
+  const release = await write("release.yaml", recipe(roll("after")));
+  const rehearsed = await corral(["rehearse", release, ...vars, "--report", `${dir}/r`]);
+  assert.equal(rehearsed.code, 0, rehearsed.out + rehearsed.err);
+  assert.match(rehearsed.out, /web1: twin up; the original stood still \d+ ms/);
+  assert.match(
+    rehearsed.out,
+    /the originals stood still for their clones: web1 \d+ ms, web2 \d+ ms/,
+  );
+  assert.match(rehearsed.out, /PASS/);
+  await Deno.remove(`${dir}/r`, { recursive: true });
+  await untouched();
+}
+
+/** The twins reach each other on their private switch; the originals' lab NICs lead nowhere. */
+async function privateNetwork({ vars, write, untouched, vms }: Outsiders): Promise<void> {
+  const ping = "ping -c 1 -W 3 10.9.0.2";
+  const net = await write(
+    "net.yaml",
+    recipe(`  - { name: twins talk, on: web1, agent: { exec: "${ping}" } }\n`),
+  );
+  const talk = await corral(["rehearse", net, ...vars]);
+  assert.equal(talk.code, 0, talk.out + talk.err);
+  await attached(vms[0]!, async (connected) => {
+    const alone = await connected.agent.exec(ping, { timeout: 30_000 });
+    assert.notEqual(alone.exitCode, 0, "the original reaches no one on its lab NIC");
+  });
+  await untouched();
+}
+
+/** Ctrl-C while the recipe runs on the twins: they are closed, the originals given back. */
+async function interrupted({ vars, write, untouched, dir }: Outsiders): Promise<void> {
+  const hold = "  - { name: hold, on: web1, sleep: 1h, timeout: 2h }\n";
+  const held = await write("held.yaml", recipe(hold + roll("after")));
+  await Deno.mkdir(`${dir}/rt`, { mode: 0o700 });
+  const run = startCorral(["rehearse", held, ...vars], `${dir}/rt`);
+  await run.until("▶ hold");
+  Deno.kill(-run.child.pid, "SIGINT");
+  assert.equal((await run.child.status).code, 130);
+  assert.match(await run.rest(), /twins closed; every original runs on its own disks again/);
+  assert.deepEqual([...Deno.readDirSync(`${dir}/rt`)], [], "no twin's folder is left");
+  await untouched();
+}
+
+/** With --then-run, a rehearsal that passes runs on the originals: they hold the new release. */
+async function forReal({ vars, dir, vms }: Outsiders): Promise<void> {
+  const real = await corral(["rehearse", `${dir}/release.yaml`, ...vars, "--then-run"]);
+  assert.equal(real.code, 0, real.out + real.err);
+  assert.match(real.out, /the rehearsal passed: running it on the originals/);
+  for (const vm of vms) {
+    await attached(vm, async (connected) => {
+      assert.equal(await exec(connected, checkBlocks("after", BLOCKS)), "checked\n");
+    });
+  }
+}
+
 Deno.test({
   name:
     "rehearse: a rolling maintenance on twins leaves the outside VMs as they were; --then-run runs it for real after a pass",
@@ -107,106 +225,11 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "corral-rehearse-" });
     try {
-      const vms = await Promise.all([outside(dir, "web1"), outside(dir, "web2")]);
-      // The VMs' disks, sockets and logs (the recipes and reports beside them aside).
-      const files = () =>
-        [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => /^web\d[.-]/.test(n)).sort();
-      for (const vm of vms) {
-        await attached(vm, async (connected) => {
-          await connected.agent.waitReady({ timeout: 120_000 });
-          await exec(connected, fillBlocks("before", BLOCKS));
-        });
-      }
-      const before = files();
-      const vars = vms.flatMap((vm, i) => [
-        "--var",
-        `qmp${i + 1}=unix:${vm.qmp}`,
-        "--var",
-        `qga${i + 1}=unix:${vm.agent}`,
-      ]);
-      const untouched = async () => {
-        assert.deepEqual(files(), before, "nothing left beside the disks");
-        for (const vm of vms) {
-          await attached(vm, async (connected) => {
-            assert.equal((await connected.status()).status, "running");
-            const [data] = await connected.execute("query-block");
-            assert.equal(data!.inserted!.file, vm.disk, "the disk runs on its own file again");
-            assert.deepEqual(await connected.execute("query-block-jobs"), []);
-            assert.equal(await exec(connected, checkBlocks("before", BLOCKS)), "checked\n");
-          });
-        }
-      };
-
-      await Deno.writeTextFile(`${dir}/wrong.yaml`, recipe("before"));
-      const failing = await corral(["rehearse", `${dir}/wrong.yaml`, ...vars, "--then-run"]);
-      assert.equal(failing.code, 1, failing.out + failing.err);
-      assert.match(
-        failing.out,
-        /the rehearsal did not pass \(fail\): not run for real/,
-        failing.err,
-      );
-      await untouched();
-
-      await Deno.writeTextFile(`${dir}/release.yaml`, recipe("after"));
-      const rehearsed = await corral([
-        "rehearse",
-        `${dir}/release.yaml`,
-        ...vars,
-        "--report",
-        `${dir}/r`,
-      ]);
-      assert.equal(rehearsed.code, 0, rehearsed.out + rehearsed.err);
-      assert.match(rehearsed.out, /web1: twin up; the original stood still \d+ ms/);
-      assert.match(
-        rehearsed.out,
-        /the originals stood still for their clones: web1 \d+ ms, web2 \d+ ms/,
-      );
-      assert.match(rehearsed.out, /PASS/);
-      await Deno.remove(`${dir}/r`, { recursive: true });
-      await untouched();
-
-      // The twins reach each other on their private switch; the originals' lab NICs lead nowhere.
-      await Deno.writeTextFile(
-        `${dir}/net.yaml`,
-        recipe("after").replace(/  - name: roll\n[^]*$/, ""),
-      );
-      const ping = "ping -c 1 -W 3 10.9.0.2";
-      await Deno.writeTextFile(
-        `${dir}/net.yaml`,
-        (await Deno.readTextFile(`${dir}/net.yaml`)) +
-          `  - { name: twins talk, on: web1, agent: { exec: "${ping}" } }\n`,
-      );
-      const talk = await corral(["rehearse", `${dir}/net.yaml`, ...vars]);
-      assert.equal(talk.code, 0, talk.out + talk.err);
-      await attached(vms[0]!, async (connected) => {
-        const alone = await connected.agent.exec(ping, { timeout: 30_000 });
-        assert.notEqual(alone.exitCode, 0, "the original reaches no one on its lab NIC");
-      });
-      await untouched();
-
-      // Ctrl-C while the recipe runs on the twins: they are closed, the originals given back.
-      const held = recipe("after").replace(
-        "  - { name: agents answer, wait-agent: {} }",
-        "  - { name: agents answer, wait-agent: {} }\n  - { name: hold, on: web1, sleep: 1h, timeout: 2h }",
-      );
-      await Deno.writeTextFile(`${dir}/held.yaml`, held);
-      await Deno.mkdir(`${dir}/rt`, { mode: 0o700 });
-      const run = startCorral(["rehearse", `${dir}/held.yaml`, ...vars], `${dir}/rt`);
-      await run.until("▶ hold");
-      Deno.kill(-run.child.pid, "SIGINT");
-      assert.equal((await run.child.status).code, 130);
-      assert.match(await run.rest(), /twins closed; every original runs on its own disks again/);
-      assert.deepEqual([...Deno.readDirSync(`${dir}/rt`)], [], "no twin's folder is left");
-      await untouched();
-
-      const real = await corral(["rehearse", `${dir}/release.yaml`, ...vars, "--then-run"]);
-      assert.equal(real.code, 0, real.out + real.err);
-      assert.match(real.out, /the rehearsal passed: running it on the originals/);
-      for (const vm of vms) {
-        await attached(vm, async (connected) => {
-          assert.equal(await exec(connected, checkBlocks("after", BLOCKS)), "checked\n");
-        });
-      }
+      const lab = await outsiders(dir);
+      await failThenPass(lab);
+      await privateNetwork(lab);
+      await interrupted(lab);
+      await forReal(lab);
     } finally {
       for (const child of started.splice(0)) {
         child.kill("SIGKILL");
