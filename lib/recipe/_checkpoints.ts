@@ -8,6 +8,7 @@
  * @module
  */
 
+import { qemuBuild } from "./qemu_build.ts";
 import { CheckpointError, CorralError } from "../errors.ts";
 import { didYouMean } from "../_suggest.ts";
 import { type LabCheckpoint, saveCheckpoint, type SavedVm } from "../vm/checkpoint.ts";
@@ -155,7 +156,7 @@ class CheckpointStore implements CheckpointSink {
         state: relative(vm.state, draft),
         disks: vm.disks.map((disk) => ({ id: disk.id, file: relative(disk.file, draft) })),
         spec: specOf(entry),
-        qemu: await qemuBuild(entry),
+        qemu: await vmBuild(entry),
         bases: (await Promise.all(vm.disks.map((disk) => basesOf(disk.file)))).flat(),
       };
     }));
@@ -195,7 +196,7 @@ export async function openCheckpoint(root: string, name: string, plan: Plan): Pr
     const entry = plan.recipe.inventory.find((e) => e.name === vm.name)!;
     const changed = specChanges(vm.spec, specOf(entry));
     if (changed) throw refuse(`VM ${vm.name} changed since: ${changed}`);
-    const qemu = await qemuBuild(entry);
+    const qemu = await vmBuild(entry);
     if (qemu !== vm.qemu) {
       throw refuse(`VM ${vm.name} was saved by ${vm.qemu}; this run has ${qemu}`);
     }
@@ -284,14 +285,9 @@ function specChanges(was: string, now: string): string | undefined {
 }
 
 /** The QEMU build a VM runs on: its binary's `--version` first line. */
-async function qemuBuild(vm: InventoryVm): Promise<string> {
+async function vmBuild(vm: InventoryVm): Promise<string> {
   const binary = vm.spec?.qemu ?? Deno.env.get("CORRAL_QEMU") ?? "qemu-system-x86_64";
-  try {
-    const out = await new Deno.Command(binary, { args: ["--version"], stderr: "null" }).output();
-    return new TextDecoder().decode(out.stdout).split("\n")[0]!.trim();
-  } catch {
-    return `${binary} (not found)`;
-  }
+  return await qemuBuild(binary) ?? `${binary} (not found)`;
 }
 
 /** The files a qcow2 file stands on (its backing chain), with their sizes and times. */

@@ -124,6 +124,7 @@ async function onTwins(
   const originals: Vm[] = [];
   const twins: Twin[] = [];
   const network = await Switch.start("twins", []);
+  let outcome: { journal: RunJournal } | { error: unknown };
   try {
     for (const [i, vm] of attached.entries()) {
       const original = await Vm.connect(vm.attach!, { name: vm.name });
@@ -141,16 +142,22 @@ async function onTwins(
       signal: options.signal,
       listeners: options.listeners,
     });
-    return {
-      rehearsal: journal,
-      pauses: Object.fromEntries(twins.map((t) => [t.name, t.pausedMs])),
-    };
-  } finally {
-    for (const twin of twins) await twin.close();
-    for (const original of originals) await original.close();
-    await network.close();
-    if (twins.length) options.log?.("twins closed; every original runs on its own disks again");
+    outcome = { journal };
+  } catch (error) {
+    outcome = { error };
   }
+  // Every twin is closed and every original let go, even when one of them fails.
+  const closed = await Promise.allSettled(twins.map((twin) => twin.close()));
+  await Promise.allSettled(originals.map((original) => original.close()));
+  await network.close();
+  const failed = closed.find((c) => c.status === "rejected");
+  if (!failed && twins.length) {
+    options.log?.("twins closed; every original runs on its own disks again");
+  }
+  if ("error" in outcome) throw outcome.error;
+  if (failed) throw failed.reason;
+  const pauses = Object.fromEntries(twins.map((t) => [t.name, t.pausedMs]));
+  return { rehearsal: outcome.journal, pauses };
 }
 
 /** The VM as its twin: attached to the twin's QMP, its agent at the twin's socket. */
@@ -158,11 +165,8 @@ function twinned(vm: InventoryVm, twins: readonly Twin[]): InventoryVm {
   const twin = twins.find((t) => t.name === vm.name);
   if (!twin) return vm;
   if (vm.agent === undefined) return { ...vm, attach: twin.qmp };
-  const agent = twin.sockets.get(
-    parseAddress(vm.agent).transport === "unix"
-      ? (parseAddress(vm.agent) as { path: string }).path
-      : "",
-  );
+  const address = parseAddress(vm.agent);
+  const agent = address.transport === "unix" ? twin.sockets.get(address.path) : undefined;
   if (!agent) {
     throw new ExplorationError(
       `${vm.name}'s agent ${vm.agent} is not a socket its QEMU listens on: its twin cannot have its own`,

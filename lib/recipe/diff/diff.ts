@@ -5,6 +5,7 @@
  * @module
  */
 
+import { qemuBuild } from "../qemu_build.ts";
 import { join } from "node:path";
 import { ExplorationError } from "../../errors.ts";
 import { makePrivateDir } from "../../_runtime_dir.ts";
@@ -146,18 +147,9 @@ async function runOn(
 
 /** A build's `--version` line; a clear error when it does not run. */
 async function versionOf(build: string): Promise<string> {
-  try {
-    const { success, stdout } = await new Deno.Command(build, {
-      args: ["--version"],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    const line = new TextDecoder().decode(stdout).split("\n")[0]!.trim();
-    if (success && line) return line;
-    throw new Error(`--version failed`);
-  } catch (cause) {
-    throw new ExplorationError(`cannot run the QEMU build ${build}: ${(cause as Error).message}`, {
-      cause,
-    });
+  const version = await qemuBuild(build);
+  if (version === undefined) {
+    throw new ExplorationError(`cannot run the QEMU build ${build} (${build} --version failed)`);
   }
+  return version;
 }
