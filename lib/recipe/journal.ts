@@ -37,6 +37,23 @@ export interface TargetRecord {
   screenshot?: string;
 }
 
+/**
+ * Whether a step failed on this VM and that counts: failed, timed out or
+ * errored, and not allowed (continue-on-error, max-failures, rescued).
+ *
+ * @example
+ * ```ts
+ * import { countsAsFailed } from "./journal.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(countsAsFailed({ status: "timeout" }), true);
+ * assert.equal(countsAsFailed({ status: "failed", allowed: true }), false);
+ * ```
+ */
+export function countsAsFailed(target: Pick<TargetRecord, "status" | "allowed">): boolean {
+  return ["failed", "timeout", "error"].includes(target.status) && !target.allowed;
+}
+
 /** One step as it ran. */
 export interface StepRecord {
   /** The step's name (with the batch, in a serial block). */

@@ -15,7 +15,12 @@ import { CorralError } from "../errors.ts";
 import { showDuration } from "./duration.ts";
 import { type ReportEvent, reportHtml } from "./html.ts";
 
-import type { MetricRecord, RunJournal, TargetRecord } from "./journal.ts";
+import {
+  countsAsFailed,
+  type MetricRecord,
+  type RunJournal,
+  type TargetRecord,
+} from "./journal.ts";
 
 /** The run's clock: ms since the run started, and the wall-clock time of such an offset. */
 export class RunClock {
@@ -209,9 +214,7 @@ export function junitSuite(
   properties: Record<string, string> = {},
 ): { lines: string[]; tests: number; failures: number } {
   const cases = journal.steps.flatMap((step) => step.targets.map((target) => ({ step, target })));
-  const failures = cases.filter(({ target }) =>
-    ["failed", "timeout", "error"].includes(target.status) && !target.allowed
-  );
+  const failures = cases.filter(({ target }) => countsAsFailed(target));
   const skipped = cases.filter(({ target }) => target.status === "skipped");
   // A run that failed without a failed step (its VMs never came up, an invariant broke) fails here too.
   const unexplained = journal.verdict !== "pass" && failures.length === 0;

@@ -9,7 +9,13 @@
  * @module
  */
 
-import type { MetricRecord, StepRecord, Verdict, Violation } from "./journal.ts";
+import {
+  countsAsFailed,
+  type MetricRecord,
+  type StepRecord,
+  type Verdict,
+  type Violation,
+} from "./journal.ts";
 
 /** What the verdict is judged from. */
 export interface VerdictInput {
@@ -47,10 +53,8 @@ export interface VerdictInput {
  */
 export function judge(input: VerdictInput): { verdict: Verdict; reason: string } {
   const { steps, metrics } = input;
-  const counts = (status: string, allowed?: boolean) =>
-    ["failed", "timeout", "error"].includes(status) && !allowed;
   const failed = steps.flatMap((step) =>
-    step.targets.filter((t) => counts(t.status, t.allowed)).map((t) => `${step.name} on ${t.vm}`)
+    step.targets.filter(countsAsFailed).map((t) => `${step.name} on ${t.vm}`)
   );
   if (steps.some((step) => step.targets.some((t) => t.status === "error" && !t.allowed))) {
     return { verdict: "error", reason: `corral or QEMU broke: ${failed.join("; ")}` };

@@ -9,7 +9,7 @@
  */
 
 import { isSeq, parseDocument, type YAMLMap, type YAMLSeq } from "yaml";
-import type { RunJournal } from "../journal.ts";
+import { countsAsFailed, type RunJournal } from "../journal.ts";
 import { type Schedule, scheduleSteps } from "./schedule.ts";
 
 /** Where a schedule's steps go, and how long the lab stays quiet after them. */
@@ -56,10 +56,7 @@ export function failuresOf(journal: RunJournal): string[] {
   if (journal.verdict === "error") out.add("corral or QEMU broke");
   for (const step of journal.steps) {
     if (step.name.startsWith("fuzz: ")) continue;
-    const failed = step.targets.some((t) =>
-      ["failed", "timeout", "error"].includes(t.status) && !t.allowed
-    );
-    if (failed) out.add(`step '${step.name}' failed`);
+    if (step.targets.some(countsAsFailed)) out.add(`step '${step.name}' failed`);
   }
   for (const metric of journal.metrics) {
     if (metric.pass === false) out.add(`metric '${metric.name}' out of bounds`);

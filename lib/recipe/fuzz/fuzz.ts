@@ -213,6 +213,7 @@ class Fuzz {
     this.#log(`shrinking (at most ${budget} runs): a smaller schedule is kept when it fails too`);
     let used = 0;
     const last = new Map<Schedule, FuzzRun>([[failing.schedule, failing]]);
+    let smallest = failing.schedule;
     const shrunk = await shrink(
       failing.schedule,
       async (candidate) => {
@@ -220,7 +221,9 @@ class Fuzz {
         const run = await this.#try(candidate, `shrink-${used}`, `shrink ${used}`);
         last.set(candidate, run);
         const same = run.failures.some((f) => failing.failures.includes(f));
-        if (same) this.#log(`  smallest so far: ${describe(candidate)}`);
+        // The confirming re-run of the smallest is not a new smallest.
+        if (same && candidate !== smallest) this.#log(`  smallest so far: ${describe(candidate)}`);
+        if (same) smallest = candidate;
         return same;
       },
       budget,
